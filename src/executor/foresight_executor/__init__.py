@@ -1,0 +1,1 @@
+"""Actuation: skill actions, IK, trajectories, safety supervisor."""

@@ -1,0 +1,1 @@
+"""Decision: task input, skill planning, world-model-driven choices, recovery."""

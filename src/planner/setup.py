@@ -1,0 +1,20 @@
+from setuptools import find_packages, setup
+
+PACKAGE = "foresight_planner"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    packages=find_packages(exclude=["test"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+    ],
+    install_requires=["setuptools"],
+    zip_safe=True,
+    maintainer="foresight developers",
+    maintainer_email="dev@foresight.invalid",
+    description="Decision: task input, skill planning, world-model-driven choices, recovery.",
+    license="Apache-2.0",
+    entry_points={"console_scripts": ["planner_node = foresight_planner.planner_node:main"]},
+)

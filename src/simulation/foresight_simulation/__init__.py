@@ -1,0 +1,1 @@
+"""MuJoCo simulation of the foresight scenarios: robot, scene, sensors, ground truth."""

@@ -1,0 +1,1 @@
+"""World model: tracking, prediction, what-if simulation of plans."""
