@@ -1,0 +1,130 @@
+"""The one place that names every topic, service and action of the stack, with its type and
+QoS profile. Nodes create endpoints only through these entries; names are relative (so
+namespaces and remaps work) except the few global ones ROS itself defines and the
+simulation's ground truth, which lives under `/sim/ground_truth/` where no online node looks.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any
+
+from action_msgs.msg import GoalStatus  # noqa: F401  (re-exported for callers)
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import WrenchStamped
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import Bool, Float64MultiArray
+from std_srvs.srv import Trigger
+from tf2_msgs.msg import TFMessage
+from trajectory_msgs.msg import JointTrajectory
+from visualization_msgs.msg import MarkerArray
+
+from foresight_interfaces.action import ExecuteSkill, RunTask
+from foresight_interfaces.msg import (
+    GroundTruthObjectArray,
+    GroundTruthSafety,
+    SimulationStatus,
+    TaskEvent,
+)
+
+# --- QoS profiles -----------------------------------------------------------------------------
+SENSOR = qos_profile_sensor_data  # best effort, keep last 5: camera streams, wrench
+STATE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                   history=HistoryPolicy.KEEP_LAST)
+COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
+                     history=HistoryPolicy.KEEP_LAST)
+LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                     durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                     history=HistoryPolicy.KEEP_LAST)
+EVENTS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                    history=HistoryPolicy.KEEP_LAST)
+CLOCK = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
+                   history=HistoryPolicy.KEEP_LAST)
+TF = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                history=HistoryPolicy.KEEP_LAST)
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    type: Any
+    qos: QoSProfile
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    type: Any
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    type: Any
+
+
+# --- Global (ROS-defined) ---------------------------------------------------------------------
+CLOCK_TOPIC = Topic("/clock", Clock, CLOCK)
+TF_TOPIC = Topic("/tf", TFMessage, TF)
+TF_STATIC_TOPIC = Topic("/tf_static", TFMessage, LATCHED)
+DIAGNOSTICS = Topic("/diagnostics", DiagnosticArray, STATE)
+
+# --- Robot hardware interface (what ros2_control / drivers provide) ---------------------------
+JOINT_STATES = Topic("joint_states", JointState, STATE)
+WRIST_WRENCH = Topic("wrist_wrench", WrenchStamped, SENSOR)
+COLOR_IMAGE = Topic("camera/color/image_raw", Image, SENSOR)
+COLOR_INFO = Topic("camera/color/camera_info", CameraInfo, SENSOR)
+DEPTH_IMAGE = Topic("camera/depth/image_raw", Image, SENSOR)
+DEPTH_INFO = Topic("camera/depth/camera_info", CameraInfo, SENSOR)
+ARM_TRAJECTORY = Topic("arm_controller/joint_trajectory", JointTrajectory, COMMAND)
+GRIPPER_COMMAND = Topic("gripper_controller/commands", Float64MultiArray, COMMAND)
+
+# --- Stack interfaces -------------------------------------------------------------------------
+EXECUTE_SKILL = Action("execute_skill", ExecuteSkill)
+RUN_TASK = Action("run_task", RunTask)
+ESTOP = Topic("safety/estop", Bool, LATCHED)  # True engages; latched until reset
+RESET_ESTOP = Service("safety/reset_estop", Trigger)
+TASK_EVENTS = Topic("task_events", TaskEvent, EVENTS)
+EXECUTOR_MARKERS = Topic("executor/markers", MarkerArray, STATE)
+
+# --- Simulation ground truth: offline tools only (judge, benchmark, dataset builder) ---------
+GROUND_TRUTH_PREFIX = "/sim/ground_truth"
+GT_OBJECTS = Topic(f"{GROUND_TRUTH_PREFIX}/objects", GroundTruthObjectArray, STATE)
+GT_SAFETY = Topic(f"{GROUND_TRUTH_PREFIX}/safety", GroundTruthSafety, STATE)
+GT_STATUS = Topic(f"{GROUND_TRUTH_PREFIX}/status", SimulationStatus, STATE)
+
+# --- Frames (REP 103/105) ---------------------------------------------------------------------
+WORLD_FRAME = "world"
+ROBOT_BASE_FRAME = "panda_link0"
+TCP_FRAME = "tcp"
+CAMERA_FRAME = "camera_link"
+CAMERA_OPTICAL_FRAME = "camera_color_optical_frame"
+
+
+class ErrorKind(str, enum.Enum):
+    """Task error kinds counted by the episode judge (DESIGN section 7)."""
+
+    FAILED_GRASP = "failed_grasp"
+    DROPPED = "dropped"
+    COLLISION = "collision"
+    SEPARATION_VIOLATION = "separation_violation"
+    COMFORT_VIOLATION = "comfort_violation"
+    WRONG_PLACEMENT = "wrong_placement"
+    NAVIGATION_FAILURE = "navigation_failure"
+    HANDOVER_FAILURE = "handover_failure"
+    NOT_FOUND = "not_found"
+    TIMEOUT = "timeout"
+
+
+def is_ground_truth(name: str) -> bool:
+    """True for names in the simulation's ground-truth namespace."""
+    return name.lstrip("/").startswith(GROUND_TRUTH_PREFIX.lstrip("/"))
