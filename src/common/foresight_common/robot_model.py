@@ -50,10 +50,24 @@ def robosuite_assets() -> Path:
     return assets
 
 
+_BODY_NAMES = {
+    "right_hand": "panda_link8",
+    "gripper/right_gripper": HAND_BODY,
+    "gripper/eef": "panda_hand_tcp",
+    "gripper/leftfinger": "panda_leftfinger",
+    "gripper/rightfinger": "panda_rightfinger",
+    "gripper/finger_joint1_tip": "panda_leftfinger_tip",
+    "gripper/finger_joint2_tip": "panda_rightfinger_tip",
+}
+
+
 def _rename(spec: mujoco.MjSpec) -> None:
+    """ROS-style names (valid TF frame ids: no slashes)."""
     for body in spec.bodies:
         if body.name.startswith("link") and body.name[4:].isdigit():
             body.name = f"panda_{body.name}"
+        elif body.name in _BODY_NAMES:
+            body.name = _BODY_NAMES[body.name]
     for joint in spec.joints:
         if joint.name.startswith("joint") and joint.name[5:].isdigit():
             joint.name = f"panda_{joint.name}"
@@ -80,10 +94,9 @@ def build_robot_spec() -> mujoco.MjSpec:
     mount_site = hand_mount.add_site(name="gripper_mount")
     arm.attach(gripper, site=mount_site, prefix="gripper/")
     _rename(arm)
-    hand = arm.body("gripper/right_gripper")
-    hand.name = HAND_BODY
+    hand = arm.body(HAND_BODY)
     hand.add_site(name=WRIST_FT_SITE, pos=[0, 0, 0], size=[0.005, 0, 0], group=4)
-    eef = arm.body("gripper/eef")
+    eef = arm.body("panda_hand_tcp")
     eef.add_site(name=TCP_SITE, pos=[0, 0, 0], size=[0.005, 0, 0], group=4)
     return arm
 

@@ -1,0 +1,183 @@
+"""Shared ROS plumbing for every node: parameter declaration into a frozen dataclass, a
+diagnostics reporter that counts rejected inputs, creating endpoints from the contract, and
+the one `main()` template (init, spin, clean shutdown, one-line exit on bad configuration).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import (
+    FloatingPointRange,
+    IntegerRange,
+    ParameterDescriptor,
+)
+from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.node import Node
+
+from foresight_common import contract
+from foresight_common.params import ParameterError, field_defaults, validate_params
+
+T = TypeVar("T")
+
+# Parameters rclpy or ROS tooling may set on any node; not ours to validate.
+_FRAMEWORK_PARAMETERS = ("use_sim_time", "start_type_description_service")
+
+
+def _descriptor(name: str, default: Any, meta: dict[str, Any]) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(name=name, description=meta.get("description", ""))
+    low, high = meta.get("low"), meta.get("high")
+    scalar = default[0] if isinstance(default, (tuple, list)) and default else default
+    if (low is not None and high is not None and not isinstance(scalar, bool)):
+        if isinstance(scalar, float):
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+        elif isinstance(scalar, int):
+            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
+                                                     step=0)]
+    if meta.get("choices"):
+        descriptor.additional_constraints = "one of: " + ", ".join(map(str, meta["choices"]))
+    if isinstance(default, (tuple, list)) and not default:
+        descriptor.dynamic_typing = True
+    descriptor.read_only = True
+    return descriptor
+
+
+def declare_parameters(node: Node, cls: type[T]) -> T:
+    """Declare every field of `cls` as a read-only parameter and return the validated config.
+
+    Overrides (params files, `-p`) that name no declared parameter are an error: a typo in a
+    YAML key must not silently fall back to a default.
+    """
+    values: dict[str, Any] = {}
+    for name, (default, meta) in field_defaults(cls).items():
+        ros_default = list(default) if isinstance(default, tuple) else default
+        descriptor = _descriptor(name, default, meta)
+        if descriptor.dynamic_typing:
+            node.declare_parameter(name, None, descriptor)
+        else:
+            node.declare_parameter(name, ros_default, descriptor)
+        value = node.get_parameter(name).value
+        if value is not None:
+            values[name] = list(value) if isinstance(value, (list, tuple)) else value
+        if descriptor.dynamic_typing and value is None:
+            values.pop(name, None)
+    declared = set(field_defaults(cls))
+    overrides = getattr(node, "_parameter_overrides", {})  # rclpy keeps CLI/file overrides
+    for key in sorted(overrides):
+        if key not in declared and key not in _FRAMEWORK_PARAMETERS \
+                and not key.startswith("qos_overrides."):
+            raise ParameterError(key, overrides[key].value,
+                                 "one of the declared parameters: " + ", ".join(sorted(declared)))
+    return validate_params(cls, values)
+
+
+class DiagnosticsReporter:
+    """Counts rejected inputs and other events per reason and publishes them on /diagnostics.
+
+    `reject()` logs a throttled warning with the reason, so a flood of bad messages never
+    floods the log but every one is counted.
+    """
+
+    def __init__(self, node: Node, component: str, period_s: float = 1.0) -> None:
+        self._node = node
+        self._name = f"{node.get_name()}: {component}"
+        self._counts: Counter[str] = Counter()
+        self._values: dict[str, str] = {}
+        self._level = DiagnosticStatus.OK
+        self._message = "ok"
+        self._lock = threading.Lock()
+        self._publisher = node.create_publisher(contract.DIAGNOSTICS.type,
+                                                contract.DIAGNOSTICS.name,
+                                                contract.DIAGNOSTICS.qos)
+        self._timer = node.create_timer(period_s, self.publish)
+
+    def reject(self, kind: str, reason: str) -> None:
+        """Count a rejected input of `kind` and log why (throttled per kind)."""
+        with self._lock:
+            self._counts[f"rejected.{kind}"] += 1
+            count = self._counts[f"rejected.{kind}"]
+        self._node.get_logger().warn(f"rejected {kind} ({count} so far): {reason}",
+                                     throttle_duration_sec=2.0)
+
+    def count(self, key: str, increment: int = 1) -> None:
+        with self._lock:
+            self._counts[key] += increment
+
+    def set_value(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._values[key] = str(value)
+
+    def set_status(self, level: bytes, message: str) -> None:
+        with self._lock:
+            self._level = level
+            self._message = message
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
+
+    def publish(self) -> None:
+        with self._lock:
+            values = [KeyValue(key=k, value=str(v)) for k, v in sorted(self._counts.items())]
+            values += [KeyValue(key=k, value=v) for k, v in sorted(self._values.items())]
+            level, message = self._level, self._message
+        status = DiagnosticStatus(level=level, name=self._name, message=message,
+                                  hardware_id=self._node.get_fully_qualified_name(),
+                                  values=values)
+        msg = DiagnosticArray(status=[status])
+        msg.header.stamp = self._node.get_clock().now().to_msg()
+        self._publisher.publish(msg)
+
+
+def create_publisher(node: Node, topic: contract.Topic, **kwargs: Any):
+    return node.create_publisher(topic.type, topic.name, topic.qos, **kwargs)
+
+
+def create_subscription(node: Node, topic: contract.Topic, callback: Callable, **kwargs: Any):
+    return node.create_subscription(topic.type, topic.name, callback, topic.qos, **kwargs)
+
+
+def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = None,
+             threads: int = 2) -> int:
+    """The one main() of every node: init, build, spin, clean shutdown on Ctrl-C/SIGTERM.
+
+    A configuration error while building the node (bad parameter, missing file) ends the
+    process with exit code 2 and one line naming the problem, not a traceback.
+    """
+    rclpy.init(args=args if args is not None else sys.argv)
+    node: Node | None = None
+    try:
+        node = factory()
+    except (ParameterError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
+        rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")
+        rclpy.try_shutdown()
+        return 2
+    except Exception as exc:  # noqa: BLE001 - last resort: one line + traceback at debug
+        rclpy.logging.get_logger(name).fatal(
+            f"cannot start: {type(exc).__name__}: {exc}")
+        rclpy.logging.get_logger(name).debug(traceback.format_exc())
+        rclpy.try_shutdown()
+        return 2
+    executor = MultiThreadedExecutor(num_threads=threads)
+    executor.add_node(node)
+    try:
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        shutdown = getattr(node, "on_shutdown", None)
+        if callable(shutdown):
+            shutdown()
+        executor.shutdown(timeout_sec=1.0)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+

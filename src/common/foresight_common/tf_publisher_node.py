@@ -1,0 +1,85 @@
+"""Robot state publisher: /tf from /joint_states by forward kinematics of the robot model.
+
+There is no robot_state_publisher on this machine (not on PyPI), so this node does its job
+for our MuJoCo robot model: every link's transform relative to its parent link, stamped with
+the joint state's stamp, plus the robot's mounting on /tf_static.
+
+Subscribes: joint_states (sensor_msgs/JointState)
+Publishes:  /tf, /tf_static (tf2_msgs/TFMessage), /diagnostics
+Parameters: see TfPublisherParams
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from rclpy.node import Node
+from sensor_msgs.msg import JointState
+from tf2_msgs.msg import TFMessage
+
+from foresight_common import contract
+from foresight_common.conversions import transform_to_msg
+from foresight_common.kinematics_tree import KinematicTree
+from foresight_common.node_support import (
+    DiagnosticsReporter,
+    create_publisher,
+    create_subscription,
+    declare_parameters,
+    run_node,
+)
+from foresight_common.params import param
+
+
+@dataclass(frozen=True)
+class TfPublisherParams:
+    parent_frame: str = field(default="world", metadata=param(
+        "Frame the robot base is mounted in", non_empty=True))
+    base_xyz: tuple[float, ...] = field(default=(0.0, 0.0, 0.75), metadata=param(
+        "Position of panda_link0 in parent_frame (m)", length=3, low=-100.0, high=100.0))
+    base_yaw: float = field(default=0.0, metadata=param(
+        "Yaw of panda_link0 in parent_frame (rad)", low=-3.1416, high=3.1416))
+
+
+class TfPublisherNode(Node):
+    def __init__(self) -> None:
+        super().__init__("tf_publisher")
+        self.params = declare_parameters(self, TfPublisherParams)
+        self.tree = KinematicTree()
+        self.diagnostics = DiagnosticsReporter(self, "forward kinematics")
+        self.tf_pub = create_publisher(self, contract.TF_TOPIC)
+        self.tf_static_pub = create_publisher(self, contract.TF_STATIC_TOPIC)
+        create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
+        self._publish_static()
+        self.get_logger().info(
+            f"publishing /tf for {len(self.tree.moving_links)} moving links of "
+            f"{len(self.tree.links)} from joint_states")
+
+    def _publish_static(self) -> None:
+        stamp = self.get_clock().now().to_msg()
+        yaw = self.params.base_yaw
+        mount = transform_to_msg(self.params.parent_frame, self.tree.root, stamp,
+                                 np.array(self.params.base_xyz),
+                                 np.array([np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]))
+        fixed = [transform_to_msg(parent, child, stamp, pos, quat)
+                 for parent, child, pos, quat in self.tree.fixed_transforms()]
+        self.tf_static_pub.publish(TFMessage(transforms=[mount, *fixed]))
+
+    def on_joint_states(self, msg: JointState) -> None:
+        try:
+            positions = self.tree.positions_from(msg.name, msg.position)
+        except ValueError as exc:
+            self.diagnostics.reject("joint_states", str(exc))
+            return
+        transforms = [transform_to_msg(parent, child, msg.header.stamp, pos, quat)
+                      for parent, child, pos, quat in self.tree.moving_transforms(positions)]
+        self.tf_pub.publish(TFMessage(transforms=transforms))
+        self.diagnostics.count("joint_states.used")
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(TfPublisherNode, "tf_publisher", args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
