@@ -1,0 +1,179 @@
+"""The simulated robot cell as hardware: physics stepping, controllers, sensors, camera.
+
+This is everything the simulation node does except ROS plumbing: it steps the MuJoCo cell,
+plays joint trajectories through the trajectory follower and the joint impedance law, drives
+the gripper, reads joint states and the wrist wrench, renders RGB-D and paces simulated time
+against the wall clock at a fixed real-time-factor target. No rclpy here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import mujoco
+import numpy as np
+
+from foresight_common.robot_model import (
+    ARM_JOINTS,
+    FINGER_JOINTS,
+    HOME_POSITIONS,
+    MAX_GRIPPER_WIDTH,
+)
+from foresight_common.trajectory_validation import validate_trajectory
+from foresight_simulation.controllers import (
+    ImpedanceGains,
+    TrajectoryFollower,
+    TrajectorySegmentPlan,
+    joint_torques,
+)
+
+# Joint impedance of the simulated arm (the "hardware" controller, not tuned by the stack).
+ARM_STIFFNESS = np.array([900.0, 900.0, 900.0, 900.0, 300.0, 200.0, 100.0])
+ARM_DAMPING = np.array([60.0, 60.0, 60.0, 60.0, 20.0, 14.0, 8.0])
+ARM_TORQUE_LIMITS = np.array([87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0])
+# Limits the controller enforces on incoming trajectories (Panda datasheet velocities).
+ARM_MAX_VELOCITY = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+
+
+@dataclass(frozen=True)
+class JointStateSample:
+    names: tuple[str, ...]
+    position: np.ndarray
+    velocity: np.ndarray
+    effort: np.ndarray
+
+
+class SimulatedCell:
+    """Hardware view of an `IndustrialCell`: commands in, sensor readings out."""
+
+    def __init__(self, cell, initial_arm: tuple[float, ...] = HOME_POSITIONS) -> None:
+        self.cell = cell
+        self.model: mujoco.MjModel = cell.model
+        self.data: mujoco.MjData = cell.data
+        model = self.model
+        self.arm_qpos = np.array([model.joint(j).qposadr[0] for j in ARM_JOINTS])
+        self.arm_dof = np.array([model.joint(j).dofadr[0] for j in ARM_JOINTS])
+        self.finger_qpos = np.array([model.joint(j).qposadr[0] for j in FINGER_JOINTS])
+        self.finger_dof = np.array([model.joint(j).dofadr[0] for j in FINGER_JOINTS])
+        self.arm_act = np.array([model.actuator(j).id for j in ARM_JOINTS])
+        self.finger_act = np.array([model.actuator(j).id for j in FINGER_JOINTS])
+        ranges = np.array([model.joint(j).range for j in ARM_JOINTS])
+        self.lower, self.upper = ranges[:, 0], ranges[:, 1]
+        self.gains = ImpedanceGains(ARM_STIFFNESS, ARM_DAMPING, ARM_TORQUE_LIMITS)
+        self.data.qpos[self.arm_qpos] = initial_arm
+        self.data.qvel[:] = 0.0
+        self.gripper_width = MAX_GRIPPER_WIDTH
+        self.data.qpos[self.finger_qpos] = (MAX_GRIPPER_WIDTH / 2, -MAX_GRIPPER_WIDTH / 2)
+        mujoco.mj_forward(model, self.data)
+        self.follower = TrajectoryFollower(np.array(initial_arm))
+        self._force_sensor = model.sensor("wrist_force").id
+        self._torque_sensor = model.sensor("wrist_torque").id
+
+    # --- commands --------------------------------------------------------------------------
+    @property
+    def sim_time(self) -> float:
+        return float(self.data.time)
+
+    def arm_positions(self) -> np.ndarray:
+        return self.data.qpos[self.arm_qpos].copy()
+
+    def command_trajectory(self, joint_names: list[str], times: list[float],
+                           positions: list[list[float]], velocities: list[list[float]],
+                           start_time: float | None = None) -> list[str]:
+        """Validate and start a trajectory; returns the reasons when it is rejected."""
+        current = self.arm_positions()
+        reasons = validate_trajectory(joint_names, times, positions, velocities or None,
+                                      ARM_JOINTS, self.lower, self.upper, ARM_MAX_VELOCITY,
+                                      start_positions=current if times and times[0] <= 0.05
+                                      else None)
+        if reasons:
+            return reasons
+        order = [joint_names.index(j) for j in ARM_JOINTS]
+        q = np.asarray(positions, dtype=float)[:, order]
+        if velocities:
+            v = np.asarray(velocities, dtype=float)[:, order]
+        else:
+            v = np.zeros_like(q)
+        plan = TrajectorySegmentPlan(
+            start_time=self.sim_time if start_time is None else start_time,
+            times=np.asarray(times, dtype=float), positions=q, velocities=v)
+        self.follower.start(plan, current)
+        return []
+
+    def hold_position(self) -> None:
+        self.follower.hold(self.arm_positions())
+
+    def command_gripper(self, values: list[float]) -> str | None:
+        """Gripper width command (m, both fingers); returns a reason when rejected."""
+        if len(values) != 1:
+            return f"expected 1 value (gripper width in m), got {len(values)}"
+        width = float(values[0])
+        if not np.isfinite(width) or width < 0.0 or width > MAX_GRIPPER_WIDTH + 1e-6:
+            return f"gripper width {width!r} outside [0, {MAX_GRIPPER_WIDTH}] m"
+        self.gripper_width = width
+        return None
+
+    # --- physics ---------------------------------------------------------------------------
+    def step(self) -> None:
+        data = self.data
+        q_ref, qd_ref = self.follower.reference(self.sim_time)
+        bias = data.qfrc_bias[self.arm_dof]
+        data.ctrl[self.arm_act] = joint_torques(data.qpos[self.arm_qpos],
+                                                data.qvel[self.arm_dof], q_ref, qd_ref, bias,
+                                                self.gains)
+        half = self.gripper_width / 2.0
+        data.ctrl[self.finger_act] = (half, -half)
+        self.cell.step_world()
+        mujoco.mj_step(self.model, data)
+
+    # --- sensors ---------------------------------------------------------------------------
+    def joint_state(self) -> JointStateSample:
+        data = self.data
+        qpos = np.concatenate([data.qpos[self.arm_qpos], data.qpos[self.finger_qpos]])
+        qvel = np.concatenate([data.qvel[self.arm_dof], data.qvel[self.finger_dof]])
+        effort = np.concatenate([data.ctrl[self.arm_act],
+                                 data.actuator_force[self.finger_act]])
+        return JointStateSample(ARM_JOINTS + FINGER_JOINTS, qpos, qvel, effort)
+
+    def wrist_wrench(self) -> tuple[np.ndarray, np.ndarray]:
+        """Force (N) and torque (N m) measured at the wrist, in the hand frame."""
+        adr_f = self.model.sensor_adr[self._force_sensor]
+        adr_t = self.model.sensor_adr[self._torque_sensor]
+        return (self.data.sensordata[adr_f:adr_f + 3].copy(),
+                self.data.sensordata[adr_t:adr_t + 3].copy())
+
+
+class RealTimePacer:
+    """Keeps simulated time at `rtf` x wall time (rtf <= 0: as fast as possible) and
+    measures the real-time factor actually achieved."""
+
+    def __init__(self, rtf: float) -> None:
+        self.rtf = rtf
+        self._wall_start: float | None = None
+        self._sim_start = 0.0
+        self.last_wall = 0.0
+
+    def start(self, sim_time: float) -> None:
+        self._wall_start = time.monotonic()
+        self._sim_start = sim_time
+
+    @property
+    def started(self) -> bool:
+        return self._wall_start is not None
+
+    def wait(self, sim_time: float) -> None:
+        """Sleep until the wall clock catches up with `sim_time` (if we are ahead)."""
+        if self._wall_start is None or self.rtf <= 0:
+            return
+        due = self._wall_start + (sim_time - self._sim_start) / self.rtf
+        delay = due - time.monotonic()
+        if delay > 0.0005:
+            time.sleep(delay)
+
+    def wall_elapsed(self) -> float:
+        return 0.0 if self._wall_start is None else time.monotonic() - self._wall_start
+
+    def achieved(self, sim_time: float) -> float:
+        wall = self.wall_elapsed()
+        return (sim_time - self._sim_start) / wall if wall > 0 else 0.0

@@ -1,0 +1,309 @@
+"""Simulation node: the MuJoCo industrial cell standing in for the robot, its controllers and
+its sensors, publishing exactly what real drivers would (plus ground truth in its own
+namespace for offline tools).
+
+Subscribes: arm_controller/joint_trajectory (trajectory_msgs/JointTrajectory),
+            gripper_controller/commands (std_msgs/Float64MultiArray, [width m])
+Publishes:  /clock, joint_states, wrist_wrench, camera/color/{image_raw,camera_info},
+            camera/depth/{image_raw,camera_info}, /tf_static (camera mounting), /diagnostics,
+            /sim/ground_truth/{objects,safety,status}
+Parameters: see SimulationParams
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from rclpy.node import Node
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from tf2_msgs.msg import TFMessage
+from trajectory_msgs.msg import JointTrajectory
+
+from foresight_common import contract
+from foresight_common.conversions import (
+    camera_info,
+    depth_to_image,
+    duration_to_sec,
+    matrix_to_quat_wxyz,
+    rgb_to_image,
+    sec_to_time,
+    time_to_sec,
+    transform_to_msg,
+)
+from foresight_common.node_support import (
+    DiagnosticsReporter,
+    create_publisher,
+    create_subscription,
+    declare_parameters,
+    run_node,
+)
+from foresight_common.params import param
+from foresight_simulation import ground_truth_msgs
+from foresight_simulation.camera import RgbdCamera
+from foresight_simulation.runtime import RealTimePacer, SimulatedCell
+from foresight_simulation.world import build_world
+
+
+@dataclass(frozen=True)
+class SimulationParams:
+    scenario: str = field(default="industrial_assembly", metadata=param(
+        "Scenario to simulate", choices=("industrial_assembly",)))
+    cell_file: str = field(default="", metadata=param(
+        "Nominal cell layout YAML (config/cells/...)", non_empty=True))
+    family: str = field(default="default", metadata=param(
+        "Variation family name, looked up in config_dir/families/", non_empty=True))
+    families_file: str = field(default="", metadata=param(
+        "Variation family YAML path; overrides `family` when set"))
+    config_dir: str = field(default="", metadata=param(
+        "Folder with families/ (default: the installed foresight_bringup config)"))
+    seed: int = field(default=0, metadata=param("Scene seed", low=0, high=2**31 - 1))
+    rtf: float = field(default=1.0, metadata=param(
+        "Real-time-factor target; 0 runs as fast as possible", low=0.0, high=50.0))
+    camera_width: int = field(default=320, metadata=param("Image width (px)", low=32,
+                                                          high=1920))
+    camera_height: int = field(default=240, metadata=param("Image height (px)", low=24,
+                                                           high=1080))
+    camera_rate_hz: float = field(default=15.0, metadata=param("Camera rate (Hz, sim time)",
+                                                               low=0.0, high=60.0))
+    clock_rate_hz: float = field(default=200.0, metadata=param("/clock rate (Hz, sim time)",
+                                                               low=100.0, high=250.0))
+    joint_state_rate_hz: float = field(default=100.0, metadata=param(
+        "joint_states and wrist_wrench rate (Hz, sim time)", low=10.0, high=500.0))
+    ground_truth_rate_hz: float = field(default=50.0, metadata=param(
+        "Ground-truth rate (Hz, sim time)", low=1.0, high=500.0))
+    wait_for_controller_s: float = field(default=60.0, metadata=param(
+        "Hold simulated time at 0 until a node publishes arm commands, at most this long "
+        "(wall s); 0 starts at once", low=0.0, high=600.0))
+    gui: bool = field(default=False, metadata=param("Open the MuJoCo viewer (needs a display)"))
+
+
+class SimulationNode(Node):
+    def __init__(self) -> None:
+        super().__init__("simulation")
+        self.params = declare_parameters(self, SimulationParams)
+        p = self.params
+        if p.gui and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+            raise ValueError("gui requested but no display is available (DISPLAY is not set);"
+                             " run without --gui, or on a machine with a screen")
+        self.world = build_world(p.cell_file, p.family, p.families_file, p.config_dir,
+                                 p.seed)
+        self.sim = SimulatedCell(self.world.cell)
+        self.diagnostics = DiagnosticsReporter(self, "simulation")
+        self.pub_clock = create_publisher(self, contract.CLOCK_TOPIC)
+        self.pub_joints = create_publisher(self, contract.JOINT_STATES)
+        self.pub_wrench = create_publisher(self, contract.WRIST_WRENCH)
+        self.pub_rgb = create_publisher(self, contract.COLOR_IMAGE)
+        self.pub_rgb_info = create_publisher(self, contract.COLOR_INFO)
+        self.pub_depth = create_publisher(self, contract.DEPTH_IMAGE)
+        self.pub_depth_info = create_publisher(self, contract.DEPTH_INFO)
+        self.pub_tf_static = create_publisher(self, contract.TF_STATIC_TOPIC)
+        self.pub_gt_objects = create_publisher(self, contract.GT_OBJECTS)
+        self.pub_gt_safety = create_publisher(self, contract.GT_SAFETY)
+        self.pub_gt_status = create_publisher(self, contract.GT_STATUS)
+        self._commands: queue.Queue = queue.Queue()
+        create_subscription(self, contract.ARM_TRAJECTORY, self.on_trajectory)
+        create_subscription(self, contract.GRIPPER_COMMAND, self.on_gripper)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sim-loop", daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f"{p.scenario}: family '{self.world.family_name}' ({self.world.split}), seed "
+            f"{p.seed}, camera {p.camera_width}x{p.camera_height}@{p.camera_rate_hz:g} Hz, "
+            f"RTF target {p.rtf:g}")
+
+    # --- callbacks: validate shape, queue for the loop thread (MjData is not thread-safe) ---
+    def on_trajectory(self, msg: JointTrajectory) -> None:
+        try:
+            times = [duration_to_sec(pt.time_from_start) for pt in msg.points]
+            positions = [list(pt.positions) for pt in msg.points]
+            velocities = [list(pt.velocities) for pt in msg.points]
+        except (TypeError, ValueError) as exc:
+            self.diagnostics.reject("joint_trajectory", f"unreadable points: {exc}")
+            return
+        if any(len(v) == 0 for v in velocities):
+            velocities = []
+        start = time_to_sec(msg.header.stamp)
+        self._commands.put(("trajectory", list(msg.joint_names), times, positions, velocities,
+                            start if start > 0 else None))
+
+    def on_gripper(self, msg: Float64MultiArray) -> None:
+        self._commands.put(("gripper", list(msg.data)))
+
+    def _apply_commands(self) -> None:
+        while True:
+            try:
+                command = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if command[0] == "trajectory":
+                reasons = self.sim.command_trajectory(*command[1:])
+                if reasons:
+                    self.diagnostics.reject("joint_trajectory", "; ".join(reasons) +
+                                            " (arm holds its position)")
+                    self.sim.hold_position()
+                else:
+                    self.diagnostics.count("joint_trajectory.accepted")
+            else:
+                reason = self.sim.command_gripper(command[1])
+                if reason:
+                    self.diagnostics.reject("gripper_command", reason)
+
+    # --- the simulation loop ---------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception as exc:  # noqa: BLE001 - report, then end the process cleanly
+            self.get_logger().fatal(f"simulation loop failed: {type(exc).__name__}: {exc}")
+            self.diagnostics.set_status(b"\x02", f"simulation loop failed: {exc}")
+            os.kill(os.getpid(), 2)
+
+    def _loop(self) -> None:
+        p = self.params
+        model = self.sim.model
+        dt = float(model.opt.timestep)
+        camera = RgbdCamera(model, self.world.camera_name, p.camera_width, p.camera_height) \
+            if p.camera_rate_hz > 0 else None
+        viewer = self._open_viewer() if p.gui else None
+        if camera is not None:
+            self._publish_camera_mount(camera)
+        pacer = RealTimePacer(p.rtf)
+        every = {
+            "clock": max(1, round(1.0 / (p.clock_rate_hz * dt))),
+            "joints": max(1, round(1.0 / (p.joint_state_rate_hz * dt))),
+            "truth": max(1, round(1.0 / (p.ground_truth_rate_hz * dt))),
+            "status": max(1, round(1.0 / dt)),
+        }
+        frame_period = 1.0 / p.camera_rate_hz if p.camera_rate_hz > 0 else float("inf")
+        next_frame = 0.0
+        frames = 0
+        steps = 0
+        waited_since = time.monotonic()
+        safety = ground_truth_msgs.SafetyTracker(self.world.cell)
+        while not self._stop.is_set():
+            if not pacer.started:
+                if self._controller_ready() or \
+                        time.monotonic() - waited_since > p.wait_for_controller_s:
+                    pacer.start(self.sim.sim_time)
+                    self.get_logger().info("simulation running")
+                else:
+                    self._publish_clock()
+                    self._publish_joints()
+                    time.sleep(0.02)
+                    continue
+            self._apply_commands()
+            self.sim.step()
+            steps += 1
+            now = self.sim.sim_time
+            if steps % every["clock"] == 0:
+                self._publish_clock()
+            if steps % every["joints"] == 0:
+                self._publish_joints()
+            if camera is not None and now + 1e-9 >= next_frame:
+                self._publish_frame(camera)
+                frames += 1
+                next_frame += frame_period
+            if steps % every["truth"] == 0:
+                self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
+                    self.world.cell, sec_to_time(now)))
+                self.pub_gt_safety.publish(safety.sample(sec_to_time(now)))
+            if steps % every["status"] == 0:
+                self._publish_status(pacer, frames)
+                if viewer is not None:
+                    viewer.sync()
+            if viewer is not None and steps % 16 == 0:
+                viewer.sync()
+            pacer.wait(now)
+        if camera is not None:
+            camera.close()
+
+    def _controller_ready(self) -> bool:
+        return self.count_publishers(contract.ARM_TRAJECTORY.name) > 0
+
+    def _open_viewer(self):
+        import mujoco.viewer  # imported here: only --gui needs it
+
+        return mujoco.viewer.launch_passive(self.sim.model, self.sim.data)
+
+    # --- publishing --------------------------------------------------------------------------
+    def _publish_clock(self) -> None:
+        self.pub_clock.publish(Clock(clock=sec_to_time(self.sim.sim_time)))
+
+    def _publish_joints(self) -> None:
+        stamp = sec_to_time(self.sim.sim_time)
+        sample = self.sim.joint_state()
+        msg = JointState(name=list(sample.names), position=sample.position.tolist(),
+                         velocity=sample.velocity.tolist(), effort=sample.effort.tolist())
+        msg.header.stamp = stamp
+        self.pub_joints.publish(msg)
+        force, torque = self.sim.wrist_wrench()
+        wrench = contract.WRIST_WRENCH.type()
+        wrench.header.stamp = stamp
+        wrench.header.frame_id = "panda_hand"
+        wrench.wrench.force.x, wrench.wrench.force.y, wrench.wrench.force.z = map(float, force)
+        wrench.wrench.torque.x, wrench.wrench.torque.y, wrench.wrench.torque.z = \
+            map(float, torque)
+        self.pub_wrench.publish(wrench)
+
+    def _publish_camera_mount(self, camera: RgbdCamera) -> None:
+        position, rotation = camera.optical_pose(self.sim.data)
+        stamp = sec_to_time(0.0)
+        # camera_link is the camera body (x forward, z up, REP 103); optical frame below it.
+        link_rotation = rotation @ np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0],
+                                             [1.0, 0.0, 0.0]])
+        link = transform_to_msg(contract.WORLD_FRAME, contract.CAMERA_FRAME, stamp, position,
+                                matrix_to_quat_wxyz(link_rotation))
+        optical = transform_to_msg(contract.CAMERA_FRAME, contract.CAMERA_OPTICAL_FRAME, stamp,
+                                   np.zeros(3), matrix_to_quat_wxyz(
+                                       link_rotation.T @ rotation))
+        self.pub_tf_static.publish(TFMessage(transforms=[link, optical]))
+
+    def _publish_frame(self, camera: RgbdCamera) -> None:
+        rgb, depth = camera.render(self.sim.data)
+        rgb, depth = self.world.add_camera_noise(rgb, depth)
+        stamp = sec_to_time(self.sim.sim_time)
+        frame = contract.CAMERA_OPTICAL_FRAME
+        k = camera.intrinsics
+        info = camera_info(k.width, k.height, k.fx, k.fy, k.cx, k.cy, stamp, frame)
+        self.pub_rgb.publish(rgb_to_image(rgb, stamp, frame))
+        self.pub_rgb_info.publish(info)
+        self.pub_depth.publish(depth_to_image(depth, stamp, frame))
+        self.pub_depth_info.publish(info)
+
+    def _publish_status(self, pacer: RealTimePacer, frames: int) -> None:
+        p = self.params
+        now = self.sim.sim_time
+        achieved = pacer.achieved(now)
+        msg = contract.GT_STATUS.type(
+            scenario=p.scenario, family=self.world.family_name, split=self.world.split,
+            seed=p.seed, sim_time_s=now, wall_time_s=pacer.wall_elapsed(), rtf_target=p.rtf,
+            rtf_achieved=achieved, camera_width=p.camera_width,
+            camera_height=p.camera_height, camera_rate_hz=p.camera_rate_hz,
+            frames_published=frames)
+        msg.header.stamp = sec_to_time(now)
+        self.pub_gt_status.publish(msg)
+        self.diagnostics.set_value("rtf_achieved", f"{achieved:.3f}")
+        self.diagnostics.set_value("sim_time_s", f"{now:.2f}")
+        if p.rtf > 0 and pacer.wall_elapsed() > 5.0 and achieved < 0.9 * p.rtf:
+            self.diagnostics.set_status(b"\x01", f"RTF {achieved:.2f} below target {p.rtf:g}")
+        else:
+            self.diagnostics.set_status(b"\x00", "running")
+
+    def on_shutdown(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(SimulationNode, "simulation", args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+
