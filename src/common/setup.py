@@ -14,7 +14,7 @@ setup(
     zip_safe=True,
     maintainer="foresight developers",
     maintainer_email="dev@foresight.invalid",
-    description="Contract (names, types, QoS), conversions, parameters, robot model, TF of the foresight stack.",
+    description="Contract, conversions, parameters, robot model and TF of foresight.",
     license="Apache-2.0",
     entry_points={"console_scripts": ["tf_publisher = foresight_common.tf_publisher_node:main"]},
 )

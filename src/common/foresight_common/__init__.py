@@ -1,1 +1,1 @@
-"""Contract (names, types, QoS), conversions, parameters, robot model, TF of the foresight stack."""
+"""Contract (names, types, QoS), conversions, parameters, robot model and TF of foresight."""

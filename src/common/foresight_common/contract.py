@@ -6,7 +6,6 @@ simulation's ground truth, which lives under `/sim/ground_truth/` where no onlin
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +27,7 @@ from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
+from foresight_common.error_kinds import ErrorKind  # noqa: F401  (part of the contract)
 from foresight_interfaces.action import ExecuteSkill, RunTask
 from foresight_interfaces.msg import (
     GroundTruthObjectArray,
@@ -108,21 +108,6 @@ ROBOT_BASE_FRAME = "panda_link0"
 TCP_FRAME = "tcp"
 CAMERA_FRAME = "camera_link"
 CAMERA_OPTICAL_FRAME = "camera_color_optical_frame"
-
-
-class ErrorKind(str, enum.Enum):
-    """Task error kinds counted by the episode judge (DESIGN section 7)."""
-
-    FAILED_GRASP = "failed_grasp"
-    DROPPED = "dropped"
-    COLLISION = "collision"
-    SEPARATION_VIOLATION = "separation_violation"
-    COMFORT_VIOLATION = "comfort_violation"
-    WRONG_PLACEMENT = "wrong_placement"
-    NAVIGATION_FAILURE = "navigation_failure"
-    HANDOVER_FAILURE = "handover_failure"
-    NOT_FOUND = "not_found"
-    TIMEOUT = "timeout"
 
 
 def is_ground_truth(name: str) -> bool:

@@ -50,7 +50,7 @@ class KinematicTree:
         """Arm + finger positions in model order from a JointState; ValueError if unusable."""
         if len(names) != len(positions):
             raise ValueError(f"{len(names)} joint names but {len(positions)} positions")
-        lookup = dict(zip(names, positions))
+        lookup = dict(zip(names, positions, strict=True))
         missing = [n for n in self.joint_names if n not in lookup]
         if missing:
             raise ValueError("joint_states lacks " + ", ".join(missing))
