@@ -1,10 +1,180 @@
-"""Command line of ./foresight (placeholder while the runner is written)."""
+"""./foresight command line (run after the bootstrap has set up the environment).
+
+  run SCENARIO [options]   run N episodes end to end, print a summary, write JSON
+  test [pytest args]       the whole test suite (what CI runs)
+  bench / train            later issues (the benchmark harness, the data loop)
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import subprocess
 import sys
+from pathlib import Path
+from typing import TextIO
+
+from foresight_bringup.episode import EpisodeConfig, EpisodeError, run_episode
+from foresight_bringup.launch_xml import LaunchFileError
+from foresight_bringup.stats import wilson_interval
+
+REPO = Path(os.environ.get("FORESIGHT_REPO", Path.cwd()))
 
 
-def main() -> int:
-    print("cli", sys.argv[1:])
+def parse_camera(text: str) -> tuple[int, int, float]:
+    match = re.fullmatch(r"(\d+)x(\d+)@(\d+(?:\.\d+)?)", text)
+    if not match:
+        raise argparse.ArgumentTypeError(f"camera '{text}' is not WIDTHxHEIGHT@HZ, "
+                                         "e.g. 320x240@15")
+    return int(match[1]), int(match[2]), float(match[3])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="./foresight", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario end to end")
+    run.add_argument("scenario", help="e.g. industrial_assembly")
+    run.add_argument("--episodes", type=int, default=1)
+    run.add_argument("--seed", type=int, default=0, help="first seed (episodes use S..S+N-1)")
+    run.add_argument("--mode", choices=("world_model", "reactive"), default="world_model",
+                     help="planner decision mode")
+    family = run.add_mutually_exclusive_group()
+    family.add_argument("--family", default="default", help="variation family name")
+    family.add_argument("--families", metavar="FILE", help="variation family YAML file")
+    run.add_argument("--task", default="assemble all")
+    run.add_argument("--camera", type=parse_camera, default=(320, 240, 15.0),
+                     help="WIDTHxHEIGHT@HZ (default 320x240@15)")
+    run.add_argument("--rtf", type=float, default=1.0, help="real-time-factor target")
+    run.add_argument("--json", metavar="PATH", help="results file (default runs/<id>.json)")
+    run.add_argument("--record", metavar="DIR", help="record an MCAP bag (benchmark issue)")
+    run.add_argument("--gui", action="store_true", help="open the MuJoCo viewer")
+    run.add_argument("--time-limit", type=float, default=None,
+                     help="simulated seconds before the judge stops the episode "
+                          "(default: the scenario's reference, 180 s)")
+    run.add_argument("--domain-id", type=int, default=None,
+                     help="ROS_DOMAIN_ID for the episode (default: derived from the pid)")
+    run.add_argument("--quiet", action="store_true",
+                     help="node output only to the log file, not the terminal")
+    test = sub.add_parser("test", help="run the test suite (pytest)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    for name, issue in (("bench", "the benchmark harness (issue #6)"),
+                        ("train", "the data loop (issue #7)")):
+        later = sub.add_parser(name, help=f"not yet available: {issue}")
+        later.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def default_domain_id() -> int:
+    if os.environ.get("ROS_DOMAIN_ID", "").isdigit():
+        return int(os.environ["ROS_DOMAIN_ID"])
+    return 10 + os.getpid() % 90
+
+
+def summarize(records: list[dict]) -> dict:
+    n = len(records)
+    successes = sum(1 for r in records if r["success"])
+    low, high = wilson_interval(successes, n)
+    rtfs = [r["rtf_achieved"] for r in records if r.get("rtf_achieved") is not None]
+    return {
+        "episodes": n,
+        "success_rate": successes / n if n else None,
+        "success_ci95": [round(low, 3), round(high, 3)],
+        "items_done": sum(r["items_done"] for r in records),
+        "items_total": sum(r["items_total"] for r in records),
+        "task_errors_mean": sum(r["task_errors"] for r in records) / n if n else None,
+        "rtf_achieved_mean": round(sum(rtfs) / len(rtfs), 3) if rtfs else None,
+    }
+
+
+def command_run(args: argparse.Namespace) -> int:
+    if args.record:
+        print("--record is not available yet: MCAP recording comes with the benchmark "
+              "issue (#6).", file=sys.stderr)
+        return 2
+    if args.episodes < 1:
+        print("--episodes must be >= 1", file=sys.stderr)
+        return 2
+    run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.scenario}"
+    out_dir = REPO / "runs" / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = Path(args.json) if args.json else out_dir / "results.json"
+    log_path = out_dir / "nodes.log"
+    records = []
+    with log_path.open("w") as log:
+        for index in range(args.episodes):
+            seed = args.seed + index
+            config = EpisodeConfig(
+                scenario=args.scenario, seed=seed, decision_mode=args.mode, task=args.task,
+                family=args.family if not args.families else "",
+                families_file=str(Path(args.families).resolve()) if args.families else "",
+                camera=args.camera, rtf=args.rtf, gui=args.gui,
+                time_limit_s=args.time_limit,
+                domain_id=args.domain_id if args.domain_id is not None
+                else default_domain_id())
+            print(f"== episode {index + 1}/{args.episodes}: {args.scenario} seed {seed} "
+                  f"({args.mode}); node output in {log_path}", flush=True)
+            try:
+                record = run_episode(config, sink=_sink(log, args.quiet))
+            except (EpisodeError, LaunchFileError) as exc:
+                print(f"episode failed: {exc}", file=sys.stderr)
+                _write(json_path, records)
+                return 1
+            records.append(record)
+            print(_episode_line(record), flush=True)
+    summary = _write(json_path, records)
+    print(f"== {summary['episodes']} episode(s): success {summary['success_rate']:.0%} "
+          f"(95 % CI {summary['success_ci95'][0]:.2f}-{summary['success_ci95'][1]:.2f}), "
+          f"items {summary['items_done']}/{summary['items_total']}, "
+          f"RTF {summary['rtf_achieved_mean']}; results: {json_path}")
     return 0
+
+
+def _sink(log: TextIO, quiet: bool):
+    def write(line: str) -> None:
+        log.write(line + "\n")
+        log.flush()
+        if not quiet:
+            print(line, flush=True)
+    return write
+
+
+def _episode_line(record: dict) -> str:
+    errors = {k: v for k, v in record["errors"].items() if v}
+    return (f"   seed {record['seed']}: success={record['success']} items "
+            f"{record['items_done']}/{record['items_total']} errors={errors or 'none'} "
+            f"sim {record['duration_sim_s']} s, RTF {record['rtf_achieved']}, "
+            f"wall {record['wall_time_s']} s")
+
+
+def _write(path: Path, records: list[dict]) -> dict:
+    summary = summarize(records) if records else {"episodes": 0}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"episodes": records, "aggregate": summary}, indent=2))
+    return summary
+
+
+def command_test(pytest_args: list[str]) -> int:
+    result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=REPO)
+    if result.returncode == 5:
+        print("no tests were collected: that is a failure", file=sys.stderr)
+        return 1
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "test":  # everything after `test` belongs to pytest
+        return command_test([a for a in argv[1:] if a != "--"])
+    args = build_parser().parse_args(argv)
+    if args.command == "run":
+        return command_run(args)
+    print(f"'{args.command}' is not available yet "
+          f"({'issue #6' if args.command == 'bench' else 'issue #7'}).", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

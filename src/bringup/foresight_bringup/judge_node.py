@@ -1,0 +1,71 @@
+"""ROS side of the episode judge: subscribes to the simulation's ground truth and the
+planner's task events and feeds the plain `EpisodeJudge`. Runs inside the runner process
+(an offline tool, allowed to read ground truth), never as part of the online stack.
+
+Subscribes: /sim/ground_truth/{objects,safety,status}, task_events
+"""
+
+from __future__ import annotations
+
+from rclpy.context import Context
+from rclpy.node import Node
+
+from foresight_bringup.judge import EpisodeJudge
+from foresight_common import contract
+from foresight_common.conversions import time_to_sec
+from foresight_interfaces.msg import (
+    GroundTruthObjectArray,
+    GroundTruthSafety,
+    SimulationStatus,
+    TaskEvent,
+)
+
+# Seconds of simulated time the judge waits after the stack says it is finished, so a part
+# released in the last step has settled before the verdict.
+SETTLE_AFTER_FINISH_S = 1.0
+
+
+class JudgeNode(Node):
+    def __init__(self, judge: EpisodeJudge, context: Context | None = None) -> None:
+        super().__init__("episode_judge", context=context)
+        self.judge = judge
+        self.finished_at: float | None = None
+        self.events: list[dict] = []
+        self.create_subscription(GroundTruthObjectArray, contract.GT_OBJECTS.name,
+                                 self.on_objects, contract.GT_OBJECTS.qos)
+        self.create_subscription(GroundTruthSafety, contract.GT_SAFETY.name, self.on_safety,
+                                 contract.GT_SAFETY.qos)
+        self.create_subscription(SimulationStatus, contract.GT_STATUS.name, self.on_status,
+                                 contract.GT_STATUS.qos)
+        self.create_subscription(TaskEvent, contract.TASK_EVENTS.name, self.on_task_event,
+                                 contract.TASK_EVENTS.qos)
+
+    def on_objects(self, msg: GroundTruthObjectArray) -> None:
+        statuses = {o.name: o.status for o in msg.objects if o.kind == "part"}
+        self.judge.on_parts(time_to_sec(msg.header.stamp), statuses)
+
+    def on_safety(self, msg: GroundTruthSafety) -> None:
+        self.judge.on_safety(time_to_sec(msg.header.stamp), msg.min_separation_m,
+                             list(msg.robot_contacts))
+
+    def on_status(self, msg: SimulationStatus) -> None:
+        self.judge.on_status({
+            "seed": msg.seed, "family": msg.family, "split": msg.split,
+            "sim_time_s": msg.sim_time_s, "rtf_achieved": round(msg.rtf_achieved, 3),
+            "camera_width": msg.camera_width, "camera_height": msg.camera_height,
+            "camera_rate_hz": msg.camera_rate_hz})
+
+    def on_task_event(self, msg: TaskEvent) -> None:
+        self.events.append({"t": round(time_to_sec(msg.header.stamp), 3), "step": msg.step,
+                            "skill": msg.skill, "object": msg.object_id,
+                            "place": msg.place_id, "state": msg.state,
+                            "outcome": msg.outcome.value, "reason": msg.reason})
+        if msg.state == "finished" and self.finished_at is None:
+            self.finished_at = time_to_sec(msg.header.stamp)
+            self.finished_reason = msg.reason
+
+    def episode_over(self) -> bool:
+        if self.finished_at is not None and \
+                self.judge.sim_time_s >= self.finished_at + SETTLE_AFTER_FINISH_S:
+            self.judge.on_task_finished(self.finished_reason)
+        return self.judge.done()
