@@ -1,0 +1,282 @@
+"""Executor node: serves the skill action and is the only node that commands the arm.
+
+Between every command and the robot sits the safety layer: a latched e-stop (explicit reset
+through a service) that cancels the active goal and holds the arm, a watchdog on stale joint
+states, and validation of every goal. One goal runs at a time; a new goal preempts the
+running one (which ends PREEMPTED), cancel ends it CANCELED, and every goal ends with an
+outcome and a reason.
+
+Subscribes: joint_states, wrist_wrench, safety/estop (std_msgs/Bool, latched)
+Publishes:  arm_controller/joint_trajectory, gripper_controller/commands, /diagnostics
+Services:   safety/reset_estop (std_srvs/Trigger)
+Actions:    execute_skill (foresight_interfaces/ExecuteSkill)
+Parameters: see ExecutorParams
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
+from rclpy.node import Node
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+
+from foresight_common import contract
+from foresight_common.cell_layout import load_cell_layout
+from foresight_common.conversions import InvalidMessage, msg_to_pose, pose_to_msg
+from foresight_common.node_support import (
+    DiagnosticsReporter,
+    create_publisher,
+    create_subscription,
+    declare_parameters,
+    run_node,
+)
+from foresight_common.params import param
+from foresight_common.robot_model import RobotKinematics
+from foresight_executor.collision import CollisionChecker
+from foresight_executor.robot_io import RobotState, RosRobotIO
+from foresight_executor.skills import (
+    Outcome,
+    SkillRequest,
+    SkillRunner,
+    SkillSettings,
+)
+from foresight_interfaces.action import ExecuteSkill
+from foresight_interfaces.msg import SkillOutcome
+
+
+@dataclass(frozen=True)
+class ExecutorParams:
+    cell_file: str = field(default="", metadata=param(
+        "Cell layout YAML: robot mounting and the static planning scene", non_empty=True))
+    collision_padding_m: float = field(default=0.01, metadata=param(
+        "Clearance kept from the static cell (m)", low=0.0, high=0.1))
+    default_speed_scale: float = field(default=0.5, metadata=param(
+        "Speed scale when a goal gives 0", low=0.05, high=1.0))
+    linear_speed_scale: float = field(default=0.3, metadata=param(
+        "Speed scale of straight-line approach/retreat moves", low=0.05, high=1.0))
+    approach_height_m: float = field(default=0.10, metadata=param(
+        "Approach height above pick/place/insert targets (m)", low=0.02, high=0.3))
+    lift_height_m: float = field(default=0.12, metadata=param(
+        "Lift after a grasp and retreat after a release (m)", low=0.02, high=0.3))
+    insert_tcp_speed_mps: float = field(default=0.02, metadata=param(
+        "TCP speed of the final insertion stroke (m/s)", low=0.002, high=0.2))
+    insert_force_limit_n: float = field(default=25.0, metadata=param(
+        "Extra wrist force that stops the insertion stroke (N)", low=2.0, high=100.0))
+    position_tolerance_m: float = field(default=0.005, metadata=param(
+        "Target tolerance of the TCP (m)", low=0.0005, high=0.05))
+    grasp_min_width_m: float = field(default=0.004, metadata=param(
+        "Finger opening that means an object is held (m)", low=0.0, high=0.05))
+    grasp_depth_m: float = field(default=0.015, metadata=param(
+        "Distance from a part's top to the TCP when grasped (m)", low=0.0, high=0.05))
+    gripper_settle_s: float = field(default=0.8, metadata=param(
+        "Time for the gripper to open/close (s)", low=0.1, high=5.0))
+    motion_settle_timeout_s: float = field(default=2.0, metadata=param(
+        "Extra time after a trajectory's end to reach its final point (s)", low=0.1,
+        high=30.0))
+    goal_reached_tolerance_rad: float = field(default=0.01, metadata=param(
+        "Joint error at which a trajectory counts as finished (rad)", low=0.001, high=0.2))
+    joint_state_timeout_s: float = field(default=0.5, metadata=param(
+        "Joint states older than this stop the arm (s)", low=0.05, high=5.0))
+
+
+class ExecutorNode(Node):
+    def __init__(self) -> None:
+        super().__init__("executor")
+        p = declare_parameters(self, ExecutorParams)
+        self.params = p
+        layout = load_cell_layout(p.cell_file)
+        obstacles = layout.static_obstacles()
+        kinematics = RobotKinematics()
+        checker = CollisionChecker(obstacles, base_pos=layout.robot_base,
+                                   base_yaw=getattr(layout, "robot_yaw", 0.0),
+                                   padding=p.collision_padding_m)
+        settings = SkillSettings(
+            default_speed_scale=p.default_speed_scale, linear_speed_scale=p.linear_speed_scale,
+            insert_tcp_speed=p.insert_tcp_speed_mps, approach_height=p.approach_height_m,
+            lift_height=p.lift_height_m, insert_force_limit_n=p.insert_force_limit_n,
+            position_tolerance_m=p.position_tolerance_m, grasp_min_width=p.grasp_min_width_m,
+            gripper_settle_s=p.gripper_settle_s, grasp_depth=p.grasp_depth_m)
+        self.runner = SkillRunner(kinematics, checker, settings,
+                                  np.asarray(layout.robot_base),
+                                  getattr(layout, "robot_yaw", 0.0),
+                                  tuple(b.name for b in obstacles))
+        self.diagnostics = DiagnosticsReporter(self, "skills and safety")
+        self.state = RobotState()
+        self.pub_trajectory = create_publisher(self, contract.ARM_TRAJECTORY)
+        self.pub_gripper = create_publisher(self, contract.GRIPPER_COMMAND)
+        sensors = MutuallyExclusiveCallbackGroup()
+        create_subscription(self, contract.JOINT_STATES, self.on_joint_states,
+                            callback_group=sensors)
+        create_subscription(self, contract.WRIST_WRENCH, self.on_wrench, callback_group=sensors)
+        create_subscription(self, contract.ESTOP, self.on_estop,
+                            callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(contract.RESET_ESTOP.type, contract.RESET_ESTOP.name,
+                            self.on_reset_estop)
+        self._goal_lock = threading.Lock()  # one goal moves the arm at a time
+        self._active_io: RosRobotIO | None = None
+        self._active_guard = threading.Lock()
+        self._action = ActionServer(
+            self, ExecuteSkill, contract.EXECUTE_SKILL.name,
+            execute_callback=self.execute, goal_callback=lambda _goal: GoalResponse.ACCEPT,
+            handle_accepted_callback=self.on_accepted,
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup())
+        self.get_logger().info(
+            f"serving {contract.EXECUTE_SKILL.name}; planning scene: {len(obstacles)} "
+            f"static obstacles from {p.cell_file}")
+
+    # --- sensors and safety inputs -------------------------------------------------------
+    def on_joint_states(self, msg) -> None:
+        reason = self.state.update_joints(msg, self._now())
+        if reason:
+            self.diagnostics.reject("joint_states", reason)
+
+    def on_wrench(self, msg) -> None:
+        reason = self.state.update_wrench(msg)
+        if reason:
+            self.diagnostics.reject("wrist_wrench", reason)
+
+    def on_estop(self, msg: Bool) -> None:
+        self.state.estop_input = bool(msg.data)
+        if msg.data and not self.state.estop_latched:
+            self.state.estop_latched = True
+            self.diagnostics.count("estop.engaged")
+            self.get_logger().error("E-STOP engaged: stopping the arm; goals are refused "
+                                    f"until {contract.RESET_ESTOP.name} is called")
+            self.hold_arm()
+
+    def on_reset_estop(self, _request, response: Trigger.Response) -> Trigger.Response:
+        if self.state.estop_input:
+            response.success = False
+            response.message = "e-stop input is still active: release it first"
+        elif not self.state.estop_latched:
+            response.success = True
+            response.message = "e-stop was not engaged"
+        else:
+            self.state.estop_latched = False
+            response.success = True
+            response.message = "e-stop reset: goals are accepted again"
+            self.get_logger().info(response.message)
+        return response
+
+    def hold_arm(self) -> None:
+        q = self.state.arm_positions()
+        if q is not None:
+            self.pub_trajectory.publish(RosRobotIO.hold_message(q))
+
+    def _now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # --- goals --------------------------------------------------------------------------
+    def on_accepted(self, goal_handle) -> None:
+        with self._active_guard:
+            if self._active_io is not None:
+                self._active_io.preempted = True
+        goal_handle.execute()
+
+    def execute(self, goal_handle) -> ExecuteSkill.Result:
+        goal = goal_handle.request
+        request, reason = self._request_from(goal)
+        with self._goal_lock:
+            io = RosRobotIO(self, goal_handle, timeout_s=goal.timeout_s or 120.0)
+            with self._active_guard:
+                self._active_io = io
+            try:
+                if reason is None:
+                    reason = self._refusal()
+                if reason is not None:
+                    report = self.runner_report(Outcome.REJECTED, reason)
+                else:
+                    self.get_logger().info(f"skill {goal.skill} ({goal.object_id or '-'} -> "
+                                           f"{goal.place_id or '-'}) started")
+                    report = self.runner.run(request, io)
+            finally:
+                with self._active_guard:
+                    self._active_io = None
+        return self._finish(goal_handle, goal, report)
+
+    def _refusal(self) -> str | None:
+        if self.state.estop_latched:
+            return f"e-stop engaged: call {contract.RESET_ESTOP.name} first"
+        if self.state.arm_positions() is None:
+            return "no joint states received yet"
+        age = self._now() - self.state.joint_stamp
+        if age > self.params.joint_state_timeout_s:
+            return f"joint states are stale ({age:.2f} s old)"
+        return None
+
+    def _request_from(self, goal) -> tuple[SkillRequest, str | None]:
+        position = quat = None
+        if goal.skill in ("move_to_pose", "pick", "place", "insert"):
+            frame = goal.target_pose.header.frame_id or contract.WORLD_FRAME
+            if frame != contract.WORLD_FRAME:
+                return SkillRequest(goal.skill), (f"target frame '{frame}' not supported "
+                                                  f"(use '{contract.WORLD_FRAME}')")
+            try:
+                position, quat = msg_to_pose(goal.target_pose.pose)
+            except InvalidMessage as exc:
+                return SkillRequest(goal.skill), f"invalid target pose: {exc}"
+        for name in ("speed_scale", "gripper_width", "object_height", "timeout_s"):
+            value = getattr(goal, name)
+            if not math.isfinite(value) or value < 0:
+                return SkillRequest(goal.skill), f"{name} must be finite and >= 0, got {value}"
+        request = SkillRequest(skill=goal.skill, position=position, quat_wxyz=quat,
+                               speed_scale=goal.speed_scale, gripper_width=goal.gripper_width,
+                               object_height=goal.object_height,
+                               yaw_free=False)
+        return request, self.runner.check_request(request)
+
+    def runner_report(self, outcome: Outcome, reason: str):
+        q = self.state.arm_positions()
+        io = _StaticIO(q, self.state.gripper_width())
+        return self.runner._report(io, outcome, reason, SkillRequest("none"))
+
+    def _finish(self, goal_handle, goal, report) -> ExecuteSkill.Result:
+        result = ExecuteSkill.Result()
+        result.outcome = SkillOutcome(value=int(report.outcome))
+        result.reason = report.reason
+        result.final_tcp_pose = pose_to_msg(report.tcp_position, report.tcp_quat_wxyz)
+        result.position_error_m = report.position_error_m
+        result.gripper_width = report.gripper_width
+        name = Outcome(report.outcome).name
+        if report.outcome == Outcome.SUCCEEDED:
+            goal_handle.succeed()
+            self.get_logger().info(f"skill {goal.skill}: SUCCEEDED: {report.reason}")
+        elif report.outcome == Outcome.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+            self.get_logger().info(f"skill {goal.skill}: CANCELED")
+        else:
+            goal_handle.abort()
+            self.get_logger().warn(f"skill {goal.skill}: {name}: {report.reason}")
+        self.diagnostics.count(f"skills.{goal.skill or 'unnamed'}.{name.lower()}")
+        if report.outcome == Outcome.REJECTED:
+            self.diagnostics.reject("skill_goal", report.reason)
+        return result
+
+
+class _StaticIO:
+    """Read-only IO for reporting a refused goal (nothing moves)."""
+
+    def __init__(self, q: np.ndarray | None, width: float) -> None:
+        self._q = q if q is not None else np.zeros(7)
+        self._width = width
+
+    def arm_positions(self) -> np.ndarray:
+        return self._q
+
+    def gripper_width(self) -> float:
+        return self._width
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(ExecutorNode, "executor", args, threads=6)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

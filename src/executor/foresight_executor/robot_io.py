@@ -1,0 +1,203 @@
+"""The executor's `RobotIO` over ROS: latest sensor values, trajectory and gripper commands,
+and the blocking waits of a skill, which watch for cancel, preemption, e-stop, stale joint
+states, contact force and timeouts while the arm moves (in simulated time when
+`use_sim_time` is set)."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import numpy as np
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Float64MultiArray
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from foresight_common.conversions import sec_to_duration
+from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
+from foresight_executor.skills import ForceLimitExceeded, Outcome, SkillStopped
+from foresight_executor.trajectory import JointTrajectoryPlan
+from foresight_interfaces.action import ExecuteSkill
+
+POLL_S = 0.005  # wall-clock polling period of blocking waits
+
+
+class RobotState:
+    """Latest joint state, wrench and e-stop inputs (written by callbacks, read by skills)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._arm: np.ndarray | None = None
+        self._arm_velocity = np.zeros(len(ARM_JOINTS))
+        self._fingers = (0.0, 0.0)
+        self._force = np.zeros(3)
+        self.joint_stamp = -math.inf  # receive time (node clock, s)
+        self.estop_input = False
+        self.estop_latched = False
+
+    def update_joints(self, msg: JointState, now: float) -> str | None:
+        """Store a joint state; returns the reason if it is unusable."""
+        names = list(msg.name)
+        if len(msg.position) != len(names):
+            return f"{len(names)} names but {len(msg.position)} positions"
+        lookup = dict(zip(names, msg.position, strict=True))
+        missing = [n for n in ARM_JOINTS + FINGER_JOINTS if n not in lookup]
+        if missing:
+            return "missing joints: " + ", ".join(missing)
+        arm = np.array([lookup[n] for n in ARM_JOINTS])
+        fingers = (lookup[FINGER_JOINTS[0]], lookup[FINGER_JOINTS[1]])
+        if not (np.all(np.isfinite(arm)) and all(map(math.isfinite, fingers))):
+            return "positions contain NaN or infinity"
+        velocity = np.zeros(len(ARM_JOINTS))
+        if len(msg.velocity) == len(names):
+            vel_lookup = dict(zip(names, msg.velocity, strict=True))
+            velocity = np.array([vel_lookup[n] for n in ARM_JOINTS])
+            if not np.all(np.isfinite(velocity)):
+                return "velocities contain NaN or infinity"
+        with self._lock:
+            self._arm, self._arm_velocity, self._fingers = arm, velocity, fingers
+            self.joint_stamp = now
+        return None
+
+    def update_wrench(self, msg) -> str | None:
+        force = np.array([msg.wrench.force.x, msg.wrench.force.y, msg.wrench.force.z])
+        if not np.all(np.isfinite(force)):
+            return "force contains NaN or infinity"
+        with self._lock:
+            self._force = force
+        return None
+
+    def arm_positions(self) -> np.ndarray | None:
+        with self._lock:
+            return None if self._arm is None else self._arm.copy()
+
+    def arm_velocities(self) -> np.ndarray:
+        with self._lock:
+            return self._arm_velocity.copy()
+
+    def gripper_width(self) -> float:
+        with self._lock:
+            return float(self._fingers[0] - self._fingers[1])
+
+    def force(self) -> np.ndarray:
+        with self._lock:
+            return self._force.copy()
+
+
+class RosRobotIO:
+    """RobotIO for one goal. `preempted` is set by the node when a newer goal arrives."""
+
+    def __init__(self, node, goal_handle, timeout_s: float) -> None:
+        self.node = node
+        self.goal_handle = goal_handle
+        self.state: RobotState = node.state
+        self.params = node.params
+        self.preempted = False
+        self._deadline = self._now() + timeout_s
+        self._timeout_s = timeout_s
+
+    # --- reading ----------------------------------------------------------------------
+    def _now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def arm_positions(self) -> np.ndarray:
+        q = self.state.arm_positions()
+        if q is None:
+            raise SkillStopped(Outcome.SAFETY_STOP, "no joint states")
+        return q
+
+    def gripper_width(self) -> float:
+        return self.state.gripper_width()
+
+    # --- commanding -------------------------------------------------------------------
+    @staticmethod
+    def plan_message(plan: JointTrajectoryPlan) -> JointTrajectory:
+        msg = JointTrajectory(joint_names=list(plan.joint_names))  # stamp 0: start now
+        for t, q, v in zip(plan.times, plan.positions, plan.velocities, strict=True):
+            msg.points.append(JointTrajectoryPoint(
+                positions=q.tolist(), velocities=v.tolist(),
+                time_from_start=sec_to_duration(float(t))))
+        return msg
+
+    @staticmethod
+    def hold_message(q: np.ndarray) -> JointTrajectory:
+        """Hold `q`: a one-point trajectory the controller reaches with a short ramp."""
+        msg = JointTrajectory(joint_names=list(ARM_JOINTS))
+        msg.points.append(JointTrajectoryPoint(positions=q.tolist(),
+                                               velocities=[0.0] * len(ARM_JOINTS),
+                                               time_from_start=sec_to_duration(0.1)))
+        return msg
+
+    def _hold(self) -> None:
+        q = self.state.arm_positions()
+        if q is not None:
+            self.node.pub_trajectory.publish(self.hold_message(q))
+
+    def set_gripper(self, width: float) -> None:
+        self.check()
+        self.node.pub_gripper.publish(Float64MultiArray(data=[float(width)]))
+
+    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None) -> None:
+        self.check()
+        if plan.duration <= 0.0:
+            return
+        start = self._now()
+        baseline = self.state.force()
+        self.node.pub_trajectory.publish(self.plan_message(plan))
+        final = plan.positions[-1]
+        end = start + plan.duration
+        settle_deadline = end + self.params.motion_settle_timeout_s
+        while True:
+            self._sleep()
+            now = self._now()
+            try:
+                self.check(now)
+            except SkillStopped:
+                self._hold()
+                raise
+            if force_limit_n is not None:
+                extra = float(np.linalg.norm(self.state.force() - baseline))
+                if extra > force_limit_n:
+                    self._hold()
+                    raise ForceLimitExceeded(extra)
+            if now >= end:
+                error = float(np.max(np.abs(self.arm_positions() - final)))
+                if error <= self.params.goal_reached_tolerance_rad:
+                    return
+                if now > settle_deadline:
+                    self._hold()
+                    raise SkillStopped(Outcome.FAILED, f"arm did not reach the end of its "
+                                       f"trajectory (joint error {error:.3f} rad)")
+
+    def wait(self, seconds: float) -> None:
+        until = self._now() + seconds
+        while self._now() < until:
+            self.check()
+            self._sleep()
+
+    def feedback(self, phase: str, progress: float) -> None:
+        feedback = ExecuteSkill.Feedback(phase=phase, progress=float(progress))
+        self.goal_handle.publish_feedback(feedback)
+
+    # --- aborts -------------------------------------------------------------------------
+    def check(self, now: float | None = None) -> None:
+        """Raise SkillStopped if this goal must end now."""
+        now = self._now() if now is None else now
+        if self.state.estop_latched:
+            raise SkillStopped(Outcome.SAFETY_STOP, "e-stop engaged")
+        if self.goal_handle.is_cancel_requested:
+            raise SkillStopped(Outcome.CANCELED, "canceled by the client")
+        if self.preempted:
+            raise SkillStopped(Outcome.PREEMPTED, "preempted by a newer goal")
+        age = now - self.state.joint_stamp
+        if age > self.params.joint_state_timeout_s:
+            raise SkillStopped(Outcome.SAFETY_STOP, f"joint states stale ({age:.2f} s)")
+        if now > self._deadline:
+            raise SkillStopped(Outcome.TIMEOUT, f"skill exceeded its {self._timeout_s:.0f} s "
+                               "timeout")
+
+    @staticmethod
+    def _sleep() -> None:
+        time.sleep(POLL_S)
+

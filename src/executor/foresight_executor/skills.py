@@ -1,0 +1,390 @@
+"""Skills as sequences of motions: what `pick`, `place`, `insert`, ... mean for the arm.
+
+The `SkillRunner` turns one skill request (TCP target pose in the world frame plus a few
+numbers) into collision-checked, time-parameterised joint motions and gripper commands, and
+checks that each step did what it should (target reached within tolerance, something between
+the fingers, the part went down to its seat). It talks to the robot through the small
+`RobotIO` protocol, so the same code runs against the ROS node (real or simulated robot) and
+against a kinematic fake in unit tests. No rclpy here.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from foresight_common.robot_model import HOME_POSITIONS, MAX_GRIPPER_WIDTH, RobotKinematics
+from foresight_executor.cartesian import CartesianPathError, linear_path
+from foresight_executor.collision import AttachedBox, CollisionChecker
+from foresight_executor.ik import IkSolver, UnreachablePose, matrix_to_quat, quat_to_matrix
+from foresight_executor.trajectory import (
+    JointTrajectoryPlan,
+    TrajectoryError,
+    point_to_point,
+    time_parameterize,
+)
+
+SKILLS = ("move_to_pose", "pick", "place", "insert", "open_gripper", "close_gripper",
+          "go_home")
+SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert")
+
+
+class Outcome(enum.IntEnum):
+    """Mirror of foresight_interfaces/SkillOutcome (kept here so the core needs no ROS)."""
+
+    SUCCEEDED = 0
+    CANCELED = 1
+    PREEMPTED = 2
+    REJECTED = 3
+    UNREACHABLE = 4
+    SAFETY_STOP = 5
+    TIMEOUT = 6
+    FAILED = 7
+
+
+class SkillStopped(Exception):
+    """A skill ends early with an outcome and a reason (abort, failure, unreachable)."""
+
+    def __init__(self, outcome: Outcome, reason: str) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+        self.reason = reason
+
+
+class ForceLimitExceeded(Exception):
+    """The robot IO stopped a motion because the wrist force passed the limit."""
+
+    def __init__(self, force_n: float) -> None:
+        super().__init__(f"wrist force {force_n:.1f} N")
+        self.force_n = force_n
+
+
+class RobotIO(Protocol):
+    """What a skill needs from the robot. Blocking calls raise SkillStopped when the goal is
+    canceled, preempted or the e-stop engages."""
+
+    def arm_positions(self) -> np.ndarray: ...
+
+    def gripper_width(self) -> float: ...
+
+    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None
+                ) -> None: ...
+
+    def set_gripper(self, width: float) -> None: ...
+
+    def wait(self, seconds: float) -> None: ...
+
+    def feedback(self, phase: str, progress: float) -> None: ...
+
+
+@dataclass(frozen=True)
+class SkillRequest:
+    skill: str
+    position: np.ndarray | None = None  # TCP target, world frame (m)
+    quat_wxyz: np.ndarray | None = None  # TCP orientation, world frame
+    speed_scale: float = 0.0  # 0: the runner's default
+    gripper_width: float = 0.0  # 0: fully open
+    object_height: float = 0.0  # m, 0: unknown
+    yaw_free: bool = False
+
+
+@dataclass(frozen=True)
+class SkillReport:
+    outcome: Outcome
+    reason: str
+    tcp_position: np.ndarray
+    tcp_quat_wxyz: np.ndarray
+    position_error_m: float
+    gripper_width: float
+
+
+@dataclass(frozen=True)
+class SkillSettings:
+    default_speed_scale: float = 0.5
+    linear_speed_scale: float = 0.3
+    insert_tcp_speed: float = 0.02  # m/s in the final insertion stroke
+    approach_height: float = 0.10  # m above pick/place/insert targets
+    lift_height: float = 0.12  # m lifted after a grasp / retreat after release
+    insert_slow_zone: float = 0.045  # m above the seat where the slow stroke begins
+    insert_overtravel: float = 0.003  # m commanded below the seat, so the part is pressed
+    insert_force_limit_n: float = 25.0  # N of extra wrist force that stops the stroke
+    position_tolerance_m: float = 0.005
+    grasp_min_width: float = 0.004  # m between the fingers that means "holding something"
+    gripper_settle_s: float = 0.8
+    grasp_depth: float = 0.015  # m from the part's top to the TCP when grasped
+    held_object_half_width: float = 0.025  # m, box standing in for a held part in checks
+
+
+class SkillRunner:
+    """Plans and runs one skill at a time. Not thread-safe (owns IK/collision data)."""
+
+    def __init__(self, kinematics: RobotKinematics, checker: CollisionChecker,
+                 settings: SkillSettings, base_position: np.ndarray, base_yaw: float,
+                 obstacle_names: tuple[str, ...]) -> None:
+        self.kin = kinematics
+        self.ik = IkSolver(kinematics)
+        self.checker = checker
+        self.settings = settings
+        self.base_position = np.asarray(base_position, dtype=float)
+        c, s = math.cos(base_yaw), math.sin(base_yaw)
+        self.base_rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        # Near a grasp or a seat the fingers and the held part may touch the surfaces there.
+        self.contact_allowances = tuple(("fingers", name) for name in obstacle_names) + \
+            tuple(("held", name) for name in obstacle_names)
+
+    # --- frames ------------------------------------------------------------------------
+    def to_base(self, position: np.ndarray, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rotation = self.base_rotation.T @ quat_to_matrix(quat)
+        return self.base_rotation.T @ (position - self.base_position), matrix_to_quat(rotation)
+
+    def tcp_world(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        position, rotation = self.kin.tcp_pose(q)
+        return (self.base_rotation @ position + self.base_position,
+                matrix_to_quat(self.base_rotation @ rotation))
+
+    # --- validation --------------------------------------------------------------------
+    def check_request(self, request: SkillRequest) -> str | None:
+        """Reason to reject the request outright, or None."""
+        if request.skill not in SKILLS:
+            return f"unknown skill '{request.skill}' (known: {', '.join(SKILLS)})"
+        if not 0.0 <= request.speed_scale <= 1.0 or not math.isfinite(request.speed_scale):
+            return f"speed_scale {request.speed_scale} outside [0, 1]"
+        if not 0.0 <= request.gripper_width <= MAX_GRIPPER_WIDTH + 1e-9:
+            return f"gripper_width {request.gripper_width} outside [0, {MAX_GRIPPER_WIDTH}] m"
+        if request.skill in SKILLS_WITH_TARGET:
+            if request.position is None or request.quat_wxyz is None:
+                return f"{request.skill} needs a target pose"
+            if not (np.all(np.isfinite(request.position)) and
+                    np.all(np.isfinite(request.quat_wxyz))):
+                return "target pose contains NaN or infinity"
+        return None
+
+    # --- the skills --------------------------------------------------------------------
+    def run(self, request: SkillRequest, io: RobotIO) -> SkillReport:
+        reason = self.check_request(request)
+        if reason:
+            return self._report(io, Outcome.REJECTED, reason, request)
+        speed = request.speed_scale or self.settings.default_speed_scale
+        request = replace(request, speed_scale=speed)
+        try:
+            handler = getattr(self, f"_{request.skill}")
+            message = handler(request, io)
+        except SkillStopped as stop:
+            return self._report(io, stop.outcome, stop.reason, request)
+        return self._report(io, Outcome.SUCCEEDED, message, request)
+
+    def _move_to_pose(self, request: SkillRequest, io: RobotIO) -> str:
+        io.feedback("planning", 0.0)
+        q_goal = self._solve(request.position, request.quat_wxyz, io, request.yaw_free)
+        io.feedback("moving", 0.2)
+        self._move_joint(q_goal, request.speed_scale, io)
+        error = self._correct(request, io)
+        return f"reached target within {error * 1000:.1f} mm"
+
+    def _go_home(self, request: SkillRequest, io: RobotIO) -> str:
+        self._move_joint(np.array(HOME_POSITIONS), request.speed_scale, io)
+        return "at home"
+
+    def _open_gripper(self, request: SkillRequest, io: RobotIO) -> str:
+        width = request.gripper_width or MAX_GRIPPER_WIDTH
+        io.set_gripper(width)
+        io.wait(self.settings.gripper_settle_s)
+        return f"gripper open to {io.gripper_width() * 1000:.1f} mm"
+
+    def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
+        io.set_gripper(0.0)
+        io.wait(self.settings.gripper_settle_s)
+        width = io.gripper_width()
+        held = "holding an object" if width >= self.settings.grasp_min_width else "empty"
+        return f"gripper closed at {width * 1000:.1f} mm ({held})"
+
+    def _pick(self, request: SkillRequest, io: RobotIO) -> str:
+        s = self.settings
+        up = np.array([0.0, 0.0, 1.0])
+        io.feedback("opening", 0.05)
+        io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
+        io.feedback("approach", 0.1)
+        q_pre = self._solve(request.position + up * s.approach_height, request.quat_wxyz, io,
+                            request.yaw_free)
+        self._move_joint(q_pre, request.speed_scale, io)
+        io.wait(max(0.0, s.gripper_settle_s - 0.5))
+        io.feedback("descend", 0.4)
+        self._move_linear(request.position, request.quat_wxyz, s.linear_speed_scale, io,
+                          allow=self.contact_allowances)
+        io.feedback("grasp", 0.6)
+        io.set_gripper(0.0)
+        io.wait(s.gripper_settle_s)
+        width = io.gripper_width()
+        if width < s.grasp_min_width:
+            io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
+            self._retreat(io, s.lift_height)
+            raise SkillStopped(Outcome.FAILED, f"nothing grasped: the fingers closed to "
+                               f"{width * 1000:.1f} mm")
+        io.feedback("lift", 0.8)
+        self._move_linear(request.position + up * s.lift_height, request.quat_wxyz,
+                          s.linear_speed_scale, io, allow=self.contact_allowances,
+                          attached=self._held(request))
+        width = io.gripper_width()
+        if width < s.grasp_min_width:
+            raise SkillStopped(Outcome.FAILED, "the object slipped out while lifting")
+        return f"holding the object ({width * 1000:.1f} mm between the fingers)"
+
+    def _place(self, request: SkillRequest, io: RobotIO) -> str:
+        s = self.settings
+        up = np.array([0.0, 0.0, 1.0])
+        held = self._held(request)
+        io.feedback("approach", 0.1)
+        q_pre = self._solve(request.position + up * s.approach_height, request.quat_wxyz, io,
+                            request.yaw_free, attached=held)
+        self._move_joint(q_pre, request.speed_scale, io, attached=held)
+        io.feedback("descend", 0.4)
+        self._move_linear(request.position, request.quat_wxyz, s.linear_speed_scale, io,
+                          allow=self.contact_allowances, attached=held)
+        error = self._tcp_error(request, io)
+        io.feedback("release", 0.7)
+        io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
+        io.wait(s.gripper_settle_s)
+        self._retreat(io, s.lift_height)
+        return f"placed within {error * 1000:.1f} mm of the target"
+
+    def _insert(self, request: SkillRequest, io: RobotIO) -> str:
+        s = self.settings
+        up = np.array([0.0, 0.0, 1.0])
+        held = self._held(request)
+        io.feedback("approach", 0.1)
+        q_pre = self._solve(request.position + up * s.approach_height, request.quat_wxyz, io,
+                            request.yaw_free, attached=held)
+        self._move_joint(q_pre, request.speed_scale, io, attached=held)
+        io.feedback("align", 0.3)
+        self._move_linear(request.position + up * s.insert_slow_zone, request.quat_wxyz,
+                          s.linear_speed_scale, io, attached=held)
+        io.feedback("insert", 0.5)
+        bottom = request.position - up * s.insert_overtravel
+        try:
+            self._move_linear(bottom, request.quat_wxyz, s.linear_speed_scale, io,
+                              allow=self.contact_allowances, attached=held,
+                              tcp_speed=s.insert_tcp_speed, force_limit_n=s.insert_force_limit_n)
+            stop_note = ""
+        except ForceLimitExceeded as exc:
+            stop_note = f" (stopped by contact, {exc.force_n:.0f} N)"
+        io.wait(0.2)
+        tcp, _ = self.tcp_world(io.arm_positions())
+        height_above_seat = float(tcp[2] - request.position[2])
+        lateral = float(np.linalg.norm(tcp[:2] - request.position[:2]))
+        io.feedback("release", 0.8)
+        io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
+        io.wait(s.gripper_settle_s)
+        self._retreat(io, s.lift_height)
+        if height_above_seat > s.position_tolerance_m:
+            raise SkillStopped(Outcome.FAILED,
+                               f"part stopped {height_above_seat * 1000:.1f} mm above its seat"
+                               f"{stop_note}; released there")
+        return (f"inserted: {max(height_above_seat, 0.0) * 1000:.1f} mm above the seat, "
+                f"{lateral * 1000:.1f} mm off-centre{stop_note}")
+
+    # --- motion primitives -------------------------------------------------------------
+    def _held(self, request: SkillRequest) -> AttachedBox | None:
+        height = request.object_height
+        if height <= 0.0:
+            return None
+        s = self.settings
+        below_tcp = height - s.grasp_depth  # the part reaches this far past the TCP
+        half = s.held_object_half_width
+        # Only the part of the object beyond the finger tips: the fingers hold the rest.
+        reach = max(below_tcp, 0.005)
+        return AttachedBox("held", (half, half, reach / 2.0), pos=(0.0, 0.0, reach / 2.0 +
+                                                                    0.002))
+
+    def _solve(self, position: np.ndarray, quat: np.ndarray, io: RobotIO, yaw_free: bool,
+               attached: AttachedBox | None = None) -> np.ndarray:
+        base_pos, base_quat = self.to_base(position, quat)
+        try:
+            result = self.ik.solve_reachable(base_pos, base_quat, seed_q=io.arm_positions(),
+                                             yaw_free=yaw_free, collision=self.checker)
+        except UnreachablePose as exc:
+            raise SkillStopped(Outcome.UNREACHABLE, f"pose {np.round(position, 3).tolist()} "
+                               f"unreachable: {exc}") from exc
+        return result.q
+
+    def _move_joint(self, q_goal: np.ndarray, speed: float, io: RobotIO,
+                    attached: AttachedBox | None = None) -> None:
+        q_start = io.arm_positions()
+        candidates = [[q_start, q_goal], [q_start, np.array(HOME_POSITIONS), q_goal]]
+        last_reason = ""
+        for waypoints in candidates:
+            collisions = self.checker.check_path(np.array(waypoints), attached=attached,
+                                                 fingers=io.gripper_width() / 2.0)
+            if collisions:
+                hit = collisions[0].contacts[0]
+                last_reason = f"{hit.robot_link} would hit {hit.obstacle}"
+                continue
+            for target in waypoints[1:]:
+                try:
+                    plan = point_to_point(io.arm_positions(), target, self.kin.limits,
+                                          speed_scale=speed)
+                except TrajectoryError as exc:
+                    raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+                io.execute(plan)
+            return
+        raise SkillStopped(Outcome.UNREACHABLE, f"no collision-free joint path: {last_reason}")
+
+    def _move_linear(self, position: np.ndarray, quat: np.ndarray, speed: float, io: RobotIO,
+                     allow: tuple = (), attached: AttachedBox | None = None,
+                     tcp_speed: float | None = None, force_limit_n: float | None = None
+                     ) -> None:
+        q_start = io.arm_positions()
+        base_pos, base_quat = self.to_base(position, quat)
+        try:
+            path = linear_path(self.ik, q_start, base_pos, base_quat)
+        except CartesianPathError as exc:
+            raise SkillStopped(Outcome.UNREACHABLE, f"straight line to "
+                               f"{np.round(position, 3).tolist()} not feasible: {exc}") from exc
+        collisions = self.checker.check_path(path.qs, attached=attached, allow=allow,
+                                             fingers=io.gripper_width() / 2.0)
+        if collisions:
+            hit = collisions[0].contacts[0]
+            raise SkillStopped(Outcome.UNREACHABLE, f"straight line blocked: {hit.robot_link}"
+                               f" would hit {hit.obstacle}")
+        tcp_positions = np.array([self.kin.tcp_pose(q)[0] for q in path.qs])
+        try:
+            plan = time_parameterize(path.qs, self.kin.limits, speed_scale=speed,
+                                     tcp_positions=tcp_positions,
+                                     max_tcp_speed=tcp_speed or 0.25)
+        except TrajectoryError as exc:
+            raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+        io.execute(plan, force_limit_n=force_limit_n)
+
+    def _retreat(self, io: RobotIO, height: float) -> None:
+        tcp, quat = self.tcp_world(io.arm_positions())
+        self._move_linear(tcp + np.array([0.0, 0.0, height]), quat,
+                          self.settings.linear_speed_scale, io,
+                          allow=self.contact_allowances)
+
+    def _tcp_error(self, request: SkillRequest, io: RobotIO) -> float:
+        tcp, _ = self.tcp_world(io.arm_positions())
+        return float(np.linalg.norm(tcp - request.position))
+
+    def _correct(self, request: SkillRequest, io: RobotIO) -> float:
+        """Close the loop once: if the measured TCP misses the target, move the rest."""
+        error = self._tcp_error(request, io)
+        if error > self.settings.position_tolerance_m * 0.5:
+            self._move_linear(request.position, request.quat_wxyz,
+                              self.settings.linear_speed_scale, io)
+            error = self._tcp_error(request, io)
+        if error > self.settings.position_tolerance_m:
+            raise SkillStopped(Outcome.FAILED, f"target missed by {error * 1000:.1f} mm "
+                               f"(tolerance {self.settings.position_tolerance_m * 1000:.0f} mm)")
+        return error
+
+    def _report(self, io: RobotIO, outcome: Outcome, reason: str,
+                request: SkillRequest) -> SkillReport:
+        q = io.arm_positions()
+        tcp, quat = self.tcp_world(q)
+        error = float("nan")
+        if request.position is not None and request.skill == "move_to_pose":
+            error = float(np.linalg.norm(tcp - request.position))
+        return SkillReport(outcome, reason, tcp, quat, error, io.gripper_width())
