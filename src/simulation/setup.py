@@ -14,7 +14,9 @@ setup(
     zip_safe=True,
     maintainer="foresight developers",
     maintainer_email="dev@foresight.invalid",
-    description="MuJoCo simulation of the foresight scenarios: robot, scene, sensors, ground truth.",
+    description="MuJoCo simulation of the foresight scenarios: robot, scene, sensors.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["simulation_node = foresight_simulation.simulation_node:main"]},
+    entry_points={"console_scripts": [
+        "simulation_node = foresight_simulation.simulation_node:main",
+    ]},
 )

@@ -134,7 +134,7 @@ class SkillRunner:
         self.base_rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
         # Near a grasp or a seat the fingers and the held part may touch the surfaces there.
         self.contact_allowances = tuple(("fingers", name) for name in obstacle_names) + \
-            tuple(("held", name) for name in obstacle_names)
+            tuple(("attached", name) for name in obstacle_names)
 
     # --- frames ------------------------------------------------------------------------
     def to_base(self, position: np.ndarray, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -343,19 +343,19 @@ class SkillRunner:
         except CartesianPathError as exc:
             raise SkillStopped(Outcome.UNREACHABLE, f"straight line to "
                                f"{np.round(position, 3).tolist()} not feasible: {exc}") from exc
-        collisions = self.checker.check_path(path.qs, attached=attached, allow=allow,
+        try:
+            plan = time_parameterize(path.qs, self.kin.limits, speed_scale=speed,
+                                     tcp_position=lambda q: self.kin.tcp_pose(q)[0],
+                                     max_tcp_speed=tcp_speed or 0.25)
+        except TrajectoryError as exc:
+            raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+        # The timed path is a spline through the IK samples: check what will be executed.
+        collisions = self.checker.check_path(plan.positions, attached=attached, allow=allow,
                                              fingers=io.gripper_width() / 2.0)
         if collisions:
             hit = collisions[0].contacts[0]
             raise SkillStopped(Outcome.UNREACHABLE, f"straight line blocked: {hit.robot_link}"
                                f" would hit {hit.obstacle}")
-        tcp_positions = np.array([self.kin.tcp_pose(q)[0] for q in path.qs])
-        try:
-            plan = time_parameterize(path.qs, self.kin.limits, speed_scale=speed,
-                                     tcp_positions=tcp_positions,
-                                     max_tcp_speed=tcp_speed or 0.25)
-        except TrajectoryError as exc:
-            raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
         io.execute(plan, force_limit_n=force_limit_n)
 
     def _retreat(self, io: RobotIO, height: float) -> None:

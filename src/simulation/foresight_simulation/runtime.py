@@ -19,6 +19,7 @@ from foresight_common.robot_model import (
     FINGER_JOINTS,
     HOME_POSITIONS,
     MAX_GRIPPER_WIDTH,
+    JointLimits,
 )
 from foresight_common.trajectory_validation import validate_trajectory
 from foresight_simulation.controllers import (
@@ -34,6 +35,7 @@ ARM_DAMPING = np.array([60.0, 60.0, 60.0, 60.0, 20.0, 14.0, 8.0])
 ARM_TORQUE_LIMITS = np.array([87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0])
 # Limits the controller enforces on incoming trajectories (Panda datasheet velocities).
 ARM_MAX_VELOCITY = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+ARM_MAX_ACCELERATION = np.array([15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0])
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,8 @@ class SimulatedCell:
         self.arm_act = np.array([model.actuator(j).id for j in ARM_JOINTS])
         self.finger_act = np.array([model.actuator(j).id for j in FINGER_JOINTS])
         ranges = np.array([model.joint(j).range for j in ARM_JOINTS])
-        self.lower, self.upper = ranges[:, 0], ranges[:, 1]
+        self.limits = JointLimits(lower=ranges[:, 0], upper=ranges[:, 1],
+                                  velocity=ARM_MAX_VELOCITY, acceleration=ARM_MAX_ACCELERATION)
         self.gains = ImpedanceGains(ARM_STIFFNESS, ARM_DAMPING, ARM_TORQUE_LIMITS)
         self.data.qpos[self.arm_qpos] = initial_arm
         self.data.qvel[:] = 0.0
@@ -83,10 +86,8 @@ class SimulatedCell:
                            start_time: float | None = None) -> list[str]:
         """Validate and start a trajectory; returns the reasons when it is rejected."""
         current = self.arm_positions()
-        reasons = validate_trajectory(joint_names, times, positions, velocities or None,
-                                      ARM_JOINTS, self.lower, self.upper, ARM_MAX_VELOCITY,
-                                      start_positions=current if times and times[0] <= 0.05
-                                      else None)
+        reasons = validate_trajectory(joint_names, times, positions, velocities,
+                                      self.limits, start_positions=current)
         if reasons:
             return reasons
         order = [joint_names.index(j) for j in ARM_JOINTS]
