@@ -1,0 +1,228 @@
+"""Planner node (decision): takes a task, plans skills and sends them to the executor.
+
+This first version plans from the nominal cell layout and the work order in config (the
+classic perceive-nothing cell); it monitors each skill's outcome, skips an item whose pick
+fails and reports honestly what it believes it did. `decision_mode` is declared so launch
+files and the comparison harness already use it; both modes plan identically until
+predictions exist (industrial slice).
+
+Actions:    run_task (foresight_interfaces/RunTask), server
+            execute_skill (foresight_interfaces/ExecuteSkill), client
+Publishes:  task_events (foresight_interfaces/TaskEvent), /diagnostics
+Parameters: see PlannerParams
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+
+from foresight_common import contract
+from foresight_common.cell_layout import load_cell_layout
+from foresight_common.conversions import pose_to_msg
+from foresight_common.node_support import (
+    DiagnosticsReporter,
+    create_publisher,
+    declare_parameters,
+    run_node,
+)
+from foresight_common.params import param
+from foresight_interfaces.action import ExecuteSkill, RunTask
+from foresight_interfaces.msg import SkillOutcome, TaskEvent
+from foresight_planner.assembly_plan import (
+    UNDERSTOOD_TASKS,
+    SkillStep,
+    WorkItem,
+    load_skill_library,
+    parse_work_order,
+    plan_assembly,
+    quat_array,
+    understood,
+)
+
+
+@dataclass(frozen=True)
+class PlannerParams:
+    cell_file: str = field(default="", metadata=param("Cell layout YAML", non_empty=True))
+    skill_library_file: str = field(default="", metadata=param(
+        "Skill library YAML (config/skills/...)", non_empty=True))
+    decision_mode: str = field(default="world_model", metadata=param(
+        "Decision mode", choices=("world_model", "reactive")))
+    work_order: tuple[str, ...] = field(default=("slot_0:peg_round",), metadata=param(
+        "Kitting list 'slot:part_type' of the tray (nominal, no perception)", min_len=1))
+    autostart_task: str = field(default="", metadata=param(
+        "Task to start on its own once the executor is up ('' waits for run_task goals)"))
+    executor_wait_s: float = field(default=120.0, metadata=param(
+        "How long to wait for the executor's action server (s)", low=1.0, high=600.0))
+    skill_timeout_s: float = field(default=90.0, metadata=param(
+        "Timeout per skill goal (s)", low=1.0, high=600.0))
+
+
+class PlannerNode(Node):
+    def __init__(self) -> None:
+        super().__init__("planner")
+        p = declare_parameters(self, PlannerParams)
+        self.params = p
+        self.layout = load_cell_layout(p.cell_file)
+        self.library = load_skill_library(p.skill_library_file)
+        self.work_order = parse_work_order(list(p.work_order), self.layout)
+        self.diagnostics = DiagnosticsReporter(self, "task planning")
+        self.pub_events = create_publisher(self, contract.TASK_EVENTS)
+        group = ReentrantCallbackGroup()
+        self.skill_client = ActionClient(self, ExecuteSkill, contract.EXECUTE_SKILL.name,
+                                         callback_group=group)
+        self._busy = threading.Lock()
+        self._server = ActionServer(
+            self, RunTask, contract.RUN_TASK.name, execute_callback=self.on_run_task,
+            goal_callback=lambda _g: GoalResponse.ACCEPT,
+            cancel_callback=lambda _h: CancelResponse.ACCEPT, callback_group=group)
+        if p.autostart_task:
+            self._autostart = self.create_timer(0.5, self._start_autostart, callback_group=group)
+        self.get_logger().info(
+            f"decision_mode={p.decision_mode}; {len(self.work_order)} items in the work "
+            f"order; understood tasks: {', '.join(UNDERSTOOD_TASKS)}")
+
+    # --- task entry points ------------------------------------------------------------------
+    def _start_autostart(self) -> None:
+        self._autostart.cancel()
+        threading.Thread(target=self._run_autostart, daemon=True).start()
+
+    def _run_autostart(self) -> None:
+        outcome, reason, total, done = self.run_task(self.params.autostart_task,
+                                                     cancel_requested=lambda: False)
+        self.get_logger().info(f"task '{self.params.autostart_task}' ended: "
+                               f"{SkillOutcomeName(outcome)}, {done}/{total} items: {reason}")
+
+    def on_run_task(self, goal_handle) -> RunTask.Result:
+        text = goal_handle.request.text
+        outcome, reason, total, done = self.run_task(
+            text, cancel_requested=lambda: goal_handle.is_cancel_requested)
+        result = RunTask.Result(outcome=SkillOutcome(value=outcome), reason=reason,
+                                items_total=total, items_done=done)
+        if outcome == SkillOutcome.SUCCEEDED:
+            goal_handle.succeed()
+        elif outcome == SkillOutcome.CANCELED and goal_handle.is_cancel_requested:
+            goal_handle.canceled()
+        else:
+            goal_handle.abort()
+        return result
+
+    # --- the task -------------------------------------------------------------------------
+    def run_task(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
+        if not understood(text):
+            reason = (f"task '{text}' not understood; understood tasks: "
+                      f"{', '.join(repr(t) for t in UNDERSTOOD_TASKS)}")
+            self.diagnostics.reject("task", reason)
+            self._event(text, 0, "", "", "", "finished", SkillOutcome.REJECTED, reason)
+            return SkillOutcome.REJECTED, reason, 0, 0
+        if not self._busy.acquire(blocking=False):
+            return SkillOutcome.REJECTED, "another task is running", 0, 0
+        try:
+            return self._assemble(text, cancel_requested)
+        finally:
+            self._busy.release()
+
+    def _assemble(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
+        started = time.monotonic()
+        if not self.skill_client.wait_for_server(timeout_sec=self.params.executor_wait_s):
+            reason = f"executor action '{contract.EXECUTE_SKILL.name}' not available"
+            self._event(text, 0, "", "", "", "finished", SkillOutcome.FAILED, reason)
+            return SkillOutcome.FAILED, reason, len(self.work_order), 0
+        items: list[WorkItem] = plan_assembly(self.layout, self.work_order, self.library)
+        done = 0
+        step = 0
+        notes = []
+        for item in items:
+            if cancel_requested():
+                break
+            ok = True
+            for skill_step in item.steps:
+                step += 1
+                outcome, reason = self._run_step(text, step, skill_step)
+                if outcome != SkillOutcome.SUCCEEDED:
+                    notes.append(f"{item.object_id}: {skill_step.skill} {reason}")
+                    ok = False
+                    break
+            done += int(ok)
+        step += 1
+        self._run_step(text, step, SkillStep(
+            "go_home", speed_scale=float(self.library.parameter("go_home", "speed_scale"))))
+        total = len(items)
+        outcome = SkillOutcome.SUCCEEDED if done == total else SkillOutcome.FAILED
+        if cancel_requested():
+            outcome = SkillOutcome.CANCELED
+        reason = (f"{done}/{total} items assembled in {time.monotonic() - started:.0f} s"
+                  + (f"; {'; '.join(notes)}" if notes else ""))
+        self._event(text, step, "", "", "", "finished", outcome, reason)
+        return outcome, reason, total, done
+
+    def _run_step(self, text: str, step: int, skill_step: SkillStep) -> tuple[int, str]:
+        self._event(text, step, skill_step.skill, skill_step.object_id, skill_step.place_id,
+                    "started", SkillOutcome.SUCCEEDED, "")
+        goal = ExecuteSkill.Goal(skill=skill_step.skill, object_id=skill_step.object_id,
+                                 place_id=skill_step.place_id,
+                                 speed_scale=skill_step.speed_scale,
+                                 gripper_width=skill_step.gripper_width,
+                                 object_height=skill_step.object_height,
+                                 timeout_s=self.params.skill_timeout_s)
+        if skill_step.position is not None and skill_step.quat_wxyz is not None:
+            goal.target_pose.header.frame_id = contract.WORLD_FRAME
+            goal.target_pose.pose = pose_to_msg(quat_array(skill_step.position),
+                                                quat_array(skill_step.quat_wxyz))
+        outcome, reason = self._send(goal)
+        state = "succeeded" if outcome == SkillOutcome.SUCCEEDED else "failed"
+        self._event(text, step, skill_step.skill, skill_step.object_id, skill_step.place_id,
+                    state, outcome, reason)
+        self.diagnostics.count(f"steps.{state}")
+        return outcome, reason
+
+    def _send(self, goal: ExecuteSkill.Goal) -> tuple[int, str]:
+        """Send a skill goal and wait for its result (runs in a worker thread)."""
+        done = threading.Event()
+        holder: dict = {}
+
+        def on_goal(future) -> None:
+            handle = future.result()
+            if not handle.accepted:
+                holder["result"] = (SkillOutcome.REJECTED, "goal not accepted by the executor")
+                done.set()
+                return
+            handle.get_result_async().add_done_callback(on_result)
+
+        def on_result(future) -> None:
+            result = future.result().result
+            holder["result"] = (result.outcome.value, result.reason)
+            done.set()
+
+        self.skill_client.send_goal_async(goal).add_done_callback(on_goal)
+        if not done.wait(timeout=self.params.skill_timeout_s * 3 + 30.0):
+            return SkillOutcome.TIMEOUT, "no result from the executor"
+        return holder["result"]
+
+    def _event(self, task: str, step: int, skill: str, object_id: str, place_id: str,
+               state: str, outcome: int, reason: str) -> None:
+        msg = TaskEvent(task=task, step=step, skill=skill, object_id=object_id,
+                        place_id=place_id, state=state, outcome=SkillOutcome(value=outcome),
+                        reason=reason)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_events.publish(msg)
+        if state in ("failed", "finished"):
+            self.get_logger().info(f"[{state}] {skill or task} {object_id} {reason}".strip())
+
+
+def SkillOutcomeName(value: int) -> str:  # noqa: N802 - reads like the enum it names
+    names = {getattr(SkillOutcome, n): n for n in dir(SkillOutcome) if n.isupper()}
+    return names.get(value, str(value))
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(PlannerNode, "planner", args, threads=4)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
