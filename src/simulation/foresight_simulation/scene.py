@@ -29,9 +29,13 @@ import mujoco
 import numpy as np
 
 from foresight_common.cell_layout import (
+    BenchSpec,
+    BinSpec,
     CellLayout,
+    ConveyorSpec,
     HoleSpec,
     PartType,
+    TraySpec,
     conveyor_boxes,
     hole_cell_half_extents,
     load_cell_layout,
@@ -724,6 +728,7 @@ class IndustrialCell:
         # robot = every body under the arm's base
         base = m.body(BASE_BODY).id
         robot_bodies = {b for b in range(m.nbody) if self._is_descendant(b, base)}
+        self._robot_bodies = tuple(sorted(robot_bodies))
         self._robot_geoms = np.array([g for g in range(m.ngeom)
                                       if m.geom_bodyid[g] in robot_bodies])
         self._robot_collision_geoms = np.array([
@@ -910,6 +915,29 @@ class IndustrialCell:
                 best, best_part = float(dist), self._person_geom_part[int(pg[j])]
         return best, best_part
 
+    def person_velocity(self, body: str) -> np.ndarray:
+        """World velocity (m/s) of a co-worker body ("coworker/right_hand", as returned by
+        `separation()`), exact central difference of the scheduled motion."""
+        part = body.removeprefix("coworker/")
+        if part not in PERSON_PARTS:
+            raise KeyError(f"unknown co-worker body '{body}': allowed "
+                           + ", ".join(f"coworker/{p}" for p in PERSON_PARTS))
+        t, eps = float(self.data.time), 0.005
+        before = self.coworker.body_poses(max(t - eps, 0.0))[part][0]
+        after = self.coworker.body_poses(t + eps)[part][0]
+        return (after - before) / ((t + eps) - max(t - eps, 0.0))
+
+    def robot_speed(self) -> float:
+        """Largest linear speed (m/s) of any robot body origin, world frame (the robot's
+        speed term of speed and separation monitoring)."""
+        res = np.zeros(6)
+        fastest = 0.0
+        for body in self._robot_bodies:
+            mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, body,
+                                     res, 0)
+            fastest = max(fastest, _norm(res[3:]))
+        return fastest
+
     def robot_contacts(self) -> list[str]:
         """Categories of non-task things the robot touches now ("bench", "fixture",
         "conveyor", "tray", "bin", "distractor", "floor", "person"); parts are task objects
@@ -996,7 +1024,9 @@ class IndustrialCell:
         return float(np.abs(rot[2, :]) @ half)
 
     def _placement(self, pt: PartType, pos: np.ndarray, bottom: np.ndarray, tilt: float,
-                   low_z: float, fixture_top: float, bench, tray, rb, cv) -> str:
+                   low_z: float, fixture_top: float, bench: BenchSpec, tray: TraySpec,
+                   rb: BinSpec, cv: ConveyorSpec) -> str:
+        """Where a part that is not held rests, judged in a fixed order."""
         for hole in self.layout.holes:
             dxy = math.hypot(bottom[0] - hole.position[0], bottom[1] - hole.position[1])
             if hole.type == pt.hole_type:

@@ -218,6 +218,10 @@ def test_coworker_reaches_targets_pauses_and_comes_back(default_cell):
     gt = {o.name: o for o in cell.ground_truth()}
     hand = gt[f"coworker/{reach.hand}_hand"]
     assert np.linalg.norm(hand.linear_velocity) < 1e-6, "pausing at the target"
+    cell.data.time = (reach.t_go + reach.t_hold) / 2.0    # mid-reach: at peak speed
+    speed = np.linalg.norm(cell.person_velocity(f"coworker/{reach.hand}_hand"))
+    assert abs(speed - reach.peak_speed) < 0.02 * reach.peak_speed
+    assert cell.robot_speed() == 0.0
     # goal-directed minimum-jerk: peak speed as sampled, at mid-movement, towards the target
     times = np.linspace(reach.t_go, reach.t_hold, 201)
     path = np.array([motion.hand_path(t)[1] for t in times])
@@ -425,10 +429,14 @@ def test_grasp_lifts_and_holds_each_part_type_through_a_fast_move(default_cell):
             s, _ = min_jerk((d.time - t0) / duration)
             step(cell, ik(cell, lift + s * (goal - lift), rot, d.qpos[cell.arm_qpos]), 0.0)
             slip = max(slip, np.linalg.norm(d.xpos[body] - d.site_xpos[tcp] - offset))
-            top_speed = max(top_speed, np.linalg.norm(d.cvel[body][3:]))
+            top_speed = max(top_speed, cell.robot_speed())
         assert top_speed > 0.45, "the move really was fast"
+        assert cell.robot_speed() < 0.1, "settled at the goal"
         assert slip < 0.004, (part.type, slip)
         assert cell.part_status()[part.name] == "held"
+        held = d.xpos[body] - d.site_xpos[tcp]
+        run(cell, 3.0, d.qpos[cell.arm_qpos].copy(), finger=0.0)    # no creep while holding
+        assert np.linalg.norm(d.xpos[body] - d.site_xpos[tcp] - held) < 0.001, part.type
     assert seen == {"peg_round", "peg_square", "peg_slot"}
 
 
