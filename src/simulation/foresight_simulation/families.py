@@ -56,6 +56,7 @@ class PartsRange:
     colour_jitter: float        # max |change| per RGB channel
     slot_jitter_xy: float       # m, tray parts around their slot (and laterally on the belt)
     slot_jitter_yaw: float      # rad
+    kitting: tuple[tuple[str, str], ...] = ()  # fixed (slot, part type) of a kitted tray
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,20 @@ def _names(sec: YamlSection, key: str, default: Any = ...) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _kitting(sec: YamlSection) -> tuple[tuple[str, str], ...]:
+    """`kitting: ["slot_0:peg_round", ...]`: each listed slot always holds that type."""
+    entries = sec.items("kitting", default=[])
+    result = []
+    for entry in entries:
+        slot, _, part_type = str(entry).partition(":")
+        if not slot or not part_type:
+            raise sec.fail("kitting", entries, "a list of 'slot:part_type' strings")
+        result.append((slot, part_type))
+    if len({slot for slot, _ in result}) != len(result):
+        raise sec.fail("kitting", entries, "each slot at most once")
+    return tuple(result)
+
+
 def parse_family(data: dict[str, Any], source: str = "<family>") -> Family:
     """Validate an already-parsed family mapping (see `load_family`)."""
     top = YamlSection(data, "", Path(source).name, FamilyError)
@@ -319,7 +334,11 @@ def parse_family(data: dict[str, Any], source: str = "<family>") -> Family:
         colour_jitter=parts_sec.number("colour_jitter", 0.0, 0.5, default=0.0),
         slot_jitter_xy=parts_sec.number("slot_jitter_xy", 0.0, 0.01, default=0.0),
         slot_jitter_yaw=math.radians(parts_sec.number("slot_jitter_yaw_deg", 0.0, 30.0,
-                                                      default=0.0)))
+                                                      default=0.0)),
+        kitting=_kitting(parts_sec))
+    if parts.kitting and parts.tray_count != (len(parts.kitting), len(parts.kitting)):
+        raise parts_sec.fail("tray_count", list(parts.tray_count),
+                             f"exactly {len(parts.kitting)} (the kitting list's length)")
     if not parts.types:
         raise parts_sec.fail("types", [], "at least one part type name")
     if parts.tray_count[1] + parts.conveyor_count[1] == 0:
@@ -438,17 +457,30 @@ def _sample_parts(layout: CellLayout, family: Family, rng: np.random.Generator,
     # Types: cover every allowed type once (when there are enough parts), then fill up
     # without exceeding any type's number of holes, so the task is always solvable.
     pool = [t for t in p.types for _ in range(capacity[t])]
-    chosen: list[str] = []
-    first = list(rng.permutation(list(p.types)))[:total]
-    for t in first:
-        chosen.append(str(t))
-        pool.remove(str(t))
-    rest = list(rng.permutation(pool))[:total - len(chosen)] if total > len(chosen) else []
-    chosen.extend(str(t) for t in rest)
-    order = list(rng.permutation(len(chosen)))
-    chosen = [chosen[i] for i in order]
-    slots = [layout.tray_slots[i] for i in sorted(
-        rng.choice(len(layout.tray_slots), size=n_tray, replace=False))] if n_tray else []
+    if p.kitting:
+        # A kitted tray: fixed slot -> type; the conveyor brings from what is left.
+        slot_by_name = {s.name: s for s in layout.tray_slots}
+        for slot_name, type_name in p.kitting:
+            if slot_name not in slot_by_name or type_name not in pool:
+                raise _fail(family, "parts.kitting", f"{slot_name}:{type_name}",
+                            "layout slots and types with a free hole left")
+            pool.remove(type_name)
+        rest = list(rng.permutation(pool))[:n_conv]
+        chosen = [t for _, t in p.kitting] + [str(t) for t in rest]
+        slots = [slot_by_name[name] for name, _ in p.kitting]
+    else:
+        chosen = []
+        first = list(rng.permutation(list(p.types)))[:total]
+        for t in first:
+            chosen.append(str(t))
+            pool.remove(str(t))
+        rest = list(rng.permutation(pool))[:total - len(chosen)] if total > len(chosen) \
+            else []
+        chosen.extend(str(t) for t in rest)
+        order = list(rng.permutation(len(chosen)))
+        chosen = [chosen[i] for i in order]
+        slots = [layout.tray_slots[i] for i in sorted(
+            rng.choice(len(layout.tray_slots), size=n_tray, replace=False))] if n_tray else []
     conveyor = layout.conveyor
     dx, dy = conveyor.direction
     spawn_base = (conveyor.start[0] + dx * SPAWN_OFFSET_ALONG_BELT,

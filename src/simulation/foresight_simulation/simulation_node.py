@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+import mujoco
 import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
@@ -32,6 +33,7 @@ from foresight_common.conversions import (
     depth_to_image,
     duration_to_sec,
     matrix_to_quat_wxyz,
+    quat_wxyz_to_matrix,
     rgb_to_image,
     sec_to_time,
     time_to_sec,
@@ -46,7 +48,6 @@ from foresight_common.node_support import (
 )
 from foresight_common.params import param
 from foresight_simulation import ground_truth_msgs
-from foresight_simulation.camera import RgbdCamera
 from foresight_simulation.runtime import RealTimePacer, SimulatedCell
 from foresight_simulation.world import build_world
 
@@ -66,12 +67,13 @@ class SimulationParams:
     seed: int = field(default=0, metadata=param("Scene seed", low=0, high=2**31 - 1))
     rtf: float = field(default=1.0, metadata=param(
         "Real-time-factor target; 0 runs as fast as possible", low=0.0, high=50.0))
-    camera_width: int = field(default=320, metadata=param("Image width (px)", low=32,
-                                                          high=1920))
-    camera_height: int = field(default=240, metadata=param("Image height (px)", low=24,
-                                                           high=1080))
-    camera_rate_hz: float = field(default=15.0, metadata=param("Camera rate (Hz, sim time)",
-                                                               low=0.0, high=60.0))
+    camera_width: int = field(default=0, metadata=param(
+        "Image width (px); 0: the family's", low=0, high=1920))
+    camera_height: int = field(default=0, metadata=param(
+        "Image height (px); 0: the family's", low=0, high=1080))
+    camera_rate_hz: float = field(default=-1.0, metadata=param(
+        "Camera rate (Hz, sim time); 0 switches the camera off, -1: the family's",
+        low=-1.0, high=60.0))
     clock_rate_hz: float = field(default=200.0, metadata=param("/clock rate (Hz, sim time)",
                                                                low=100.0, high=250.0))
     joint_state_rate_hz: float = field(default=100.0, metadata=param(
@@ -113,10 +115,10 @@ class SimulationNode(Node):
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim-loop", daemon=True)
         self._thread.start()
+        width, height, rate = self._camera_settings()
         self.get_logger().info(
             f"{p.scenario}: family '{self.world.family_name}' ({self.world.split}), seed "
-            f"{p.seed}, camera {p.camera_width}x{p.camera_height}@{p.camera_rate_hz:g} Hz, "
-            f"RTF target {p.rtf:g}")
+            f"{p.seed}, camera {width}x{height}@{rate:g} Hz, RTF target {p.rtf:g}")
 
     # --- callbacks: validate shape, queue for the loop thread (MjData is not thread-safe) ---
     def on_trajectory(self, msg: JointTrajectory) -> None:
@@ -168,11 +170,12 @@ class SimulationNode(Node):
         p = self.params
         model = self.sim.model
         dt = float(model.opt.timestep)
-        camera = RgbdCamera(model, self.world.camera_name, p.camera_width, p.camera_height) \
-            if p.camera_rate_hz > 0 else None
+        width, height, rate = self._camera_settings()
+        renderer = mujoco.Renderer(model, height=height, width=width) if rate > 0 else None
         viewer = self._open_viewer() if p.gui else None
-        if camera is not None:
-            self._publish_camera_mount(camera)
+        mujoco.mj_forward(model, self.sim.data)
+        if renderer is not None:
+            self._publish_camera_mount()
         pacer = RealTimePacer(p.rtf)
         every = {
             "clock": max(1, round(1.0 / (p.clock_rate_hz * dt))),
@@ -180,7 +183,7 @@ class SimulationNode(Node):
             "truth": max(1, round(1.0 / (p.ground_truth_rate_hz * dt))),
             "status": max(1, round(1.0 / dt)),
         }
-        frame_period = 1.0 / p.camera_rate_hz if p.camera_rate_hz > 0 else float("inf")
+        frame_period = 1.0 / rate if rate > 0 else float("inf")
         next_frame = 0.0
         frames = 0
         steps = 0
@@ -205,8 +208,8 @@ class SimulationNode(Node):
                 self._publish_clock()
             if steps % every["joints"] == 0:
                 self._publish_joints()
-            if camera is not None and now + 1e-9 >= next_frame:
-                self._publish_frame(camera)
+            if renderer is not None and now + 1e-9 >= next_frame:
+                self._publish_frame(renderer)
                 frames += 1
                 next_frame += frame_period
             if steps % every["truth"] == 0:
@@ -220,8 +223,8 @@ class SimulationNode(Node):
             if viewer is not None and steps % 16 == 0:
                 viewer.sync()
             pacer.wait(now)
-        if camera is not None:
-            camera.close()
+        if renderer is not None:
+            renderer.close()
 
     def _controller_ready(self) -> bool:
         return self.count_publishers(contract.ARM_TRAJECTORY.name) > 0
@@ -251,8 +254,15 @@ class SimulationNode(Node):
             map(float, torque)
         self.pub_wrench.publish(wrench)
 
-    def _publish_camera_mount(self, camera: RgbdCamera) -> None:
-        position, rotation = camera.optical_pose(self.sim.data)
+    def _camera_settings(self) -> tuple[int, int, float]:
+        """Node parameters win; 0 means the scene family's setting."""
+        p, scene = self.params, self.world.cell.params
+        return (p.camera_width or scene.camera_width, p.camera_height or scene.camera_height,
+                p.camera_rate_hz if p.camera_rate_hz >= 0 else scene.camera_rate_hz)
+
+    def _publish_camera_mount(self) -> None:
+        position, quat = self.world.cell.camera_pose(optical=True)
+        rotation = quat_wxyz_to_matrix(quat)
         stamp = sec_to_time(0.0)
         # camera_link is the camera body (x forward, z up, REP 103); optical frame below it.
         link_rotation = rotation @ np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0],
@@ -264,13 +274,14 @@ class SimulationNode(Node):
                                        link_rotation.T @ rotation))
         self.pub_tf_static.publish(TFMessage(transforms=[link, optical]))
 
-    def _publish_frame(self, camera: RgbdCamera) -> None:
-        rgb, depth = camera.render(self.sim.data)
+    def _publish_frame(self, renderer: mujoco.Renderer) -> None:
+        rgb, depth = self.world.cell.render_rgbd(renderer)
         rgb, depth = self.world.add_camera_noise(rgb, depth)
         stamp = sec_to_time(self.sim.sim_time)
         frame = contract.CAMERA_OPTICAL_FRAME
-        k = camera.intrinsics
-        info = camera_info(k.width, k.height, k.fx, k.fy, k.cx, k.cy, stamp, frame)
+        height, width = depth.shape
+        fx, fy, cx, cy = self.world.cell.camera_intrinsics(width, height)
+        info = camera_info(width, height, fx, fy, cx, cy, stamp, frame)
         self.pub_rgb.publish(rgb_to_image(rgb, stamp, frame))
         self.pub_rgb_info.publish(info)
         self.pub_depth.publish(depth_to_image(depth, stamp, frame))
@@ -283,8 +294,9 @@ class SimulationNode(Node):
         msg = contract.GT_STATUS.type(
             scenario=p.scenario, family=self.world.family_name, split=self.world.split,
             seed=p.seed, sim_time_s=now, wall_time_s=pacer.wall_elapsed(), rtf_target=p.rtf,
-            rtf_achieved=achieved, camera_width=p.camera_width,
-            camera_height=p.camera_height, camera_rate_hz=p.camera_rate_hz,
+            rtf_achieved=achieved, camera_width=self._camera_settings()[0],
+            camera_height=self._camera_settings()[1],
+            camera_rate_hz=self._camera_settings()[2],
             frames_published=frames)
         msg.header.stamp = sec_to_time(now)
         self.pub_gt_status.publish(msg)
