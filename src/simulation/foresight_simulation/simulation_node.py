@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import threading
 import time
 from dataclasses import dataclass, field
@@ -162,9 +163,11 @@ class SimulationNode(Node):
         try:
             self._loop()
         except Exception as exc:  # noqa: BLE001 - report, then end the process cleanly
+            if self._stop.is_set() or not self.context.ok():
+                return  # shutting down: publishers are gone, nothing to report
             self.get_logger().fatal(f"simulation loop failed: {type(exc).__name__}: {exc}")
             self.diagnostics.set_status(b"\x02", f"simulation loop failed: {exc}")
-            os.kill(os.getpid(), 2)
+            os.kill(os.getpid(), signal.SIGINT)
 
     def _loop(self) -> None:
         p = self.params
@@ -189,7 +192,7 @@ class SimulationNode(Node):
         steps = 0
         waited_since = time.monotonic()
         safety = ground_truth_msgs.SafetyTracker(self.world.cell)
-        while not self._stop.is_set():
+        while not self._stop.is_set() and self.context.ok():
             if not pacer.started:
                 if self._controller_ready() or \
                         time.monotonic() - waited_since > p.wait_for_controller_s:
