@@ -43,6 +43,7 @@ class EpisodeJudge:
     status: dict[str, Any] = field(default_factory=dict)
     finished_by_stack: bool = False
     stack_reason: str = ""
+    collision_events: list[tuple[float, str]] = field(default_factory=list)
     _contact_since: dict[str, float] = field(default_factory=dict)
     _contact_counted: set[str] = field(default_factory=set)
     _contact_last: dict[str, float] = field(default_factory=dict)
@@ -73,6 +74,7 @@ class EpisodeJudge:
             if stamp_s - since >= COLLISION_DEBOUNCE_S and name not in self._contact_counted:
                 self._contact_counted.add(name)
                 self.errors[ErrorKind.COLLISION.value] += 1
+                self.collision_events.append((round(since, 3), name))
         for name in list(self._contact_since):
             if name not in robot_contacts and \
                     stamp_s - self._contact_last.get(name, stamp_s) >= COLLISION_DEBOUNCE_S:
@@ -132,6 +134,7 @@ class EpisodeJudge:
             "latency_ms": None,
             "prediction": None,
             "part_status": {name: t.status for name, t in sorted(self.parts.items())},
+            "collision_events": [{"t": t, "with": name} for t, name in self.collision_events],
             "stack_reason": self.stack_reason,
             "cpu_s": cpu_s,
             "rss_mb": rss_mb,

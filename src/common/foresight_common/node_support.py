@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import (
-    FloatingPointRange,
     IntegerRange,
     ParameterDescriptor,
 )
@@ -35,16 +34,21 @@ def _descriptor(name: str, default: Any, meta: dict[str, Any]) -> ParameterDescr
     descriptor = ParameterDescriptor(name=name, description=meta.get("description", ""))
     low, high = meta.get("low"), meta.get("high")
     scalar = default[0] if isinstance(default, (tuple, list)) and default else default
-    if (low is not None and high is not None and not isinstance(scalar, bool)):
-        if isinstance(scalar, float):
-            descriptor.floating_point_range = [
-                FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
-        elif isinstance(scalar, int):
-            descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
-                                                     step=0)]
+    constraints = []
+    if low is not None or high is not None:
+        constraints.append(f"in [{'-inf' if low is None else low}, "
+                           f"{'inf' if high is None else high}]")
+    if (low is not None and high is not None and isinstance(scalar, int)
+            and not isinstance(scalar, bool)):
+        descriptor.integer_range = [IntegerRange(from_value=int(low), to_value=int(high),
+                                                 step=0)]
     if meta.get("choices"):
-        descriptor.additional_constraints = "one of: " + ", ".join(map(str, meta["choices"]))
-    if isinstance(default, (tuple, list)) and not default:
+        constraints.append("one of: " + ", ".join(map(str, meta["choices"])))
+    descriptor.additional_constraints = "; ".join(constraints)
+    # Floats are dynamically typed: launch files type "1" as an integer (launch_ros does
+    # too), which must still set a double parameter; validate_params converts and checks the
+    # range. Empty lists have no type to infer.
+    if isinstance(scalar, float) or (isinstance(default, (tuple, list)) and not default):
         descriptor.dynamic_typing = True
     descriptor.read_only = True
     return descriptor
@@ -60,7 +64,7 @@ def declare_parameters(node: Node, cls: type[T]) -> T:
     for name, (default, meta) in field_defaults(cls).items():
         ros_default = list(default) if isinstance(default, tuple) else default
         descriptor = _descriptor(name, default, meta)
-        if descriptor.dynamic_typing:
+        if descriptor.dynamic_typing and not default:
             node.declare_parameter(name, None, descriptor)
         else:
             node.declare_parameter(name, ros_default, descriptor)
@@ -156,6 +160,9 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
     node: Node | None = None
     try:
         node = factory()
+    except KeyboardInterrupt:  # stopped while starting up (e.g. the launch is shutting down)
+        rclpy.try_shutdown()
+        return 130
     except (ParameterError, ValueError, FileNotFoundError, OSError, KeyError) as exc:
         rclpy.logging.get_logger(name).fatal(f"cannot start: {exc}")
         rclpy.try_shutdown()

@@ -25,7 +25,8 @@ def validate_trajectory(joint_names: Sequence[str], times: Sequence[float],
                         limit_joint_names: Sequence[str] = ARM_JOINTS,
                         require_all_joints: bool = True, position_tolerance: float = 1e-6,
                         velocity_tolerance: float = 1e-3,
-                        start_positions: Sequence[float] | None = None) -> list[str]:
+                        start_positions: Sequence[float] | None = None,
+                        start_tolerance: float = 0.05) -> list[str]:
     """Reasons why a joint trajectory must be rejected (empty list = acceptable).
 
     Checks: joint names (unknown, duplicate, missing), shapes, NaN/inf, times (>= 0, strictly
@@ -34,7 +35,9 @@ def validate_trajectory(joint_names: Sequence[str], times: Sequence[float],
     average velocity between consecutive points, which catches a jump hidden between points
     declared at rest. `velocity_tolerance` is relative (1e-3 = 0.1 %). With
     `start_positions` (the arm now, in `limit_joint_names` order), the move from there to the
-    first point, due at its time_from_start, is checked the same way. Never raises.
+    first point, due at its time_from_start, is checked the same way; a first point at t=0
+    may differ from the current position by `start_tolerance` (rad: the arm moves a little
+    between planning and the controller receiving the trajectory). Never raises.
     """
     reasons: list[str] = []
     names = list(joint_names)
@@ -112,7 +115,7 @@ def validate_trajectory(joint_names: Sequence[str], times: Sequence[float],
                                f"average, beyond {limits.velocity[li]:.3f}")
     elif start_positions is not None and np.all(np.isfinite(t)) and t[0] == 0:
         start = np.asarray(start_positions, dtype=float)
-        jumps = [names[j] for j, li in cols if abs(p[0, j] - start[li]) > 1e-3]
+        jumps = [names[j] for j, li in cols if abs(p[0, j] - start[li]) > start_tolerance]
         if jumps:
             out_avg.append(f"point 0 at t=0 is away from the current position for {jumps}")
     reasons += _first(out_pos, "positions beyond the joint limits")

@@ -96,7 +96,7 @@ class PlannerNode(Node):
         outcome, reason, total, done = self.run_task(self.params.autostart_task,
                                                      cancel_requested=lambda: False)
         self.get_logger().info(f"task '{self.params.autostart_task}' ended: "
-                               f"{SkillOutcomeName(outcome)}, {done}/{total} items: {reason}")
+                               f"{outcome_name(outcome)}, {done}/{total} items: {reason}")
 
     def on_run_task(self, goal_handle) -> RunTask.Result:
         text = goal_handle.request.text
@@ -215,9 +215,14 @@ class PlannerNode(Node):
             self.get_logger().info(f"[{state}] {skill or task} {object_id} {reason}".strip())
 
 
-def SkillOutcomeName(value: int) -> str:  # noqa: N802 - reads like the enum it names
-    names = {getattr(SkillOutcome, n): n for n in dir(SkillOutcome) if n.isupper()}
-    return names.get(value, str(value))
+OUTCOME_NAMES = {SkillOutcome.SUCCEEDED: "SUCCEEDED", SkillOutcome.CANCELED: "CANCELED",
+                 SkillOutcome.PREEMPTED: "PREEMPTED", SkillOutcome.REJECTED: "REJECTED",
+                 SkillOutcome.UNREACHABLE: "UNREACHABLE", SkillOutcome.SAFETY_STOP: "SAFETY_STOP",
+                 SkillOutcome.TIMEOUT: "TIMEOUT", SkillOutcome.FAILED: "FAILED"}
+
+
+def outcome_name(value: int) -> str:
+    return OUTCOME_NAMES.get(value, str(value))
 
 
 def main(args: list[str] | None = None) -> int:
