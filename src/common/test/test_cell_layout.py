@@ -37,7 +37,7 @@ def test_nominal_cell_has_six_holes_of_three_shapes(layout):
     for hole in layout.holes:
         assert len(layout.holes_of_type(hole.type)) == 2
         assert hole.clearance <= 0.003
-        assert 0.03 <= hole.depth <= 0.04
+        assert 0.02 <= hole.depth <= 0.04
         assert hole.chamfer > 0
         assert math.isclose(hole.position[2], layout.fixture.top_z)
     colours = {layout.fixture.hole_colours[t] for t in types}
