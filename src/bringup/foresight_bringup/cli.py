@@ -2,6 +2,7 @@
 
   run SCENARIO [options]   run N episodes end to end, print a summary, write JSON
   test [pytest args]       the whole test suite (what CI runs)
+  python SCRIPT [args]     run a Python script in the workspace environment (benchmarks/)
   bench / train            later issues (the benchmark harness, the data loop)
 """
 
@@ -61,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="node output only to the log file, not the terminal")
     test = sub.add_parser("test", help="run the test suite (pytest)")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    script = sub.add_parser("python", help="run a Python script in the workspace environment")
+    script.add_argument("script_args", nargs=argparse.REMAINDER)
     for name, issue in (("bench", "the benchmark harness (issue #6)"),
                         ("train", "the data loop (issue #7)")):
         later = sub.add_parser(name, help=f"not yet available: {issue}")
@@ -169,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "test":  # everything after `test` belongs to pytest
         return command_test([a for a in argv[1:] if a != "--"])
+    if argv and argv[0] == "python":  # a script in the workspace environment
+        return subprocess.run([sys.executable, *argv[1:]], cwd=REPO).returncode
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return command_run(args)
