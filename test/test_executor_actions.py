@@ -222,30 +222,11 @@ def assert_outcome(status_result: tuple[int, ExecuteSkill.Result], expected: str
     assert result.reason, "every outcome must come with a reason"
 
 
-class RejectedResultLost(AssertionError):
-    """The known executor bug of REJECTED_RESULT_BUG hid a REJECTED result."""
-
-
-# Known executor bug (not in this file's scope to fix): DiagnosticsReporter.reject
-# (foresight_common/node_support.py:111) logs through the deprecated
-# `logger.warn(..., throttle_duration_sec=2.0)`. rclpy wraps `warn` in a deprecation wrapper,
-# so every `.warn()` call of a process shares one call-site context; after the unthrottled
-# `.warn()` of ExecutorNode._finish (executor_node.py:256) the throttled one raises
-# ValueError("Requested logging filters cannot be changed between calls.") inside the execute
-# callback, and rclpy aborts the goal with a default result. Fix: call `.warning()`.
-REJECTED_RESULT_BUG = ("executor bug: a REJECTED goal ends ABORTED with an empty default result "
-                       "(outcome 0 = SUCCEEDED, no reason): node_support.py:111 throttled "
-                       "logger.warn raises in the execute callback")
-
-
-def expect_refusal(status_result: tuple[int, ExecuteSkill.Result], expected: str,
-                   lost: list[str], what: str) -> ExecuteSkill.Result | None:
-    """Check a refused goal's outcome; a result lost to REJECTED_RESULT_BUG is recorded in
-    `lost` (and None returned) so the test's other checks still run."""
+def expect_refusal(status_result: tuple[int, ExecuteSkill.Result], expected: str
+                   ) -> ExecuteSkill.Result:
+    """A refused goal ends with the expected outcome and a reason (never an empty result)."""
     status, result = status_result
-    if status == GoalStatus.STATUS_ABORTED and not result.reason and result.outcome.value == 0:
-        lost.append(what)
-        return None
+    assert status == GoalStatus.STATUS_ABORTED, f"status {status}"
     assert_outcome(status_result, expected)
     return result
 
@@ -345,7 +326,6 @@ def test_cancel_stops_the_arm_before_the_target(cell: Cell) -> None:
 
 
 # --- 4. e-stop ----------------------------------------------------------------------------------
-@pytest.mark.xfail(reason=REJECTED_RESULT_BUG, raises=RejectedResultLost, strict=True)
 def test_estop_stops_the_arm_latches_and_needs_an_explicit_reset(cell: Cell) -> None:
     """E-stop: the running goal ends SAFETY_STOP, the arm holds, new goals are refused until
     the input is released and the stop is reset explicitly."""
@@ -363,12 +343,11 @@ def test_estop_stops_the_arm_latches_and_needs_an_explicit_reset(cell: Cell) -> 
     assert drift < 2e-3, f"arm drifted {drift:.4f} rad while e-stopped"
     assert np.linalg.norm(cell.tcp(cell.arm().q) - FAR_RIGHT) > 0.05
 
-    lost: list[str] = []
     q_held = cell.arm().q
     status, refused = cell.run(make_goal("move_to_pose", ABOVE_FIXTURE))
     assert status != GoalStatus.STATUS_SUCCEEDED, "a goal ran while the e-stop was engaged"
-    if expect_refusal((status, refused), "REJECTED", lost, "goal during e-stop") is not None:
-        assert "e-stop" in refused.reason.lower(), refused.reason
+    expect_refusal((status, refused), "REJECTED")
+    assert "e-stop" in refused.reason.lower(), refused.reason
     assert np.max(np.abs(cell.arm().q - q_held)) < 2e-3, "the arm moved while e-stopped"
 
     response = cell.await_future(reset.call_async(contract.RESET_ESTOP.type.Request()), 10,
@@ -381,8 +360,6 @@ def test_estop_stops_the_arm_latches_and_needs_an_explicit_reset(cell: Cell) -> 
     assert response.success, response.message
     assert_outcome(cell.run(make_goal("move_to_pose", ABOVE_FIXTURE)), "SUCCEEDED")
     assert np.linalg.norm(cell.tcp(cell.arm().q) - ABOVE_FIXTURE) <= 0.005
-    if lost:
-        raise RejectedResultLost(f"results lost for: {', '.join(lost)}")
 
 
 # --- 5. preemption -----------------------------------------------------------------------------
@@ -401,7 +378,6 @@ def test_new_goal_preempts_the_running_one(cell: Cell) -> None:
 
 
 # --- 6. bad goals -------------------------------------------------------------------------------
-@pytest.mark.xfail(reason=REJECTED_RESULT_BUG, raises=RejectedResultLost, strict=True)
 def test_bad_goals_are_refused_with_a_reason_and_the_arm_holds(cell: Cell) -> None:
     """Malformed or impossible goals end with an outcome and a reason, move nothing, and
     are counted on /diagnostics."""
@@ -411,27 +387,20 @@ def test_bad_goals_are_refused_with_a_reason_and_the_arm_holds(cell: Cell) -> No
     q_before = cell.arm().q
     since = cell.sim_time()
 
-    lost: list[str] = []
-    result = expect_refusal(cell.run(make_goal("dance", ABOVE_FIXTURE)), "REJECTED", lost,
-                            "unknown skill")
-    if result is not None:
-        assert all(name in result.reason for name in SKILL_NAMES), result.reason
+    result = expect_refusal(cell.run(make_goal("dance", ABOVE_FIXTURE)), "REJECTED")
+    assert all(name in result.reason for name in SKILL_NAMES), result.reason
 
     result = expect_refusal(cell.run(make_goal("move_to_pose", np.array([0.5, math.nan, 0.9]))),
-                            "REJECTED", lost, "NaN in the target")
-    if result is not None:
-        assert "nan" in result.reason.lower(), result.reason
+                            "REJECTED")
+    assert "nan" in result.reason.lower(), result.reason
 
     result = expect_refusal(cell.run(make_goal("move_to_pose", np.array([3.0, 0.0, 0.9]))),
-                            "UNREACHABLE", lost, "target 3 m away")
-    if result is not None:
-        assert "unreachable" in result.reason.lower(), result.reason
+                            "UNREACHABLE")
+    assert "unreachable" in result.reason.lower(), result.reason
 
     result = expect_refusal(cell.run(make_goal("move_to_pose", ABOVE_FIXTURE,
-                                               frame="panda_link0")),
-                            "REJECTED", lost, "frame other than world")
-    if result is not None:
-        assert "panda_link0" in result.reason, result.reason
+                                               frame="panda_link0")), "REJECTED")
+    assert "panda_link0" in result.reason, result.reason
 
     cell.wait_for(lambda: cell.sim_time() > since + 0.5, 10, "joint states")
     window = [s for s in cell.arm_samples() if s.stamp >= since]
@@ -442,8 +411,6 @@ def test_bad_goals_are_refused_with_a_reason_and_the_arm_holds(cell: Cell) -> No
     cell.wait_for(lambda: cell.count("executor:", "skills.move_to_pose.unreachable")
                   >= unreachable_before + 1, 5,
                   f"the unreachable goal on /diagnostics: {cell.diagnostics('executor:')}")
-    if lost:
-        raise RejectedResultLost(f"results lost for: {', '.join(lost)}")
 
 
 # --- 7. malformed trajectories -----------------------------------------------------------------

@@ -5,8 +5,10 @@ the one `main()` template (init, spin, clean shutdown, one-line exit on bad conf
 
 from __future__ import annotations
 
+import math
 import sys
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from foresight_common.params import ParameterError, field_defaults, validate_par
 
 T = TypeVar("T")
 
+REJECT_LOG_PERIOD_S = 2.0
 # Parameters rclpy or ROS tooling may set on any node; not ours to validate.
 _FRAMEWORK_PARAMETERS = ("use_sim_time", "start_type_description_service")
 
@@ -94,6 +97,7 @@ class DiagnosticsReporter:
         self._node = node
         self._name = f"{node.get_name()}: {component}"
         self._counts: Counter[str] = Counter()
+        self._last_log: dict[str, float] = {}
         self._values: dict[str, str] = {}
         self._level = DiagnosticStatus.OK
         self._message = "ok"
@@ -104,12 +108,17 @@ class DiagnosticsReporter:
         self._timer = node.create_timer(period_s, self.publish)
 
     def reject(self, kind: str, reason: str) -> None:
-        """Count a rejected input of `kind` and log why (throttled per kind)."""
+        """Count a rejected input of `kind` and log why, at most every 2 s per kind (rclpy's
+        own throttling is per call site, which would mix all kinds)."""
+        now = time.monotonic()
         with self._lock:
             self._counts[f"rejected.{kind}"] += 1
             count = self._counts[f"rejected.{kind}"]
-        self._node.get_logger().warn(f"rejected {kind} ({count} so far): {reason}",
-                                     throttle_duration_sec=2.0)
+            due = now - self._last_log.get(kind, -math.inf) >= REJECT_LOG_PERIOD_S
+            if due:
+                self._last_log[kind] = now
+        if due:
+            self._node.get_logger().warning(f"rejected {kind} ({count} so far): {reason}")
 
     def count(self, key: str, increment: int = 1) -> None:
         with self._lock:
@@ -139,6 +148,17 @@ class DiagnosticsReporter:
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self._node.get_clock().now().to_msg()
         self._publisher.publish(msg)
+
+
+def load_file_parameter(key: str, path: str, loader: Callable[[str], T]) -> T:
+    """Load the file a parameter names; any failure becomes a ParameterError naming the
+    key, the path and why (a missing file must not end in a traceback)."""
+    try:
+        return loader(path)
+    except ParameterError:
+        raise
+    except (OSError, ValueError, KeyError) as exc:
+        raise ParameterError(key, path, f"a readable, valid file ({exc})") from exc
 
 
 def create_publisher(node: Node, topic: contract.Topic, **kwargs: Any):

@@ -34,6 +34,7 @@ from foresight_common.node_support import (
     create_publisher,
     create_subscription,
     declare_parameters,
+    load_file_parameter,
     run_node,
 )
 from foresight_common.params import param
@@ -90,7 +91,7 @@ class ExecutorNode(Node):
         super().__init__("executor")
         p = declare_parameters(self, ExecutorParams)
         self.params = p
-        layout = load_cell_layout(p.cell_file)
+        layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
         obstacles = layout.static_obstacles()
         kinematics = RobotKinematics()
         checker = CollisionChecker(obstacles, base_pos=layout.robot_base,
@@ -253,7 +254,7 @@ class ExecutorNode(Node):
             self.get_logger().info(f"skill {goal.skill}: CANCELED")
         else:
             goal_handle.abort()
-            self.get_logger().warn(f"skill {goal.skill}: {name}: {report.reason}")
+            self.get_logger().warning(f"skill {goal.skill}: {name}: {report.reason}")
         self.diagnostics.count(f"skills.{goal.skill or 'unnamed'}.{name.lower()}")
         if report.outcome == Outcome.REJECTED:
             self.diagnostics.reject("skill_goal", report.reason)

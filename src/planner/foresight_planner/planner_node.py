@@ -29,13 +29,15 @@ from foresight_common.node_support import (
     DiagnosticsReporter,
     create_publisher,
     declare_parameters,
+    load_file_parameter,
     run_node,
 )
-from foresight_common.params import param
+from foresight_common.params import ParameterError, param
 from foresight_interfaces.action import ExecuteSkill, RunTask
 from foresight_interfaces.msg import SkillOutcome, TaskEvent
 from foresight_planner.assembly_plan import (
     UNDERSTOOD_TASKS,
+    PlanningError,
     SkillStep,
     WorkItem,
     load_skill_library,
@@ -68,9 +70,13 @@ class PlannerNode(Node):
         super().__init__("planner")
         p = declare_parameters(self, PlannerParams)
         self.params = p
-        self.layout = load_cell_layout(p.cell_file)
-        self.library = load_skill_library(p.skill_library_file)
-        self.work_order = parse_work_order(list(p.work_order), self.layout)
+        self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
+        self.library = load_file_parameter("skill_library_file", p.skill_library_file,
+                                           load_skill_library)
+        try:
+            self.work_order = parse_work_order(list(p.work_order), self.layout)
+        except PlanningError as exc:
+            raise ParameterError("work_order", list(p.work_order), str(exc)) from exc
         self.diagnostics = DiagnosticsReporter(self, "task planning")
         self.pub_events = create_publisher(self, contract.TASK_EVENTS)
         group = ReentrantCallbackGroup()

@@ -29,6 +29,7 @@ from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
 
 from foresight_common import contract
+from foresight_common.cell_layout import CellLayoutError
 from foresight_common.conversions import (
     camera_info,
     depth_to_image,
@@ -47,8 +48,9 @@ from foresight_common.node_support import (
     declare_parameters,
     run_node,
 )
-from foresight_common.params import param
+from foresight_common.params import ParameterError, param
 from foresight_simulation import ground_truth_msgs
+from foresight_simulation.families import FamilyError
 from foresight_simulation.runtime import RealTimePacer, SimulatedCell
 from foresight_simulation.world import build_world
 
@@ -95,8 +97,16 @@ class SimulationNode(Node):
         if p.gui and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise ValueError("gui requested but no display is available (DISPLAY is not set);"
                              " run without --gui, or on a machine with a screen")
-        self.world = build_world(p.cell_file, p.family, p.families_file, p.config_dir,
-                                 p.seed)
+        try:
+            self.world = build_world(p.cell_file, p.family, p.families_file, p.config_dir,
+                                     p.seed)
+        except CellLayoutError as exc:
+            raise ParameterError("cell_file", p.cell_file, f"a valid cell layout ({exc})") \
+                from exc
+        except FamilyError as exc:
+            key = "families_file" if p.families_file else "family"
+            raise ParameterError(key, p.families_file or p.family,
+                                 f"a valid variation family ({exc})") from exc
         self.sim = SimulatedCell(self.world.cell)
         self.diagnostics = DiagnosticsReporter(self, "simulation")
         self.pub_clock = create_publisher(self, contract.CLOCK_TOPIC)
