@@ -20,7 +20,11 @@ from rcl_interfaces.msg import (
     IntegerRange,
     ParameterDescriptor,
 )
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import (
+    ExternalShutdownException,
+    MultiThreadedExecutor,
+    SingleThreadedExecutor,
+)
 from rclpy.node import Node
 
 from foresight_common import contract
@@ -174,7 +178,9 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
     """The one main() of every node: init, build, spin, clean shutdown on Ctrl-C/SIGTERM.
 
     A configuration error while building the node (bad parameter, missing file) ends the
-    process with exit code 2 and one line naming the problem, not a traceback.
+    process with exit code 2 and one line naming the problem, not a traceback. Nodes whose
+    callbacks never block run single-threaded (`threads=1`, cheaper); nodes that wait inside
+    action callbacks need several threads.
     """
     rclpy.init(args=args if args is not None else sys.argv)
     node: Node | None = None
@@ -193,7 +199,8 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         rclpy.logging.get_logger(name).debug(traceback.format_exc())
         rclpy.try_shutdown()
         return 2
-    executor = MultiThreadedExecutor(num_threads=threads)
+    executor = SingleThreadedExecutor() if threads == 1 else \
+        MultiThreadedExecutor(num_threads=threads)
     executor.add_node(node)
     try:
         executor.spin()

@@ -39,6 +39,8 @@ class TfPublisherParams:
         "Position of panda_link0 in parent_frame (m)", length=3, low=-100.0, high=100.0))
     base_yaw: float = field(default=0.0, metadata=param(
         "Yaw of panda_link0 in parent_frame (rad)", low=-3.1416, high=3.1416))
+    publish_rate_hz: float = field(default=30.0, metadata=param(
+        "Rate of /tf (robot_state_publisher's publish_frequency)", low=1.0, high=500.0))
 
 
 class TfPublisherNode(Node):
@@ -49,7 +51,10 @@ class TfPublisherNode(Node):
         self.diagnostics = DiagnosticsReporter(self, "forward kinematics")
         self.tf_pub = create_publisher(self, contract.TF_TOPIC)
         self.tf_static_pub = create_publisher(self, contract.TF_STATIC_TOPIC)
+        self._latest: JointState | None = None
+        self._published_stamp = None
         create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
+        self.create_timer(1.0 / self.params.publish_rate_hz, self.publish_tf)
         self._publish_static()
         self.get_logger().info(
             f"publishing /tf for {len(self.tree.moving_links)} moving links of "
@@ -66,6 +71,13 @@ class TfPublisherNode(Node):
         self.tf_static_pub.publish(TFMessage(transforms=[mount, *fixed]))
 
     def on_joint_states(self, msg: JointState) -> None:
+        self._latest = msg  # callbacks store, the timer publishes
+
+    def publish_tf(self) -> None:
+        msg = self._latest
+        if msg is None or msg.header.stamp == self._published_stamp:
+            return
+        self._published_stamp = msg.header.stamp
         try:
             positions = self.tree.positions_from(msg.name, msg.position)
         except ValueError as exc:
@@ -78,7 +90,7 @@ class TfPublisherNode(Node):
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(TfPublisherNode, "tf_publisher", args)
+    return run_node(TfPublisherNode, "tf_publisher", args, threads=1)
 
 
 if __name__ == "__main__":
