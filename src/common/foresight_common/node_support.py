@@ -20,12 +20,14 @@ from rcl_interfaces.msg import (
     IntegerRange,
     ParameterDescriptor,
 )
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import (
     ExternalShutdownException,
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
 from rclpy.node import Node
+from rclpy.task import Future
 
 from foresight_common import contract
 from foresight_common.params import ParameterError, field_defaults, validate_params
@@ -152,6 +154,19 @@ class DiagnosticsReporter:
         msg = DiagnosticArray(status=[status])
         msg.header.stamp = self._node.get_clock().now().to_msg()
         self._publisher.publish(msg)
+
+
+async def async_sleep(node: Node, seconds: float) -> None:
+    """Sleep inside a coroutine callback without blocking the executor (wall time): a
+    one-shot timer completes a future that the coroutine awaits."""
+    future = Future()
+    timer = node.create_timer(seconds, lambda: future.done() or future.set_result(None),
+                              clock=Clock(clock_type=ClockType.STEADY_TIME))
+    try:
+        await future
+    finally:
+        timer.cancel()
+        node.destroy_timer(timer)
 
 
 def load_file_parameter(key: str, path: str, loader: Callable[[str], T]) -> T:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from dataclasses import dataclass, field
 
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -31,6 +31,7 @@ from foresight_common.cell_layout import load_cell_layout
 from foresight_common.conversions import InvalidMessage, msg_to_pose, pose_to_msg
 from foresight_common.node_support import (
     DiagnosticsReporter,
+    async_sleep,
     create_publisher,
     create_subscription,
     declare_parameters,
@@ -49,6 +50,9 @@ from foresight_executor.skills import (
 )
 from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import SkillOutcome
+
+STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint state
+SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
 
 
 @dataclass(frozen=True)
@@ -111,12 +115,9 @@ class ExecutorNode(Node):
         self.state = RobotState()
         self.pub_trajectory = create_publisher(self, contract.ARM_TRAJECTORY)
         self.pub_gripper = create_publisher(self, contract.GRIPPER_COMMAND)
-        sensors = MutuallyExclusiveCallbackGroup()
-        create_subscription(self, contract.JOINT_STATES, self.on_joint_states,
-                            callback_group=sensors)
-        create_subscription(self, contract.WRIST_WRENCH, self.on_wrench, callback_group=sensors)
-        create_subscription(self, contract.ESTOP, self.on_estop,
-                            callback_group=MutuallyExclusiveCallbackGroup())
+        create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
+        create_subscription(self, contract.WRIST_WRENCH, self.on_wrench)
+        create_subscription(self, contract.ESTOP, self.on_estop)
         self.create_service(contract.RESET_ESTOP.type, contract.RESET_ESTOP.name,
                             self.on_reset_estop)
         self._goal_lock = threading.Lock()  # one goal moves the arm at a time
@@ -126,8 +127,7 @@ class ExecutorNode(Node):
             self, ExecuteSkill, contract.EXECUTE_SKILL.name,
             execute_callback=self.execute, goal_callback=lambda _goal: GoalResponse.ACCEPT,
             handle_accepted_callback=self.on_accepted,
-            cancel_callback=lambda _handle: CancelResponse.ACCEPT,
-            callback_group=ReentrantCallbackGroup())
+            cancel_callback=lambda _handle: CancelResponse.ACCEPT)
         self.get_logger().info(
             f"serving {contract.EXECUTE_SKILL.name}; planning scene: {len(obstacles)} "
             f"static obstacles from {p.cell_file}")
@@ -181,7 +181,19 @@ class ExecutorNode(Node):
                 self._active_io.preempted = True
         goal_handle.execute()
 
-    def execute(self, goal_handle) -> ExecuteSkill.Result:
+    async def execute(self, goal_handle) -> ExecuteSkill.Result:
+        """Runs the skill in a thread of its own (skills block while the arm moves) and
+        awaits it, so the node's single-threaded executor keeps serving sensors, cancels and
+        the e-stop meanwhile."""
+        holder: dict = {}
+        worker = threading.Thread(target=lambda: holder.update(
+            result=self._execute_blocking(goal_handle)), name="skill", daemon=True)
+        worker.start()
+        while worker.is_alive():
+            await async_sleep(self, SKILL_POLL_S)
+        return holder["result"]
+
+    def _execute_blocking(self, goal_handle) -> ExecuteSkill.Result:
         goal = goal_handle.request
         request, reason = self._request_from(goal)
         with self._goal_lock:
@@ -205,6 +217,10 @@ class ExecutorNode(Node):
     def _refusal(self) -> str | None:
         if self.state.estop_latched:
             return f"e-stop engaged: call {contract.RESET_ESTOP.name} first"
+        # Right after start-up the first joint state may still be on its way.
+        deadline = time.monotonic() + STARTUP_JOINT_STATE_WAIT_S
+        while self.state.arm_positions() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
         if self.state.arm_positions() is None:
             return "no joint states received yet"
         age = self._now() - self.state.joint_stamp
@@ -276,7 +292,7 @@ class _StaticIO:
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(ExecutorNode, "executor", args, threads=6)
+    return run_node(ExecutorNode, "executor", args, threads=1)
 
 
 if __name__ == "__main__":

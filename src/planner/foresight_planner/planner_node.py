@@ -14,12 +14,11 @@ Parameters: see PlannerParams
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
 from foresight_common import contract
@@ -27,6 +26,7 @@ from foresight_common.cell_layout import load_cell_layout
 from foresight_common.conversions import pose_to_msg
 from foresight_common.node_support import (
     DiagnosticsReporter,
+    async_sleep,
     create_publisher,
     declare_parameters,
     load_file_parameter,
@@ -79,34 +79,36 @@ class PlannerNode(Node):
             raise ParameterError("work_order", list(p.work_order), str(exc)) from exc
         self.diagnostics = DiagnosticsReporter(self, "task planning")
         self.pub_events = create_publisher(self, contract.TASK_EVENTS)
-        group = ReentrantCallbackGroup()
-        self.skill_client = ActionClient(self, ExecuteSkill, contract.EXECUTE_SKILL.name,
-                                         callback_group=group)
-        self._busy = threading.Lock()
+        self.skill_client = ActionClient(self, ExecuteSkill, contract.EXECUTE_SKILL.name)
+        self._busy = False
+        self._wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
         self._server = ActionServer(
             self, RunTask, contract.RUN_TASK.name, execute_callback=self.on_run_task,
             goal_callback=lambda _g: GoalResponse.ACCEPT,
-            cancel_callback=lambda _h: CancelResponse.ACCEPT, callback_group=group)
+            cancel_callback=lambda _h: CancelResponse.ACCEPT)
         if p.autostart_task:
-            self._autostart = self.create_timer(0.5, self._start_autostart, callback_group=group)
+            self._autostart = self.create_timer(0.5, self._start_autostart,
+                                                clock=self._wall_clock)
         self.get_logger().info(
             f"decision_mode={p.decision_mode}; {len(self.work_order)} items in the work "
             f"order; understood tasks: {', '.join(UNDERSTOOD_TASKS)}")
 
     # --- task entry points ------------------------------------------------------------------
+    # Everything below runs as coroutines on a single-threaded executor: waiting for a skill
+    # result is an `await`, so nothing blocks and no thread spins.
     def _start_autostart(self) -> None:
         self._autostart.cancel()
-        threading.Thread(target=self._run_autostart, daemon=True).start()
+        self.executor.create_task(self._run_autostart())
 
-    def _run_autostart(self) -> None:
-        outcome, reason, total, done = self.run_task(self.params.autostart_task,
-                                                     cancel_requested=lambda: False)
+    async def _run_autostart(self) -> None:
+        outcome, reason, total, done = await self.run_task(self.params.autostart_task,
+                                                           cancel_requested=lambda: False)
         self.get_logger().info(f"task '{self.params.autostart_task}' ended: "
                                f"{outcome_name(outcome)}, {done}/{total} items: {reason}")
 
-    def on_run_task(self, goal_handle) -> RunTask.Result:
+    async def on_run_task(self, goal_handle) -> RunTask.Result:
         text = goal_handle.request.text
-        outcome, reason, total, done = self.run_task(
+        outcome, reason, total, done = await self.run_task(
             text, cancel_requested=lambda: goal_handle.is_cancel_requested)
         result = RunTask.Result(outcome=SkillOutcome(value=outcome), reason=reason,
                                 items_total=total, items_done=done)
@@ -119,23 +121,32 @@ class PlannerNode(Node):
         return result
 
     # --- the task -------------------------------------------------------------------------
-    def run_task(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
+    async def run_task(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
         if not understood(text):
             reason = (f"task '{text}' not understood; understood tasks: "
                       f"{', '.join(repr(t) for t in UNDERSTOOD_TASKS)}")
             self.diagnostics.reject("task", reason)
             self._event(text, 0, "", "", "", "finished", SkillOutcome.REJECTED, reason)
             return SkillOutcome.REJECTED, reason, 0, 0
-        if not self._busy.acquire(blocking=False):
+        if self._busy:
             return SkillOutcome.REJECTED, "another task is running", 0, 0
+        self._busy = True
         try:
-            return self._assemble(text, cancel_requested)
+            return await self._assemble(text, cancel_requested)
         finally:
-            self._busy.release()
+            self._busy = False
 
-    def _assemble(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
+    async def _wait_for_executor(self) -> bool:
+        deadline = time.monotonic() + self.params.executor_wait_s
+        while not self.skill_client.server_is_ready():
+            if time.monotonic() > deadline:
+                return False
+            await async_sleep(self, 0.2)
+        return True
+
+    async def _assemble(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
         started = time.monotonic()
-        if not self.skill_client.wait_for_server(timeout_sec=self.params.executor_wait_s):
+        if not await self._wait_for_executor():
             reason = f"executor action '{contract.EXECUTE_SKILL.name}' not available"
             self._event(text, 0, "", "", "", "finished", SkillOutcome.FAILED, reason)
             return SkillOutcome.FAILED, reason, len(self.work_order), 0
@@ -149,14 +160,14 @@ class PlannerNode(Node):
             ok = True
             for skill_step in item.steps:
                 step += 1
-                outcome, reason = self._run_step(text, step, skill_step)
+                outcome, reason = await self._run_step(text, step, skill_step)
                 if outcome != SkillOutcome.SUCCEEDED:
                     notes.append(f"{item.object_id}: {skill_step.skill} {reason}")
                     ok = False
                     break
             done += int(ok)
         step += 1
-        self._run_step(text, step, SkillStep(
+        await self._run_step(text, step, SkillStep(
             "go_home", speed_scale=float(self.library.parameter("go_home", "speed_scale"))))
         total = len(items)
         outcome = SkillOutcome.SUCCEEDED if done == total else SkillOutcome.FAILED
@@ -167,7 +178,7 @@ class PlannerNode(Node):
         self._event(text, step, "", "", "", "finished", outcome, reason)
         return outcome, reason, total, done
 
-    def _run_step(self, text: str, step: int, skill_step: SkillStep) -> tuple[int, str]:
+    async def _run_step(self, text: str, step: int, skill_step: SkillStep) -> tuple[int, str]:
         self._event(text, step, skill_step.skill, skill_step.object_id, skill_step.place_id,
                     "started", SkillOutcome.SUCCEEDED, "")
         goal = ExecuteSkill.Goal(skill=skill_step.skill, object_id=skill_step.object_id,
@@ -180,35 +191,20 @@ class PlannerNode(Node):
             goal.target_pose.header.frame_id = contract.WORLD_FRAME
             goal.target_pose.pose = pose_to_msg(quat_array(skill_step.position),
                                                 quat_array(skill_step.quat_wxyz))
-        outcome, reason = self._send(goal)
+        outcome, reason = await self._send(goal)
         state = "succeeded" if outcome == SkillOutcome.SUCCEEDED else "failed"
         self._event(text, step, skill_step.skill, skill_step.object_id, skill_step.place_id,
                     state, outcome, reason)
         self.diagnostics.count(f"steps.{state}")
         return outcome, reason
 
-    def _send(self, goal: ExecuteSkill.Goal) -> tuple[int, str]:
-        """Send a skill goal and wait for its result (runs in a worker thread)."""
-        done = threading.Event()
-        holder: dict = {}
-
-        def on_goal(future) -> None:
-            handle = future.result()
-            if not handle.accepted:
-                holder["result"] = (SkillOutcome.REJECTED, "goal not accepted by the executor")
-                done.set()
-                return
-            handle.get_result_async().add_done_callback(on_result)
-
-        def on_result(future) -> None:
-            result = future.result().result
-            holder["result"] = (result.outcome.value, result.reason)
-            done.set()
-
-        self.skill_client.send_goal_async(goal).add_done_callback(on_goal)
-        if not done.wait(timeout=self.params.skill_timeout_s * 3 + 30.0):
-            return SkillOutcome.TIMEOUT, "no result from the executor"
-        return holder["result"]
+    async def _send(self, goal: ExecuteSkill.Goal) -> tuple[int, str]:
+        """Send a skill goal and await its result."""
+        handle = await self.skill_client.send_goal_async(goal)
+        if not handle.accepted:
+            return SkillOutcome.REJECTED, "goal not accepted by the executor"
+        response = await handle.get_result_async()
+        return response.result.outcome.value, response.result.reason
 
     def _event(self, task: str, step: int, skill: str, object_id: str, place_id: str,
                state: str, outcome: int, reason: str) -> None:
@@ -232,7 +228,7 @@ def outcome_name(value: int) -> str:
 
 
 def main(args: list[str] | None = None) -> int:
-    return run_node(PlannerNode, "planner", args, threads=4)
+    return run_node(PlannerNode, "planner", args, threads=1)
 
 
 if __name__ == "__main__":

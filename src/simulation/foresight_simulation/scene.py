@@ -1084,11 +1084,13 @@ class IndustrialCell:
         """Far clipping distance (m) of the renderer: depth at or beyond it means no hit."""
         return float(self.model.vis.map.zfar * self.model.stat.extent)
 
-    def render_rgbd(self, renderer: mujoco.Renderer) -> tuple[np.ndarray, np.ndarray]:
+    def render_rgbd(self, renderer: mujoco.Renderer, data: mujoco.MjData | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """Render the overhead camera: (rgb uint8 H x W x 3, depth float32 H x W z-depth in
         metres, NaN where nothing was hit). Shadows and reflections are switched off (CPU
-        rendering is ~6x faster, DESIGN section 3). Noise-free: see `apply_camera_noise`."""
-        renderer.update_scene(self.data, camera=self._camera_id)
+        rendering is ~6x faster, DESIGN section 3). Noise-free: see `apply_camera_noise`.
+        `data` renders a snapshot of this cell's state instead of the live one."""
+        renderer.update_scene(self.data if data is None else data, camera=self._camera_id)
         flags = renderer.scene.flags
         flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
         flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False

@@ -50,6 +50,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.params import ParameterError, param
 from foresight_simulation import ground_truth_msgs
+from foresight_simulation.camera_pipeline import CameraPipeline
 from foresight_simulation.families import FamilyError
 from foresight_simulation.runtime import RealTimePacer, SimulatedCell
 from foresight_simulation.world import build_world
@@ -184,10 +185,11 @@ class SimulationNode(Node):
         model = self.sim.model
         dt = float(model.opt.timestep)
         width, height, rate = self._camera_settings()
-        renderer = mujoco.Renderer(model, height=height, width=width) if rate > 0 else None
+        camera = CameraPipeline(model, width, height, self._render, self._publish_frame) \
+            if rate > 0 else None
         viewer = self._open_viewer() if p.gui else None
         mujoco.mj_forward(model, self.sim.data)
-        if renderer is not None:
+        if camera is not None:
             self._publish_camera_mount()
         pacer = RealTimePacer(p.rtf)
         every = {
@@ -198,7 +200,6 @@ class SimulationNode(Node):
         }
         frame_period = 1.0 / rate if rate > 0 else float("inf")
         next_frame = 0.0
-        frames = 0
         steps = 0
         waited_since = time.monotonic()
         safety = ground_truth_msgs.SafetyTracker(self.world.cell)
@@ -221,23 +222,22 @@ class SimulationNode(Node):
                 self._publish_clock()
             if steps % every["joints"] == 0:
                 self._publish_joints()
-            if renderer is not None and now + 1e-9 >= next_frame:
-                self._publish_frame(renderer)
-                frames += 1
+            if camera is not None and now + 1e-9 >= next_frame:
+                camera.submit(now, self.sim.data)
                 next_frame += frame_period
             if steps % every["truth"] == 0:
                 self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
                     self.world.cell, sec_to_time(now)))
                 self.pub_gt_safety.publish(safety.sample(sec_to_time(now)))
             if steps % every["status"] == 0:
-                self._publish_status(pacer, frames)
+                self._publish_status(pacer, camera.frames if camera else 0)
                 if viewer is not None:
                     viewer.sync()
             if viewer is not None and steps % 16 == 0:
                 viewer.sync()
             pacer.wait(now)
-        if renderer is not None:
-            renderer.close()
+        if camera is not None:
+            camera.close()
 
     def _controller_ready(self) -> bool:
         return self.count_publishers(contract.ARM_TRAJECTORY.name) > 0
@@ -287,10 +287,14 @@ class SimulationNode(Node):
                                        link_rotation.T @ rotation))
         self.pub_tf_static.publish(TFMessage(transforms=[link, optical]))
 
-    def _publish_frame(self, renderer: mujoco.Renderer) -> None:
-        rgb, depth = self.world.cell.render_rgbd(renderer)
-        rgb, depth = self.world.add_camera_noise(rgb, depth)
-        stamp = sec_to_time(self.sim.sim_time)
+    def _render(self, renderer: mujoco.Renderer, data: mujoco.MjData
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Runs in the camera thread: render a state snapshot and add the sensor noise."""
+        rgb, depth = self.world.cell.render_rgbd(renderer, data)
+        return self.world.add_camera_noise(rgb, depth)
+
+    def _publish_frame(self, sim_time: float, rgb: np.ndarray, depth: np.ndarray) -> None:
+        stamp = sec_to_time(sim_time)
         frame = contract.CAMERA_OPTICAL_FRAME
         height, width = depth.shape
         fx, fy, cx, cy = self.world.cell.camera_intrinsics(width, height)
