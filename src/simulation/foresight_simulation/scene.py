@@ -1116,12 +1116,18 @@ def apply_camera_noise(rgb: np.ndarray, depth: np.ndarray, noise: CameraNoise,
     dropouts); colour gets gaussian noise of `rgb_sigma` (0..255) and is clipped."""
     rgb_out = rgb.copy()
     depth_out = depth.astype(np.float32, copy=True)
+    # float32 draws: half the cost of float64 at 640x480 and 15 Hz (the simulation's budget)
     if noise.rgb_sigma > 0:
-        noisy = rgb_out.astype(np.float32) + rng.normal(0.0, noise.rgb_sigma, rgb_out.shape)
-        rgb_out = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+        noisy = rng.standard_normal(rgb_out.shape, dtype=np.float32)
+        noisy *= noise.rgb_sigma
+        noisy += rgb_out
+        np.rint(noisy, out=noisy)
+        rgb_out = np.clip(noisy, 0, 255).astype(np.uint8)
     if noise.depth_sigma > 0:
-        depth_out += (rng.normal(0.0, 1.0, depth_out.shape) * noise.depth_sigma
-                      * np.square(depth_out)).astype(np.float32)
+        jitter = rng.standard_normal(depth_out.shape, dtype=np.float32)
+        jitter *= np.float32(noise.depth_sigma)
+        jitter *= np.square(depth_out)
+        depth_out += jitter
     if noise.depth_hole_fraction > 0:
         h, w = depth_out.shape
         blobs = int(round(noise.depth_hole_fraction * h * w / 4.0))
