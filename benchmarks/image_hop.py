@@ -1,5 +1,5 @@
 """Image hop latency between two processes while the whole industrial stack runs: a publisher
-process sends sensor_msgs/Image (rgb8, the camera's QoS) stamped with the wall clock at the
+process sends sensor_msgs/Image (rgb8, the camera topics' QoS from the contract) stamped with the wall clock at the
 camera rate; this process receives them and measures receive time - stamp. Reports p50/p99/n
 per image size. Every process is on one private ROS domain, localhost only."""
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from sensor_msgs.msg import Image
 
@@ -34,7 +35,7 @@ def wall_stamp(msg: Image) -> None:
 def publisher(width: int, height: int, rate: float, seconds: float) -> None:
     rclpy.init()
     node = Node("image_hop_publisher")
-    pub = node.create_publisher(Image, TOPIC, contract.SENSOR)
+    pub = node.create_publisher(Image, TOPIC, contract.COLOR_IMAGE.qos)
     pixels = np.random.default_rng(0).integers(0, 255, (height, width, 3), np.uint8).tobytes()
     msg = Image(width=width, height=height, encoding="rgb8", step=width * 3, data=pixels)
     time.sleep(2.0)  # discovery
@@ -52,18 +53,22 @@ def measure(width: int, height: int, rate: float, seconds: float, domain: int) -
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=domain)
     node = Node("image_hop_subscriber", context=context)
+    # (the publisher child runs on the same domain: ROS_DOMAIN_ID in its environment)
 
     def on_image(msg: Image) -> None:
         sent = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
         latencies.append((time.time_ns() - sent) / 1e6)
 
-    node.create_subscription(Image, TOPIC, on_image, contract.SENSOR)
+    node.create_subscription(Image, TOPIC, on_image, contract.COLOR_IMAGE.qos)
     env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
     child = subprocess.Popen([sys.executable, __file__, "--role", "publisher", "--size",
                               f"{width}x{height}", "--rate", str(rate), "--seconds",
                               str(seconds)], env=env)
+    executor = SingleThreadedExecutor(context=context)
+    executor.add_node(node)
     while child.poll() is None:
-        rclpy.spin_once(node, timeout_sec=0.05)
+        executor.spin_once(timeout_sec=0.05)
+    executor.shutdown()
     node.destroy_node()
     rclpy.try_shutdown(context=context)
     values = np.array(latencies)

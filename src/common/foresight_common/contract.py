@@ -37,7 +37,13 @@ from foresight_interfaces.msg import (
 )
 
 # --- QoS profiles -----------------------------------------------------------------------------
-SENSOR = qos_profile_sensor_data  # best effort, keep last 5: camera streams, wrench
+SENSOR = qos_profile_sensor_data  # best effort, keep last 5: small sensor streams (wrench)
+# Camera streams are reliable, keep last 2: with Fast DDS here a best-effort 640x480 rgb8
+# image (921 kB, fragmented) is lost almost always (1 of 150 arrived, measured), while
+# reliable delivers all. Keep-last 2 bounds the queue so a slow reader never stalls the
+# driver for long. Best-effort subscribers (e.g. RViz defaults) stay compatible.
+CAMERA = QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE,
+                    history=HistoryPolicy.KEEP_LAST)
 STATE = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
                    history=HistoryPolicy.KEEP_LAST)
 COMMAND = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE,
@@ -81,10 +87,10 @@ DIAGNOSTICS = Topic("/diagnostics", DiagnosticArray, STATE)
 # --- Robot hardware interface (what ros2_control / drivers provide) ---------------------------
 JOINT_STATES = Topic("joint_states", JointState, STATE)
 WRIST_WRENCH = Topic("wrist_wrench", WrenchStamped, SENSOR)
-COLOR_IMAGE = Topic("camera/color/image_raw", Image, SENSOR)
-COLOR_INFO = Topic("camera/color/camera_info", CameraInfo, SENSOR)
-DEPTH_IMAGE = Topic("camera/depth/image_raw", Image, SENSOR)
-DEPTH_INFO = Topic("camera/depth/camera_info", CameraInfo, SENSOR)
+COLOR_IMAGE = Topic("camera/color/image_raw", Image, CAMERA)
+COLOR_INFO = Topic("camera/color/camera_info", CameraInfo, CAMERA)
+DEPTH_IMAGE = Topic("camera/depth/image_raw", Image, CAMERA)
+DEPTH_INFO = Topic("camera/depth/camera_info", CameraInfo, CAMERA)
 ARM_TRAJECTORY = Topic("arm_controller/joint_trajectory", JointTrajectory, COMMAND)
 GRIPPER_COMMAND = Topic("gripper_controller/commands", Float64MultiArray, COMMAND)
 
