@@ -222,6 +222,13 @@ class _Child:
     tail: deque[str]
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action. A runner started from a
+    background shell job inherits SIGINT as ignored, and Python (and so a node) keeps an
+    ignored SIGINT ignored: the graceful stop would never reach it."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class ProcessRunner:
     """Runs the nodes of a launch description as child processes.
 
@@ -335,6 +342,7 @@ class ProcessRunner:
                     command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT, env=env, cwd=self._cwd,
                     start_new_session=True, close_fds=True,
+                    preexec_fn=_default_sigint,
                 )
                 tail: deque[str] = deque(maxlen=self._tail_lines)
                 assert process.stdout is not None
