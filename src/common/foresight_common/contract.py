@@ -30,10 +30,17 @@ from visualization_msgs.msg import MarkerArray
 from foresight_common.error_kinds import ErrorKind  # noqa: F401  (part of the contract)
 from foresight_interfaces.action import ExecuteSkill, RunTask
 from foresight_interfaces.msg import (
+    CommandEvent,
+    DetectionArray,
+    FrameTiming,
     GroundTruthObjectArray,
     GroundTruthSafety,
+    ObjectTrackArray,
+    PersonTrackArray,
+    SafetyState,
     SimulationStatus,
     TaskEvent,
+    TrackPredictionArray,
 )
 
 # --- QoS profiles -----------------------------------------------------------------------------
@@ -101,12 +108,21 @@ ESTOP = Topic("safety/estop", Bool, LATCHED)  # True engages; latched until rese
 RESET_ESTOP = Service("safety/reset_estop", Trigger)
 TASK_EVENTS = Topic("task_events", TaskEvent, EVENTS)
 EXECUTOR_MARKERS = Topic("executor/markers", MarkerArray, STATE)
+COMMAND_EVENTS = Topic("executor/command_events", CommandEvent, EVENTS)
+SAFETY_STATE = Topic("executor/safety_state", SafetyState, STATE)
+DETECTIONS = Topic("perception/detections", DetectionArray, STATE)
+PERCEPTION_MARKERS = Topic("perception/markers", MarkerArray, STATE)
+OBJECT_TRACKS = Topic("world_model/objects", ObjectTrackArray, STATE)
+PERSON_TRACKS = Topic("world_model/people", PersonTrackArray, STATE)
+PREDICTIONS = Topic("world_model/predictions", TrackPredictionArray, STATE)
+WORLD_MODEL_MARKERS = Topic("world_model/markers", MarkerArray, STATE)
 
 # --- Simulation ground truth: offline tools only (judge, benchmark, dataset builder) ---------
 GROUND_TRUTH_PREFIX = "/sim/ground_truth"
 GT_OBJECTS = Topic(f"{GROUND_TRUTH_PREFIX}/objects", GroundTruthObjectArray, STATE)
 GT_SAFETY = Topic(f"{GROUND_TRUTH_PREFIX}/safety", GroundTruthSafety, STATE)
 GT_STATUS = Topic(f"{GROUND_TRUTH_PREFIX}/status", SimulationStatus, STATE)
+GT_FRAMES = Topic(f"{GROUND_TRUTH_PREFIX}/frames", FrameTiming, EVENTS)
 
 # --- Frames (REP 103/105) ---------------------------------------------------------------------
 WORLD_FRAME = "world"
