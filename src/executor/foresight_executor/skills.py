@@ -233,14 +233,18 @@ class SkillRunner:
             raise SkillStopped(Outcome.FAILED, "the object slipped out while lifting")
         return f"holding the object ({width * 1000:.1f} mm between the fingers)"
 
-    def _place(self, request: SkillRequest, io: RobotIO) -> str:
-        s = self.settings
-        up = np.array([0.0, 0.0, 1.0])
+    def _approach_holding(self, request: SkillRequest, io: RobotIO) -> AttachedBox | None:
+        """Joint move (carrying the object) to the approach pose above the target."""
         held = self._held(request)
         io.feedback("approach", 0.1)
-        q_pre = self._solve(request.position + up * s.approach_height, request.quat_wxyz, io,
-                            request.yaw_free, attached=held)
+        above = request.position + np.array([0.0, 0.0, self.settings.approach_height])
+        q_pre = self._solve(above, request.quat_wxyz, io, request.yaw_free, attached=held)
         self._move_joint(q_pre, request.speed_scale, io, attached=held)
+        return held
+
+    def _place(self, request: SkillRequest, io: RobotIO) -> str:
+        s = self.settings
+        held = self._approach_holding(request, io)
         io.feedback("descend", 0.4)
         self._move_linear(request.position, request.quat_wxyz, s.linear_speed_scale, io,
                           allow=self.contact_allowances, attached=held)
@@ -254,11 +258,7 @@ class SkillRunner:
     def _insert(self, request: SkillRequest, io: RobotIO) -> str:
         s = self.settings
         up = np.array([0.0, 0.0, 1.0])
-        held = self._held(request)
-        io.feedback("approach", 0.1)
-        q_pre = self._solve(request.position + up * s.approach_height, request.quat_wxyz, io,
-                            request.yaw_free, attached=held)
-        self._move_joint(q_pre, request.speed_scale, io, attached=held)
+        held = self._approach_holding(request, io)
         io.feedback("align", 0.3)
         self._move_linear(request.position + up * s.insert_slow_zone, request.quat_wxyz,
                           s.linear_speed_scale, io, attached=held)
