@@ -31,12 +31,15 @@ class SimRobotIO:
         q = self.sim.joint_state().position
         return float(q[7] - q[8])
 
-    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None) -> None:
+    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
+                until=None) -> bool:
         reasons = self.sim.command_trajectory(list(plan.joint_names), plan.times.tolist(),
                                               plan.positions.tolist(),
                                               plan.velocities.tolist())
         if reasons:
             raise SkillStopped(Outcome.FAILED, "; ".join(reasons))
+        if plan.duration <= 0.0:
+            return True
         start = self.sim.sim_time
         baseline = self.sim.wrist_wrench()[0]
         dt = self.sim.model.opt.timestep
@@ -48,10 +51,13 @@ class SimRobotIO:
                 if extra > force_limit_n:
                     self.sim.hold_position()
                     raise ForceLimitExceeded(extra)
+            if until is not None and until(self.arm_positions()):
+                self.sim.hold_position()
+                return False
             if now >= start + plan.duration - dt / 2:
                 error = float(np.max(np.abs(self.arm_positions() - plan.positions[-1])))
                 if error <= self.tolerance_rad:
-                    return
+                    return True
                 if now > start + plan.duration + self.settle_timeout_s:
                     self.sim.hold_position()
                     raise SkillStopped(Outcome.FAILED, f"arm did not reach the end of its "

@@ -71,7 +71,7 @@ class ExecutorParams:
         "Lift after a grasp and retreat after a release (m)", low=0.02, high=0.3))
     insert_tcp_speed_mps: float = field(default=0.02, metadata=param(
         "TCP speed of the final insertion stroke (m/s)", low=0.002, high=0.2))
-    insert_force_limit_n: float = field(default=25.0, metadata=param(
+    insert_force_limit_n: float = field(default=10.0, metadata=param(
         "Extra wrist force that stops the insertion stroke (N)", low=2.0, high=100.0))
     position_tolerance_m: float = field(default=0.005, metadata=param(
         "Target tolerance of the TCP (m)", low=0.0005, high=0.05))

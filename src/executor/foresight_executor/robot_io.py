@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 import numpy as np
 from sensor_msgs.msg import JointState
@@ -138,10 +139,11 @@ class RosRobotIO:
         self.check()
         self.node.pub_gripper.publish(Float64MultiArray(data=[float(width)]))
 
-    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None) -> None:
+    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
+                until: Callable[[np.ndarray], bool] | None = None) -> bool:
         self.check()
         if plan.duration <= 0.0:
-            return
+            return True
         start = self._now()
         baseline = self.state.force()
         self.node.pub_trajectory.publish(self.plan_message(plan))
@@ -161,10 +163,13 @@ class RosRobotIO:
                 if extra > force_limit_n:
                     self._hold()
                     raise ForceLimitExceeded(extra)
+            if until is not None and until(self.arm_positions()):
+                self._hold()
+                return False
             if now >= end:
                 error = float(np.max(np.abs(self.arm_positions() - final)))
                 if error <= self.params.goal_reached_tolerance_rad:
-                    return
+                    return True
                 if now > settle_deadline:
                     self._hold()
                     raise SkillStopped(Outcome.FAILED, f"arm did not reach the end of its "

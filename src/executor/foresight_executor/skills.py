@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -71,8 +72,9 @@ class RobotIO(Protocol):
 
     def gripper_width(self) -> float: ...
 
-    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None
-                ) -> None: ...
+    def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
+                until: Callable[[np.ndarray], bool] | None = None) -> bool:
+        """Play `plan`; False if `until(q)` became true first (the arm then holds)."""
 
     def set_gripper(self, width: float) -> None: ...
 
@@ -111,7 +113,14 @@ class SkillSettings:
     lift_height: float = 0.12  # m lifted after a grasp / retreat after release
     insert_slow_zone: float = 0.045  # m above the seat where the slow stroke begins
     insert_overtravel: float = 0.003  # m commanded below the seat, so the part is pressed
-    insert_force_limit_n: float = 25.0  # N of extra wrist force that stops the stroke
+    insert_force_limit_n: float = 10.0  # N of extra wrist force: contact stops the stroke
+    search_radius: float = 0.014  # m around the estimate the spiral search covers
+    search_pitch: float = 0.002  # m between the spiral's turns (< chamfer + clearance)
+    search_step: float = 0.002  # m between search waypoints
+    search_press_depth: float = 0.004  # m commanded below the contact: light pressure
+    search_drop: float = 0.004  # m the TCP must sink below the contact: found the hole
+    search_tcp_speed: float = 0.02  # m/s along the spiral
+    search_force_limit_n: float = 45.0  # N: safety limit while pressing
     position_tolerance_m: float = 0.005
     grasp_min_width: float = 0.004  # m between the fingers that means "holding something"
     gripper_settle_s: float = 0.8
@@ -256,6 +265,9 @@ class SkillRunner:
         return f"placed within {error * 1000:.1f} mm of the target"
 
     def _insert(self, request: SkillRequest, io: RobotIO) -> str:
+        """Peg-in-hole that tolerates centimetre-level target errors: a force-guarded stroke
+        down; if the part lands on the fixture instead of in the hole, a spiral search with
+        light downward pressure until it drops into the chamfer, then the stroke again."""
         s = self.settings
         up = np.array([0.0, 0.0, 1.0])
         held = self._approach_holding(request, io)
@@ -263,28 +275,89 @@ class SkillRunner:
         self._move_linear(request.position + up * s.insert_slow_zone, request.quat_wxyz,
                           s.linear_speed_scale, io, attached=held)
         io.feedback("insert", 0.5)
-        bottom = request.position - up * s.insert_overtravel
-        try:
-            self._move_linear(bottom, request.quat_wxyz, s.linear_speed_scale, io,
-                              allow=self.contact_allowances, attached=held,
-                              tcp_speed=s.insert_tcp_speed, force_limit_n=s.insert_force_limit_n)
-            stop_note = ""
-        except ForceLimitExceeded as exc:
-            stop_note = f" (stopped by contact, {exc.force_n:.0f} N)"
+        contact = self._guarded_stroke(request, io, held)
+        note = ""
+        if contact is not None and contact[2] - request.position[2] > s.position_tolerance_m:
+            io.feedback("search", 0.6)
+            offset = self._spiral_search(contact, request, io)
+            if offset is None:
+                self._retreat(io, s.lift_height)
+                raise SkillStopped(Outcome.FAILED, f"no hole within {s.search_radius * 1000:.0f}"
+                                   f" mm of the target (blocked "
+                                   f"{(contact[2] - request.position[2]) * 1000:.0f} mm above "
+                                   "the seat); still holding the part")
+            note = f", found by search {offset * 1000:.1f} mm off the estimate"
+            io.feedback("insert", 0.7)
+            self._guarded_stroke(request, io, held, from_current=True)
         io.wait(0.2)
         tcp, _ = self.tcp_world(io.arm_positions())
         height_above_seat = float(tcp[2] - request.position[2])
-        lateral = float(np.linalg.norm(tcp[:2] - request.position[:2]))
+        if height_above_seat > s.position_tolerance_m:
+            self._retreat(io, s.lift_height)
+            raise SkillStopped(Outcome.FAILED, f"part stopped {height_above_seat * 1000:.1f} mm "
+                               "above its seat; still holding it")
         io.feedback("release", 0.8)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
         io.wait(s.gripper_settle_s)
         self._retreat(io, s.lift_height)
-        if height_above_seat > s.position_tolerance_m:
-            raise SkillStopped(Outcome.FAILED,
-                               f"part stopped {height_above_seat * 1000:.1f} mm above its seat"
-                               f"{stop_note}; released there")
-        return (f"inserted: {max(height_above_seat, 0.0) * 1000:.1f} mm above the seat, "
-                f"{lateral * 1000:.1f} mm off-centre{stop_note}")
+        return f"inserted: {max(height_above_seat, 0.0) * 1000:.1f} mm above the seat{note}"
+
+    def _guarded_stroke(self, request: SkillRequest, io: RobotIO, held: AttachedBox | None,
+                        from_current: bool = False) -> np.ndarray | None:
+        """Slow stroke down to just below the seat; the TCP position where contact stopped
+        it, or None if it went all the way."""
+        s = self.settings
+        bottom = request.position - np.array([0.0, 0.0, s.insert_overtravel])
+        if from_current:  # keep the xy where the search found the hole
+            tcp, _ = self.tcp_world(io.arm_positions())
+            bottom = np.array([tcp[0], tcp[1], bottom[2]])
+        try:
+            self._move_linear(bottom, request.quat_wxyz, s.linear_speed_scale, io,
+                              allow=self.contact_allowances, attached=held,
+                              tcp_speed=s.insert_tcp_speed, force_limit_n=s.insert_force_limit_n)
+        except ForceLimitExceeded:
+            io.wait(0.1)
+            return self.tcp_world(io.arm_positions())[0]
+        return None
+
+    def _spiral_search(self, contact: np.ndarray, request: SkillRequest, io: RobotIO
+                       ) -> float | None:
+        """Archimedean spiral around the estimate, pressing lightly; the distance from the
+        estimate where the part dropped into the hole, or None."""
+        s = self.settings
+        centre = np.array([request.position[0], request.position[1]])
+        press_z = contact[2] - s.search_press_depth
+        points = []
+        angle, radius = 0.0, 0.0
+        while radius <= s.search_radius:  # waypoints about search_step apart along the arc
+            radius = s.search_pitch * angle / (2 * np.pi)
+            points.append(np.array([centre[0] + radius * np.cos(angle),
+                                    centre[1] + radius * np.sin(angle), press_z]))
+            angle += s.search_step / max(radius, s.search_step)
+        qs = [io.arm_positions()]
+        for point in points:
+            base_pos, base_quat = self.to_base(point, request.quat_wxyz)
+            result = self.ik.solve(base_pos, base_quat, seed_q=qs[-1], restarts=0)
+            if not result.success:
+                break
+            qs.append(result.q)
+        try:
+            plan = time_parameterize(np.array(qs), self.kin.limits,
+                                     speed_scale=s.linear_speed_scale,
+                                     tcp_position=lambda q: self.kin.tcp_pose(q)[0],
+                                     max_tcp_speed=s.search_tcp_speed)
+        except TrajectoryError as exc:
+            raise SkillStopped(Outcome.UNREACHABLE, f"search path: {exc}") from exc
+        dropped_below = contact[2] - s.search_drop
+
+        def dropped(q: np.ndarray) -> bool:
+            return bool(self.tcp_world(q)[0][2] < dropped_below)
+
+        completed = io.execute(plan, force_limit_n=s.search_force_limit_n, until=dropped)
+        if completed:
+            return None
+        tcp, _ = self.tcp_world(io.arm_positions())
+        return float(np.linalg.norm(tcp[:2] - centre))
 
     # --- motion primitives -------------------------------------------------------------
     def _held(self, request: SkillRequest) -> AttachedBox | None:
