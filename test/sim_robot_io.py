@@ -31,16 +31,19 @@ class SimRobotIO:
         q = self.sim.joint_state().position
         return float(q[7] - q[8])
 
+    def now(self) -> float:
+        return self.sim.sim_time
+
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
-                until=None) -> bool:
+                until=None, start_time: float | None = None) -> bool:
         reasons = self.sim.command_trajectory(list(plan.joint_names), plan.times.tolist(),
                                               plan.positions.tolist(),
-                                              plan.velocities.tolist())
+                                              plan.velocities.tolist(), start_time=start_time)
         if reasons:
             raise SkillStopped(Outcome.FAILED, "; ".join(reasons))
         if plan.duration <= 0.0:
             return True
-        start = self.sim.sim_time
+        start = self.sim.sim_time if start_time is None else start_time
         baseline = self.sim.wrist_wrench()[0]
         dt = self.sim.model.opt.timestep
         while True:

@@ -15,7 +15,7 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from foresight_common.conversions import sec_to_duration
+from foresight_common.conversions import sec_to_duration, sec_to_time
 from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
 from foresight_executor.skills import ForceLimitExceeded, Outcome, SkillStopped
 from foresight_executor.trajectory import JointTrajectoryPlan
@@ -113,8 +113,12 @@ class RosRobotIO:
 
     # --- commanding -------------------------------------------------------------------
     @staticmethod
-    def plan_message(plan: JointTrajectoryPlan) -> JointTrajectory:
-        msg = JointTrajectory(joint_names=list(plan.joint_names))  # stamp 0: start now
+    def plan_message(plan: JointTrajectoryPlan, start_time: float | None = None
+                     ) -> JointTrajectory:
+        """stamp 0 starts now (as joint_trajectory_controller does); else at `start_time`."""
+        msg = JointTrajectory(joint_names=list(plan.joint_names))
+        if start_time is not None:
+            msg.header.stamp = sec_to_time(start_time)
         for t, q, v in zip(plan.times, plan.positions, plan.velocities, strict=True):
             msg.points.append(JointTrajectoryPoint(
                 positions=q.tolist(), velocities=v.tolist(),
@@ -139,14 +143,18 @@ class RosRobotIO:
         self.check()
         self.node.pub_gripper.publish(Float64MultiArray(data=[float(width)]))
 
+    def now(self) -> float:
+        return self._now()
+
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
-                until: Callable[[np.ndarray], bool] | None = None) -> bool:
+                until: Callable[[np.ndarray], bool] | None = None,
+                start_time: float | None = None) -> bool:
         self.check()
         if plan.duration <= 0.0:
             return True
-        start = self._now()
+        start = self._now() if start_time is None else start_time
         baseline = self.state.force()
-        self.node.pub_trajectory.publish(self.plan_message(plan))
+        self.node.pub_trajectory.publish(self.plan_message(plan, start_time))
         final = plan.positions[-1]
         end = start + plan.duration
         settle_deadline = end + self.params.motion_settle_timeout_s

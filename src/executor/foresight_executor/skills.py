@@ -73,12 +73,17 @@ class RobotIO(Protocol):
     def gripper_width(self) -> float: ...
 
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
-                until: Callable[[np.ndarray], bool] | None = None) -> bool:
-        """Play `plan`; False if `until(q)` became true first (the arm then holds)."""
+                until: Callable[[np.ndarray], bool] | None = None,
+                start_time: float | None = None) -> bool:
+        """Play `plan` (from `start_time`, robot clock, or now); False if `until(q)` became
+        true first (the arm then holds)."""
 
     def set_gripper(self, width: float) -> None: ...
 
     def wait(self, seconds: float) -> None: ...
+
+    def now(self) -> float:
+        """The robot's clock (simulated time in simulation), s."""
 
     def feedback(self, phase: str, progress: float) -> None: ...
 
@@ -92,6 +97,10 @@ class SkillRequest:
     gripper_width: float = 0.0  # 0: fully open
     object_height: float = 0.0  # m, 0: unknown
     yaw_free: bool = False
+    velocity: np.ndarray | None = None  # m/s, world: the target moves (conveyor)
+    target_time: float = 0.0  # robot clock time at which `position` holds: for a moving
+    # target the intended intercept time (the grasp happens then, or later if the arm cannot
+    # be there in time, at the extrapolated position)
 
 
 @dataclass(frozen=True)
@@ -125,7 +134,25 @@ class SkillSettings:
     grasp_min_width: float = 0.004  # m between the fingers that means "holding something"
     gripper_settle_s: float = 0.8
     grasp_depth: float = 0.015  # m from the part's top to the TCP when grasped
+    intercept_reach_s: float = 1.5  # s first guess of the move to above a moving part
+    intercept_descend_s: float = 0.8  # s from above the moving part down to it
+    intercept_lift_s: float = 0.8  # s lifting off the belt
+    intercept_margin_s: float = 0.4  # s spare between arriving above and descending
     held_object_half_width: float = 0.025  # m, box standing in for a held part in checks
+
+
+class _Deferred:
+    """Runs an action once the robot clock reaches a time: polled from `execute`'s `until`
+    hook (it never stops the motion), so the fingers close at the planned grasp instant."""
+
+    def __init__(self, io: RobotIO, at: float, action: Callable[[], None]) -> None:
+        self.io, self.at, self.action, self.done = io, at, action, False
+
+    def poll(self, _q: np.ndarray | None) -> bool:
+        if not self.done and self.io.now() >= self.at:
+            self.done = True
+            self.action()
+        return False
 
 
 class SkillRunner:
@@ -212,6 +239,8 @@ class SkillRunner:
         return f"gripper closed at {width * 1000:.1f} mm ({held})"
 
     def _pick(self, request: SkillRequest, io: RobotIO) -> str:
+        if request.velocity is not None and float(np.linalg.norm(request.velocity)) > 1e-3:
+            return self._pick_moving(request, io)
         s = self.settings
         up = np.array([0.0, 0.0, 1.0])
         io.feedback("opening", 0.05)
@@ -241,6 +270,97 @@ class SkillRunner:
         if width < s.grasp_min_width:
             raise SkillStopped(Outcome.FAILED, "the object slipped out while lifting")
         return f"holding the object ({width * 1000:.1f} mm between the fingers)"
+
+    def _pick_moving(self, request: SkillRequest, io: RobotIO) -> str:
+        """Intercept a part riding a conveyor: choose a grasp time the arm can make, wait
+        above the part's future path, descend while moving with it, close the fingers at the
+        grasp time while still tracking it, and lift off the belt."""
+        s = self.settings
+        up = np.array([0.0, 0.0, 1.0])
+        velocity = np.asarray(request.velocity, dtype=float)
+        io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
+        io.feedback("planning intercept", 0.05)
+
+        def position_at(t: float) -> np.ndarray:
+            return request.position + velocity * (t - request.target_time)
+
+        now = io.now()
+        descend, close, lift = s.intercept_descend_s, s.gripper_settle_s * 0.6, \
+            s.intercept_lift_s
+        travel = s.intercept_reach_s
+        for _attempt in range(4):  # push the grasp time back until the approach fits
+            # the caller's intercept time (where the part is in reach), unless too soon
+            grasp_time = max(request.target_time, now + travel + descend)
+            start = position_at(grasp_time - descend) + up * s.approach_height
+            q_pre = self._solve(start, request.quat_wxyz, io, request.yaw_free)
+            duration = point_to_point(io.arm_positions(), q_pre, self.kin.limits,
+                                      speed_scale=request.speed_scale).duration
+            if duration + s.intercept_margin_s <= travel:
+                break
+            travel = duration + s.intercept_margin_s
+        else:
+            raise SkillStopped(Outcome.UNREACHABLE, "cannot reach the part's path in time")
+        plan = self._tracking_plan(position_at, request.quat_wxyz, io, q_pre,
+                                   grasp_time - descend, descend, close, lift)
+        io.feedback("approach", 0.2)
+        self._move_joint(q_pre, request.speed_scale, io)
+        if io.now() > grasp_time - descend:
+            raise SkillStopped(Outcome.FAILED, f"arrived {io.now() - grasp_time + descend:.2f}"
+                               " s too late to intercept the part")
+        io.feedback("intercept", 0.5)
+        finished = _Deferred(io, grasp_time, lambda: io.set_gripper(0.0))
+        io.execute(plan, start_time=grasp_time - descend, until=finished.poll)
+        finished.poll(None)
+        io.wait(0.2)
+        width = io.gripper_width()
+        if width < s.grasp_min_width:
+            io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
+            raise SkillStopped(Outcome.FAILED, f"missed the moving part: the fingers closed to"
+                               f" {width * 1000:.1f} mm")
+        return f"holding the part taken off the conveyor ({width * 1000:.1f} mm)"
+
+    def _tracking_plan(self, position_at: Callable[[float], np.ndarray], quat: np.ndarray,
+                       io: RobotIO, q_start: np.ndarray, t_start: float, descend: float,
+                       close: float, lift: float) -> JointTrajectoryPlan:
+        """A time-fixed trajectory: descend onto the moving target, follow it while the
+        fingers close, lift while slowing to rest. IK per 20 ms sample, seeded."""
+        s = self.settings
+        dt = 0.02
+        total = descend + close + lift
+        times = np.arange(0.0, total + 1e-9, dt)
+        grasp_offset = descend
+        qs = [np.asarray(q_start, dtype=float)]
+        for t in times[1:]:
+            if t <= grasp_offset:
+                u = t / grasp_offset
+                height = s.approach_height * (1 - (10 * u**3 - 15 * u**4 + 6 * u**5))
+                point = position_at(t_start + t) + np.array([0.0, 0.0, height])
+            elif t <= grasp_offset + close:
+                point = position_at(t_start + t)
+            else:
+                u = (t - grasp_offset - close) / lift
+                ease = 10 * u**3 - 15 * u**4 + 6 * u**5
+                # keep drifting with the belt, slowing to rest, while lifting
+                drift_time = (t - grasp_offset - close) * (1 - u / 2)
+                point = position_at(t_start + grasp_offset + close + drift_time) + \
+                    np.array([0.0, 0.0, s.lift_height * ease])
+            base_pos, base_quat = self.to_base(point, quat)
+            result = self.ik.solve(base_pos, base_quat, seed_q=qs[-1], restarts=0)
+            if not result.success or np.max(np.abs(result.q - qs[-1])) > 0.2:
+                raise SkillStopped(Outcome.UNREACHABLE, f"intercept path leaves the arm's "
+                                   f"reach at {np.round(point, 3).tolist()}")
+            qs.append(result.q)
+        positions = np.array(qs)
+        velocities = np.gradient(positions, times, axis=0)
+        velocities[0] = velocities[-1] = 0.0
+        if np.any(np.abs(velocities) > self.kin.limits.velocity):
+            raise SkillStopped(Outcome.UNREACHABLE, "intercept too fast for the joint limits")
+        collisions = self.checker.check_path(positions, allow=self.contact_allowances)
+        if collisions:
+            hit = collisions[0].contacts[0]
+            raise SkillStopped(Outcome.UNREACHABLE, f"intercept blocked: {hit.robot_link} "
+                               f"would hit {hit.obstacle}")
+        return JointTrajectoryPlan(times=times, positions=positions, velocities=velocities)
 
     def _approach_holding(self, request: SkillRequest, io: RobotIO) -> AttachedBox | None:
         """Joint move (carrying the object) to the approach pose above the target."""
