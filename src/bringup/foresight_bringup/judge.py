@@ -4,9 +4,12 @@ of DESIGN section 8. It may read ground truth; no online node may.
 Reference values are fixed here (or in the simulation's own part-status code), never taken
 from the stack's configuration, so the stack cannot grade itself.
 
-Counted now: success, items done, dropped parts, parts in a wrong hole, robot collisions with
-the cell or the person, timeout, minimum separation. Separation violations against S_p,
-decision latency and prediction accuracy come with the industrial slice and stay null here.
+Counted: success, items done, dropped parts, parts in a wrong hole, robot collisions with
+the cell or the person, timeout, separation (minimum distance, violations of the reference
+protective distance S_p while the robot moves: events and duration), decision latency
+(camera frame published -> resulting command published, wall clock) and perception
+(recall and 3D error of static parts the camera sees). Prediction accuracy stays null here
+(the world model scores itself on /diagnostics; the benchmark adds it).
 """
 
 from __future__ import annotations
@@ -15,12 +18,37 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from foresight_common.error_kinds import ErrorKind
 
 # A contact must last this long (s) to count as a collision event; a new event needs a gap
 # of the same length (a grazing contact that flickers is one event).
 COLLISION_DEBOUNCE_S = 0.05
 DROP_STATES = ("fell", "in_bin")
+
+# Reference protective separation distance (ISO/TS 15066 form), judged on ground truth:
+# S_p = v_h (T_r + T_s) + v_r T_r + B + C + Z_d + Z_r, with B = v_r T_s / 2.
+HUMAN_SPEED_MPS = 1.6
+HAND_SPEED_MPS = 2.0  # a hand within HAND_NEAR_M of the robot
+HAND_NEAR_M = 0.5
+REACTION_TIME_S = 0.1
+STOPPING_TIME_S = 0.3  # reference stopping time of the arm
+INTRUSION_DISTANCE_M = 0.05
+SENSOR_UNCERTAINTY_M = 0.0  # ground truth is exact
+ROBOT_UNCERTAINTY_M = 0.0
+ROBOT_MOVING_MPS = 0.02  # below this the robot counts as standing still
+# Perception: a detection of the right class within this distance matches a part.
+DETECTION_MATCH_M = 0.03
+
+
+def protective_distance(robot_speed: float, closest_part: str, separation: float) -> float:
+    """Reference S_p for the robot's actual speed and the closest person part."""
+    hand = "hand" in closest_part and separation < HAND_NEAR_M
+    human = HAND_SPEED_MPS if hand else HUMAN_SPEED_MPS
+    return (human * (REACTION_TIME_S + STOPPING_TIME_S) + robot_speed * REACTION_TIME_S
+            + robot_speed * STOPPING_TIME_S / 2.0 + INTRUSION_DISTANCE_M
+            + SENSOR_UNCERTAINTY_M + ROBOT_UNCERTAINTY_M)
 
 
 @dataclass
@@ -44,6 +72,20 @@ class EpisodeJudge:
     finished_by_stack: bool = False
     stack_reason: str = ""
     collision_events: list[tuple[float, str]] = field(default_factory=list)
+    violation_s: float = 0.0
+    violation_events: int = 0
+    _violating: bool = False
+    _last_safety_t: float | None = None
+    frame_wall: dict[float, float] = field(default_factory=dict)
+    latency_ms: list[float] = field(default_factory=list)
+    _commands_seen: set[tuple[float, str]] = field(default_factory=set)
+    _visible_static: dict[str, tuple[str, tuple[float, float, float]]] = \
+        field(default_factory=dict)
+    perception_truth: int = 0
+    perception_found: int = 0
+    perception_errors: list[float] = field(default_factory=list)
+    perception_frames: int = 0
+    perception_false: int = 0
     _contact_since: dict[str, float] = field(default_factory=dict)
     _contact_counted: set[str] = field(default_factory=set)
     _contact_last: dict[str, float] = field(default_factory=dict)
@@ -63,11 +105,60 @@ class EpisodeJudge:
                 self.errors[ErrorKind.WRONG_PLACEMENT.value] += 1
             track.status = status
 
+    def on_static_parts(self, visible: dict[str, tuple[str, tuple[float, float, float]]]
+                        ) -> None:
+        """Ground truth of the parts lying still and seen by the camera: name -> (type,
+        position)."""
+        self._visible_static = dict(visible)
+
+    def on_detections(self, detections: list[tuple[str, tuple[float, float, float]]]) -> None:
+        """One perception frame: (label, position) per detection, against the latest ground
+        truth of the visible static parts."""
+        self.perception_frames += 1
+        used = set()
+        for ptype, truth in self._visible_static.values():
+            self.perception_truth += 1
+            best, best_i = DETECTION_MATCH_M, None
+            for i, (label, position) in enumerate(detections):
+                if label != ptype or i in used:
+                    continue
+                error = math.dist(position, truth)
+                if error <= best:
+                    best, best_i = error, i
+            if best_i is not None:
+                used.add(best_i)
+                self.perception_found += 1
+                self.perception_errors.append(best)
+
+    def on_frame(self, stamp_s: float, wall_time_s: float) -> None:
+        self.frame_wall[round(stamp_s, 4)] = wall_time_s
+
+    def on_command(self, source_stamp_s: float, wall_time_s: float, skill: str) -> None:
+        """A command the executor sent; the first one per decision gives a latency sample."""
+        key = (round(source_stamp_s, 4), skill)
+        if source_stamp_s <= 0 or key in self._commands_seen:
+            return
+        self._commands_seen.add(key)
+        frame = self.frame_wall.get(key[0])
+        if frame is not None:
+            self.latency_ms.append((wall_time_s - frame) * 1000.0)
+
     def on_safety(self, stamp_s: float, min_separation_m: float,
-                  robot_contacts: list[str]) -> None:
+                  robot_contacts: list[str], robot_speed_mps: float = 0.0,
+                  closest_part: str = "") -> None:
         self.sim_time_s = max(self.sim_time_s, stamp_s)
         if math.isfinite(min_separation_m):
             self.min_separation_m = min(self.min_separation_m, min_separation_m)
+        dt = 0.0 if self._last_safety_t is None else max(0.0, stamp_s - self._last_safety_t)
+        self._last_safety_t = stamp_s
+        violating = (robot_speed_mps > ROBOT_MOVING_MPS and math.isfinite(min_separation_m)
+                     and min_separation_m < protective_distance(robot_speed_mps, closest_part,
+                                                                min_separation_m))
+        if self._violating:  # sample and hold: the previous state lasted until now
+            self.violation_s += dt
+        if violating and not self._violating:
+            self.violation_events += 1
+        self._violating = violating
         for name in robot_contacts:
             self._contact_last[name] = stamp_s
             since = self._contact_since.setdefault(name, stamp_s)
@@ -105,6 +196,7 @@ class EpisodeJudge:
         errors = dict(self.errors)
         if self.timed_out and not self.finished_by_stack:
             errors[ErrorKind.TIMEOUT.value] += 1
+        errors[ErrorKind.SEPARATION_VIOLATION.value] += self.violation_events
         success = items_total > 0 and items_done == items_total
         status = self.status
         camera = None
@@ -129,9 +221,11 @@ class EpisodeJudge:
             "separation": {
                 "min_m": None if math.isinf(self.min_separation_m)
                 else round(self.min_separation_m, 4),
-                "violation_s": None,
+                "violation_s": round(self.violation_s, 3),
+                "violation_events": self.violation_events,
             },
-            "latency_ms": None,
+            "latency_ms": latency_record(self.latency_ms),
+            "perception": self.perception_record(),
             "prediction": None,
             "part_status": {name: t.status for name, t in sorted(self.parts.items())},
             "collision_events": [{"t": t, "with": name} for t, name in self.collision_events],
@@ -139,3 +233,26 @@ class EpisodeJudge:
             "cpu_s": cpu_s,
             "rss_mb": rss_mb,
         }
+
+    def perception_record(self) -> dict[str, Any] | None:
+        if not self.perception_truth:
+            return None
+        errors = sorted(self.perception_errors)
+        return {
+            "recall_static": round(self.perception_found / self.perception_truth, 4),
+            "error_p50_m": round(percentile(errors, 50), 4) if errors else None,
+            "error_p95_m": round(percentile(errors, 95), 4) if errors else None,
+            "n": self.perception_truth, "frames": self.perception_frames,
+        }
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def latency_record(samples: list[float]) -> dict[str, Any] | None:
+    """p50/p99 from all samples (never an average of percentiles), plus the samples."""
+    if not samples:
+        return None
+    return {"p50": round(percentile(samples, 50), 2), "p99": round(percentile(samples, 99), 2),
+            "n": len(samples), "samples": [round(v, 2) for v in samples]}

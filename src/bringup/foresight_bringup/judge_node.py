@@ -2,7 +2,8 @@
 planner's task events and feeds the plain `EpisodeJudge`. Runs inside the runner process
 (an offline tool, allowed to read ground truth), never as part of the online stack.
 
-Subscribes: /sim/ground_truth/{objects,safety,status}, task_events
+Subscribes: /sim/ground_truth/{objects,safety,status,frames}, task_events,
+            perception/detections, executor/command_events
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from foresight_bringup.judge import EpisodeJudge
 from foresight_common import contract
 from foresight_common.conversions import time_to_sec
 from foresight_interfaces.msg import (
+    CommandEvent,
+    DetectionArray,
+    FrameTiming,
     GroundTruthObjectArray,
     GroundTruthSafety,
     SimulationStatus,
@@ -39,14 +43,34 @@ class JudgeNode(Node):
                                  contract.GT_STATUS.qos)
         self.create_subscription(TaskEvent, contract.TASK_EVENTS.name, self.on_task_event,
                                  contract.TASK_EVENTS.qos)
+        self.create_subscription(FrameTiming, contract.GT_FRAMES.name, self.on_frame,
+                                 contract.GT_FRAMES.qos)
+        self.create_subscription(CommandEvent, contract.COMMAND_EVENTS.name, self.on_command,
+                                 contract.COMMAND_EVENTS.qos)
+        self.create_subscription(DetectionArray, contract.DETECTIONS.name, self.on_detections,
+                                 contract.DETECTIONS.qos)
 
     def on_objects(self, msg: GroundTruthObjectArray) -> None:
-        statuses = {o.name: o.status for o in msg.objects if o.kind == "part"}
-        self.judge.on_parts(time_to_sec(msg.header.stamp), statuses)
+        parts = [o for o in msg.objects if o.kind == "part"]
+        self.judge.on_parts(time_to_sec(msg.header.stamp), {o.name: o.status for o in parts})
+        self.judge.on_static_parts({
+            o.name: (o.type, (o.pose.position.x, o.pose.position.y, o.pose.position.z))
+            for o in parts if o.visible and o.status == "in_tray"})
 
     def on_safety(self, msg: GroundTruthSafety) -> None:
         self.judge.on_safety(time_to_sec(msg.header.stamp), msg.min_separation_m,
-                             list(msg.robot_contacts))
+                             list(msg.robot_contacts), msg.robot_speed_mps,
+                             msg.closest_person_part)
+
+    def on_frame(self, msg: FrameTiming) -> None:
+        self.judge.on_frame(time_to_sec(msg.header.stamp), msg.wall_time_s)
+
+    def on_command(self, msg: CommandEvent) -> None:
+        self.judge.on_command(time_to_sec(msg.source_stamp), msg.wall_time_s, msg.skill)
+
+    def on_detections(self, msg: DetectionArray) -> None:
+        self.judge.on_detections([(d.label, (d.pose.position.x, d.pose.position.y,
+                                             d.pose.position.z)) for d in msg.detections])
 
     def on_status(self, msg: SimulationStatus) -> None:
         self.judge.on_status({

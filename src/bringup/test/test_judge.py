@@ -56,3 +56,53 @@ def test_wilson_interval_and_percentiles():
     assert wilson_interval(5, 10)[0] < 0.5 < wilson_interval(5, 10)[1]
     stats = percentiles(list(range(1, 101)))
     assert stats["n"] == 100 and stats["p50"] == 50.5 and 99 < stats["p99"] < 100
+
+
+def test_protective_distance_matches_hand_computed_cases():
+    from foresight_bringup.judge import protective_distance
+
+    # 1.6 (0.1 + 0.3) + 0.5 * 0.1 + 0.5 * 0.3 / 2 + 0.05 = 0.815
+    assert protective_distance(0.5, "coworker/torso", 1.0) == pytest.approx(0.815)
+    # a hand within 0.5 m moves at 2.0 m/s: 2.0 * 0.4 + 0.05 + 0.075 + 0.05 = 0.975
+    assert protective_distance(0.5, "coworker/right_hand", 0.4) == pytest.approx(0.975)
+    # the same hand farther than 0.5 m counts at 1.6 m/s
+    assert protective_distance(0.5, "coworker/right_hand", 0.6) == pytest.approx(0.815)
+    # a robot at rest: only the human's approach and the intrusion distance
+    assert protective_distance(0.0, "coworker/head", 2.0) == pytest.approx(0.69)
+
+
+def test_separation_violations_only_while_the_robot_moves():
+    judge = make_judge()
+    judge.on_safety(0.00, 0.30, [], robot_speed_mps=0.0, closest_part="coworker/right_hand")
+    judge.on_safety(0.02, 0.30, [], robot_speed_mps=0.0, closest_part="coworker/right_hand")
+    judge.on_safety(0.04, 0.30, [], robot_speed_mps=0.2, closest_part="coworker/right_hand")
+    judge.on_safety(0.06, 0.30, [], robot_speed_mps=0.2, closest_part="coworker/right_hand")
+    judge.on_safety(0.08, 1.50, [], robot_speed_mps=0.2, closest_part="coworker/right_hand")
+    judge.on_safety(0.10, 0.30, [], robot_speed_mps=0.2, closest_part="coworker/right_hand")
+    record = judge.record()
+    assert record["separation"]["violation_events"] == 2
+    assert record["separation"]["violation_s"] == pytest.approx(0.04)
+    assert record["errors"]["separation_violation"] == 2
+
+
+def test_latency_pairs_commands_with_the_frame_they_came_from():
+    judge = make_judge()
+    judge.on_frame(1.0, 1000.000)
+    judge.on_frame(1.0667, 1000.067)
+    judge.on_command(1.0, 1000.030, "pick")  # 30 ms after its frame
+    judge.on_command(1.0, 1000.500, "pick")  # later command of the same decision: ignored
+    judge.on_command(1.0667, 1000.112, "insert")  # 45 ms
+    judge.on_command(0.0, 1001.0, "go_home")  # not from perception: no sample
+    latency = judge.record()["latency_ms"]
+    assert latency["n"] == 2
+    assert sorted(latency["samples"]) == pytest.approx([30.0, 45.0], abs=0.01)
+
+
+def test_perception_recall_and_error_of_visible_static_parts():
+    judge = make_judge()
+    judge.on_static_parts({"part_0": ("peg_round", (0.3, 0.3, 0.78)),
+                           "part_1": ("peg_square", (0.4, 0.3, 0.78))})
+    judge.on_detections([("peg_round", (0.305, 0.3, 0.78)), ("peg_round", (0.4, 0.3, 0.78))])
+    perception = judge.record()["perception"]
+    assert perception["recall_static"] == 0.5  # the square peg was called round: a miss
+    assert perception["error_p50_m"] == pytest.approx(0.005)

@@ -28,7 +28,13 @@ from std_srvs.srv import Trigger
 
 from foresight_common import contract
 from foresight_common.cell_layout import load_cell_layout
-from foresight_common.conversions import InvalidMessage, msg_to_pose, pose_to_msg
+from foresight_common.conversions import (
+    InvalidMessage,
+    msg_to_pose,
+    msg_to_vector,
+    pose_to_msg,
+    time_to_sec,
+)
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -115,6 +121,7 @@ class ExecutorNode(Node):
         self.state = RobotState()
         self.pub_trajectory = create_publisher(self, contract.ARM_TRAJECTORY)
         self.pub_gripper = create_publisher(self, contract.GRIPPER_COMMAND)
+        self.pub_command_events = create_publisher(self, contract.COMMAND_EVENTS)
         create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
         create_subscription(self, contract.WRIST_WRENCH, self.on_wrench)
         create_subscription(self, contract.ESTOP, self.on_estop)
@@ -243,10 +250,15 @@ class ExecutorNode(Node):
             value = getattr(goal, name)
             if not math.isfinite(value) or value < 0:
                 return SkillRequest(goal.skill), f"{name} must be finite and >= 0, got {value}"
+        velocity = msg_to_vector(goal.target_velocity)
+        if not np.all(np.isfinite(velocity)) or float(np.linalg.norm(velocity)) > 1.0:
+            return SkillRequest(goal.skill), (f"target_velocity {velocity.tolist()} must be "
+                                              "finite and below 1 m/s")
         request = SkillRequest(skill=goal.skill, position=position, quat_wxyz=quat,
                                speed_scale=goal.speed_scale, gripper_width=goal.gripper_width,
-                               object_height=goal.object_height,
-                               yaw_free=False)
+                               object_height=goal.object_height, yaw_free=False,
+                               velocity=velocity if np.linalg.norm(velocity) > 0 else None,
+                               target_time=time_to_sec(goal.target_stamp))
         return request, self.runner.check_request(request)
 
     def runner_report(self, outcome: Outcome, reason: str):

@@ -20,6 +20,7 @@ from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
 from foresight_executor.skills import ForceLimitExceeded, Outcome, SkillStopped
 from foresight_executor.trajectory import JointTrajectoryPlan
 from foresight_interfaces.action import ExecuteSkill
+from foresight_interfaces.msg import CommandEvent
 
 POLL_S = 0.005  # wall-clock polling period of blocking waits
 
@@ -95,6 +96,7 @@ class RosRobotIO:
         self.state: RobotState = node.state
         self.params = node.params
         self.preempted = False
+        self._phase = ""
         self._deadline = self._now() + timeout_s
         self._timeout_s = timeout_s
 
@@ -142,6 +144,15 @@ class RosRobotIO:
     def set_gripper(self, width: float) -> None:
         self.check()
         self.node.pub_gripper.publish(Float64MultiArray(data=[float(width)]))
+        self._command_event()
+
+    def _command_event(self) -> None:
+        """Record that a command left, with the camera frame its decision came from."""
+        goal = self.goal_handle.request
+        event = CommandEvent(skill=goal.skill, phase=self._phase,
+                             source_stamp=goal.source_stamp, wall_time_s=time.time())
+        event.header.stamp = self.node.get_clock().now().to_msg()
+        self.node.pub_command_events.publish(event)
 
     def now(self) -> float:
         return self._now()
@@ -155,6 +166,7 @@ class RosRobotIO:
         start = self._now() if start_time is None else start_time
         baseline = self.state.force()
         self.node.pub_trajectory.publish(self.plan_message(plan, start_time))
+        self._command_event()
         final = plan.positions[-1]
         end = start + plan.duration
         settle_deadline = end + self.params.motion_settle_timeout_s
@@ -190,6 +202,7 @@ class RosRobotIO:
             self._sleep()
 
     def feedback(self, phase: str, progress: float) -> None:
+        self._phase = phase
         feedback = ExecuteSkill.Feedback(phase=phase, progress=float(progress))
         self.goal_handle.publish_feedback(feedback)
 

@@ -1,11 +1,11 @@
-"""Planner node (decision): takes a task, plans skills and sends them to the executor.
+"""Planner node (decision): takes a task, decides from the world model's tracks and
+predictions which part to pick, into which hole, when and where, sends skill goals to the
+executor, verifies each step by perception and the skill outcome, retries or replans.
 
-This first version plans from the nominal cell layout and the work order in config (the
-classic perceive-nothing cell); it monitors each skill's outcome, skips an item whose pick
-fails and reports honestly what it believes it did. `decision_mode` is declared so launch
-files and the comparison harness already use it; both modes plan identically until
-predictions exist (industrial slice).
+`decision_mode: reactive` is this same node with prediction horizon 0 (see decisions.py):
+the only difference between the modes, so their comparison is fair.
 
+Subscribes: world_model/objects, world_model/people, world_model/predictions
 Actions:    run_task (foresight_interfaces/RunTask), server
             execute_skill (foresight_interfaces/ExecuteSkill), client
 Publishes:  task_events (foresight_interfaces/TaskEvent), /diagnostics
@@ -17,35 +17,49 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
 
 from foresight_common import contract
 from foresight_common.cell_layout import load_cell_layout
-from foresight_common.conversions import pose_to_msg
+from foresight_common.conversions import pose_to_msg, sec_to_time, vector_to_msg
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
     create_publisher,
+    create_subscription,
     declare_parameters,
     load_file_parameter,
     run_node,
 )
-from foresight_common.params import ParameterError, param
+from foresight_common.params import param
 from foresight_interfaces.action import ExecuteSkill, RunTask
 from foresight_interfaces.msg import SkillOutcome, TaskEvent
 from foresight_planner.assembly_plan import (
     UNDERSTOOD_TASKS,
-    PlanningError,
-    SkillStep,
-    WorkItem,
     load_skill_library,
-    parse_work_order,
-    plan_assembly,
-    quat_array,
+    tool_down_quat,
     understood,
 )
+from foresight_planner.decisions import (
+    Choice,
+    DecisionConfig,
+    DecisionMaker,
+    Finished,
+    Wait,
+)
+from foresight_planner.world_view import WorldView
+
+OUTCOME_NAMES = {SkillOutcome.SUCCEEDED: "SUCCEEDED", SkillOutcome.CANCELED: "CANCELED",
+                 SkillOutcome.PREEMPTED: "PREEMPTED", SkillOutcome.REJECTED: "REJECTED",
+                 SkillOutcome.UNREACHABLE: "UNREACHABLE", SkillOutcome.SAFETY_STOP: "SAFETY_STOP",
+                 SkillOutcome.TIMEOUT: "TIMEOUT", SkillOutcome.FAILED: "FAILED"}
+
+
+def outcome_name(value: int) -> str:
+    return OUTCOME_NAMES.get(value, str(value))
 
 
 @dataclass(frozen=True)
@@ -54,15 +68,30 @@ class PlannerParams:
     skill_library_file: str = field(default="", metadata=param(
         "Skill library YAML (config/skills/...)", non_empty=True))
     decision_mode: str = field(default="world_model", metadata=param(
-        "Decision mode", choices=("world_model", "reactive")))
-    work_order: tuple[str, ...] = field(default=("slot_0:peg_round",), metadata=param(
-        "Kitting list 'slot:part_type' of the tray (nominal, no perception)", min_len=1))
+        "world_model: act on predictions; reactive: prediction horizon 0",
+        choices=("world_model", "reactive")))
+    prediction_horizon_s: float = field(default=4.0, metadata=param(
+        "How far ahead world_model mode looks (reactive always uses 0)", low=0.1, high=10.0))
     autostart_task: str = field(default="", metadata=param(
         "Task to start on its own once the executor is up ('' waits for run_task goals)"))
     executor_wait_s: float = field(default=120.0, metadata=param(
         "How long to wait for the executor's action server (s)", low=1.0, high=600.0))
     skill_timeout_s: float = field(default=90.0, metadata=param(
         "Timeout per skill goal (s)", low=1.0, high=600.0))
+    task_timeout_s: float = field(default=175.0, metadata=param(
+        "Give up the task after this long (s, node clock)", low=1.0, high=3600.0))
+    tracks_max_age_s: float = field(default=1.0, metadata=param(
+        "Tracks older than this are not acted on (s)", low=0.1, high=10.0))
+    settle_s: float = field(default=0.6, metadata=param(
+        "Wait after an insert before checking it by perception (s)", low=0.0, high=5.0))
+    idle_poll_s: float = field(default=0.2, metadata=param(
+        "How often to re-decide while waiting (s)", low=0.02, high=5.0))
+    person_keepout_m: float = field(default=0.30, metadata=param(
+        "Hands this close to a work target block it (m)", low=0.0, high=2.0))
+    min_intercept_lead_s: float = field(default=3.0, metadata=param(
+        "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
+    max_attempts: int = field(default=3, metadata=param(
+        "Attempts per part before giving up on it", low=1, high=20))
 
 
 class PlannerNode(Node):
@@ -73,12 +102,21 @@ class PlannerNode(Node):
         self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
         self.library = load_file_parameter("skill_library_file", p.skill_library_file,
                                            load_skill_library)
-        try:
-            self.work_order = parse_work_order(list(p.work_order), self.layout)
-        except PlanningError as exc:
-            raise ParameterError("work_order", list(p.work_order), str(exc)) from exc
+        conveyor = self.layout.conveyor
+        horizon = p.prediction_horizon_s if p.decision_mode == "world_model" else 0.0
+        self.decisions = DecisionMaker(self.layout, DecisionConfig(
+            prediction_horizon_s=horizon, pick_zone_y=tuple(conveyor.pick_zone),
+            conveyor_x=conveyor.start[0], conveyor_end_y=conveyor.end[1],
+            min_intercept_lead_s=p.min_intercept_lead_s, person_keepout_m=p.person_keepout_m,
+            grasp_depth_m=float(self.library.parameter("pick", "grasp_depth_m")),
+            pregrasp_margin_m=float(self.library.parameter("pick", "pregrasp_margin_m")),
+            max_attempts=p.max_attempts))
+        self.view = WorldView()
         self.diagnostics = DiagnosticsReporter(self, "task planning")
         self.pub_events = create_publisher(self, contract.TASK_EVENTS)
+        create_subscription(self, contract.OBJECT_TRACKS, self.view.on_objects)
+        create_subscription(self, contract.PERSON_TRACKS, self.view.on_people)
+        create_subscription(self, contract.PREDICTIONS, self.view.on_predictions)
         self.skill_client = ActionClient(self, ExecuteSkill, contract.EXECUTE_SKILL.name)
         self._busy = False
         self._wall_clock = Clock(clock_type=ClockType.STEADY_TIME)
@@ -90,12 +128,13 @@ class PlannerNode(Node):
             self._autostart = self.create_timer(0.5, self._start_autostart,
                                                 clock=self._wall_clock)
         self.get_logger().info(
-            f"decision_mode={p.decision_mode}; {len(self.work_order)} items in the work "
-            f"order; understood tasks: {', '.join(UNDERSTOOD_TASKS)}")
+            f"decision_mode={p.decision_mode} (prediction horizon {horizon:g} s); understood "
+            f"tasks: {', '.join(UNDERSTOOD_TASKS)}")
 
-    # --- task entry points ------------------------------------------------------------------
-    # Everything below runs as coroutines on a single-threaded executor: waiting for a skill
-    # result is an `await`, so nothing blocks and no thread spins.
+    def now(self) -> float:
+        return self.get_clock().now().nanoseconds * 1e-9
+
+    # --- task entry points (coroutines on a single-threaded executor) ----------------------
     def _start_autostart(self) -> None:
         self._autostart.cancel()
         self.executor.create_task(self._run_autostart())
@@ -107,9 +146,8 @@ class PlannerNode(Node):
                                f"{outcome_name(outcome)}, {done}/{total} items: {reason}")
 
     async def on_run_task(self, goal_handle) -> RunTask.Result:
-        text = goal_handle.request.text
         outcome, reason, total, done = await self.run_task(
-            text, cancel_requested=lambda: goal_handle.is_cancel_requested)
+            goal_handle.request.text, cancel_requested=lambda: goal_handle.is_cancel_requested)
         result = RunTask.Result(outcome=SkillOutcome(value=outcome), reason=reason,
                                 items_total=total, items_done=done)
         if outcome == SkillOutcome.SUCCEEDED:
@@ -120,7 +158,6 @@ class PlannerNode(Node):
             goal_handle.abort()
         return result
 
-    # --- the task -------------------------------------------------------------------------
     async def run_task(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
         if not understood(text):
             reason = (f"task '{text}' not understood; understood tasks: "
@@ -136,6 +173,7 @@ class PlannerNode(Node):
         finally:
             self._busy = False
 
+    # --- the assembly task ----------------------------------------------------------------
     async def _wait_for_executor(self) -> bool:
         deadline = time.monotonic() + self.params.executor_wait_s
         while not self.skill_client.server_is_ready():
@@ -145,66 +183,116 @@ class PlannerNode(Node):
         return True
 
     async def _assemble(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
-        started = time.monotonic()
+        p = self.params
+        started = self.now()
         if not await self._wait_for_executor():
             reason = f"executor action '{contract.EXECUTE_SKILL.name}' not available"
             self._event(text, 0, "", "", "", "finished", SkillOutcome.FAILED, reason)
-            return SkillOutcome.FAILED, reason, len(self.work_order), 0
-        items: list[WorkItem] = plan_assembly(self.layout, self.work_order, self.library)
-        done = 0
+            return SkillOutcome.FAILED, reason, 0, 0
+        attempts: dict[int, int] = {}
+        given_up: set[int] = set()
+        done_ids: set[int] = set()
+        seen_parts: set[int] = set()
         step = 0
-        notes = []
-        for item in items:
+        last_wait = ""
+        outcome, reason = SkillOutcome.FAILED, ""
+        while True:
             if cancel_requested():
+                outcome, reason = SkillOutcome.CANCELED, "canceled"
                 break
-            ok = True
-            for skill_step in item.steps:
-                step += 1
-                outcome, reason = await self._run_step(text, step, skill_step)
-                if outcome != SkillOutcome.SUCCEEDED:
-                    notes.append(f"{item.object_id}: {skill_step.skill} {reason}")
-                    ok = False
-                    break
-            done += int(ok)
+            if self.now() - started > p.task_timeout_s:
+                reason = f"gave up after {p.task_timeout_s:.0f} s"
+                break
+            world = self.view.snapshot(self.now(), p.tracks_max_age_s)
+            if world is None:
+                await async_sleep(self, p.idle_poll_s)
+                continue
+            seen_parts.update(o.id for o in world.objects
+                              if self.layout.part_types.get(o.label) is not None)
+            decision = self.decisions.next_step(world, self.now(), attempts, given_up)
+            if isinstance(decision, Finished):
+                outcome, reason = SkillOutcome.SUCCEEDED, decision.reason
+                break
+            if isinstance(decision, Wait):
+                if decision.reason != last_wait:
+                    self._event(text, step, "wait", "", "", "waiting", SkillOutcome.SUCCEEDED,
+                                decision.reason)
+                    last_wait = decision.reason
+                await async_sleep(self, p.idle_poll_s)
+                continue
+            last_wait = ""
+            self.get_logger().info(f"decided: {decision.reason}")
+            attempts[decision.part.id] = attempts.get(decision.part.id, 0) + 1
+            step, ok = await self._do(text, step, decision, world.stamp)
+            if ok:
+                done_ids.add(decision.part.id)
         step += 1
-        await self._run_step(text, step, SkillStep(
-            "go_home", speed_scale=float(self.library.parameter("go_home", "speed_scale"))))
-        total = len(items)
-        outcome = SkillOutcome.SUCCEEDED if done == total else SkillOutcome.FAILED
-        if cancel_requested():
-            outcome = SkillOutcome.CANCELED
-        reason = (f"{done}/{total} items assembled in {time.monotonic() - started:.0f} s"
-                  + (f"; {'; '.join(notes)}" if notes else ""))
-        self._event(text, step, "", "", "", "finished", outcome, reason)
-        return outcome, reason, total, done
+        await self._run_step(text, step, ExecuteSkill.Goal(
+            skill="go_home", speed_scale=float(self.library.parameter("go_home",
+                                                                      "speed_scale"))))
+        total = max(len(seen_parts), len(done_ids))
+        summary = (f"{len(done_ids)} of {total} parts assembled in "
+                   f"{self.now() - started:.0f} s: {reason}")
+        self._event(text, step, "", "", "", "finished", outcome, summary)
+        return outcome, summary, total, len(done_ids)
 
-    async def _run_step(self, text: str, step: int, skill_step: SkillStep) -> tuple[int, str]:
-        self._event(text, step, skill_step.skill, skill_step.object_id, skill_step.place_id,
-                    "started", SkillOutcome.SUCCEEDED, "")
-        goal = ExecuteSkill.Goal(skill=skill_step.skill, object_id=skill_step.object_id,
-                                 place_id=skill_step.place_id,
-                                 speed_scale=skill_step.speed_scale,
-                                 gripper_width=skill_step.gripper_width,
-                                 object_height=skill_step.object_height,
+    async def _do(self, text: str, step: int, choice: Choice, source: float
+                  ) -> tuple[int, bool]:
+        """Pick the chosen part and insert it; True when perception confirms it seated."""
+        ptype = self.layout.part_types[choice.part.label]
+        width = min(ptype.grasp_width + 2 * self.decisions.config.pregrasp_margin_m, 0.08)
+        object_id = f"{choice.part.label}#{choice.part.id}"
+        pick = self._goal("pick", object_id, "", choice.grasp_position, choice.grasp_yaw,
+                          width, ptype.height, source, float(self.library.parameter(
+                              "pick", "speed_scale")))
+        if choice.intercept_time:
+            pick.target_velocity = vector_to_msg(choice.velocity)
+            pick.target_stamp = sec_to_time(choice.intercept_time)
+        step += 1
+        outcome, _ = await self._run_step(text, step, pick)
+        if outcome != SkillOutcome.SUCCEEDED:
+            return step, False
+        insert = self._goal("insert", object_id, f"{choice.hole.label}#{choice.hole.id}",
+                            choice.seat_position, choice.seat_yaw, width, ptype.height,
+                            source, float(self.library.parameter("insert", "speed_scale")))
+        step += 1
+        outcome, _ = await self._run_step(text, step, insert)
+        if outcome != SkillOutcome.SUCCEEDED:
+            # still holding it (the executor keeps the part when the hole is not found):
+            # put it down where it can be picked again and let the next decision retry
+            step += 1
+            await self._run_step(text, step, ExecuteSkill.Goal(skill="open_gripper"))
+            return step, False
+        await async_sleep(self, self.params.settle_s)
+        return step, self.view.part_near(choice.hole.position, ptype.height,
+                                         self.layout.fixture.hole_depth)
+
+    def _goal(self, skill: str, object_id: str, place_id: str, position: np.ndarray,
+              yaw: float, width: float, height: float, source: float, speed: float
+              ) -> ExecuteSkill.Goal:
+        goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
+                                 speed_scale=speed, gripper_width=width, object_height=height,
                                  timeout_s=self.params.skill_timeout_s)
-        if skill_step.position is not None and skill_step.quat_wxyz is not None:
-            goal.target_pose.header.frame_id = contract.WORLD_FRAME
-            goal.target_pose.pose = pose_to_msg(quat_array(skill_step.position),
-                                                quat_array(skill_step.quat_wxyz))
-        outcome, reason = await self._send(goal)
-        state = "succeeded" if outcome == SkillOutcome.SUCCEEDED else "failed"
-        self._event(text, step, skill_step.skill, skill_step.object_id, skill_step.place_id,
-                    state, outcome, reason)
-        self.diagnostics.count(f"steps.{state}")
-        return outcome, reason
+        goal.target_pose.header.frame_id = contract.WORLD_FRAME
+        goal.target_pose.pose = pose_to_msg(position, np.asarray(tool_down_quat(yaw)))
+        goal.source_stamp = sec_to_time(source)
+        return goal
 
-    async def _send(self, goal: ExecuteSkill.Goal) -> tuple[int, str]:
-        """Send a skill goal and await its result."""
+    async def _run_step(self, text: str, step: int, goal: ExecuteSkill.Goal
+                        ) -> tuple[int, str]:
+        self._event(text, step, goal.skill, goal.object_id, goal.place_id, "started",
+                    SkillOutcome.SUCCEEDED, "")
         handle = await self.skill_client.send_goal_async(goal)
         if not handle.accepted:
-            return SkillOutcome.REJECTED, "goal not accepted by the executor"
-        response = await handle.get_result_async()
-        return response.result.outcome.value, response.result.reason
+            outcome, reason = SkillOutcome.REJECTED, "goal not accepted by the executor"
+        else:
+            response = await handle.get_result_async()
+            outcome, reason = response.result.outcome.value, response.result.reason
+        state = "succeeded" if outcome == SkillOutcome.SUCCEEDED else "failed"
+        self._event(text, step, goal.skill, goal.object_id, goal.place_id, state, outcome,
+                    reason)
+        self.diagnostics.count(f"steps.{goal.skill}.{state}")
+        return outcome, reason
 
     def _event(self, task: str, step: int, skill: str, object_id: str, place_id: str,
                state: str, outcome: int, reason: str) -> None:
@@ -213,18 +301,8 @@ class PlannerNode(Node):
                         reason=reason)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_events.publish(msg)
-        if state in ("failed", "finished"):
+        if state in ("failed", "finished", "waiting"):
             self.get_logger().info(f"[{state}] {skill or task} {object_id} {reason}".strip())
-
-
-OUTCOME_NAMES = {SkillOutcome.SUCCEEDED: "SUCCEEDED", SkillOutcome.CANCELED: "CANCELED",
-                 SkillOutcome.PREEMPTED: "PREEMPTED", SkillOutcome.REJECTED: "REJECTED",
-                 SkillOutcome.UNREACHABLE: "UNREACHABLE", SkillOutcome.SAFETY_STOP: "SAFETY_STOP",
-                 SkillOutcome.TIMEOUT: "TIMEOUT", SkillOutcome.FAILED: "FAILED"}
-
-
-def outcome_name(value: int) -> str:
-    return OUTCOME_NAMES.get(value, str(value))
 
 
 def main(args: list[str] | None = None) -> int:
@@ -233,3 +311,4 @@ def main(args: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+

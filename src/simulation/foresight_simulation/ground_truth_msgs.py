@@ -19,6 +19,8 @@ def objects_msg(cell: IndustrialCell, stamp: Time) -> GroundTruthObjectArray:
     msg.header.stamp = stamp
     msg.header.frame_id = "world"
     for obj in cell.ground_truth():
+        top = (obj.position[0], obj.position[1], obj.position[2] + obj.size[2] / 2)
+        visible = obj.kind == "part" and cell.visible_from_camera(top, obj.name)
         pose = Pose(position=Point(x=obj.position[0], y=obj.position[1], z=obj.position[2]),
                     orientation=Quaternion(w=obj.quat[0], x=obj.quat[1], y=obj.quat[2],
                                            z=obj.quat[3]))
@@ -26,7 +28,7 @@ def objects_msg(cell: IndustrialCell, stamp: Time) -> GroundTruthObjectArray:
             name=obj.name, kind=obj.kind, type=obj.type, matches=obj.matches, pose=pose,
             twist=Twist(linear=_vector(obj.linear_velocity),
                         angular=_vector(obj.angular_velocity)),
-            size=_vector(obj.size), status=status.get(obj.name, "")))
+            size=_vector(obj.size), status=status.get(obj.name, ""), visible=visible))
     return msg
 
 

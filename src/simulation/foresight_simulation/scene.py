@@ -895,6 +895,22 @@ class IndustrialCell:
                                    sizes[part]))
         return out
 
+    def visible_from_camera(self, position: Sequence[float], body_name: str) -> bool:
+        """Whether the camera sees `position` (a point on body `body_name`): the first
+        rendered geom along the ray from the camera belongs to that body (or nothing lies in
+        between). For the perception metrics of offline tools."""
+        m, d = self.model, self.data
+        origin = d.cam_xpos[self._camera_id].copy()
+        target = np.asarray(position, dtype=float)
+        direction = target - origin
+        distance = float(np.linalg.norm(direction))
+        geomid = np.zeros(1, dtype=np.int32)
+        groups = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)  # the groups the camera draws
+        hit = mujoco.mj_ray(m, d, origin, direction / distance, groups, 1, -1, geomid)
+        if hit < 0 or hit >= distance - 0.005:
+            return True
+        return m.body(int(m.geom_bodyid[geomid[0]])).name == body_name
+
     def separation(self, cutoff: float = 2.0) -> tuple[float, str]:
         """Minimum surface distance (m) between the robot's collision geometry and the
         co-worker, and the closest person body (e.g. "coworker/right_hand"). Returns

@@ -121,6 +121,7 @@ class SimulationNode(Node):
         self.pub_gt_objects = create_publisher(self, contract.GT_OBJECTS)
         self.pub_gt_safety = create_publisher(self, contract.GT_SAFETY)
         self.pub_gt_status = create_publisher(self, contract.GT_STATUS)
+        self.pub_gt_frames = create_publisher(self, contract.GT_FRAMES)
         self._commands: queue.Queue = queue.Queue()
         create_subscription(self, contract.ARM_TRAJECTORY, self.on_trajectory)
         create_subscription(self, contract.GRIPPER_COMMAND, self.on_gripper)
@@ -303,6 +304,9 @@ class SimulationNode(Node):
         self.pub_rgb_info.publish(info)
         self.pub_depth.publish(depth_to_image(depth, stamp, frame))
         self.pub_depth_info.publish(info)
+        timing = contract.GT_FRAMES.type(wall_time_s=time.time())
+        timing.header.stamp = stamp
+        self.pub_gt_frames.publish(timing)
 
     def _publish_status(self, pacer: RealTimePacer, frames: int) -> None:
         p = self.params

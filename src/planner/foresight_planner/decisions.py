@@ -1,0 +1,278 @@
+"""Which part next, into which hole, when and where: the planner's choices from what the
+world model says (tracks and their predictions). No rclpy here.
+
+One `prediction_horizon_s` separates the decision modes and nothing else:
+- `world_model` (horizon > 0): a conveyor part is intercepted where it is predicted to be
+  inside the robot's pick zone, and the robot waits for (or works around) a co-worker whose
+  hands are predicted to enter the target area while it would work there;
+- `reactive` (horizon 0, the classic perceive-decide-act chain): everything is taken where
+  it was last seen, as if it stood still, and only where people are now counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from foresight_common.cell_layout import CellLayout, PartType
+
+STATIC, CONVEYOR, INTERACTING, PERSON = 1, 2, 3, 4  # ObjectTrack.MOTION_*
+
+
+@dataclass(frozen=True)
+class TrackedObject:
+    id: int
+    label: str
+    motion: int
+    position: np.ndarray
+    yaw: float
+    velocity: np.ndarray
+
+
+@dataclass(frozen=True)
+class PredictedPath:
+    """Predicted positions of one track (or person keypoint) at `times` (absolute, s)."""
+
+    times: np.ndarray
+    positions: np.ndarray  # (n, 3)
+
+    def at(self, t: float) -> np.ndarray:
+        """Position at `t`: interpolated, held before the first time, extrapolated linearly
+        from the last two samples after the last one (a conveyor keeps its speed)."""
+        if t <= self.times[0] or len(self.times) == 1:
+            return self.positions[0].copy()
+        if t <= self.times[-1]:
+            return np.array([np.interp(t, self.times, self.positions[:, k]) for k in range(3)])
+        velocity = (self.positions[-1] - self.positions[-2]) / (self.times[-1] - self.times[-2])
+        return self.positions[-1] + velocity * (t - self.times[-1])
+
+
+@dataclass
+class WorldSnapshot:
+    """What the planner knows at one moment: tracks of the same source image."""
+
+    stamp: float  # source image stamp of the tracks (s)
+    objects: list[TrackedObject] = field(default_factory=list)
+    people: dict[str, np.ndarray] = field(default_factory=dict)  # keypoint -> position
+    object_paths: dict[int, PredictedPath] = field(default_factory=dict)
+    people_paths: dict[str, PredictedPath] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    prediction_horizon_s: float  # 0 = reactive
+    pick_zone_y: tuple[float, float]  # along the conveyor (world y) where the arm can pick
+    conveyor_x: float
+    conveyor_end_y: float
+    min_intercept_lead_s: float = 3.0  # s the arm needs to be ready above a moving part
+    person_keepout_m: float = 0.30  # hands this close to a work target block it
+    person_window_s: float = 4.0  # s ahead the target area must stay clear
+    grasp_depth_m: float = 0.012
+    pregrasp_margin_m: float = 0.012
+    seated_xy_tolerance_m: float = 0.010
+    max_attempts: int = 3
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Pick `part` (where and when) and insert it into `hole`."""
+
+    part: TrackedObject
+    hole: TrackedObject
+    grasp_position: np.ndarray
+    grasp_yaw: float
+    velocity: np.ndarray  # zero for a static pick
+    intercept_time: float  # 0 for a static pick
+    seat_position: np.ndarray
+    seat_yaw: float
+    yaw_free: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class Wait:
+    reason: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    reason: str
+
+
+def part_type_of(layout: CellLayout, label: str) -> PartType | None:
+    return layout.part_types.get(label)
+
+
+def grasp_yaw_offset(part: PartType) -> float:
+    """Tool yaw relative to the part's yaw so the fingers close across its narrow side
+    (the fingers close along the tool x axis, which is world +y at tool yaw 0)."""
+    if part.shape == "box" and part.size[0] < part.size[1]:
+        return -math.pi / 2.0
+    return 0.0
+
+
+def symmetry(part: PartType) -> float:
+    """Rotation (rad) that maps the part's footprint onto itself."""
+    if part.shape == "cylinder":
+        return 2 * math.pi
+    return math.pi / 2 if abs(part.size[0] - part.size[1]) < 1e-6 else math.pi
+
+
+def wrap(angle: float, period: float) -> float:
+    """Equivalent angle in [-period/2, period/2)."""
+    return (angle + period / 2) % period - period / 2
+
+
+def seated(part: TrackedObject, holes: list[TrackedObject], layout: CellLayout,
+           config: DecisionConfig) -> TrackedObject | None:
+    """The hole a part sits in (by position: centred on it and sunk into it), else None."""
+    ptype = part_type_of(layout, part.label)
+    if ptype is None:
+        return None
+    for hole in holes:
+        if np.linalg.norm(part.position[:2] - hole.position[:2]) > config.seated_xy_tolerance_m:
+            continue
+        sunk_centre = hole.position[2] - layout.fixture.hole_depth + ptype.height / 2
+        if part.position[2] < sunk_centre + layout.fixture.hole_depth / 2:
+            return hole
+    return None
+
+
+class DecisionMaker:
+    """Stateless choices; the attempt counts live with the caller (`attempts` by part id)."""
+
+    def __init__(self, layout: CellLayout, config: DecisionConfig) -> None:
+        self.layout = layout
+        self.config = config
+
+    # --- predictions (horizon 0: where things are now) -----------------------------------
+    def object_at(self, world: WorldSnapshot, obj: TrackedObject, t: float) -> np.ndarray:
+        path = world.object_paths.get(obj.id)
+        if self.config.prediction_horizon_s <= 0.0 or path is None:
+            return obj.position.copy()
+        return path.at(t)
+
+    def people_near(self, world: WorldSnapshot, target: np.ndarray, now: float) -> str | None:
+        """Name of a person keypoint that is (or, with a horizon, is predicted to be) within
+        the keep-out distance of `target` during the work window; None if clear."""
+        config = self.config
+        for name, position in world.people.items():
+            if np.linalg.norm(position[:2] - target[:2]) < config.person_keepout_m:
+                return f"{name} is at the target now"
+            path = world.people_paths.get(name)
+            if config.prediction_horizon_s <= 0.0 or path is None:
+                continue
+            window = min(config.person_window_s, config.prediction_horizon_s)
+            for t in np.linspace(now, now + window, 9):
+                if np.linalg.norm(path.at(t)[:2] - target[:2]) < config.person_keepout_m:
+                    return f"{name} predicted at the target in {t - now:.1f} s"
+        return None
+
+    # --- the choice -------------------------------------------------------------------------
+    def next_step(self, world: WorldSnapshot, now: float, attempts: dict[int, int],
+                  given_up: set[int]) -> Choice | Wait | Finished:
+        layout, config = self.layout, self.config
+        holes = [o for o in world.objects if o.label.startswith("hole_")]
+        parts = [o for o in world.objects if part_type_of(layout, o.label) is not None]
+        occupied = {}
+        for part in parts:
+            hole = seated(part, holes, layout, config)
+            if hole is not None:
+                occupied[hole.id] = part.id
+        todo = [p for p in parts if p.id not in occupied.values() and p.id not in given_up
+                and attempts.get(p.id, 0) < config.max_attempts
+                and p.motion != INTERACTING]
+        if not todo:
+            return Finished(f"{len(occupied)} parts seated, nothing left to do")
+        candidates: list[Choice] = []
+        waits: list[str] = []
+        for part in todo:
+            ptype = part_type_of(layout, part.label)
+            free = [h for h in holes if h.label == ptype.hole_type and h.id not in occupied]
+            if not free:
+                waits.append(f"no free {ptype.hole_type} for part {part.id}")
+                continue
+            hole = min(free, key=lambda h: np.linalg.norm(h.position[:2] - part.position[:2]))
+            choice = self._pick_plan(world, part, ptype, hole, now)
+            if isinstance(choice, str):
+                waits.append(choice)
+                continue
+            blocker = self.people_near(world, choice.grasp_position, now) or \
+                self.people_near(world, choice.seat_position, now)
+            if blocker:
+                waits.append(f"part {part.id}: {blocker}")
+                continue
+            candidates.append(choice)
+        if not candidates:
+            return Wait("; ".join(waits) or "nothing reachable now")
+        # moving parts first (they will not wait), then the nearest to the fixture
+        candidates.sort(key=lambda c: (c.intercept_time == 0.0,
+                                       float(np.linalg.norm(c.part.position[:2] -
+                                                            c.hole.position[:2]))))
+        return candidates[0]
+
+    def _pick_plan(self, world: WorldSnapshot, part: TrackedObject, ptype: PartType,
+                   hole: TrackedObject, now: float) -> Choice | str:
+        config = self.config
+        offset = grasp_yaw_offset(ptype)
+        sym = symmetry(ptype)
+        yaw_free = ptype.shape == "cylinder"
+        grasp_yaw = 0.0 if yaw_free else wrap(part.yaw + offset, min(sym, math.pi))
+        velocity = np.zeros(3)
+        intercept = 0.0
+        position = self.object_at(world, part, now)
+        if part.motion == CONVEYOR:
+            if config.prediction_horizon_s > 0.0:
+                t = self._intercept_time(world, part, now)
+                if t is None:
+                    return f"part {part.id} on the conveyor: no intercept in the pick zone"
+                position = self.object_at(world, part, t)
+                path = world.object_paths.get(part.id)
+                velocity = (self.object_at(world, part, t + 0.1) - position) / 0.1 \
+                    if path is not None else part.velocity.copy()
+                velocity[2] = 0.0
+                intercept = t
+            elif not self._in_pick_zone(position):
+                return f"part {part.id} on the conveyor is outside the pick zone"
+        elif not self._reachable_place(position):
+            return f"part {part.id} lies where the arm cannot pick it"
+        grasp = position + np.array([0.0, 0.0, ptype.height / 2 - config.grasp_depth_m])
+        seat_yaw = 0.0
+        if not yaw_free:
+            # the same part-to-tool relation in the hole; the equivalent closest to the grasp
+            seat_yaw = hole.yaw + offset
+            seat_yaw = grasp_yaw + wrap(seat_yaw - grasp_yaw, min(sym, math.pi))
+            seat_yaw = wrap(seat_yaw, 2 * math.pi)
+        seat = np.array([hole.position[0], hole.position[1],
+                         hole.position[2] - self.layout.fixture.hole_depth + ptype.height
+                         - config.grasp_depth_m])
+        how = (f"intercept on the conveyor at t={intercept:.1f} s" if intercept
+               else "pick where it lies")
+        return Choice(part=part, hole=hole, grasp_position=grasp, grasp_yaw=grasp_yaw,
+                      velocity=velocity, intercept_time=intercept, seat_position=seat,
+                      seat_yaw=seat_yaw, yaw_free=yaw_free,
+                      reason=f"{ptype.name} #{part.id} -> {hole.label} #{hole.id}: {how}")
+
+    def _in_pick_zone(self, position: np.ndarray) -> bool:
+        low, high = self.config.pick_zone_y
+        return low <= position[1] <= high
+
+    def _reachable_place(self, position: np.ndarray) -> bool:
+        base = np.asarray(self.layout.robot_base)
+        reach = float(np.linalg.norm(position[:2] - base[:2]))
+        return 0.25 <= reach <= 0.75
+
+    def _intercept_time(self, world: WorldSnapshot, part: TrackedObject, now: float
+                        ) -> float | None:
+        """Earliest time after the arm's lead time at which the part is predicted in the
+        middle of the pick zone (None: it leaves the zone before the arm can be there)."""
+        low, high = self.config.pick_zone_y
+        earliest = now + self.config.min_intercept_lead_s
+        middle = (low + high) / 2
+        for t in np.arange(earliest, earliest + 20.0, 0.1):
+            y = self.object_at(world, part, t)[1]
+            if y >= middle - 0.03:
+                return float(t) if y <= high else None
+        return None

@@ -1,0 +1,96 @@
+"""The planner's view of the world: the latest tracks, people and predictions from the world
+model, turned into plain snapshots for the decision code. Callbacks store; the task decides.
+No rclpy here (messages are read by duck typing)."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from foresight_common.conversions import msg_to_vector, time_to_sec
+from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
+
+
+def yaw_of(q) -> float:
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+class WorldView:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._objects = None
+        self._people = None
+        self._predictions = None
+
+    def on_objects(self, msg) -> None:
+        with self._lock:
+            self._objects = msg
+
+    def on_people(self, msg) -> None:
+        with self._lock:
+            self._people = msg
+
+    def on_predictions(self, msg) -> None:
+        with self._lock:
+            self._predictions = msg
+
+    def snapshot(self, now: float, max_age_s: float) -> WorldSnapshot | None:
+        """The newest tracks as a snapshot; None if there are none or they are too old."""
+        with self._lock:
+            objects, people, predictions = self._objects, self._people, self._predictions
+        if objects is None:
+            return None
+        stamp = time_to_sec(objects.header.stamp)
+        if now - stamp > max_age_s:
+            return None
+        world = WorldSnapshot(stamp=stamp)
+        for track in objects.tracks:
+            position = msg_to_vector(track.pose.position)
+            if not np.all(np.isfinite(position)):
+                continue
+            world.objects.append(TrackedObject(
+                id=int(track.id), label=track.label, motion=int(track.motion_class),
+                position=position, yaw=yaw_of(track.pose.orientation),
+                velocity=msg_to_vector(track.velocity)))
+        if people is not None and now - time_to_sec(people.header.stamp) <= max_age_s:
+            for person in people.people:
+                for name, point in zip(person.keypoint_names, person.keypoints, strict=False):
+                    world.people[f"{person.id}/{name}"] = msg_to_vector(point)
+        if predictions is not None:
+            for prediction in predictions.predictions:
+                base = time_to_sec(prediction.header.stamp)
+                times = np.array([base] + [base + h for h in prediction.horizons_s])
+                if len(prediction.positions) != len(prediction.horizons_s):
+                    continue
+                points = [msg_to_vector(p) for p in prediction.positions]
+                if prediction.keypoint:
+                    key = f"{prediction.track_id}/{prediction.keypoint}"
+                    start = world.people.get(key)
+                    if start is None:
+                        continue
+                    world.people_paths[key] = PredictedPath(times, np.array([start, *points]))
+                else:
+                    start = next((o.position for o in world.objects
+                                  if o.id == prediction.track_id), None)
+                    if start is None:
+                        continue
+                    world.object_paths[int(prediction.track_id)] = PredictedPath(
+                        times, np.array([start, *points]))
+        return world
+
+    def part_near(self, hole_top: np.ndarray, part_height: float, hole_depth: float,
+                  tolerance: float = 0.012) -> bool:
+        """Perception's verdict on an insert: some part is centred on the hole and sunk in."""
+        with self._lock:
+            objects = self._objects
+        if objects is None:
+            return False
+        seated_centre = hole_top[2] - hole_depth + part_height / 2
+        for track in objects.tracks:
+            position = msg_to_vector(track.pose.position)
+            if np.linalg.norm(position[:2] - hole_top[:2]) < tolerance and \
+                    position[2] < seated_centre + hole_depth / 2:
+                return True
+        return False
