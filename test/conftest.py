@@ -64,7 +64,8 @@ def launch_stack(domain_id: int) -> Iterator[Callable[..., Stack]]:
     def start(nodes: tuple[str, ...] | None = None, **launch_args: str) -> Stack:
         share = bringup_share()
         args = {"work_order_file": str(share / "config" / "work_orders" / "smoke.yaml"),
-                "family": "smoke", **{k: str(v) for k, v in launch_args.items()}}
+                "family": "smoke", "watchdog_s": "0.0",  # most tests run without perception
+                **{k: str(v) for k, v in launch_args.items()}}
         description = parse_launch_file(share / "launch" / "industrial_assembly.launch.xml",
                                         args)
         specs = [s for s in description.nodes if nodes is None or s.name in nodes]

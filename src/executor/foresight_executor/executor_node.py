@@ -47,7 +47,14 @@ from foresight_common.node_support import (
 from foresight_common.params import param
 from foresight_common.robot_model import RobotKinematics
 from foresight_executor.collision import CollisionChecker
+from foresight_executor.people_view import PeopleView
 from foresight_executor.robot_io import RobotState, RosRobotIO
+from foresight_executor.safety import (
+    SafetyLevel,
+    SafetyVerdict,
+    SpeedSeparationMonitor,
+    SsmConfig,
+)
 from foresight_executor.skills import (
     Outcome,
     SkillRequest,
@@ -55,8 +62,13 @@ from foresight_executor.skills import (
     SkillSettings,
 )
 from foresight_interfaces.action import ExecuteSkill
-from foresight_interfaces.msg import SkillOutcome
+from foresight_interfaces.msg import SafetyState, SkillOutcome
 
+# Bodies whose origins (and the midpoints between them) stand in for the arm in the
+# separation check, from the elbow to the finger tips.
+SUPERVISED_BODIES = ("panda_link3", "panda_link4", "panda_link5", "panda_link6",
+                     "panda_link7", "panda_hand", "panda_leftfinger_tip",
+                     "panda_rightfinger_tip")
 STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint state
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
 
@@ -94,6 +106,24 @@ class ExecutorParams:
         "Joint error at which a trajectory counts as finished (rad)", low=0.001, high=0.2))
     joint_state_timeout_s: float = field(default=0.5, metadata=param(
         "Joint states older than this stop the arm (s)", low=0.05, high=5.0))
+    safety_rate_hz: float = field(default=50.0, metadata=param(
+        "Rate of the speed and separation monitor (Hz, node clock)", low=5.0, high=500.0))
+    people_timeout_s: float = field(default=0.0, metadata=param(
+        "Person tracks older than this stop the arm (s); 0 disables the watchdog "
+        "(no perception running)", low=0.0, high=10.0))
+    camera_timeout_s: float = field(default=0.0, metadata=param(
+        "Camera frames older than this stop the arm (s); 0 disables the watchdog",
+        low=0.0, high=10.0))
+    ssm_reaction_time_s: float = field(default=0.2, metadata=param(
+        "Supervisor reaction time T_r: camera period + perception + world model (s)",
+        low=0.0, high=2.0))
+    ssm_deceleration_mps2: float = field(default=2.5, metadata=param(
+        "Arm deceleration for the stopping distance (m/s^2)", low=0.1, high=50.0))
+    ssm_sensor_uncertainty_m: float = field(default=0.03, metadata=param(
+        "Z_d: uncertainty of perceived person positions (m)", low=0.0, high=0.5))
+    ssm_prediction_window_s: float = field(default=0.5, metadata=param(
+        "Predicted person positions this far ahead count for separation (s)", low=0.0,
+        high=3.0))
 
 
 class ExecutorNode(Node):
@@ -125,6 +155,20 @@ class ExecutorNode(Node):
         create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
         create_subscription(self, contract.WRIST_WRENCH, self.on_wrench)
         create_subscription(self, contract.ESTOP, self.on_estop)
+        self.ssm = SpeedSeparationMonitor(SsmConfig(
+            reaction_time_s=p.ssm_reaction_time_s, deceleration_mps2=p.ssm_deceleration_mps2,
+            sensor_uncertainty_m=p.ssm_sensor_uncertainty_m))
+        self.people = PeopleView(p.ssm_prediction_window_s)
+        self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
+        self._robot_points_prev: tuple[float, np.ndarray] | None = None
+        self._base = np.asarray(layout.robot_base, dtype=float)
+        self._camera_stamp = -math.inf
+        create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
+        create_subscription(self, contract.PREDICTIONS, self.people.on_predictions)
+        if p.camera_timeout_s > 0:
+            create_subscription(self, contract.COLOR_INFO, self.on_camera_info)
+        self.pub_safety = create_publisher(self, contract.SAFETY_STATE)
+        self.create_timer(1.0 / p.safety_rate_hz, self.supervise)
         self.create_service(contract.RESET_ESTOP.type, contract.RESET_ESTOP.name,
                             self.on_reset_estop)
         self._goal_lock = threading.Lock()  # one goal moves the arm at a time
@@ -172,6 +216,64 @@ class ExecutorNode(Node):
             response.message = "e-stop reset: goals are accepted again"
             self.get_logger().info(response.message)
         return response
+
+    # --- speed and separation monitoring -------------------------------------------------
+    def on_camera_info(self, _msg) -> None:
+        self._camera_stamp = self._now()
+
+    def supervise(self) -> None:
+        """Timer: evaluate the separation to people, publish the safety state and hold the
+        arm at once when it must stop (the running skill then waits and resumes)."""
+        p = self.params
+        now = self._now()
+        q = self.state.arm_positions()
+        if q is None:
+            return
+        points = self.robot_points(q)
+        speed = 0.0
+        if self._robot_points_prev is not None and now > self._robot_points_prev[0]:
+            moved = np.linalg.norm(points - self._robot_points_prev[1], axis=1)
+            speed = float(np.max(moved)) / (now - self._robot_points_prev[0])
+        self._robot_points_prev = (now, points)
+        people, predicted, people_stamp = self.people.current()
+        if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
+            verdict = self.ssm.stale(now, "person tracks")
+        elif p.camera_timeout_s > 0 and now - self._camera_stamp > p.camera_timeout_s:
+            verdict = self.ssm.stale(now, "camera")
+        else:
+            verdict = self.ssm.evaluate(now, points, speed, people, predicted)
+        previous = self._verdict
+        self._verdict = verdict
+        if verdict.level == SafetyLevel.STOP and previous.level != SafetyLevel.STOP:
+            self.hold_arm()
+            self.diagnostics.count("safety.stops")
+            self.get_logger().warning(f"safety stop: {verdict.reason}")
+        elif verdict.level != SafetyLevel.STOP and previous.level == SafetyLevel.STOP:
+            self.get_logger().info(f"safety: resuming ({verdict.reason})")
+        msg = SafetyState(state=int(verdict.level), separation_m=float(verdict.separation_m),
+                          protective_distance_m=float(verdict.protective_distance_m),
+                          robot_speed_mps=speed, speed_scale=float(verdict.speed_scale),
+                          closest_person_part=verdict.closest, reason=verdict.reason)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_safety.publish(msg)
+
+    def robot_points(self, q: np.ndarray) -> np.ndarray:
+        """World points along the arm (link origins and midpoints, hand, finger tips)."""
+        poses = self.runner.kin.body_poses(q, fingers=self.state.gripper_width() / 2.0)
+        chain = [poses[name][0] for name in SUPERVISED_BODIES if name in poses]
+        points = [chain[0]]
+        for a, b in zip(chain[:-1], chain[1:], strict=True):
+            points.extend([(a + b) / 2.0, b])
+        return np.array(points) + self._base
+
+    def safety_stopped(self) -> bool:
+        return self._verdict.level == SafetyLevel.STOP or self.state.estop_latched
+
+    def safety_scale(self) -> float:
+        return float(self._verdict.speed_scale)
+
+    def safety_reason(self) -> str:
+        return self._verdict.reason
 
     def hold_arm(self) -> None:
         q = self.state.arm_positions()

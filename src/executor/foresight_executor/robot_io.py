@@ -18,11 +18,21 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from foresight_common.conversions import sec_to_duration, sec_to_time
 from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
 from foresight_executor.skills import ForceLimitExceeded, Outcome, SkillStopped
-from foresight_executor.trajectory import JointTrajectoryPlan
+from foresight_executor.trajectory import JointTrajectoryPlan, time_parameterize
 from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import CommandEvent
 
 POLL_S = 0.005  # wall-clock polling period of blocking waits
+
+
+def stretch(plan: JointTrajectoryPlan, scale: float) -> JointTrajectoryPlan:
+    """The same path slower: times / scale, velocities * scale (scale in (0, 1])."""
+    if scale >= 1.0:
+        return plan
+    scale = max(scale, 0.05)
+    return JointTrajectoryPlan(times=plan.times / scale, positions=plan.positions,
+                               velocities=plan.velocities * scale,
+                               joint_names=plan.joint_names)
 
 
 class RobotState:
@@ -160,9 +170,17 @@ class RosRobotIO:
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
                 until: Callable[[np.ndarray], bool] | None = None,
                 start_time: float | None = None) -> bool:
+        """Play a plan under the safety supervisor: slower near people (the plan is
+        stretched in time, same path), held while a person is inside the protective
+        distance and resumed along the rest of the path once clear. A plan timed to the
+        world (start_time: a moving part) cannot wait: a stop ends the skill."""
         self.check()
         if plan.duration <= 0.0:
             return True
+        timed = start_time is not None
+        if not timed:
+            self._wait_until_safe()
+            plan = stretch(plan, self.node.safety_scale())
         start = self._now() if start_time is None else start_time
         baseline = self.state.force()
         self.node.pub_trajectory.publish(self.plan_message(plan, start_time))
@@ -178,6 +196,21 @@ class RosRobotIO:
             except SkillStopped:
                 self._hold()
                 raise
+            if self.node.safety_stopped():
+                self._hold()
+                if timed:
+                    raise SkillStopped(Outcome.SAFETY_STOP, "safety stop during a timed "
+                                       f"motion: {self.node.safety_reason()}")
+                self._wait_until_safe()
+                plan = self._rest_of(plan, now - start)
+                if plan is None:
+                    return True
+                start = self._now()
+                self.node.pub_trajectory.publish(self.plan_message(plan))
+                self._command_event()
+                end = start + plan.duration
+                settle_deadline = end + self.params.motion_settle_timeout_s
+                continue
             if force_limit_n is not None:
                 extra = float(np.linalg.norm(self.state.force() - baseline))
                 if extra > force_limit_n:
@@ -194,6 +227,35 @@ class RosRobotIO:
                     self._hold()
                     raise SkillStopped(Outcome.FAILED, f"arm did not reach the end of its "
                                        f"trajectory (joint error {error:.3f} rad)")
+
+    def _wait_until_safe(self) -> None:
+        """Hold still while the supervisor says stop (the skill's timeout still runs)."""
+        logged = False
+        while self.node.safety_stopped():
+            if not logged:
+                self.node.get_logger().info(f"holding: {self.node.safety_reason()}")
+                logged = True
+            self.check()
+            self._sleep()
+
+    def _rest_of(self, plan: JointTrajectoryPlan, elapsed: float
+                 ) -> JointTrajectoryPlan | None:
+        """The remaining path of an interrupted plan, from where the arm stands, re-timed
+        from rest at the current safety speed scale."""
+        q = self.arm_positions()
+        later = np.flatnonzero(plan.times >= max(elapsed - 0.5, 0.0))
+        if len(later) == 0:
+            return None
+        nearest = later[int(np.argmin(np.linalg.norm(plan.positions[later] - q, axis=1)))]
+        remaining = plan.positions[nearest:]
+        if len(remaining) > 40:  # a spline through ~40 samples follows the path closely
+            keep = np.unique(np.linspace(0, len(remaining) - 1, 40).astype(int))
+            remaining = remaining[keep]
+        waypoints = np.vstack([q, remaining])
+        if float(np.max(np.abs(waypoints[-1] - q))) < 1e-3:
+            return None
+        scale = max(self.node.safety_scale(), 0.05) * self.params.default_speed_scale
+        return time_parameterize(waypoints, self.node.runner.kin.limits, speed_scale=scale)
 
     def wait(self, seconds: float) -> None:
         until = self._now() + seconds

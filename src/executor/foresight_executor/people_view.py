@@ -1,0 +1,55 @@
+"""People as the safety supervisor sees them: the world model's person keypoints now and
+their predicted positions over the next moments. Callbacks store; the supervisor reads. No
+rclpy here (messages are read by duck typing)."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import numpy as np
+
+from foresight_common.conversions import msg_to_vector, time_to_sec
+
+
+class PeopleView:
+    def __init__(self, prediction_window_s: float) -> None:
+        self.window = prediction_window_s
+        self._lock = threading.Lock()
+        self._people = None
+        self._predictions = None
+
+    def on_people(self, msg) -> None:
+        with self._lock:
+            self._people = msg
+
+    def on_predictions(self, msg) -> None:
+        with self._lock:
+            self._predictions = msg
+
+    def current(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
+        """(keypoint -> position, keypoint -> predicted positions within the window,
+        stamp of the person tracks (-inf if none yet))."""
+        with self._lock:
+            people, predictions = self._people, self._predictions
+        if people is None:
+            return {}, {}, -math.inf
+        points: dict[str, np.ndarray] = {}
+        for person in people.people:
+            for name, point in zip(person.keypoint_names, person.keypoints, strict=False):
+                position = msg_to_vector(point)
+                if np.all(np.isfinite(position)):
+                    points[f"{person.id}/{name}"] = position
+        predicted: dict[str, np.ndarray] = {}
+        if predictions is not None and self.window > 0:
+            for prediction in predictions.predictions:
+                key = f"{prediction.track_id}/{prediction.keypoint}"
+                if not prediction.keypoint or key not in points:
+                    continue
+                ahead = [msg_to_vector(p) for h, p in zip(prediction.horizons_s,
+                                                          prediction.positions, strict=False)
+                         if h <= self.window]
+                ahead = [p for p in ahead if np.all(np.isfinite(p))]
+                if ahead:
+                    predicted[key] = np.array(ahead)
+        return points, predicted, time_to_sec(people.header.stamp)

@@ -1,0 +1,144 @@
+"""Speed and separation monitoring in the spirit of ISO/TS 15066: the executor's safety
+supervisor keeps the robot at least the protective separation distance S_p away from every
+perceived or predicted person point, slowing the robot near people and stopping it inside S_p.
+
+    S_p(v_r) = v_h (T_r + T_s) + v_r T_r + B + C + Z_d + Z_r,  T_s = v_r / a,  B = v_r^2 / 2a
+
+v_h is the person's speed (a hand near the robot moves faster), v_r the robot's speed, T_r
+the supervisor's reaction time (camera period + perception + world model + this loop), a the
+arm's deceleration, C the intrusion distance, Z_d the perception uncertainty, Z_r the robot's
+position uncertainty. Because S_p grows with v_r, a robot may work close to a person if it
+moves slowly: `allowed_speed` is the largest v_r whose S_p still fits the separation.
+Distances are between spheres standing in for robot links and person points. No rclpy here.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class SafetyLevel(enum.IntEnum):
+    OK = 0
+    SLOW = 1
+    STOP = 2
+
+
+@dataclass(frozen=True)
+class SsmConfig:
+    human_speed_mps: float = 1.6
+    hand_speed_mps: float = 2.0
+    hand_near_m: float = 0.5
+    reaction_time_s: float = 0.2
+    deceleration_mps2: float = 2.5
+    intrusion_m: float = 0.05
+    sensor_uncertainty_m: float = 0.03
+    robot_uncertainty_m: float = 0.01
+    nominal_speed_mps: float = 1.0  # robot point speed at speed scale 1 (for scaling)
+    min_speed_scale: float = 0.05  # below this the robot stops instead of crawling
+    resume_after_s: float = 0.5  # clear for this long before moving again
+    robot_radius_m: float = 0.06  # sphere around each robot point
+    hand_radius_m: float = 0.05
+    body_radius_m: float = 0.12
+
+
+@dataclass(frozen=True)
+class SafetyVerdict:
+    level: SafetyLevel
+    separation_m: float
+    protective_distance_m: float
+    speed_scale: float
+    closest: str
+    reason: str
+
+
+def protective_distance(robot_speed: float, human_speed: float, config: SsmConfig) -> float:
+    c = config
+    stopping_time = robot_speed / c.deceleration_mps2
+    return (human_speed * (c.reaction_time_s + stopping_time) + robot_speed * c.reaction_time_s
+            + robot_speed ** 2 / (2.0 * c.deceleration_mps2) + c.intrusion_m
+            + c.sensor_uncertainty_m + c.robot_uncertainty_m)
+
+
+def allowed_speed(separation: float, human_speed: float, config: SsmConfig) -> float:
+    """Largest robot speed v with S_p(v) <= separation (0 when even standing still is too
+    close): the positive root of v^2/2a + v (v_h/a + T_r) + (S_p(0) - separation) = 0."""
+    c = config
+    constant = protective_distance(0.0, human_speed, c) - separation
+    if constant >= 0.0:
+        return 0.0
+    a = 1.0 / (2.0 * c.deceleration_mps2)
+    b = human_speed / c.deceleration_mps2 + c.reaction_time_s
+    return (-b + math.sqrt(b * b - 4.0 * a * constant)) / (2.0 * a)
+
+
+def person_radius(name: str, config: SsmConfig) -> float:
+    return config.hand_radius_m if "hand" in name else config.body_radius_m
+
+
+class SpeedSeparationMonitor:
+    """Stateful only for hysteresis: after a stop, the robot's surroundings must stay clear
+    for `resume_after_s` before motion may resume."""
+
+    def __init__(self, config: SsmConfig) -> None:
+        self.config = config
+        self._clear_since: float | None = 0.0
+        self._stopped = False
+
+    def evaluate(self, now: float, robot_points: np.ndarray, robot_speed: float,
+                 people: dict[str, np.ndarray],
+                 predicted: dict[str, np.ndarray] | None = None) -> SafetyVerdict:
+        """`robot_points` (n, 3) along the arm; `people` name -> current position;
+        `predicted` name -> (m, 3) predicted positions within the reaction/stopping window
+        (the world model's), so an approaching hand slows the robot before it arrives."""
+        c = self.config
+        separation, closest = np.inf, ""
+        for name, position in people.items():
+            candidates = [np.asarray(position, dtype=float)]
+            if predicted and name in predicted:
+                candidates.extend(np.asarray(predicted[name], dtype=float))
+            for point in candidates:
+                gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - \
+                    person_radius(name, c)
+                gap = float(np.min(gaps))
+                if gap < separation:
+                    separation, closest = gap, name
+        if not np.isfinite(separation):
+            return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person")
+        human = c.hand_speed_mps if ("hand" in closest and separation < c.hand_near_m) \
+            else c.human_speed_mps
+        s_p = protective_distance(robot_speed, human, c)
+        limit = allowed_speed(separation, human, c)
+        scale = min(1.0, limit / c.nominal_speed_mps)
+        if separation < s_p or scale < c.min_speed_scale:
+            return self._verdict(now, SafetyLevel.STOP, separation, s_p, 0.0, closest,
+                                 f"{closest} {separation:.2f} m away, S_p {s_p:.2f} m at "
+                                 f"{robot_speed:.2f} m/s")
+        if scale < 1.0:
+            return self._verdict(now, SafetyLevel.SLOW, separation, s_p, scale, closest,
+                                 f"{closest} {separation:.2f} m away: at most "
+                                 f"{limit:.2f} m/s")
+        return self._verdict(now, SafetyLevel.OK, separation, s_p, 1.0, closest, "clear")
+
+    def stale(self, now: float, what: str) -> SafetyVerdict:
+        """Inputs went stale: stop (a watchdog, not a measurement)."""
+        return self._verdict(now, SafetyLevel.STOP, float("nan"), float("nan"), 0.0, "",
+                             f"{what} stale")
+
+    def _verdict(self, now: float, level: SafetyLevel, separation: float, s_p: float,
+                 scale: float, closest: str, reason: str) -> SafetyVerdict:
+        if level == SafetyLevel.STOP:
+            self._stopped = True
+            self._clear_since = None
+        elif self._stopped:
+            if self._clear_since is None:
+                self._clear_since = now
+            if now - self._clear_since < self.config.resume_after_s:
+                level, scale = SafetyLevel.STOP, 0.0
+                reason = f"clear for {now - self._clear_since:.1f} s, resuming soon ({reason})"
+            else:
+                self._stopped = False
+        return SafetyVerdict(level, separation, s_p, scale, closest, reason)

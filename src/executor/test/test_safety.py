@@ -1,0 +1,68 @@
+import math
+
+import numpy as np
+import pytest
+
+from foresight_executor.safety import (
+    SafetyLevel,
+    SpeedSeparationMonitor,
+    SsmConfig,
+    allowed_speed,
+    protective_distance,
+)
+
+CONFIG = SsmConfig(reaction_time_s=0.2, deceleration_mps2=2.5, intrusion_m=0.05,
+                   sensor_uncertainty_m=0.03, robot_uncertainty_m=0.01, nominal_speed_mps=1.0,
+                   robot_radius_m=0.0, hand_radius_m=0.0, body_radius_m=0.0)
+
+
+def test_protective_distance_hand_computed():
+    # v_r = 0.5: 1.6 (0.2 + 0.2) + 0.5 * 0.2 + 0.25 / 5 + 0.05 + 0.03 + 0.01
+    #          = 0.64 + 0.1 + 0.05 + 0.09 = 0.88
+    assert protective_distance(0.5, 1.6, CONFIG) == pytest.approx(0.88)
+    # at rest: 1.6 * 0.2 + 0.09 = 0.41
+    assert protective_distance(0.0, 1.6, CONFIG) == pytest.approx(0.41)
+
+
+def test_allowed_speed_is_where_the_protective_distance_meets_the_separation():
+    for separation in (0.5, 0.7, 1.2):
+        v = allowed_speed(separation, 1.6, CONFIG)
+        assert v > 0
+        assert protective_distance(v, 1.6, CONFIG) == pytest.approx(separation)
+    assert allowed_speed(0.40, 1.6, CONFIG) == 0.0  # closer than S_p at rest
+
+
+def test_monitor_slows_stops_and_resumes_only_after_staying_clear():
+    monitor = SpeedSeparationMonitor(CONFIG)
+    robot = np.array([[0.0, 0.0, 1.0]])
+    far = {"1/torso": np.array([3.0, 0.0, 1.0])}
+    assert monitor.evaluate(0.0, robot, 0.5, far).level == SafetyLevel.OK
+    near = {"1/torso": np.array([0.7, 0.0, 1.0])}
+    verdict = monitor.evaluate(0.1, robot, 0.1, near)
+    assert verdict.level == SafetyLevel.SLOW
+    assert 0.0 < verdict.speed_scale < 1.0
+    assert math.isclose(verdict.speed_scale, allowed_speed(0.7, 1.6, CONFIG))
+    # moving fast at that distance is inside S_p: stop
+    assert monitor.evaluate(0.2, robot, 0.8, near).level == SafetyLevel.STOP
+    # clear again, but only for 0.3 s: still stopped; after 0.5 s: going
+    assert monitor.evaluate(0.3, robot, 0.0, far).level == SafetyLevel.STOP
+    assert monitor.evaluate(0.6, robot, 0.0, far).level == SafetyLevel.STOP
+    assert monitor.evaluate(0.85, robot, 0.0, far).level == SafetyLevel.OK
+
+
+def test_a_predicted_hand_counts_and_hands_are_faster():
+    monitor = SpeedSeparationMonitor(CONFIG)
+    robot = np.array([[0.0, 0.0, 1.0]])
+    hand_now = {"1/right_hand": np.array([1.5, 0.0, 1.0])}
+    coming = {"1/right_hand": np.array([[0.45, 0.0, 1.0]])}
+    assert monitor.evaluate(0.0, robot, 0.0, hand_now).level == SafetyLevel.OK
+    verdict = monitor.evaluate(0.1, robot, 0.0, hand_now, coming)
+    # 0.45 m < 0.5 m: a hand at 2.0 m/s: S_p(0) = 2.0 * 0.2 + 0.09 = 0.49 > 0.45
+    assert verdict.level == SafetyLevel.STOP
+    assert verdict.protective_distance_m == pytest.approx(0.49)
+
+
+def test_stale_inputs_stop():
+    monitor = SpeedSeparationMonitor(CONFIG)
+    verdict = monitor.stale(1.0, "person tracks")
+    assert verdict.level == SafetyLevel.STOP and "stale" in verdict.reason
