@@ -63,8 +63,7 @@ def launch_stack(domain_id: int) -> Iterator[Callable[..., Stack]]:
 
     def start(nodes: tuple[str, ...] | None = None, **launch_args: str) -> Stack:
         share = bringup_share()
-        args = {"work_order_file": str(share / "config" / "work_orders" / "smoke.yaml"),
-                "family": "smoke", "watchdog_s": "0.0",  # most tests run without perception
+        args = {"family": "smoke", "watchdog_s": "0.0",  # most tests run without perception
                 **{k: str(v) for k, v in launch_args.items()}}
         description = parse_launch_file(share / "launch" / "industrial_assembly.launch.xml",
                                         args)

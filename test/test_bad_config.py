@@ -25,8 +25,7 @@ def node_spec(name: str, **bad: object) -> NodeSpec:
     share = bringup_share()
     description = parse_launch_file(
         share / "launch" / "industrial_assembly.launch.xml",
-        {"family": "smoke",
-         "work_order_file": str(share / "config" / "work_orders" / "smoke.yaml")})
+        {"family": "smoke"})
     spec = next(s for s in description.nodes if s.name == name)
     extra = {key: str(value) for key, value in bad.items()}
     return dataclasses.replace(spec, parameters=(*spec.parameters, extra))

@@ -41,15 +41,9 @@ class EpisodeConfig:
     time_limit_s: float | None = None
     domain_id: int = 0
 
-    def launch_arguments(self, config_dir: Path) -> dict[str, str]:
+    def launch_arguments(self) -> dict[str, str]:
         width, height, rate = self.camera
-        # The production order handed to the cell: the family's kitting list if there is
-        # one (config/work_orders/<family>.yaml), else the default order.
-        order = config_dir / "work_orders" / f"{self.family or 'default'}.yaml"
-        if not order.exists():
-            order = config_dir / "work_orders" / "default.yaml"
         return {
-            "work_order_file": str(order),
             "seed": str(self.seed), "family": self.family,
             "families_file": self.families_file, "decision_mode": self.decision_mode,
             "task": self.task, "camera_width": str(width), "camera_height": str(height),
@@ -92,8 +86,7 @@ def process_stats(pid: int | None) -> tuple[float | None, float | None]:
 def run_episode(config: EpisodeConfig, sink: Callable[[str], object]) -> dict:
     """Run one episode and return its record (DESIGN section 8)."""
     launch_file = launch_file_for(config.scenario)
-    description = parse_launch_file(launch_file,
-                                    config.launch_arguments(launch_file.parent.parent / "config"))
+    description = parse_launch_file(launch_file, config.launch_arguments())
     time_limit = config.time_limit_s or TASK_TIME_LIMIT_S.get(config.scenario, 180.0)
     judge = EpisodeJudge(scenario=config.scenario, task=config.task,
                          decision_mode=config.decision_mode, time_limit_s=time_limit)

@@ -94,6 +94,21 @@ class PlannerParams:
         "Attempts per part before giving up on it", low=1, high=20))
 
 
+def decision_config(p: PlannerParams, layout, library) -> DecisionConfig:
+    """The decision settings of a planner: `reactive` is `world_model` with prediction
+    horizon 0 and nothing else changed (a test holds this)."""
+    conveyor = layout.conveyor
+    return DecisionConfig(
+        prediction_horizon_s=p.prediction_horizon_s if p.decision_mode == "world_model"
+        else 0.0,
+        pick_zone_y=tuple(conveyor.pick_zone), conveyor_x=conveyor.start[0],
+        conveyor_end_y=conveyor.end[1], min_intercept_lead_s=p.min_intercept_lead_s,
+        person_keepout_m=p.person_keepout_m,
+        grasp_depth_m=float(library.parameter("pick", "grasp_depth_m")),
+        pregrasp_margin_m=float(library.parameter("pick", "pregrasp_margin_m")),
+        max_attempts=p.max_attempts)
+
+
 class PlannerNode(Node):
     def __init__(self) -> None:
         super().__init__("planner")
@@ -102,15 +117,9 @@ class PlannerNode(Node):
         self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
         self.library = load_file_parameter("skill_library_file", p.skill_library_file,
                                            load_skill_library)
-        conveyor = self.layout.conveyor
-        horizon = p.prediction_horizon_s if p.decision_mode == "world_model" else 0.0
-        self.decisions = DecisionMaker(self.layout, DecisionConfig(
-            prediction_horizon_s=horizon, pick_zone_y=tuple(conveyor.pick_zone),
-            conveyor_x=conveyor.start[0], conveyor_end_y=conveyor.end[1],
-            min_intercept_lead_s=p.min_intercept_lead_s, person_keepout_m=p.person_keepout_m,
-            grasp_depth_m=float(self.library.parameter("pick", "grasp_depth_m")),
-            pregrasp_margin_m=float(self.library.parameter("pick", "pregrasp_margin_m")),
-            max_attempts=p.max_attempts))
+        config = decision_config(p, self.layout, self.library)
+        horizon = config.prediction_horizon_s
+        self.decisions = DecisionMaker(self.layout, config)
         self.view = WorldView()
         self.diagnostics = DiagnosticsReporter(self, "task planning")
         self.pub_events = create_publisher(self, contract.TASK_EVENTS)

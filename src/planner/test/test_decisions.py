@@ -1,0 +1,126 @@
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foresight_common.cell_layout import load_cell_layout
+from foresight_common.params import validate_params
+from foresight_planner.assembly_plan import load_skill_library
+from foresight_planner.decisions import (
+    CONVEYOR,
+    STATIC,
+    Choice,
+    DecisionMaker,
+    Finished,
+    PredictedPath,
+    TrackedObject,
+    Wait,
+    WorldSnapshot,
+)
+from foresight_planner.planner_node import PlannerParams, decision_config
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
+
+
+@pytest.fixture(scope="module")
+def layout():
+    return load_cell_layout(CONFIG / "cells" / "industrial_cell.yaml")
+
+
+@pytest.fixture(scope="module")
+def library():
+    return load_skill_library(CONFIG / "skills" / "industrial_assembly.yaml")
+
+
+def makers(layout, library):
+    world_model = decision_config(validate_params(PlannerParams, {
+        "cell_file": "x", "skill_library_file": "x"}), layout, library)
+    reactive = decision_config(validate_params(PlannerParams, {
+        "cell_file": "x", "skill_library_file": "x", "decision_mode": "reactive"}), layout,
+        library)
+    return DecisionMaker(layout, world_model), DecisionMaker(layout, reactive)
+
+
+def test_reactive_is_world_model_with_horizon_zero_and_nothing_else(layout, library):
+    world_model, reactive = makers(layout, library)
+    assert world_model.config.prediction_horizon_s > 0
+    assert reactive.config.prediction_horizon_s == 0
+    assert dataclasses.replace(world_model.config, prediction_horizon_s=0.0) == reactive.config
+
+
+def obj(i, label, position, motion=STATIC, yaw=0.0, velocity=(0, 0, 0)):
+    return TrackedObject(i, label, motion, np.array(position, float), yaw,
+                         np.array(velocity, float))
+
+
+def hole(layout, i, name):
+    spec = layout.hole(name)
+    return obj(i, spec.type, spec.position)
+
+
+def conveyor_world(layout, now, y, speed=0.08):
+    part = obj(1, "peg_round", (0.40, y, 0.8275), CONVEYOR, velocity=(0, speed, 0))
+    holes = [hole(layout, 10, "hole_round_0")]
+    times = now + np.array([0.0, 0.5, 1.0, 2.0, 4.0])
+    path = PredictedPath(times, np.array([[0.40, y + speed * (t - now), 0.8275]
+                                          for t in times]))
+    return WorldSnapshot(stamp=now, objects=[part, *holes], object_paths={1: path})
+
+
+def test_world_model_intercepts_a_conveyor_part_inside_the_pick_zone(layout, library):
+    world_model, _ = makers(layout, library)
+    now = 10.0
+    choice = world_model.next_step(conveyor_world(layout, now, -0.85), now, {}, set())
+    assert isinstance(choice, Choice)
+    low, high = layout.conveyor.pick_zone
+    assert low <= choice.grasp_position[1] <= high
+    assert choice.intercept_time >= now + world_model.config.min_intercept_lead_s
+    # where the part will be then, on its predicted path
+    expected_y = -0.85 + 0.08 * (choice.intercept_time - now)
+    assert choice.grasp_position[1] == pytest.approx(expected_y, abs=1e-6)
+    assert choice.velocity[1] == pytest.approx(0.08)
+
+
+def test_reactive_takes_the_part_where_it_was_seen_and_only_once_in_reach(layout, library):
+    _, reactive = makers(layout, library)
+    now = 10.0
+    upstream = reactive.next_step(conveyor_world(layout, now, -0.85), now, {}, set())
+    assert isinstance(upstream, Wait) and "outside the pick zone" in upstream.reason
+    inside = reactive.next_step(conveyor_world(layout, now, -0.50), now, {}, set())
+    assert isinstance(inside, Choice)
+    assert inside.intercept_time == 0.0 and not inside.velocity.any()
+    assert inside.grasp_position[1] == pytest.approx(-0.50)
+
+
+def test_predicted_hand_makes_world_model_wait_but_not_reactive(layout, library):
+    world_model, reactive = makers(layout, library)
+    now = 5.0
+    part = obj(1, "peg_square", layout.slot("slot_1").position[:2] + (0.7825,))
+    holes = [hole(layout, 10, "hole_square_0")]
+    hand_now = np.array([1.0, 0.0, 0.9])
+    target = np.array(layout.hole("hole_square_0").position)
+    times = now + np.array([0.0, 1.0, 2.0])
+    reach = PredictedPath(times, np.array([hand_now, (hand_now + target) / 2, target]))
+    world = WorldSnapshot(stamp=now, objects=[part, *holes], people={"1/right_hand": hand_now},
+                          people_paths={"1/right_hand": reach})
+    waiting = world_model.next_step(world, now, {}, set())
+    assert isinstance(waiting, Wait) and "predicted" in waiting.reason
+    assert isinstance(reactive.next_step(world, now, {}, set()), Choice)
+
+
+def test_seated_parts_are_done_and_wrong_holes_are_not_used(layout, library):
+    world_model, _ = makers(layout, library)
+    spec = layout.hole("hole_round_0")
+    seated_centre = spec.position[2] - layout.fixture.hole_depth + 0.0275
+    world = WorldSnapshot(stamp=1.0, objects=[
+        obj(1, "peg_round", (spec.position[0], spec.position[1], seated_centre)),
+        hole(layout, 10, "hole_round_0"), hole(layout, 11, "hole_square_0")])
+    assert isinstance(world_model.next_step(world, 1.0, {}, set()), Finished)
+    world.objects.append(obj(2, "peg_round", layout.slot("slot_0").position[:2] + (0.7835,)))
+    stuck = world_model.next_step(world, 1.0, {}, set())
+    assert isinstance(stuck, Wait) and "no free hole_round" in stuck.reason
+    # after too many attempts a part is left alone
+    world.objects.append(hole(layout, 12, "hole_round_1"))
+    assert isinstance(world_model.next_step(world, 1.0, {}, set()), Choice)
+    assert isinstance(world_model.next_step(world, 1.0, {2: 3}, set()), Finished)
