@@ -28,12 +28,14 @@ COLLISION_DEBOUNCE_S = 0.05
 DROP_STATES = ("fell", "in_bin")
 
 # Reference protective separation distance (ISO/TS 15066 form), judged on ground truth:
-# S_p = v_h (T_r + T_s) + v_r T_r + B + C + Z_d + Z_r, with B = v_r T_s / 2.
+# S_p = v_h (T_r + T_s) + v_r T_r + B + C + Z_d + Z_r, where the robot's stopping time and
+# distance follow from its actual speed and a reference deceleration: T_s = v_r / a,
+# B = v_r^2 / (2 a).
 HUMAN_SPEED_MPS = 1.6
 HAND_SPEED_MPS = 2.0  # a hand within HAND_NEAR_M of the robot
 HAND_NEAR_M = 0.5
 REACTION_TIME_S = 0.1
-STOPPING_TIME_S = 0.3  # reference stopping time of the arm
+REFERENCE_DECELERATION_MPS2 = 2.5
 INTRUSION_DISTANCE_M = 0.05
 SENSOR_UNCERTAINTY_M = 0.0  # ground truth is exact
 ROBOT_UNCERTAINTY_M = 0.0
@@ -46,9 +48,11 @@ def protective_distance(robot_speed: float, closest_part: str, separation: float
     """Reference S_p for the robot's actual speed and the closest person part."""
     hand = "hand" in closest_part and separation < HAND_NEAR_M
     human = HAND_SPEED_MPS if hand else HUMAN_SPEED_MPS
-    return (human * (REACTION_TIME_S + STOPPING_TIME_S) + robot_speed * REACTION_TIME_S
-            + robot_speed * STOPPING_TIME_S / 2.0 + INTRUSION_DISTANCE_M
-            + SENSOR_UNCERTAINTY_M + ROBOT_UNCERTAINTY_M)
+    stopping_time = robot_speed / REFERENCE_DECELERATION_MPS2
+    stopping_distance = robot_speed ** 2 / (2.0 * REFERENCE_DECELERATION_MPS2)
+    return (human * (REACTION_TIME_S + stopping_time) + robot_speed * REACTION_TIME_S
+            + stopping_distance + INTRUSION_DISTANCE_M + SENSOR_UNCERTAINTY_M
+            + ROBOT_UNCERTAINTY_M)
 
 
 @dataclass

@@ -61,14 +61,15 @@ def test_wilson_interval_and_percentiles():
 def test_protective_distance_matches_hand_computed_cases():
     from foresight_bringup.judge import protective_distance
 
-    # 1.6 (0.1 + 0.3) + 0.5 * 0.1 + 0.5 * 0.3 / 2 + 0.05 = 0.815
-    assert protective_distance(0.5, "coworker/torso", 1.0) == pytest.approx(0.815)
-    # a hand within 0.5 m moves at 2.0 m/s: 2.0 * 0.4 + 0.05 + 0.075 + 0.05 = 0.975
-    assert protective_distance(0.5, "coworker/right_hand", 0.4) == pytest.approx(0.975)
+    # v_r = 0.5 m/s: T_s = 0.5 / 2.5 = 0.2 s, B = 0.25 / 5 = 0.05 m
+    # 1.6 (0.1 + 0.2) + 0.5 * 0.1 + 0.05 + 0.05 = 0.48 + 0.05 + 0.05 + 0.05 = 0.63
+    assert protective_distance(0.5, "coworker/torso", 1.0) == pytest.approx(0.63)
+    # a hand within 0.5 m moves at 2.0 m/s: 2.0 * 0.3 + 0.05 + 0.05 + 0.05 = 0.75
+    assert protective_distance(0.5, "coworker/right_hand", 0.4) == pytest.approx(0.75)
     # the same hand farther than 0.5 m counts at 1.6 m/s
-    assert protective_distance(0.5, "coworker/right_hand", 0.6) == pytest.approx(0.815)
-    # a robot at rest: only the human's approach and the intrusion distance
-    assert protective_distance(0.0, "coworker/head", 2.0) == pytest.approx(0.69)
+    assert protective_distance(0.5, "coworker/right_hand", 0.6) == pytest.approx(0.63)
+    # a robot at rest: 1.6 * 0.1 + 0.05 = 0.21
+    assert protective_distance(0.0, "coworker/head", 2.0) == pytest.approx(0.21)
 
 
 def test_separation_violations_only_while_the_robot_moves():
