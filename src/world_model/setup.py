@@ -16,5 +16,7 @@ setup(
     maintainer_email="dev@foresight.invalid",
     description="World model: tracking, prediction, what-if simulation of plans.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "world_model_node = foresight_world_model.world_model_node:main",
+    ]},
 )

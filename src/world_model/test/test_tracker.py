@@ -1,0 +1,346 @@
+"""Tracker unit tests: occlusion by the arm, birth and death, association per class, motion
+classes, people, yaw, geometry helpers. Synthetic detections with known truth."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foresight_common.cell_layout import load_cell_layout
+from foresight_world_model.tracker import (
+    ArmState,
+    BeltRegion,
+    DetectionFrame,
+    KalmanState,
+    MotionClass,
+    MultiObjectTracker,
+    ObjectDetection,
+    PersonObservation,
+    SceneGeometry,
+    TrackerConfig,
+    occluded_mask,
+    segment_distances,
+    wrap,
+)
+
+CELL = Path(__file__).resolve().parents[3] / "config" / "cells" / "industrial_cell.yaml"
+DT = 1.0 / 15.0
+CAMERA = (0.45, -0.10, 2.0)
+BELT = BeltRegion(start=(0.40, -1.0), end=(0.40, -0.33), width=0.12, top_z=0.80,
+                  landing=(0.40, -0.28, 0.783))
+
+
+def det(label: str, position, noise: float = 0.0, rng=None, **kwargs) -> ObjectDetection:
+    p = np.asarray(position, float)
+    if noise and rng is not None:
+        p = p + rng.normal(0.0, noise, 3)
+    return ObjectDetection(label, p, np.eye(3) * max(noise, 0.003) ** 2, **kwargs)
+
+
+def arm_over(x: float, y: float) -> ArmState:
+    """One horizontal link 30 cm above the bench, centred at (x, y), along x."""
+    segment = np.array([[[x - 0.15, y, 1.05], [x + 0.15, y, 1.05]]])
+    return ArmState(segment, np.array([x + 0.15, y, 1.0]), np.zeros(3), 0.08,
+                    radii=np.array([0.05]))
+
+
+def far_arm() -> ArmState:
+    return arm_over(-1.0, -1.0)
+
+
+# --- geometry ---------------------------------------------------------------------------------
+def test_segment_distances_hand_computed() -> None:
+    p0 = np.array([[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    p1 = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    q0 = np.array([[0.5, 1.0, 0.0], [2.0, 0.0, 0.0]])
+    q1 = np.array([[0.5, 2.0, 0.0], [3.0, 0.0, 1.0]])
+    d = segment_distances(p0, p1, q0, q1)
+    # crossing at right angles 1 m apart; collinear 1 m gap; a point to both
+    assert d[0, 0] == pytest.approx(1.0)
+    assert d[0, 1] == pytest.approx(1.0)
+    assert d[2, 0] == pytest.approx(math.hypot(0.5, 1.0))
+    assert d[2, 1] == pytest.approx(2.0)
+    skew = segment_distances(np.array([[0.0, 0.0, 0.0]]), np.array([[1.0, 1.0, 0.0]]),
+                             np.array([[0.0, 1.0, 0.3]]), np.array([[1.0, 0.0, 0.3]]))
+    assert skew[0, 0] == pytest.approx(0.3)
+
+
+def test_occlusion_uses_line_of_sight_from_camera() -> None:
+    part = np.array([[0.30, 0.30, 0.78]])
+    # a link on the line of sight, high up: hides the part although 27 cm away from it
+    ray = np.array(CAMERA) + (part[0] - CAMERA) * (2.0 - 1.05) / (2.0 - 0.78)
+    above = arm_over(ray[0], ray[1])
+    assert occluded_mask(part, above, 0.05, CAMERA)[0]
+    assert not occluded_mask(part, above, 0.05, None)[0]      # 3D distance alone: far
+    assert not occluded_mask(part, arm_over(0.8, 0.3), 0.05, CAMERA)[0]
+    assert not occluded_mask(part, None, 0.05, CAMERA)[0]
+
+
+def test_wrap() -> None:
+    assert wrap(3.5) == pytest.approx(3.5 - 2 * math.pi)
+    assert wrap(math.pi / 2 + 0.1, math.pi / 2) == pytest.approx(0.1)
+
+
+# --- occlusion through a moving arm -----------------------------------------------------------
+def run_sweep(with_arm: bool) -> tuple[list[set[int]], int]:
+    """A static part; an arm link sweeps over it so that the camera loses it for > 2 s."""
+    rng = np.random.default_rng(1)
+    part = np.array([0.30, 0.30, 0.78])
+    tracker = MultiObjectTracker(scene=SceneGeometry(camera_position=CAMERA))
+    ids_per_frame, hidden_frames = [], 0
+    for k in range(int(8.0 / DT)):
+        t = 0.1 + k * DT
+        # the link moves along y at 4 cm/s and passes over the part between ~2.5 s and ~5 s
+        ray = np.array(CAMERA) + (part - CAMERA) * (2.0 - 1.05) / (2.0 - 0.78)
+        arm = arm_over(ray[0], ray[1] - 0.16 + 0.04 * (t - 0.1))
+        hidden = occluded_mask(part[None], arm, 0.05, CAMERA)[0]
+        hidden_frames += int(hidden)
+        dets = [] if hidden else [det("peg_round", part, 0.003, rng)]
+        result = tracker.update(DetectionFrame(t, dets), arm if with_arm else None)
+        ids_per_frame.append({tr.id for tr in result.tracks})
+    return ids_per_frame, hidden_frames
+
+
+def test_ids_stable_through_2s_occlusion_by_moving_arm() -> None:
+    ids, hidden = run_sweep(with_arm=True)
+    assert hidden * DT >= 2.0, "the link must hide the part for at least 2 s"
+    seen = set().union(*ids)
+    assert len(seen) == 1
+    assert all(frame == seen for frame in ids[3:]), "track lost while hidden"
+
+
+def test_without_arm_the_hidden_track_dies() -> None:
+    """Control for the test above: the same frames without the arm lose the id."""
+    ids, _hidden = run_sweep(with_arm=False)
+    assert len(set().union(*ids)) == 2
+
+
+# --- birth and death --------------------------------------------------------------------------
+def test_birth_after_k_hits_and_death_after_misses() -> None:
+    cfg = TrackerConfig(birth_hits=3, death_misses=5, tentative_max_misses=2)
+    tracker = MultiObjectTracker(cfg)
+    p = [0.3, 0.2, 0.78]
+    t = 1.0
+    for hits in (1, 2):
+        result = tracker.update(DetectionFrame(t, [det("peg_square", p)]))
+        assert result.tracks == (), f"confirmed after {hits} hit(s)"
+        t += DT
+    result = tracker.update(DetectionFrame(t, [det("peg_square", p)]))
+    assert len(result.tracks) == 1 and result.born == (result.tracks[0].id,)
+    first = result.tracks[0].id
+    for miss in range(1, 5):
+        t += DT
+        result = tracker.update(DetectionFrame(t, []))
+        assert [tr.missed for tr in result.tracks] == [miss]
+    t += DT
+    result = tracker.update(DetectionFrame(t, []))
+    assert result.tracks == () and result.lost == (first,)
+    # a new track for the same place gets a new id (ids are never reused)
+    for _ in range(3):
+        t += DT
+        result = tracker.update(DetectionFrame(t, [det("peg_square", p)]))
+    assert len(result.tracks) == 1 and result.tracks[0].id > first
+
+
+def test_tentative_track_dies_fast_and_is_never_published() -> None:
+    tracker = MultiObjectTracker(TrackerConfig(birth_hits=3, tentative_max_misses=2))
+    tracker.update(DetectionFrame(1.0, [det("peg_slot", [0.3, 0.2, 0.78])]))
+    tracker.update(DetectionFrame(1.0 + DT, []))
+    tracker.update(DetectionFrame(1.0 + 2 * DT, []))
+    assert tracker.tracks() == () and tracker._objects == []
+
+
+def test_old_frames_are_ignored() -> None:
+    tracker = MultiObjectTracker(TrackerConfig(birth_hits=1))
+    tracker.update(DetectionFrame(2.0, [det("peg_slot", [0.3, 0.2, 0.78])]))
+    result = tracker.update(DetectionFrame(1.0, [det("peg_slot", [0.5, 0.2, 0.78])]))
+    assert len(result.tracks) == 1 and tracker.stamp == 2.0
+
+
+# --- association ------------------------------------------------------------------------------
+def test_two_close_parts_of_different_classes_keep_their_ids() -> None:
+    """1.5 cm apart (inside each other's gates), detections in random order: a detection
+    only ever updates the track of its own label."""
+    rng = np.random.default_rng(2)
+    round_p, square_p = np.array([0.30, 0.30, 0.78]), np.array([0.315, 0.30, 0.78])
+    tracker = MultiObjectTracker()
+    ids = None
+    for k in range(60):
+        dets = [det("peg_round", round_p, 0.003, rng), det("peg_square", square_p, 0.003, rng)]
+        if rng.random() < 0.5:
+            dets.reverse()
+        result = tracker.update(DetectionFrame(1.0 + k * DT, dets))
+        if len(result.tracks) == 2:
+            now = {tr.label: tr.id for tr in result.tracks}
+            ids = ids or now
+            assert now == ids
+    by_label = {tr.label: tr for tr in tracker.tracks()}
+    assert np.linalg.norm(by_label["peg_round"].position - round_p) < 0.004
+    assert np.linalg.norm(by_label["peg_square"].position - square_p) < 0.004
+
+
+def test_two_parts_of_one_class_crossing_gates_stay_apart() -> None:
+    rng = np.random.default_rng(3)
+    a, b = np.array([0.30, 0.30, 0.78]), np.array([0.30, 0.40, 0.78])
+    tracker = MultiObjectTracker()
+    for k in range(45):
+        tracker.update(DetectionFrame(1.0 + k * DT, [det("peg_round", b, 0.003, rng),
+                                                     det("peg_round", a, 0.003, rng)]))
+    tracks = sorted(tracker.tracks(), key=lambda tr: tr.position[1])
+    assert len(tracks) == 2
+    assert np.linalg.norm(tracks[0].position - a) < 0.005
+    assert np.linalg.norm(tracks[1].position - b) < 0.005
+
+
+# --- motion classes ---------------------------------------------------------------------------
+def test_conveyor_part_is_classified_with_its_speed() -> None:
+    rng = np.random.default_rng(4)
+    tracker = MultiObjectTracker(scene=SceneGeometry(CAMERA, BELT))
+    speed = 0.07
+    for k in range(40):
+        t = 1.0 + k * DT
+        p = np.array([0.40, -0.95 + speed * (t - 1.0), 0.8275])
+        tracker.update(DetectionFrame(t, [det("peg_slot", p, 0.003, rng),
+                                          det("peg_round", [0.25, 0.30, 0.78], 0.003, rng)]))
+    tracks = {tr.label: tr for tr in tracker.tracks()}
+    conveyor, static = tracks["peg_slot"], tracks["peg_round"]
+    assert conveyor.motion_class == MotionClass.CONVEYOR
+    assert conveyor.velocity @ BELT.direction == pytest.approx(speed, abs=0.005)
+    assert static.motion_class == MotionClass.STATIC
+
+
+def test_part_leaving_the_belt_keeps_its_id() -> None:
+    rng = np.random.default_rng(5)
+    tracker = MultiObjectTracker(scene=SceneGeometry(CAMERA, BELT))
+    ids = set()
+    for k in range(90):
+        t = 1.0 + k * DT
+        y = -0.45 + 0.08 * (t - 1.0)
+        p = [0.40, y, 0.8275] if y < -0.32 else [0.40, -0.28, 0.783]   # lands in the bin
+        result = tracker.update(DetectionFrame(t, [det("peg_slot", p, 0.003, rng)]))
+        ids |= {tr.id for tr in result.tracks}
+    assert len(ids) == 1
+    assert tracker.tracks()[0].motion_class == MotionClass.STATIC
+
+
+def test_part_held_by_gripper_follows_tcp_while_hidden() -> None:
+    cfg = TrackerConfig()
+    tracker = MultiObjectTracker(cfg, SceneGeometry(CAMERA))
+    part = np.array([0.50, 0.10, 0.78])
+    t = 1.0
+    tcp = part + np.array([0.0, 0.0, 0.01])
+    for _ in range(20):   # seen, gripper open above it
+        arm = ArmState(np.array([[tcp + [0, 0, 0.1], tcp + [0, 0, 0.3]]]), tcp, np.zeros(3),
+                       0.08, np.array([0.04]))
+        tracker.update(DetectionFrame(t, [det("peg_round", part)]), arm)
+        t += DT
+    assert tracker.tracks()[0].motion_class == MotionClass.INTERACTING
+    velocity = np.array([0.0, 0.1, 0.1])
+    for _ in range(15):   # gripper closed on it, lifting and moving: hidden under the hand
+        tcp = tcp + velocity * DT
+        arm = ArmState(np.array([[tcp + [0, 0, 0.1], tcp + [0, 0, 0.3]]]), tcp, velocity,
+                       0.038, np.array([0.04]))
+        result = tracker.update(DetectionFrame(t, []), arm)
+        t += DT
+    track = result.tracks[0]
+    assert track.motion_class == MotionClass.INTERACTING and track.occluded
+    assert np.linalg.norm(track.position - (tcp - [0, 0, 0.01])) < 0.005
+    assert track.velocity == pytest.approx(velocity)
+
+
+# --- people -----------------------------------------------------------------------------------
+def test_person_keypoints_share_one_id_and_hidden_hand_is_kept() -> None:
+    tracker = MultiObjectTracker(TrackerConfig(keypoint_max_misses=5),
+                                 SceneGeometry(CAMERA))
+    torso = np.array([1.05, 0.10, 1.2])
+    hand = np.array([0.80, 0.20, 0.90])
+    t = 1.0
+    for _ in range(10):
+        obs = PersonObservation({"torso": torso, "right_hand": hand},
+                                {"torso": 1e-4, "right_hand": 1e-4})
+        result = tracker.update(DetectionFrame(t, people=[obs]))
+        t += DT
+    assert len(result.people) == 1
+    person = result.people[0]
+    assert set(person.keypoints) == {"torso", "right_hand"}
+    assert {kp.id for kp in person.keypoints.values()} == {person.id}
+    ray = np.array(CAMERA) + (hand - CAMERA) * (2.0 - 1.05) / (2.0 - hand[2])
+    arm = arm_over(ray[0], ray[1])
+    for _ in range(20):   # the hand is hidden by the arm for 1.3 s: kept, not aged
+        result = tracker.update(DetectionFrame(t, people=[PersonObservation(
+            {"torso": torso})]), arm)
+        t += DT
+    assert "right_hand" in result.people[0].keypoints
+    for _ in range(6):    # not hidden, not seen: dropped after keypoint_max_misses
+        result = tracker.update(DetectionFrame(t, people=[PersonObservation(
+            {"torso": torso})]), far_arm())
+        t += DT
+    assert set(result.people[0].keypoints) == {"torso"}
+    assert result.people[0].id == person.id
+
+
+def test_moving_hand_is_followed_by_the_moving_model() -> None:
+    tracker = MultiObjectTracker()
+    t, p = 1.0, np.array([0.9, 0.1, 0.9])
+    for k in range(30):
+        p = p + (np.array([-0.8, 0.0, 0.0]) * DT if k >= 10 else 0.0)
+        result = tracker.update(DetectionFrame(t, people=[PersonObservation({"left_hand": p})]))
+        t += DT
+    hand = result.people[0].keypoints["left_hand"]
+    assert hand.velocity[0] == pytest.approx(-0.8, abs=0.1)
+    assert np.linalg.norm(hand.position - p) < 0.01
+
+
+# --- yaw --------------------------------------------------------------------------------------
+def test_yaw_is_filtered_across_the_wrap() -> None:
+    tracker = MultiObjectTracker(TrackerConfig(birth_hits=1))
+    for k in range(20):
+        yaw = math.pi - 0.02 if k % 2 else -math.pi + 0.02
+        tracker.update(DetectionFrame(1.0 + k * DT, [det("part", [0.3, 0.2, 0.78], yaw=yaw,
+                                                         yaw_variance=0.01)]))
+    yaw = tracker.tracks()[0].yaw
+    assert abs(wrap(yaw - math.pi)) < 0.03
+
+
+def test_yaw_period_of_square_parts_from_layout() -> None:
+    scene = SceneGeometry.from_layout(load_cell_layout(CELL))
+    assert scene.yaw_periods["peg_square"] == pytest.approx(math.pi / 2)
+    assert scene.yaw_periods["peg_slot"] == pytest.approx(math.pi)
+    assert scene.yaw_periods["peg_round"] == 0.0
+    tracker = MultiObjectTracker(TrackerConfig(birth_hits=1), scene)
+    for k in range(20):   # 0.1 and 0.1 + 90 degrees are the same square part
+        yaw = 0.1 + (math.pi / 2 if k % 2 else 0.0)
+        tracker.update(DetectionFrame(1.0 + k * DT, [det("peg_square", [0.3, 0.2, 0.78],
+                                                         yaw=yaw, yaw_variance=0.01)]))
+    assert tracker.tracks()[0].yaw == pytest.approx(0.1, abs=0.02)
+    assert scene.belt is not None and scene.belt.length == pytest.approx(0.67)
+
+
+def test_kalman_filter_converges_on_a_constant_velocity() -> None:
+    kf = KalmanState.start(np.zeros(3), np.eye(3) * 1e-6, 1.0)
+    for k in range(1, 30):
+        kf.predict(0.1, 1e-4)
+        kf.update(np.array([0.05 * k, 0.0, 0.0]), np.eye(3) * 1e-6)   # 0.5 m/s
+    assert kf.x[3] == pytest.approx(0.5, abs=1e-3)
+
+
+# --- the arm's geometry from the robot model --------------------------------------------------
+def test_arm_geometry_matches_the_robot_model() -> None:
+    from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
+    from foresight_world_model.tracker import ArmGeometry
+
+    kin = RobotKinematics()
+    geometry = ArmGeometry(kin, (0.0, 0.0, 0.75))
+    arm = geometry.state(np.array(HOME_POSITIONS), 0.04)
+    tcp, _rot = kin.tcp_pose(np.array(HOME_POSITIONS))
+    assert arm.tcp == pytest.approx(tcp + [0.0, 0.0, 0.75])
+    assert len(arm.segments) == len(arm.radii) >= 9
+    assert 0.04 < float(np.median(arm.radii)) < 0.08 and np.max(arm.radii) < 0.1
+    # At home the forearm hides the tray part in slot 0 and the fixture's left holes from
+    # the overhead camera (checked by ray casting in the simulated cell).
+    hidden = occluded_mask(np.array([[0.249, 0.307, 0.783], [0.46, -0.04, 0.80],
+                                     [0.25, 0.60, 0.78]]), arm, 0.07, CAMERA)
+    assert hidden.tolist() == [True, True, False]
