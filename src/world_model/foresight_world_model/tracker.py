@@ -600,7 +600,8 @@ def wrap(angle: float, period: float = 2.0 * math.pi) -> float:
 class TrackEstimate:
     """One track (object, or one keypoint of a person) at `stamp`: what the node publishes
     and the predictors read. `covariance` is the joint 6x6 of (position, velocity);
-    `measurement` is the detection that updated it at this stamp (None if missed)."""
+    `measurement` is the detection that updated it at this stamp (None if missed), with its
+    covariance."""
     id: int
     label: str
     motion_class: MotionClass
@@ -617,6 +618,7 @@ class TrackEstimate:
     size: np.ndarray = field(default_factory=lambda: np.zeros(3))
     confidence: float = 1.0
     measurement: np.ndarray | None = None
+    measurement_covariance: np.ndarray | None = None
 
     @property
     def key(self) -> tuple[int, str]:
@@ -672,9 +674,11 @@ class _ObjectTrack:
     confirmed: bool = False
     occluded: bool = False
     occluded_since: float | None = None
+    held: bool = False
     motion: MotionClass = MotionClass.UNKNOWN
     slow_since: float | None = None
     measurement: np.ndarray | None = None
+    measurement_cov: np.ndarray | None = None
     history: deque[tuple[float, np.ndarray]] = field(default_factory=lambda: deque(
         maxlen=HISTORY_LENGTH))
 
@@ -691,7 +695,8 @@ class _ObjectTrack:
             covariance=self.kf.p.copy(), first_seen=self.first_seen, missed=self.missed,
             occluded=self.occluded, yaw=self.yaw, yaw_variance=self.yaw_var,
             size=self.size.copy(), confidence=self.confidence,
-            measurement=None if self.measurement is None else self.measurement.copy())
+            measurement=None if self.measurement is None else self.measurement.copy(),
+            measurement_covariance=None if self.measurement is None else self.measurement_cov)
 
 
 @dataclass
@@ -699,6 +704,7 @@ class _Keypoint:
     kf: ImmState
     missed: int = 0
     measurement: np.ndarray | None = None
+    measurement_cov: np.ndarray | None = None
 
 
 @dataclass
@@ -723,7 +729,8 @@ class _PersonTrack:
                 stamp=self.stamp, position=k.kf.x[:3].copy(), velocity=k.kf.x[3:].copy(),
                 covariance=k.kf.p.copy(), first_seen=self.first_seen, missed=k.missed,
                 keypoint=name, confidence=self.confidence,
-                measurement=None if k.measurement is None else k.measurement.copy())
+                measurement=None if k.measurement is None else k.measurement.copy(),
+                measurement_covariance=None if k.measurement is None else k.measurement_cov)
             for name, k in self.keypoints.items()}
         return PersonEstimate(self.id, self.stamp, keypoints, self.first_seen, self.missed,
                               self.confidence)
@@ -787,15 +794,22 @@ class MultiObjectTracker:
         cfg = self.config
         for track in self._objects:
             q = cfg.process_noise(track.motion)
-            if self._held(track, arm):
+            held = self._held(track, arm)
+            if held:
                 track.kf.predict(dt, q, displacement=arm.tcp - self._last_tcp,
                                  velocity=np.asarray(arm.tcp_velocity, dtype=float))
+            elif track.held:
+                # Just released: it stays where the gripper let go (the TCP's velocity it
+                # carried is no longer its own).
+                track.kf.predict(dt, q, displacement=np.zeros(3), velocity=np.zeros(3))
+                track.kf.p[3:, 3:] = np.eye(3) * cfg.init_velocity_std_mps ** 2 * 0.01
             elif track.occluded and track.motion != MotionClass.CONVEYOR:
                 # Hidden and not held: nothing moves it, so it stays (a filter left to
                 # extrapolate an uncertain velocity would wander onto a neighbour).
                 track.kf.predict(dt, q, displacement=np.zeros(3), velocity=np.zeros(3))
             else:
                 track.kf.predict(dt, q)
+            track.held = held
             self._leave_belt(track)
             if track.yaw_period > 0.0 and math.isfinite(track.yaw_var):
                 track.yaw_var += cfg.q_yaw * dt
@@ -926,6 +940,7 @@ class MultiObjectTracker:
             track.slow_since = None
         track.kf.update(z, r)
         track.measurement = z
+        track.measurement_cov = r
         track.history.append((track.stamp, z))
         track.hits += 1
         track.missed = 0
@@ -963,8 +978,7 @@ class MultiObjectTracker:
         survivors_gone: set[int] = set()
         for track, is_hidden in zip(pending, hidden, strict=True):
             track.missed += 1
-            held = self._held(track, arm)
-            track.occluded = bool(is_hidden) or held
+            track.occluded = bool(is_hidden) or track.held
             if track.occluded:
                 if track.occluded_since is None:
                     track.occluded_since = stamp
@@ -1020,7 +1034,9 @@ class MultiObjectTracker:
                     track.motion = MotionClass.INTERACTING
                     track.slow_since = None
                     continue
-            if track.measurement is None and track.motion != MotionClass.INTERACTING:
+            if track.motion == MotionClass.INTERACTING:
+                track.motion = MotionClass.UNKNOWN   # the gripper has left it
+            if track.measurement is None:
                 continue  # nothing new was seen: keep the class
             vel = track.window_velocity(stamp, cfg.velocity_window_s)
             if vel is None:
@@ -1107,10 +1123,12 @@ class MultiObjectTracker:
             r = self._keypoint_cov(obs, name)
             kp = person.keypoints.get(name)
             if kp is None:
-                person.keypoints[name] = _Keypoint(self._keypoint_filter(z, r), measurement=z)
+                person.keypoints[name] = _Keypoint(self._keypoint_filter(z, r), measurement=z,
+                                                   measurement_cov=r)
                 continue
             kp.kf.update(z, r)
             kp.measurement = z
+            kp.measurement_cov = r
             kp.missed = 0
         # Keypoints unseen for long (e.g. a hand out of view) are dropped, not extrapolated;
         # a keypoint the arm hides is kept (and not aged), like an occluded object.
@@ -1139,8 +1157,9 @@ class MultiObjectTracker:
         keypoints = {}
         for name, pos in obs.keypoints.items():
             z = np.asarray(pos, dtype=float)
-            keypoints[name] = _Keypoint(
-                self._keypoint_filter(z, self._keypoint_cov(obs, name)), measurement=z)
+            r = self._keypoint_cov(obs, name)
+            keypoints[name] = _Keypoint(self._keypoint_filter(z, r), measurement=z,
+                                        measurement_cov=r)
         person = _PersonTrack(self._take_id(), stamp, stamp, keypoints,
                               confidence=float(obs.confidence))
         person.confirmed = self.config.birth_hits <= 1

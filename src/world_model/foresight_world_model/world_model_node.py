@@ -565,12 +565,13 @@ class WorldModelNode(Node):
 
     def _score(self, stamp: float, estimates: list[TrackEstimate],
                predictions: dict) -> None:
-        observed, alive = {}, set()
+        observed, alive, noise = {}, set(), {}
         for est in estimates:
             alive.add(est.key)
             if est.measurement is not None:
                 observed[est.key] = est.measurement
-        self.scorer.observe(stamp, observed, alive)
+                noise[est.key] = est.measurement_covariance
+        self.scorer.observe(stamp, observed, alive, noise)
         for est in estimates:
             positions, covariances = predictions[est.key]
             cv_positions, cv_covariances = self.baseline.predict(est, self.horizons)

@@ -344,3 +344,39 @@ def test_arm_geometry_matches_the_robot_model() -> None:
     hidden = occluded_mask(np.array([[0.249, 0.307, 0.783], [0.46, -0.04, 0.80],
                                      [0.25, 0.60, 0.78]]), arm, 0.07, CAMERA)
     assert hidden.tolist() == [True, True, False]
+
+
+def test_picked_and_placed_part_keeps_its_id_and_stays_where_released() -> None:
+    """Seen in the tray, gripped, carried 20 cm hidden under the hand, released in a hole,
+    the gripper leaves: the same track stands at the new place, static again."""
+    tracker = MultiObjectTracker(scene=SceneGeometry(CAMERA))
+    part, place = np.array([0.30, 0.30, 0.78]), np.array([0.46, 0.15, 0.785])
+    t, ids = 1.0, set()
+
+    def arm_at(tcp: np.ndarray, width: float, velocity=np.zeros(3)) -> ArmState:
+        return ArmState(np.array([[tcp + [0, 0, 0.1], tcp + [0, 0, 0.4]]]), tcp, velocity,
+                        width, np.array([0.04]))
+
+    def step(dets, arm) -> None:
+        nonlocal t
+        ids.update(tr.id for tr in tracker.update(DetectionFrame(t, dets), arm).tracks)
+        t += DT
+
+    for _ in range(20):
+        step([det("peg_round", part)], arm_at(part + [0, 0, 0.3], 0.08))
+    for _ in range(5):    # down onto it (hidden), close
+        step([], arm_at(part, 0.038))
+    steps = 30
+    velocity = (place - part) / (steps * DT)
+    for k in range(1, steps + 1):
+        step([], arm_at(part + velocity * k * DT, 0.038, velocity))
+    assert np.linalg.norm(tracker.tracks()[0].position - place) < 0.01
+    for _ in range(3):    # open the gripper, still above it
+        step([], arm_at(place, 0.08))
+    for k in range(1, 30):   # leave upwards; the part is seen again where it was released
+        tcp = place + [0, 0, 0.02 * k]
+        step([det("peg_round", place)] if k > 5 else [], arm_at(tcp, 0.08, [0, 0, 0.3]))
+    track = tracker.tracks()[0]
+    assert len(ids) == 1
+    assert np.linalg.norm(track.position - place) < 0.005
+    assert track.motion_class == MotionClass.STATIC

@@ -166,8 +166,7 @@ def run(family: str, seed: int, duration: float, rng_seed: int = 0,
             alive.add(est.key)
             if est.measurement is not None:
                 observed[est.key] = est.measurement
-                std = HAND_NOISE_M if est.keypoint else PART_NOISE_M
-                noise[est.key] = np.eye(3) * std ** 2
+                noise[est.key] = est.measurement_covariance
         result.self_score.observe(stamp, observed, alive, noise)
         # --- predictions ---------------------------------------------------------------
         predictions = {}
