@@ -11,16 +11,22 @@ What it does, per camera frame (`MultiObjectTracker.update`):
    radius against over-confident filters and a hard Euclidean cap).
 3. Matched tracks are updated; unmatched detections start tentative tracks, confirmed after
    `birth_hits` hits; tracks without detections age and die after `death_misses` misses --
-   except while *occluded*: a track whose line of sight from the camera passes within
-   `occlusion_radius_m` of a robot link segment (from forward kinematics of the joint states,
-   handed in as plain arrays) keeps its id and is not aged, so ids survive the arm passing
-   over a part.
+   except while *occluded*: a track whose line of sight from the camera passes through the
+   arm (capsules around the links, from forward kinematics of the joint states, handed in
+   as plain arrays, plus `occlusion_margin_m`) keeps its id and is not aged, so ids survive
+   the arm passing over a part; a part held by the gripper is occluded by definition.
+   Whatever association leaves over is tried once more by distance alone (a part that
+   landed in the bin or was dropped keeps its id; its motion state starts over).
 4. Each object track gets a motion class: interacting (within `interact_radius_m` of the
    TCP), conveyor (on the belt and moving along it), static (slower than
-   `static_speed_mps` for `static_hold_s`), else unknown (moving, e.g. falling).
+   `static_speed_mps` for `static_hold_s`), else unknown (moving, e.g. falling). Classes
+   are decided on a least-squares velocity over the last second of measurements, not on
+   the filter's velocity (which is as noisy as the class's process noise allows).
 
 People are tracked separately: one track per person (associated by the centroid of their
-keypoints) with one filter per named keypoint ("left_hand", "right_hand", "torso", ...).
+keypoints, the torso when seen) with one filter per named keypoint ("left_hand",
+"right_hand", "torso", ...): a two-model IMM (resting / moving), since a hand rests most of
+the time and then accelerates at several m/s^2.
 
 Everything that leaves the tracker is a frozen `TrackEstimate` / `PersonEstimate` snapshot:
 the node converts them to messages, the predictors (prediction.py) read them, and the

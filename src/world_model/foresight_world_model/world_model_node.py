@@ -418,6 +418,7 @@ def build_markers(header: Header, estimates: Sequence[TrackEstimate],
                       text=f"#{est.id} {est.keypoint or est.label} "
                            f"{est.motion_class.key}")
         text.pose.position = point_to_msg(est.position + np.array([0.0, 0.0, 0.06]))
+        text.pose.orientation.w = 1.0
         text.scale.z = 0.025
         now = ellipsoid_marker(Marker(header=header, ns="covariance", id=base,
                                       action=Marker.ADD, color=_colour(est.motion_class, 0.3)),
@@ -431,6 +432,7 @@ def build_markers(header: Header, estimates: Sequence[TrackEstimate],
         line = Marker(header=header, ns="predicted_path", id=base, type=Marker.LINE_STRIP,
                       action=Marker.ADD, color=_colour(est.motion_class, 0.6))
         line.scale.x = 0.004
+        line.pose.orientation.w = 1.0
         line.points = [point_to_msg(est.position)] + [point_to_msg(p) for p in positions]
         markers.append(line)
         for k, (p, c) in enumerate(zip(positions, covariances, strict=True)):

@@ -210,3 +210,45 @@ def test_score_horizons_must_be_predicted() -> None:
                 Parameter("cell_file", value=str(CELL)), Parameter("horizons", value=[0.3])])
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_motion_classes_match_the_interface() -> None:
+    from foresight_interfaces.msg import ObjectTrack
+    from foresight_world_model.tracker import MotionClass
+
+    assert [MotionClass.UNKNOWN, MotionClass.STATIC, MotionClass.CONVEYOR,
+            MotionClass.INTERACTING, MotionClass.PERSON] == [
+        ObjectTrack.MOTION_UNKNOWN, ObjectTrack.MOTION_STATIC, ObjectTrack.MOTION_CONVEYOR,
+        ObjectTrack.MOTION_INTERACTING, ObjectTrack.MOTION_PERSON]
+
+
+def test_markers_and_messages_from_estimates() -> None:
+    from std_msgs.msg import Header
+    from visualization_msgs.msg import Marker
+
+    from foresight_world_model.prediction import default_models
+    from foresight_world_model.tracker import TrackerConfig
+    from foresight_world_model.world_model_node import (
+        build_markers,
+        prediction_to_msg,
+        track_to_msg,
+    )
+
+    tracker = MultiObjectTracker(TrackerConfig(birth_hits=1))
+    result = tracker.update(DetectionFrame(1.0, [good()], [PersonObservation(
+        {"left_hand": np.array([0.8, 0.1, 0.9])})]))
+    estimates = list(result.tracks) + list(result.people[0].keypoints.values())
+    horizons = np.array([0.5, 1.0])
+    models = default_models()
+    predictions = {e.key: models.predict(e, horizons) for e in estimates}
+    header = Header(frame_id="world", stamp=sec_to_time(1.0))
+    markers = build_markers(header, estimates, predictions, frozenset({"peg_round"})).markers
+    assert markers[0].action == Marker.DELETEALL
+    shapes = [m for m in markers if m.ns == "tracks"]
+    assert [m.type for m in shapes] == [Marker.CYLINDER, Marker.SPHERE]
+    regions = [m for m in markers if m.ns in ("covariance", "predicted_covariance")]
+    assert len(regions) == 2 * 3 and all(m.scale.x > 0 for m in regions)
+    msg = track_to_msg(estimates[0], header)
+    assert msg.label == "peg_round" and len(msg.position_covariance) == 9
+    pred = prediction_to_msg(estimates[1], horizons, *predictions[estimates[1].key], header)
+    assert pred.keypoint == "left_hand" and len(pred.covariances) == 18
