@@ -49,6 +49,7 @@ class SimRun:
     truth: PredictionScorer                 # predictions vs the simulation's future
     self_score: PredictionScorer            # the world model's own view (tracker only)
     hands: PredictionScorer                 # person hands only, vs the simulation
+    moving_hands: PredictionScorer          # hands moving faster than 0.1 m/s when predicted
     id_history: dict[str, list[int]] = field(default_factory=dict)
     conveyor_speeds: list[tuple[float, float]] = field(default_factory=list)
     update_ms: list[float] = field(default_factory=list)
@@ -113,8 +114,7 @@ def run(family: str, seed: int, duration: float, rng_seed: int = 0,
     arm_model = ArmGeometry(RobotKinematics(), cell.layout.robot_base, cell.layout.robot_yaw)
     occlusion = RobotOcclusion(cell)
     rng = np.random.default_rng(rng_seed)
-    result = SimRun(PredictionScorer(HORIZONS), PredictionScorer(HORIZONS),
-                    PredictionScorer(HORIZONS))
+    result = SimRun(*(PredictionScorer(HORIZONS) for _ in range(4)))
     if sweep_at is not None:
         sweep_over_tray(sim, sweep_at)
     dt = cell.model.opt.timestep
@@ -181,6 +181,7 @@ def run(family: str, seed: int, duration: float, rng_seed: int = 0,
         all_names = set(truth_pos)
         result.truth.observe(stamp, truth_pos, all_names)
         result.hands.observe(stamp, truth_pos, all_names)
+        result.moving_hands.observe(stamp, truth_pos, all_names)
         tracks = list(update.tracks)
         person_kps = {kp.keypoint: kp for p in update.people for kp in p.keypoints.values()}
         for name, (obj, label) in visible.items():
@@ -211,6 +212,8 @@ def run(family: str, seed: int, duration: float, rng_seed: int = 0,
             result.truth.record(name, cls, stamp, p, c, cvp, cvc)
             if obj.type in ("left_hand", "right_hand"):
                 result.hands.record(name, cls, stamp, p, c, cvp, cvc)
+                if np.linalg.norm(obj.linear_velocity) > 0.1:
+                    result.moving_hands.record(name, cls, stamp, p, c, cvp, cvc)
     return result
 
 
@@ -294,6 +297,8 @@ def main() -> None:
         print(format_table(r.truth))
         print("-- person hands only")
         print(format_table(r.hands))
+        print("-- person hands moving faster than 0.1 m/s at prediction time")
+        print(format_table(r.moving_hands))
         print("-- self-score (tracker observations, as on /diagnostics)")
         print(format_table(r.self_score))
         changed = {n: sorted(set(i)) for n, i in r.id_history.items() if len(set(i)) > 1}
