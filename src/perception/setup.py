@@ -16,5 +16,7 @@ setup(
     maintainer_email="dev@foresight.invalid",
     description="Perception: RGB-D camera to detected objects and people in the world frame.",
     license="Apache-2.0",
-    entry_points={"console_scripts": []},
+    entry_points={"console_scripts": [
+        "perception_node = foresight_perception.perception_node:main",
+    ]},
 )
