@@ -23,8 +23,9 @@ HAND_BODY = "panda_hand"
 TCP_SITE = "tcp"
 WRIST_FT_SITE = "wrist_ft"
 MAX_GRIPPER_WIDTH = 0.08  # m, both fingers fully open
-#: A comfortable ready pose above the bench, elbow up, gripper pointing down.
-HOME_POSITIONS: tuple[float, ...] = (0.0, -0.35, 0.0, -2.3, 0.0, 1.95, 0.785)
+#: The ready pose: arm raised over its base, gripper down, clear of the overhead camera's view
+#: of the tray and the fixture (at the former, lower home the forearm hid three holes).
+HOME_POSITIONS: tuple[float, ...] = (0.0, -0.9, 0.0, -2.6, 0.0, 1.7, 0.785)
 
 # Conservative joint velocity/acceleration limits (rad/s, rad/s^2), below the Panda datasheet
 # (2.175/2.61 rad/s, 15/7.5/10/12.5/15/20/20 rad/s^2) so the trajectories stay smooth.

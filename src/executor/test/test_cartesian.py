@@ -94,7 +94,8 @@ def test_unreachable_line_is_rejected_with_fraction(ik: IkSolver) -> None:
 
 def test_line_through_the_shoulder_axis_is_rejected(ik: IkSolver) -> None:
     # Passing 2 cm from the base axis needs joint 1 to swing ~pi within a few samples.
-    start = ik.solve([0.3, 0.02, 0.5], [0.0, 1.0, 0.0, 0.0])
+    low_elbow = np.array([0.0, -0.35, 0.0, -2.3, 0.0, 1.95, 0.785])
+    start = ik.solve([0.3, 0.02, 0.5], [0.0, 1.0, 0.0, 0.0], seed_q=low_elbow, restarts=0)
     assert start.success
     with pytest.raises(CartesianPathError) as err:
         linear_path(ik, start.q, [-0.3, 0.02, 0.5])

@@ -96,7 +96,7 @@ def test_position_only_target(kin: RobotKinematics, solver: IkSolver) -> None:
 
 def test_home_pose_matches_the_documented_tcp(solver: IkSolver) -> None:
     pos, quat = solver.forward(HOME)
-    assert np.allclose(pos, [0.444, 0.0, 0.389], atol=1e-3)
+    assert np.allclose(pos, [0.283, 0.0, 0.423], atol=1e-3)
     assert quat_to_matrix(quat)[2, 2] < -0.999  # pointing down
 
 
