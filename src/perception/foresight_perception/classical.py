@@ -7,20 +7,25 @@ How it decides, per frame:
 1. Every pixel becomes a world point (depth + intrinsics + camera pose). A min filter of the
    height map with a window wider than any part gives the local floor; pixels well above it
    stand out of their surroundings (parts, but also rims beside their holes: shape decides).
-2. Parts: colour mask AND protruding. In each blob the top face is the band of pixels at the
-   blob's top height; its world-xy centroid is the part's xy, top height minus half the class
-   height its z, a rotated rectangle around it its yaw (mod the class symmetry). The footprint
-   (area and extents in metres) must fit the class; a top face that borders something higher
-   (the robot's arm, a hand) or the image edge is partially hidden: kept with a covariance
-   grown by the hidden share, dropped when too little is left.
-3. Holes: colour mask AND not protruding, shaped as a ring: a rim of the class's outer size
-   around an interior that is not rim (empty: deeper; occupied: a seated part, higher). Its
-   rectangle gives the opening's centre and yaw at rim height.
-4. Containers (the tray): the colour's pixels, the rectangle around them, its size checked.
+2. Parts: in every blob of a part colour, the raised pixels; their top face is the band at
+   the top height. Its world-xy centroid is the part's xy, the top height minus half the
+   class height its z, the rectangle around it its yaw (folded into the class symmetry). The
+   face must stand on something (the surface around it, the rim for a seated part, is lower
+   by a part's height or a seated part's protrusion) and its area and extents (metres) must
+   fit the class. A face whose outline borders something higher (the robot's arm, a hand) or
+   the image edge is partly hidden: the known footprint is completed on the hidden side and
+   the covariance grows with what stays uncertain; too little left in view and it is dropped.
+3. Holes: in every blob of a hole colour, the pixels of its most populated height level (the
+   rim; a seated part above it and the rim's inner walls below are smaller) must form a ring
+   of the class's rim size around an opening of the class's size whose height differs (empty:
+   deeper; occupied: a seated part, higher). The rectangle around the rim gives the
+   opening's centre at rim height and its yaw; a rim cut by the arm is completed as above.
+4. Containers (the tray): the colour's pixels minus their mixed edge, the rectangle around
+   them, its size checked, completed where the arm hides an edge.
 5. People: skin-coloured pixels well above the work surface. Each blob is a forearm with its
    hand; the end away from where the arm enters (image edge or clothing) holds the hand: a
-   sphere of the hand's radius is fitted to those 3-D points. Left and right follow from the
-   arms' entry points relative to the direction the person reaches.
+   sphere of the hand's radius is fitted to the distal half of that end. Left and right follow
+   from the arms' entry points relative to the direction the person reaches.
 
 Covariances: centroid noise shrinks with the number of pixels and grows with the pixel pitch;
 depth noise (sigma at 1 m, growing with z^2) sets z; the constants are calibrated with
@@ -63,7 +68,6 @@ from foresight_perception.geometry import (
 
 #: Variance of a yaw that cannot be observed (uniform over a full turn): pi^2 / 3 rad^2.
 UNOBSERVABLE_YAW_VARIANCE = math.pi ** 2 / 3.0
-_BORDER_KIND = "border"
 
 
 # --- configuration -------------------------------------------------------------------------------
@@ -108,6 +112,7 @@ class HoleSettings:
     min_rim_fraction: float
     min_ring_area_fraction: float
     min_opening_fraction: float
+    min_flush_fraction: float
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,7 @@ class PersonSettings:
 @dataclass(frozen=True)
 class ClassicalConfig:
     colours: dict[str, ColourRange]
+    white_balance: bool
     depth_noise_at_1m: float
     floor_window: float
     min_blob_area: float
@@ -217,7 +223,8 @@ def parse_classical_config(data: Mapping[str, Any], catalog: ClassCatalog) -> Cl
         rim_tolerance=h.number("rim_tolerance", 0.0, 5.0),
         min_rim_fraction=h.number("min_rim_fraction", 0.0, 1.0),
         min_ring_area_fraction=h.number("min_ring_area_fraction", 0.0, 1.0),
-        min_opening_fraction=h.number("min_opening_fraction", 0.0, 1.0))
+        min_opening_fraction=h.number("min_opening_fraction", 0.0, 1.0),
+        min_flush_fraction=h.number("min_flush_fraction", 0.0, 1.0))
     h.done()
     c = root.section("containers")
     containers = ContainerSettings(
@@ -255,6 +262,7 @@ def parse_classical_config(data: Mapping[str, Any], catalog: ClassCatalog) -> Cl
         s.done()
     config = ClassicalConfig(
         colours=colours,
+        white_balance=root.boolean("white_balance", default=True),
         depth_noise_at_1m=root.number("depth_noise_at_1m", 0.0, 0.1),
         floor_window=root.number("floor_window", 0.01, 2.0),
         min_blob_area=root.number("min_blob_area", 0.0, 1.0),
@@ -353,7 +361,8 @@ class ClassicalDetector:
                                   / height_above_surface)) | 1
         floor = local_floor(z, valid, max(window_px, 3))
         protrusion = z - floor
-        hsv = cv2.cvtColor(frame.rgb, cv2.COLOR_RGB2HSV_FULL)
+        rgb = white_balanced(frame.rgb) if self.config.white_balance else frame.rgb
+        hsv = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV_FULL)
         return _Scene(frame=frame, points=points, z=z, valid=valid, protrusion=protrusion,
                       floor=floor, hsv=hsv, camera=camera, masks={})
 
@@ -548,9 +557,10 @@ class ClassicalDetector:
         if top.occluded:
             # the face continues under the occluder: complete the known footprint on the
             # hidden side
-            centre, _, unresolved = complete_rectangle(
+            centre, angle, unresolved = complete_rectangle(
                 xy[top.outline], top.hidden[top.outline], cls.footprint, centre_rect,
                 extents, angle, edge_band=1.5 * pitch, min_shortfall=0.5 * pitch)
+            extents = np.array(cls.footprint)     # `angle` is now the class's x axis
             # a completed side is good to about half a pixel; an unresolved one leaves the
             # centre anywhere within half the shortfall
             sigma_occ = cov.occlusion_gain * float(unresolved.max()) + 0.5 * pitch
@@ -635,6 +645,8 @@ class ClassicalDetector:
         z_inside = z_roi[interior & valid_roi]
         if z_inside.size == 0 or abs(quantile(z_inside, 0.5) - z_rim) < hs.min_interior_step:
             return None
+        if self._flush_share(scene, roi, blob, z_rim, tol) < hs.min_flush_fraction:
+            return None      # stands out of its surroundings: a part or box top, not a rim
         short = np.clip(np.sort(np.array(cls.rim)) - np.sort(extents), 0.0, None)
         n = len(points)
         unresolved = np.zeros(2)
@@ -667,6 +679,23 @@ class ClassicalDetector:
             position=np.array([centre[0], centre[1], z_ref]), yaw=yaw, size=cls.size,
             position_covariance=np.diag([sigma_xy ** 2, sigma_xy ** 2, sigma_z ** 2]),
             yaw_variance=yaw_var, pixel_count=n_rim)
+
+    def _flush_share(self, scene: _Scene, roi: tuple[slice, slice], blob: np.ndarray,
+                     z_level: float, tol: float) -> float:
+        """Share of the pixels just outside a blob (a 2-pixel band) that lie at `z_level`: a
+        rim is flush with the fixture top around it, the top of a part or a box is not."""
+        h, w = scene.height, scene.width
+        pad = 3
+        r0, c0 = max(roi[0].start - pad, 0), max(roi[1].start - pad, 0)
+        r1, c1 = min(roi[0].stop + pad, h), min(roi[1].stop + pad, w)
+        region = np.zeros((r1 - r0, c1 - c0), dtype=np.uint8)
+        region[roi[0].start - r0:roi[0].stop - r0, roi[1].start - c0:roi[1].stop - c0] = blob
+        band = (cv2.dilate(region, np.ones((5, 5), np.uint8)) > region) \
+            & scene.valid[r0:r1, c0:c1]
+        z_band = scene.z[r0:r1, c0:c1][band]
+        if z_band.size == 0:
+            return 0.0
+        return float(np.mean(np.abs(z_band - z_level) <= tol))
 
     # --- containers ------------------------------------------------------------------------------
     def _find_containers(self, scene: _Scene, cls: ObjectClass) -> list[ObjectDetection]:
@@ -734,8 +763,13 @@ class ClassicalDetector:
                 + cov.centroid_gain * pitch / math.sqrt(len(points)) \
                 + cov.occlusion_gain * float(unresolved.max()) + 0.25 * float(short.max())
             sigma_z = self._depth_sigma(depth) / math.sqrt(len(points)) + cov.floor_z
-            z_ref = {"top": z_hi, "centre": z_hi - cls.size[2] / 2.0,
-                     "bottom": z_hi - cls.size[2]}[cls.position_reference]
+            # the container stands on the surface around it: its base is that level (its
+            # rim may be largely hidden by the arm, the surface around it rarely is)
+            bottom = self._support_level(scene, rows, cols, z_hi)
+            if not math.isfinite(bottom) or abs(z_hi - cls.size[2] - bottom) > cls.size[2]:
+                bottom = z_hi - cls.size[2]
+            z_ref = {"top": bottom + cls.size[2], "centre": bottom + cls.size[2] / 2.0,
+                     "bottom": bottom}[cls.position_reference]
             hidden = float(short.max()) / float(max(expected))
             yaw, yaw_var = self._yaw(cls, extents, angle, pitch, len(points), hidden)
             found.append(ObjectDetection(
@@ -782,7 +816,7 @@ class ClassicalDetector:
             arm = self._arm(scene, rows, cols, points, near_clothing)
             if arm is not None:
                 arms.append(arm)
-        torso = self._torso(scene, clothing.astype(bool), arms)
+        torso = self._torso(scene, clothing.astype(bool))
         if not arms and not heads:
             return []
         return [_assemble_person(arms, heads, torso, pc)]
@@ -852,8 +886,9 @@ class ClassicalDetector:
         touches_border = bool(border[near].any())
         return _Arm(anchor=anchor, hand=hand, arm=arm_point, cut=touches_border)
 
-    def _torso(self, scene: _Scene, clothing: np.ndarray, arms: list[_Arm]
-               ) -> Keypoint | None:
+    def _torso(self, scene: _Scene, clothing: np.ndarray) -> Keypoint | None:
+        """The middle of the visible clothing when a large part of the body is in view (the
+        overhead camera mostly sees only arms; then no torso is reported)."""
         pc = self.config.person
         assert pc is not None
         rows, cols = np.nonzero(clothing & scene.valid)
@@ -939,6 +974,20 @@ def fit_sphere(points: np.ndarray, radius: float, guess: np.ndarray | None = Non
         if float(np.linalg.norm(step)) < 1e-5:
             break
     return centre
+
+
+def white_balanced(rgb: np.ndarray, max_gain: float = 2.0) -> np.ndarray:
+    """The image with a tinted light's colour cast removed (white patch): the brightest
+    whites of the scene (the robot, the fixture) are scaled to neutral. Leaves an image under
+    white light unchanged, so colour ranges measured under white light keep working."""
+    sample = rgb.reshape(-1, 3)[::7]
+    white = np.percentile(sample, 99.0, axis=0).astype(float)
+    if np.any(white < 1.0):
+        return rgb
+    gains = np.clip(white.max() / white, 1.0, max_gain)
+    if float(gains.max()) < 1.03:
+        return rgb
+    return cv2.multiply(rgb, np.array([*gains, 0.0]), dtype=cv2.CV_8U)
 
 
 def local_floor(z: np.ndarray, valid: np.ndarray, window_px: int) -> np.ndarray:

@@ -17,6 +17,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -258,9 +259,9 @@ def check_stamp(stamp: float, last_processed: float | None, now: float, max_age_
 #: Back ends by name -> "module:factory". A factory takes the ClassCatalog and returns a
 #: Detector. Kept as import paths so a back end's dependencies (OpenCV, onnxruntime) load
 #: only when it is chosen.
-BACKENDS: Mapping[str, str] = {
+BACKENDS: Mapping[str, str] = MappingProxyType({
     "classical": "foresight_perception.classical:ClassicalDetector",
-}
+})
 
 
 def make_detector(name: str, catalog: ClassCatalog) -> Detector:
