@@ -13,7 +13,7 @@ from foresight_common import contract
 
 REPO = Path(__file__).resolve().parent.parent
 ONLINE_PACKAGES = ("perception", "world_model", "planner", "executor")
-ONLINE_NODES = ("tf_publisher", "executor", "planner")
+ONLINE_NODES = ("tf_publisher", "perception", "world_model", "executor", "planner")
 
 
 @pytest.mark.slow

@@ -114,7 +114,7 @@ class ExecutorParams:
     camera_timeout_s: float = field(default=0.0, metadata=param(
         "Camera frames older than this stop the arm (s); 0 disables the watchdog",
         low=0.0, high=10.0))
-    ssm_reaction_time_s: float = field(default=0.2, metadata=param(
+    ssm_reaction_time_s: float = field(default=0.1, metadata=param(
         "Supervisor reaction time T_r: camera period + perception + world model (s)",
         low=0.0, high=2.0))
     ssm_deceleration_mps2: float = field(default=2.5, metadata=param(
@@ -269,8 +269,17 @@ class ExecutorNode(Node):
     def safety_stopped(self) -> bool:
         return self._verdict.level == SafetyLevel.STOP or self.state.estop_latched
 
-    def safety_scale(self) -> float:
-        return float(self._verdict.speed_scale)
+    def safety_speed_limit(self) -> float:
+        """Fastest robot point speed (m/s) the supervisor allows now."""
+        return float(self._verdict.allowed_speed_mps)
+
+    def peak_point_speed(self, plan) -> float:
+        """Fastest speed of any supervised robot point along a plan (m/s)."""
+        if len(plan.times) < 2:
+            return 0.0
+        points = np.array([self.robot_points(q) for q in plan.positions])
+        steps = np.linalg.norm(np.diff(points, axis=0), axis=2).max(axis=1)
+        return float(np.max(steps / np.maximum(np.diff(plan.times), 1e-6)))
 
     def safety_reason(self) -> str:
         return self._verdict.reason

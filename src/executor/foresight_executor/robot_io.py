@@ -180,7 +180,7 @@ class RosRobotIO:
         timed = start_time is not None
         if not timed:
             self._wait_until_safe()
-            plan = stretch(plan, self.node.safety_scale())
+            plan = self._within_speed_limit(plan)
         start = self._now() if start_time is None else start_time
         baseline = self.state.force()
         self.node.pub_trajectory.publish(self.plan_message(plan, start_time))
@@ -254,8 +254,18 @@ class RosRobotIO:
         waypoints = np.vstack([q, remaining])
         if float(np.max(np.abs(waypoints[-1] - q))) < 1e-3:
             return None
-        scale = max(self.node.safety_scale(), 0.05) * self.params.default_speed_scale
-        return time_parameterize(waypoints, self.node.runner.kin.limits, speed_scale=scale)
+        plan = time_parameterize(waypoints, self.node.runner.kin.limits,
+                                 speed_scale=self.params.default_speed_scale)
+        return self._within_speed_limit(plan)
+
+    def _within_speed_limit(self, plan: JointTrajectoryPlan) -> JointTrajectoryPlan:
+        """Slow a plan down (same path) so no point of the arm exceeds the supervisor's
+        allowed speed near people."""
+        limit = self.node.safety_speed_limit()
+        if not math.isfinite(limit):
+            return plan
+        peak = self.node.peak_point_speed(plan)
+        return stretch(plan, limit / peak) if peak > limit else plan
 
     def wait(self, seconds: float) -> None:
         until = self._now() + seconds

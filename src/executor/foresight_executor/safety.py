@@ -32,7 +32,7 @@ class SsmConfig:
     human_speed_mps: float = 1.6
     hand_speed_mps: float = 2.0
     hand_near_m: float = 0.5
-    reaction_time_s: float = 0.2
+    reaction_time_s: float = 0.1  # camera period + perception + world model + this loop
     deceleration_mps2: float = 2.5
     intrusion_m: float = 0.05
     sensor_uncertainty_m: float = 0.03
@@ -53,6 +53,7 @@ class SafetyVerdict:
     speed_scale: float
     closest: str
     reason: str
+    allowed_speed_mps: float = math.inf  # fastest robot point speed allowed now
 
 
 def protective_distance(robot_speed: float, human_speed: float, config: SsmConfig) -> float:
@@ -107,7 +108,8 @@ class SpeedSeparationMonitor:
                 if gap < separation:
                     separation, closest = gap, name
         if not np.isfinite(separation):
-            return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person")
+            return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person",
+                                 math.inf)
         human = c.hand_speed_mps if ("hand" in closest and separation < c.hand_near_m) \
             else c.human_speed_mps
         s_p = protective_distance(robot_speed, human, c)
@@ -116,20 +118,21 @@ class SpeedSeparationMonitor:
         if separation < s_p or scale < c.min_speed_scale:
             return self._verdict(now, SafetyLevel.STOP, separation, s_p, 0.0, closest,
                                  f"{closest} {separation:.2f} m away, S_p {s_p:.2f} m at "
-                                 f"{robot_speed:.2f} m/s")
+                                 f"{robot_speed:.2f} m/s", limit)
         if scale < 1.0:
             return self._verdict(now, SafetyLevel.SLOW, separation, s_p, scale, closest,
                                  f"{closest} {separation:.2f} m away: at most "
-                                 f"{limit:.2f} m/s")
-        return self._verdict(now, SafetyLevel.OK, separation, s_p, 1.0, closest, "clear")
+                                 f"{limit:.2f} m/s", limit)
+        return self._verdict(now, SafetyLevel.OK, separation, s_p, 1.0, closest, "clear",
+                             limit)
 
     def stale(self, now: float, what: str) -> SafetyVerdict:
         """Inputs went stale: stop (a watchdog, not a measurement)."""
         return self._verdict(now, SafetyLevel.STOP, float("nan"), float("nan"), 0.0, "",
-                             f"{what} stale")
+                             f"{what} stale", 0.0)
 
     def _verdict(self, now: float, level: SafetyLevel, separation: float, s_p: float,
-                 scale: float, closest: str, reason: str) -> SafetyVerdict:
+                 scale: float, closest: str, reason: str, limit: float) -> SafetyVerdict:
         if level == SafetyLevel.STOP:
             self._stopped = True
             self._clear_since = None
@@ -141,4 +144,5 @@ class SpeedSeparationMonitor:
                 reason = f"clear for {now - self._clear_since:.1f} s, resuming soon ({reason})"
             else:
                 self._stopped = False
-        return SafetyVerdict(level, separation, s_p, scale, closest, reason)
+        return SafetyVerdict(level, separation, s_p, scale, closest, reason,
+                             0.0 if level == SafetyLevel.STOP else limit)

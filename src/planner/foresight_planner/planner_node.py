@@ -92,6 +92,11 @@ class PlannerParams:
         "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
     max_attempts: int = field(default=3, metadata=param(
         "Attempts per part before giving up on it", low=1, high=20))
+    warmup_s: float = field(default=2.0, metadata=param(
+        "Watch the scene this long before the first decision (s)", low=0.0, high=60.0))
+    finish_idle_s: float = field(default=40.0, metadata=param(
+        "The task ends after this long with nothing left to do: more parts may still come "
+        "on the conveyor (s)", low=0.0, high=600.0))
 
 
 def decision_config(p: PlannerParams, layout, library) -> DecisionConfig:
@@ -204,6 +209,8 @@ class PlannerNode(Node):
         seen_parts: set[int] = set()
         step = 0
         last_wait = ""
+        first_seen: float | None = None
+        idle_since: float | None = None
         outcome, reason = SkillOutcome.FAILED, ""
         while True:
             if cancel_requested():
@@ -218,10 +225,20 @@ class PlannerNode(Node):
                 continue
             seen_parts.update(o.id for o in world.objects
                               if self.layout.part_types.get(o.label) is not None)
+            if first_seen is None:
+                first_seen = self.now()
+            if self.now() - first_seen < p.warmup_s:
+                await async_sleep(self, p.idle_poll_s)
+                continue
             decision = self.decisions.next_step(world, self.now(), attempts, given_up)
             if isinstance(decision, Finished):
-                outcome, reason = SkillOutcome.SUCCEEDED, decision.reason
-                break
+                idle_since = self.now() if idle_since is None else idle_since
+                if self.now() - idle_since >= p.finish_idle_s:
+                    outcome, reason = SkillOutcome.SUCCEEDED, decision.reason
+                    break
+                decision = Wait(f"{decision.reason}; watching for more parts")
+            else:
+                idle_since = None
             if isinstance(decision, Wait):
                 if decision.reason != last_wait:
                     self._event(text, step, "wait", "", "", "waiting", SkillOutcome.SUCCEEDED,

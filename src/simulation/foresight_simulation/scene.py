@@ -127,7 +127,7 @@ ARM_REACH = UPPER_ARM + FOREARM + WRIST_TO_HAND
 MAX_LEAN = math.radians(50.0)
 #: Rest hand position in the torso frame (forward, left, up from the hip) for the left hand;
 #: the right one mirrors it.
-REST_HAND = (0.27, 0.20, 0.15)
+REST_HAND = (0.10, 0.22, 0.02)  # hands hanging relaxed beside the hips, not over the bench
 MIN_REACH_DURATION = 0.3     # s
 COWORKER_COLOURS = {"skin": (0.87, 0.70, 0.58, 1.0), "shirt": (0.15, 0.55, 0.60, 1.0),
                     "trousers": (0.20, 0.22, 0.30, 1.0)}

@@ -339,11 +339,13 @@ def test_arm_geometry_matches_the_robot_model() -> None:
     assert arm.tcp == pytest.approx(tcp + [0.0, 0.0, 0.75])
     assert len(arm.segments) == len(arm.radii) >= 9
     assert 0.04 < float(np.median(arm.radii)) < 0.08 and np.max(arm.radii) < 0.1
-    # At home the forearm hides the tray part in slot 0 and the fixture's left holes from
-    # the overhead camera (checked by ray casting in the simulated cell).
-    hidden = occluded_mask(np.array([[0.249, 0.307, 0.783], [0.46, -0.04, 0.80],
-                                     [0.25, 0.60, 0.78]]), arm, 0.07, CAMERA)
-    assert hidden.tolist() == [True, True, False]
+    # In this lower pose the forearm hides the tray part in slot 0 and the fixture's left
+    # holes from the overhead camera (checked by ray casting in the simulated cell); the
+    # ready pose (HOME_POSITIONS) was raised so that it hides none of them.
+    low = geometry.state(np.array([0.0, -0.35, 0.0, -2.3, 0.0, 1.95, 0.785]), 0.04)
+    points = np.array([[0.249, 0.307, 0.783], [0.46, -0.04, 0.80], [0.25, 0.60, 0.78]])
+    assert occluded_mask(points, low, 0.07, CAMERA).tolist() == [True, True, False]
+    assert not occluded_mask(points, arm, 0.07, CAMERA).any()
 
 
 def test_picked_and_placed_part_keeps_its_id_and_stays_where_released() -> None:
