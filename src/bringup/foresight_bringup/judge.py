@@ -82,7 +82,8 @@ class EpisodeJudge:
     _last_safety_t: float | None = None
     frame_wall: dict[float, float] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)
-    _commands_seen: set[tuple[float, str]] = field(default_factory=set)
+    _commands_seen: set[float] = field(default_factory=set)
+    violation_log: list[dict[str, Any]] = field(default_factory=list)
     _visible_static: dict[str, tuple[str, tuple[float, float, float]]] = \
         field(default_factory=dict)
     perception_truth: int = 0
@@ -138,12 +139,13 @@ class EpisodeJudge:
         self.frame_wall[round(stamp_s, 4)] = wall_time_s
 
     def on_command(self, source_stamp_s: float, wall_time_s: float, skill: str) -> None:
-        """A command the executor sent; the first one per decision gives a latency sample."""
-        key = (round(source_stamp_s, 4), skill)
+        """A command the executor sent; the first one per decision (per source frame: the
+        later skills of that decision are not new decisions) gives a latency sample."""
+        key = round(source_stamp_s, 4)
         if source_stamp_s <= 0 or key in self._commands_seen:
             return
         self._commands_seen.add(key)
-        frame = self.frame_wall.get(key[0])
+        frame = self.frame_wall.get(key)
         if frame is not None:
             self.latency_ms.append((wall_time_s - frame) * 1000.0)
 
@@ -162,6 +164,10 @@ class EpisodeJudge:
             self.violation_s += dt
         if violating and not self._violating:
             self.violation_events += 1
+            self.violation_log.append({"t": round(stamp_s, 3),
+                                       "separation_m": round(min_separation_m, 3),
+                                       "robot_speed_mps": round(robot_speed_mps, 3),
+                                       "person_part": closest_part})
         self._violating = violating
         for name in robot_contacts:
             self._contact_last[name] = stamp_s
@@ -227,6 +233,7 @@ class EpisodeJudge:
                 else round(self.min_separation_m, 4),
                 "violation_s": round(self.violation_s, 3),
                 "violation_events": self.violation_events,
+                "violations": self.violation_log,
             },
             "latency_ms": latency_record(self.latency_ms),
             "perception": self.perception_record(),

@@ -92,6 +92,7 @@ def test_latency_pairs_commands_with_the_frame_they_came_from():
     judge.on_frame(1.0667, 1000.067)
     judge.on_command(1.0, 1000.030, "pick")  # 30 ms after its frame
     judge.on_command(1.0, 1000.500, "pick")  # later command of the same decision: ignored
+    judge.on_command(1.0, 1003.000, "insert")  # the same decision's next skill: ignored
     judge.on_command(1.0667, 1000.112, "insert")  # 45 ms
     judge.on_command(0.0, 1001.0, "go_home")  # not from perception: no sample
     latency = judge.record()["latency_ms"]

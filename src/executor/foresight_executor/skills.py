@@ -313,11 +313,13 @@ class SkillRunner:
         finished.poll(None)
         io.wait(0.2)
         width = io.gripper_width()
+        where = (f"intercept at t={grasp_time:.2f} s at "
+                 f"{np.round(position_at(grasp_time), 3).tolist()}")
         if width < s.grasp_min_width:
             io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
-            raise SkillStopped(Outcome.FAILED, f"missed the moving part: the fingers closed to"
-                               f" {width * 1000:.1f} mm")
-        return f"holding the part taken off the conveyor ({width * 1000:.1f} mm)"
+            raise SkillStopped(Outcome.FAILED, f"missed the moving part ({where}): the "
+                               f"fingers closed to {width * 1000:.1f} mm")
+        return f"holding the part taken off the conveyor ({where}, {width * 1000:.1f} mm)"
 
     def _tracking_plan(self, position_at: Callable[[float], np.ndarray], quat: np.ndarray,
                        io: RobotIO, q_start: np.ndarray, t_start: float, descend: float,

@@ -172,7 +172,10 @@ class DecisionMaker:
 
     # --- the choice -------------------------------------------------------------------------
     def next_step(self, world: WorldSnapshot, now: float, attempts: dict[int, int],
-                  given_up: set[int]) -> Choice | Wait | Finished:
+                  given_up: set[int], filled: tuple[np.ndarray, ...] = ()
+                  ) -> Choice | Wait | Finished:
+        """`filled`: hole positions this task has put a part into (a seated part may hide
+        its hole's rim from the camera, so perception alone cannot be trusted with it)."""
         layout, config = self.layout, self.config
         holes = [o for o in world.objects if o.label.startswith("hole_")]
         parts = [o for o in world.objects if part_type_of(layout, o.label) is not None]
@@ -181,6 +184,13 @@ class DecisionMaker:
             hole = seated(part, holes, layout, config)
             if hole is not None:
                 occupied[hole.id] = part.id
+        for place in filled:
+            for hole in holes:
+                if np.linalg.norm(hole.position[:2] - place[:2]) < 0.015:
+                    occupied.setdefault(hole.id, -1)
+            for part in parts:  # the part standing there is done
+                if np.linalg.norm(part.position[:2] - place[:2]) < 0.015:
+                    given_up = given_up | {part.id}
         todo = [p for p in parts if p.id not in occupied.values() and p.id not in given_up
                 and attempts.get(p.id, 0) < config.max_attempts
                 and p.motion != INTERACTING]

@@ -124,3 +124,13 @@ def test_seated_parts_are_done_and_wrong_holes_are_not_used(layout, library):
     world.objects.append(hole(layout, 12, "hole_round_1"))
     assert isinstance(world_model.next_step(world, 1.0, {}, set()), Choice)
     assert isinstance(world_model.next_step(world, 1.0, {2: 3}, set()), Finished)
+
+
+def test_filled_holes_stay_done_even_when_perception_loses_the_hole(layout, library):
+    world_model, _ = makers(layout, library)
+    spec = layout.hole("hole_slot_0")
+    seated_part = obj(1, "peg_slot", (spec.position[0] + 0.004, spec.position[1], 0.8015))
+    world = WorldSnapshot(stamp=1.0, objects=[seated_part])  # the rim is hidden: no hole
+    filled = (np.array(spec.position),)
+    assert isinstance(world_model.next_step(world, 1.0, {}, set(), filled), Finished)
+    assert not isinstance(world_model.next_step(world, 1.0, {}, set()), Finished)
