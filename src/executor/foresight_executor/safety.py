@@ -40,7 +40,8 @@ class SsmConfig:
     nominal_speed_mps: float = 1.0  # robot point speed at speed scale 1 (for scaling)
     min_speed_scale: float = 0.05  # below this the robot stops instead of crawling
     resume_after_s: float = 0.5  # clear for this long before moving again
-    robot_radius_m: float = 0.06  # sphere around each robot point
+    robot_radius_m: float = 0.08  # sphere around each robot point (the hand is wide)
+    body_extent_m: float = 0.45  # how far behind a seen forearm the unseen body reaches
     hand_radius_m: float = 0.05
     body_radius_m: float = 0.12
 
@@ -80,6 +81,29 @@ def person_radius(name: str, config: SsmConfig) -> float:
     return config.hand_radius_m if "hand" in name else config.body_radius_m
 
 
+def with_unseen_body(people: dict[str, np.ndarray], config: SsmConfig
+                     ) -> dict[str, np.ndarray]:
+    """Add points for the parts of a person the camera does not see: the upper arm and the
+    shoulder lie behind a seen forearm, along the line from the hand through it (an
+    overhead camera sees hands and forearms over the bench, rarely the torso)."""
+    points = dict(people)
+    for name, arm in people.items():
+        person, _, part = name.rpartition("/")
+        side = part.removesuffix("_arm")
+        if not part.endswith("_arm"):
+            continue
+        hand = people.get(f"{person}/{side}_hand")
+        if hand is None:
+            continue
+        direction = np.asarray(arm, dtype=float) - np.asarray(hand, dtype=float)
+        length = float(np.linalg.norm(direction))
+        if length < 1e-6:
+            continue
+        for k, step in enumerate(np.linspace(0.15, config.body_extent_m, 3)):
+            points[f"{person}/{side}_body_{k}"] = arm + direction / length * step
+    return points
+
+
 class SpeedSeparationMonitor:
     """Stateful only for hysteresis: after a stop, the robot's surroundings must stay clear
     for `resume_after_s` before motion may resume."""
@@ -97,6 +121,7 @@ class SpeedSeparationMonitor:
         (the world model's), so an approaching hand slows the robot before it arrives."""
         c = self.config
         separation, closest = np.inf, ""
+        people = with_unseen_body(people, c)
         for name, position in people.items():
             candidates = [np.asarray(position, dtype=float)]
             if predicted and name in predicted:

@@ -66,3 +66,14 @@ def test_stale_inputs_stop():
     monitor = SpeedSeparationMonitor(CONFIG)
     verdict = monitor.stale(1.0, "person tracks")
     assert verdict.level == SafetyLevel.STOP and "stale" in verdict.reason
+
+
+def test_the_unseen_body_behind_a_forearm_counts():
+    from foresight_executor.safety import with_unseen_body
+
+    people = {"3/right_hand": np.array([0.6, 0.0, 1.0]), "3/right_arm": np.array([0.8, 0.0, 1.0])}
+    points = with_unseen_body(people, SsmConfig())
+    body = [p for n, p in points.items() if "body" in n]
+    assert len(body) == 3
+    assert max(p[0] for p in body) == pytest.approx(0.8 + SsmConfig().body_extent_m)
+    assert all(abs(p[1]) < 1e-9 for p in body)  # on the line hand -> forearm, beyond it

@@ -29,6 +29,7 @@ class TrackedObject:
     position: np.ndarray
     yaw: float
     velocity: np.ndarray
+    age_s: float = math.inf  # how long the world model has tracked it
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class DecisionConfig:
     pregrasp_margin_m: float = 0.012
     seated_xy_tolerance_m: float = 0.010
     max_attempts: int = 3
+    min_conveyor_track_s: float = 1.0  # a moving part's speed is trusted after this long
+    max_intercept_wait_s: float = 2.5  # intercepts further ahead are decided later
+    hold_for_conveyor_s: float = 20.0  # wait for a part arriving this soon, not start another
 
 
 @dataclass(frozen=True)
@@ -193,11 +197,12 @@ class DecisionMaker:
                     given_up = given_up | {part.id}
         todo = [p for p in parts if p.id not in occupied.values() and p.id not in given_up
                 and attempts.get(p.id, 0) < config.max_attempts
-                and p.motion != INTERACTING]
+                and p.motion != INTERACTING and not self._in_reject_bin(p.position)]
         if not todo:
             return Finished(f"{len(occupied)} parts seated, nothing left to do")
         candidates: list[Choice] = []
         waits: list[str] = []
+        arriving: list[float] = []
         for part in todo:
             ptype = part_type_of(layout, part.label)
             free = [h for h in holes if h.label == ptype.hole_type and h.id not in occupied]
@@ -209,19 +214,29 @@ class DecisionMaker:
             if isinstance(choice, str):
                 waits.append(choice)
                 continue
+            if choice.intercept_time and \
+                    choice.intercept_time - now > config.min_intercept_lead_s + \
+                    config.max_intercept_wait_s:
+                arriving.append(choice.intercept_time - now)
+                waits.append(f"part {part.id} reaches the pick zone in "
+                             f"{choice.intercept_time - now:.1f} s")
+                continue
             blocker = self.people_near(world, choice.grasp_position, now) or \
                 self.people_near(world, choice.seat_position, now)
             if blocker:
                 waits.append(f"part {part.id}: {blocker}")
                 continue
             candidates.append(choice)
+        moving = [c for c in candidates if c.intercept_time]
+        if moving:  # a moving part will not wait
+            return min(moving, key=lambda c: c.intercept_time)
+        if arriving and min(arriving) < config.hold_for_conveyor_s:
+            # a part on its way: starting a long task now would let it fall off the belt
+            return Wait("; ".join(waits))
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
-        # moving parts first (they will not wait), then the nearest to the fixture
-        candidates.sort(key=lambda c: (c.intercept_time == 0.0,
-                                       float(np.linalg.norm(c.part.position[:2] -
-                                                            c.hole.position[:2]))))
-        return candidates[0]
+        return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
+                                                                  c.hole.position[:2])))
 
     def _pick_plan(self, world: WorldSnapshot, part: TrackedObject, ptype: PartType,
                    hole: TrackedObject, now: float) -> Choice | str:
@@ -234,6 +249,8 @@ class DecisionMaker:
         intercept = 0.0
         position = self.object_at(world, part, now)
         if part.motion == CONVEYOR:
+            if part.age_s < config.min_conveyor_track_s:
+                return f"part {part.id} on the conveyor: speed not known yet"
             if config.prediction_horizon_s > 0.0:
                 t = self._intercept_time(world, part, now)
                 if t is None:
@@ -264,6 +281,12 @@ class DecisionMaker:
                       velocity=velocity, intercept_time=intercept, seat_position=seat,
                       seat_yaw=seat_yaw, yaw_free=yaw_free,
                       reason=f"{ptype.name} #{part.id} -> {hole.label} #{hole.id}: {how}")
+
+    def _in_reject_bin(self, position: np.ndarray) -> bool:
+        """Parts that fell into the reject bin are scrap: not picked again."""
+        bin_ = self.layout.reject_bin
+        return (abs(position[0] - bin_.center[0]) <= bin_.size[0] / 2 and
+                abs(position[1] - bin_.center[1]) <= bin_.size[1] / 2)
 
     def _in_pick_zone(self, position: np.ndarray) -> bool:
         low, high = self.config.pick_zone_y

@@ -134,3 +134,23 @@ def test_filled_holes_stay_done_even_when_perception_loses_the_hole(layout, libr
     filled = (np.array(spec.position),)
     assert isinstance(world_model.next_step(world, 1.0, {}, set(), filled), Finished)
     assert not isinstance(world_model.next_step(world, 1.0, {}, set()), Finished)
+
+
+def test_world_model_waits_for_an_arriving_part_reactive_starts_the_tray(layout, library):
+    world_model, reactive = makers(layout, library)
+    now = 10.0
+    world = conveyor_world(layout, now, -0.98, speed=0.06)  # ~8 s from the pick zone
+    world.objects.append(obj(2, "peg_round", layout.slot("slot_0").position[:2] + (0.7835,)))
+    world.objects.append(hole(layout, 11, "hole_round_1"))
+    waiting = world_model.next_step(world, now, {}, set())
+    assert isinstance(waiting, Wait) and "reaches the pick zone" in waiting.reason
+    chosen = reactive.next_step(world, now, {}, set())
+    assert isinstance(chosen, Choice) and chosen.part.id == 2
+
+
+def test_parts_in_the_reject_bin_are_scrap(layout, library):
+    world_model, _ = makers(layout, library)
+    centre = layout.reject_bin.center
+    world = WorldSnapshot(stamp=1.0, objects=[obj(1, "peg_round", (centre[0], centre[1], 0.78)),
+                                              hole(layout, 10, "hole_round_0")])
+    assert isinstance(world_model.next_step(world, 1.0, {}, set()), Finished)
