@@ -161,6 +161,7 @@ class ExecutorNode(Node):
         self.people = PeopleView(p.ssm_prediction_window_s)
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
+        self._robot_speed = 0.0
         self._base = np.asarray(layout.robot_base, dtype=float)
         self._camera_stamp = -math.inf
         create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
@@ -235,6 +236,7 @@ class ExecutorNode(Node):
             moved = np.linalg.norm(points - self._robot_points_prev[1], axis=1)
             speed = float(np.max(moved)) / (now - self._robot_points_prev[0])
         self._robot_points_prev = (now, points)
+        self._robot_speed = speed
         people, predicted, people_stamp = self.people.current()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
             verdict = self.ssm.stale(now, "person tracks")
@@ -268,6 +270,10 @@ class ExecutorNode(Node):
 
     def safety_stopped(self) -> bool:
         return self._verdict.level == SafetyLevel.STOP or self.state.estop_latched
+
+    def robot_speed(self) -> float:
+        """Fastest supervised robot point speed now (m/s), from the last two checks."""
+        return self._robot_speed
 
     def safety_speed_limit(self) -> float:
         """Fastest robot point speed (m/s) the supervisor allows now."""

@@ -23,6 +23,7 @@ from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import CommandEvent
 
 POLL_S = 0.005  # wall-clock polling period of blocking waits
+RETIME_SETTLE_S = 0.3  # after slowing a motion down, let the arm settle to its new speed
 
 
 def stretch(plan: JointTrajectoryPlan, scale: float) -> JointTrajectoryPlan:
@@ -188,6 +189,7 @@ class RosRobotIO:
         final = plan.positions[-1]
         end = start + plan.duration
         settle_deadline = end + self.params.motion_settle_timeout_s
+        retimed_at = start
         while True:
             self._sleep()
             now = self._now()
@@ -196,7 +198,10 @@ class RosRobotIO:
             except SkillStopped:
                 self._hold()
                 raise
-            if self.node.safety_stopped():
+            too_fast = (not timed and now - retimed_at > RETIME_SETTLE_S and
+                        self.node.robot_speed() > self.node.safety_speed_limit() * 1.05)
+            if self.node.safety_stopped() or too_fast:
+                # a person came closer: stop, then go on along the same path, slower
                 self._hold()
                 if timed:
                     raise SkillStopped(Outcome.SAFETY_STOP, "safety stop during a timed "
@@ -205,7 +210,7 @@ class RosRobotIO:
                 plan = self._rest_of(plan, now - start)
                 if plan is None:
                     return True
-                start = self._now()
+                start = retimed_at = self._now()
                 self.node.pub_trajectory.publish(self.plan_message(plan))
                 self._command_event()
                 end = start + plan.duration

@@ -278,7 +278,9 @@ class PlannerNode(Node):
             pick.target_velocity = vector_to_msg(choice.velocity)
             pick.target_stamp = sec_to_time(choice.intercept_time)
         step += 1
-        outcome, _ = await self._run_step(text, step, pick)
+        preempt = None if choice.intercept_time else (
+            lambda: self._conveyor_due(choice.part.id))
+        outcome, _ = await self._run_step(text, step, pick, preempt)
         if outcome != SkillOutcome.SUCCEEDED:
             return step, False
         insert = self._goal("insert", object_id, f"{choice.hole.label}#{choice.hole.id}",
@@ -301,6 +303,18 @@ class PlannerNode(Node):
                                       "does not see it in the hole (yet)")
         return step, True
 
+    def _conveyor_due(self, busy_with: int) -> str | None:
+        """While fetching a part from the tray: a conveyor part is about to pass the pick
+        zone (world_model mode only: with horizon 0 nothing is ever 'about to')."""
+        world = self.view.snapshot(self.now(), self.params.tracks_max_age_s)
+        if world is None:
+            return None
+        decision = self.decisions.next_step(world, self.now(), {}, set())
+        if isinstance(decision, Choice) and decision.intercept_time and \
+                decision.part.id != busy_with:
+            return f"{decision.reason} is due"
+        return None
+
     def _goal(self, skill: str, object_id: str, place_id: str, position: np.ndarray,
               yaw: float, width: float, height: float, source: float, speed: float
               ) -> ExecuteSkill.Goal:
@@ -312,15 +326,25 @@ class PlannerNode(Node):
         goal.source_stamp = sec_to_time(source)
         return goal
 
-    async def _run_step(self, text: str, step: int, goal: ExecuteSkill.Goal
-                        ) -> tuple[int, str]:
+    async def _run_step(self, text: str, step: int, goal: ExecuteSkill.Goal,
+                        preempt=None) -> tuple[int, str]:
+        """Send one skill goal and await its result; `preempt()` (polled meanwhile) may
+        return a reason to cancel it for something more urgent."""
         self._event(text, step, goal.skill, goal.object_id, goal.place_id, "started",
                     SkillOutcome.SUCCEEDED, "")
         handle = await self.skill_client.send_goal_async(goal)
         if not handle.accepted:
             outcome, reason = SkillOutcome.REJECTED, "goal not accepted by the executor"
         else:
-            response = await handle.get_result_async()
+            result = handle.get_result_async()
+            while preempt is not None and not result.done():
+                why = preempt()
+                if why:
+                    self.get_logger().info(f"preempting {goal.skill} {goal.object_id}: {why}")
+                    await handle.cancel_goal_async()
+                    break
+                await async_sleep(self, self.params.idle_poll_s)
+            response = await result
             outcome, reason = response.result.outcome.value, response.result.reason
         state = "succeeded" if outcome == SkillOutcome.SUCCEEDED else "failed"
         self._event(text, step, goal.skill, goal.object_id, goal.place_id, state, outcome,
