@@ -19,6 +19,9 @@ import numpy as np
 from foresight_common.cell_layout import CellLayout, PartType
 
 STATIC, CONVEYOR, INTERACTING, PERSON = 1, 2, 3, 4  # ObjectTrack.MOTION_*
+# A seated part's centre is at most this far above where it would be fully down (a part
+# lying on its side on the fixture is ~1 cm higher, one standing on it ~2.5 cm).
+SEATED_Z_TOLERANCE_M = 0.006
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def seated(part: TrackedObject, holes: list[TrackedObject], layout: CellLayout,
         if np.linalg.norm(part.position[:2] - hole.position[:2]) > config.seated_xy_tolerance_m:
             continue
         sunk_centre = hole.position[2] - layout.fixture.hole_depth + ptype.height / 2
-        if part.position[2] < sunk_centre + layout.fixture.hole_depth / 2:
+        if part.position[2] < sunk_centre + SEATED_Z_TOLERANCE_M:
             return hole
     return None
 
@@ -280,7 +283,9 @@ class DecisionMaker:
         return Choice(part=part, hole=hole, grasp_position=grasp, grasp_yaw=grasp_yaw,
                       velocity=velocity, intercept_time=intercept, seat_position=seat,
                       seat_yaw=seat_yaw, yaw_free=yaw_free,
-                      reason=f"{ptype.name} #{part.id} -> {hole.label} #{hole.id}: {how}")
+                      reason=f"{ptype.name} #{part.id} -> {hole.label} #{hole.id}: {how} "
+                             f"(grasp yaw {math.degrees(grasp_yaw):.0f} deg, part "
+                             f"{math.degrees(part.yaw):.0f}, hole {math.degrees(hole.yaw):.0f})")
 
     def _in_reject_bin(self, position: np.ndarray) -> bool:
         """Parts that fell into the reject bin are scrap: not picked again."""

@@ -92,6 +92,9 @@ class PlannerParams:
         "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
     max_attempts: int = field(default=3, metadata=param(
         "Attempts per part before giving up on it", low=1, high=20))
+    buffer_xy: tuple[float, ...] = field(default=(0.60, 0.32), metadata=param(
+        "Free spot on the bench where a part that would not go in is set down to be "
+        "picked again (m, world)", length=2, low=-2.0, high=2.0))
     warmup_s: float = field(default=2.0, metadata=param(
         "Watch the scene this long before the first decision (s)", low=0.0, high=60.0))
     finish_idle_s: float = field(default=40.0, metadata=param(
@@ -290,9 +293,17 @@ class PlannerNode(Node):
         outcome, _ = await self._run_step(text, step, insert)
         if outcome != SkillOutcome.SUCCEEDED:
             # still holding it (the executor keeps the part when the hole is not found):
-            # put it down where it can be picked again and let the next decision retry
+            # set it down upright on the buffer spot; the next decision sees it afresh
             step += 1
-            await self._run_step(text, step, ExecuteSkill.Goal(skill="open_gripper"))
+            buffer = np.array([*self.params.buffer_xy, self.layout.bench.top_z +
+                               ptype.height - self.decisions.config.grasp_depth_m])
+            place = self._goal("place", object_id, "buffer", buffer, choice.seat_yaw, width,
+                               ptype.height, source, float(self.library.parameter(
+                                   "place", "speed_scale")))
+            outcome, _ = await self._run_step(text, step, place)
+            if outcome != SkillOutcome.SUCCEEDED:
+                step += 1
+                await self._run_step(text, step, ExecuteSkill.Goal(skill="open_gripper"))
             return step, False
         # The executor measured the seat depth with the wrist; perception double-checks.
         await async_sleep(self, self.params.settle_s)

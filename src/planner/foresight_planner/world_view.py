@@ -10,7 +10,12 @@ import threading
 import numpy as np
 
 from foresight_common.conversions import msg_to_vector, time_to_sec
-from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
+from foresight_planner.decisions import (
+    SEATED_Z_TOLERANCE_M,
+    PredictedPath,
+    TrackedObject,
+    WorldSnapshot,
+)
 
 
 def yaw_of(q) -> float:
@@ -92,6 +97,6 @@ class WorldView:
         for track in objects.tracks:
             position = msg_to_vector(track.pose.position)
             if np.linalg.norm(position[:2] - hole_top[:2]) < tolerance and \
-                    position[2] < seated_centre + hole_depth / 2:
+                    position[2] < seated_centre + SEATED_Z_TOLERANCE_M:
                 return True
         return False
