@@ -433,6 +433,18 @@ class CoworkerSpec:
 
 
 @dataclass(frozen=True)
+class ScannerSpec:
+    """A safety laser scanner watching the co-worker's station: a horizontal fan of rays
+    from `position` (world) centred on `yaw` (rad), `fov` wide, out to `range_max` (m)."""
+    position: Vec3
+    yaw: float
+    fov: float
+    rays: int
+    range_max: float
+    rate_hz: float
+
+
+@dataclass(frozen=True)
 class CellLayout:
     """The whole cell. `holes` and `tray_slots` are in the world frame (derived from the
     fixture and tray poses); `with_offsets` moves them together with their parents."""
@@ -450,6 +462,7 @@ class CellLayout:
     camera: CameraSpec
     coworker: CoworkerSpec
     distractor_zones: tuple[tuple[float, float, float, float], ...] = field(default=())
+    safety_scanner: ScannerSpec | None = None
 
     def hole(self, name: str) -> HoleSpec:
         for hole in self.holes:
@@ -764,6 +777,17 @@ def _read_coworker(sec: YamlSection) -> CoworkerSpec:
     return spec
 
 
+def _read_scanner(sec: YamlSection) -> ScannerSpec:
+    spec = ScannerSpec(position=tuple(sec.vector("position", 3, -5.0, 5.0)),
+                       yaw=math.radians(sec.number("yaw_deg", -360.0, 360.0)),
+                       fov=math.radians(sec.number("fov_deg", 1.0, 360.0)),
+                       rays=sec.integer("rays", 2, 4096),
+                       range_max=sec.number("range_max", 0.1, 30.0),
+                       rate_hz=sec.number("rate_hz", 1.0, 100.0))
+    sec.done()
+    return spec
+
+
 def parse_cell_layout(data: Mapping[str, Any], source: str = "<cell layout>") -> CellLayout:
     """Validate an already-parsed layout mapping (see `load_cell_layout`)."""
     top = YamlSection(data, "", source, CellLayoutError)
@@ -810,6 +834,8 @@ def parse_cell_layout(data: Mapping[str, Any], source: str = "<cell layout>") ->
     bin_sec.done()
     camera = _read_camera(top.section("camera"))
     coworker = _read_coworker(top.section("coworker"))
+    scanner = _read_scanner(top.section("safety_scanner")) if top.has("safety_scanner") \
+        else None
     zones = []
     for i, zone in enumerate(top.items("distractor_zones", default=[])):
         z = check_vector(top, f"distractor_zones[{i}]", zone, 4, -5.0, 5.0,
@@ -822,7 +848,8 @@ def parse_cell_layout(data: Mapping[str, Any], source: str = "<cell layout>") ->
                       robot_yaw=robot_yaw, part_types=part_types, fixture=fixture,
                       holes=derive_holes(fixture, part_types), tray=tray,
                       tray_slots=derive_slots(tray), conveyor=conveyor, reject_bin=reject_bin,
-                      camera=camera, coworker=coworker, distractor_zones=tuple(zones))
+                      camera=camera, coworker=coworker, distractor_zones=tuple(zones),
+                      safety_scanner=scanner)
 
 
 def load_cell_layout(path: str | Path) -> CellLayout:

@@ -20,7 +20,7 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import CameraInfo, Image, JointState
+from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
 from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
@@ -100,6 +100,7 @@ DEPTH_IMAGE = Topic("camera/depth/image_raw", Image, CAMERA)
 DEPTH_INFO = Topic("camera/depth/camera_info", CameraInfo, CAMERA)
 ARM_TRAJECTORY = Topic("arm_controller/joint_trajectory", JointTrajectory, COMMAND)
 GRIPPER_COMMAND = Topic("gripper_controller/commands", Float64MultiArray, COMMAND)
+SAFETY_SCAN = Topic("safety_scan", LaserScan, SENSOR)
 
 # --- Stack interfaces -------------------------------------------------------------------------
 EXECUTE_SKILL = Action("execute_skill", ExecuteSkill)
@@ -130,6 +131,7 @@ ROBOT_BASE_FRAME = "panda_link0"
 TCP_FRAME = "tcp"
 CAMERA_FRAME = "camera_link"
 CAMERA_OPTICAL_FRAME = "camera_color_optical_frame"
+SAFETY_SCANNER_FRAME = "safety_scanner"
 
 
 def is_ground_truth(name: str) -> bool:

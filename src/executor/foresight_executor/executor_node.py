@@ -6,8 +6,11 @@ states, and validation of every goal. One goal runs at a time; a new goal preemp
 running one (which ends PREEMPTED), cancel ends it CANCELED, and every goal ends with an
 outcome and a reason.
 
-Subscribes: joint_states, wrist_wrench, safety/estop (std_msgs/Bool, latched)
-Publishes:  arm_controller/joint_trajectory, gripper_controller/commands, /diagnostics
+Subscribes: joint_states, wrist_wrench, safety/estop (std_msgs/Bool, latched),
+            safety_scan (sensor_msgs/LaserScan), world_model/people, world_model/predictions,
+            camera/color/camera_info (watchdog)
+Publishes:  arm_controller/joint_trajectory, gripper_controller/commands,
+            executor/safety_state, executor/command_events, /diagnostics
 Services:   safety/reset_estop (std_srvs/Trigger)
 Actions:    execute_skill (foresight_interfaces/ExecuteSkill)
 Parameters: see ExecutorParams
@@ -158,7 +161,7 @@ class ExecutorNode(Node):
         self.ssm = SpeedSeparationMonitor(SsmConfig(
             reaction_time_s=p.ssm_reaction_time_s, deceleration_mps2=p.ssm_deceleration_mps2,
             sensor_uncertainty_m=p.ssm_sensor_uncertainty_m))
-        self.people = PeopleView(p.ssm_prediction_window_s)
+        self.people = PeopleView(p.ssm_prediction_window_s, layout.safety_scanner)
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
         self._robot_speed = 0.0
@@ -166,6 +169,7 @@ class ExecutorNode(Node):
         self._camera_stamp = -math.inf
         create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
         create_subscription(self, contract.PREDICTIONS, self.people.on_predictions)
+        create_subscription(self, contract.SAFETY_SCAN, self.people.on_scan)
         if p.camera_timeout_s > 0:
             create_subscription(self, contract.COLOR_INFO, self.on_camera_info)
         self.pub_safety = create_publisher(self, contract.SAFETY_STATE)
@@ -238,8 +242,14 @@ class ExecutorNode(Node):
         self._robot_points_prev = (now, points)
         self._robot_speed = speed
         people, predicted, people_stamp = self.people.current()
+        scan, scan_stamp = self.people.scan_points()
+        for index, point in enumerate(scan):
+            people[f"scan/{index}"] = point
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
             verdict = self.ssm.stale(now, "person tracks")
+        elif p.people_timeout_s > 0 and self.people.scanner is not None and \
+                now - scan_stamp > p.people_timeout_s:
+            verdict = self.ssm.stale(now, "safety scan")
         elif p.camera_timeout_s > 0 and now - self._camera_stamp > p.camera_timeout_s:
             verdict = self.ssm.stale(now, "camera")
         else:

@@ -9,15 +9,38 @@ import threading
 
 import numpy as np
 
+from foresight_common.cell_layout import ScannerSpec
 from foresight_common.conversions import msg_to_vector, time_to_sec
+from foresight_common.laser import scan_points
 
 
 class PeopleView:
-    def __init__(self, prediction_window_s: float) -> None:
+    """`scanner`: the safety laser scanner's mounting (from the cell layout); its hits count
+    as person points (it watches the co-worker's station, where nothing else stands)."""
+
+    def __init__(self, prediction_window_s: float, scanner: ScannerSpec | None = None) -> None:
         self.window = prediction_window_s
+        self.scanner = scanner
         self._lock = threading.Lock()
         self._people = None
         self._predictions = None
+        self._scan = None
+
+    def on_scan(self, msg) -> None:
+        with self._lock:
+            self._scan = msg
+
+    def scan_points(self) -> tuple[np.ndarray, float]:
+        """World points of the latest safety scan and its stamp (-inf if none)."""
+        with self._lock:
+            scan = self._scan
+        if scan is None or self.scanner is None:
+            return np.zeros((0, 3)), -math.inf
+        ranges = np.asarray(scan.ranges, dtype=float)
+        if len(ranges) != self.scanner.rays:
+            return np.zeros((0, 3)), -math.inf
+        ranges[~np.isfinite(ranges) | (ranges < scan.range_min)] = np.inf
+        return scan_points(ranges, self.scanner), time_to_sec(scan.header.stamp)
 
     def on_people(self, msg) -> None:
         with self._lock:

@@ -77,8 +77,18 @@ def allowed_speed(separation: float, human_speed: float, config: SsmConfig) -> f
     return (-b + math.sqrt(b * b - 4.0 * a * constant)) / (2.0 * a)
 
 
+SCAN_PREFIX = "scan/"  # person points measured by a laser scanner: on the body's surface
+
+
 def person_radius(name: str, config: SsmConfig) -> float:
+    if name.startswith(SCAN_PREFIX):
+        return 0.0
     return config.hand_radius_m if "hand" in name else config.body_radius_m
+
+
+def may_be_hand(name: str) -> bool:
+    """A scanner cannot tell a hand from a body: its points count as hands near the robot."""
+    return "hand" in name or name.startswith(SCAN_PREFIX)
 
 
 def with_unseen_body(people: dict[str, np.ndarray], config: SsmConfig
@@ -135,7 +145,7 @@ class SpeedSeparationMonitor:
         if not np.isfinite(separation):
             return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person",
                                  math.inf)
-        human = c.hand_speed_mps if ("hand" in closest and separation < c.hand_near_m) \
+        human = c.hand_speed_mps if (may_be_hand(closest) and separation < c.hand_near_m) \
             else c.human_speed_mps
         s_p = protective_distance(robot_speed, human, c)
         limit = allowed_speed(separation, human, c)

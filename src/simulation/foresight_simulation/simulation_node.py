@@ -23,7 +23,7 @@ import mujoco
 import numpy as np
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import JointState
+from sensor_msgs.msg import JointState, LaserScan
 from std_msgs.msg import Float64MultiArray
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
@@ -53,6 +53,7 @@ from foresight_simulation import ground_truth_msgs
 from foresight_simulation.camera_pipeline import CameraPipeline
 from foresight_simulation.families import FamilyError
 from foresight_simulation.runtime import RealTimePacer, SimulatedCell
+from foresight_simulation.scanner import SafetyScanner
 from foresight_simulation.world import build_world
 
 
@@ -122,6 +123,9 @@ class SimulationNode(Node):
         self.pub_gt_safety = create_publisher(self, contract.GT_SAFETY)
         self.pub_gt_status = create_publisher(self, contract.GT_STATUS)
         self.pub_gt_frames = create_publisher(self, contract.GT_FRAMES)
+        self.pub_scan = create_publisher(self, contract.SAFETY_SCAN)
+        spec = self.world.cell.layout.safety_scanner
+        self.scanner = SafetyScanner(self.sim.model, spec) if spec is not None else None
         self._commands: queue.Queue = queue.Queue()
         create_subscription(self, contract.ARM_TRAJECTORY, self.on_trajectory)
         create_subscription(self, contract.GRIPPER_COMMAND, self.on_gripper)
@@ -190,13 +194,20 @@ class SimulationNode(Node):
             if rate > 0 else None
         viewer = self._open_viewer() if p.gui else None
         mujoco.mj_forward(model, self.sim.data)
-        if camera is not None:
-            self._publish_camera_mount()
+        # one /tf_static message with every mounting: it is latched with depth 1 (as
+        # tf2's static broadcaster does), so a second message would hide the first
+        mounts = self._camera_mount() if camera is not None else []
+        if self.scanner is not None:
+            mounts += self._scanner_mount()
+        if mounts:
+            self.pub_tf_static.publish(TFMessage(transforms=mounts))
         pacer = RealTimePacer(p.rtf)
         every = {
             "clock": max(1, round(1.0 / (p.clock_rate_hz * dt))),
             "joints": max(1, round(1.0 / (p.joint_state_rate_hz * dt))),
             "truth": max(1, round(1.0 / (p.ground_truth_rate_hz * dt))),
+            "scan": max(1, round(1.0 / (self.scanner.spec.rate_hz * dt)))
+            if self.scanner else 0,
             "status": max(1, round(1.0 / dt)),
         }
         frame_period = 1.0 / rate if rate > 0 else float("inf")
@@ -226,6 +237,8 @@ class SimulationNode(Node):
             if camera is not None and now + 1e-9 >= next_frame:
                 camera.submit(now, self.sim.data)
                 next_frame += frame_period
+            if every["scan"] and steps % every["scan"] == 0:
+                self._publish_scan()
             if steps % every["truth"] == 0:
                 self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
                     self.world.cell, sec_to_time(now)))
@@ -268,13 +281,31 @@ class SimulationNode(Node):
             map(float, torque)
         self.pub_wrench.publish(wrench)
 
+    def _publish_scan(self) -> None:
+        spec = self.scanner.spec
+        ranges = self.scanner.scan(self.sim.data)
+        msg = LaserScan(angle_min=-spec.fov / 2.0, angle_max=spec.fov / 2.0,
+                        angle_increment=spec.fov / (spec.rays - 1), time_increment=0.0,
+                        scan_time=1.0 / spec.rate_hz, range_min=0.05,
+                        range_max=spec.range_max, ranges=ranges.astype(np.float32).tolist())
+        msg.header.stamp = sec_to_time(self.sim.sim_time)
+        msg.header.frame_id = contract.SAFETY_SCANNER_FRAME
+        self.pub_scan.publish(msg)
+
+    def _scanner_mount(self) -> list:
+        spec = self.scanner.spec
+        return [transform_to_msg(contract.WORLD_FRAME, contract.SAFETY_SCANNER_FRAME,
+                                 sec_to_time(0.0), np.asarray(spec.position),
+                                 np.array([np.cos(spec.yaw / 2), 0.0, 0.0,
+                                           np.sin(spec.yaw / 2)]))]
+
     def _camera_settings(self) -> tuple[int, int, float]:
         """Node parameters win; 0 means the scene family's setting."""
         p, scene = self.params, self.world.cell.params
         return (p.camera_width or scene.camera_width, p.camera_height or scene.camera_height,
                 p.camera_rate_hz if p.camera_rate_hz >= 0 else scene.camera_rate_hz)
 
-    def _publish_camera_mount(self) -> None:
+    def _camera_mount(self) -> list:
         position, quat = self.world.cell.camera_pose(optical=True)
         rotation = quat_wxyz_to_matrix(quat)
         stamp = sec_to_time(0.0)
@@ -286,7 +317,7 @@ class SimulationNode(Node):
         optical = transform_to_msg(contract.CAMERA_FRAME, contract.CAMERA_OPTICAL_FRAME, stamp,
                                    np.zeros(3), matrix_to_quat_wxyz(
                                        link_rotation.T @ rotation))
-        self.pub_tf_static.publish(TFMessage(transforms=[link, optical]))
+        return [link, optical]
 
     def _render(self, renderer: mujoco.Renderer, data: mujoco.MjData
                 ) -> tuple[np.ndarray, np.ndarray]:
