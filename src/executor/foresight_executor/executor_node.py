@@ -289,6 +289,15 @@ class ExecutorNode(Node):
         """Fastest robot point speed (m/s) the supervisor allows now."""
         return float(self._verdict.allowed_speed_mps)
 
+    def path_speed_limit(self, plan) -> float:
+        """Fastest robot point speed that keeps S_p along the whole plan (people as now)."""
+        people, _predicted, _stamp = self.people.current()
+        scan, _ = self.people.scan_points()
+        for index, point in enumerate(scan):
+            people[f"scan/{index}"] = point
+        samples = plan.positions[::max(1, len(plan.positions) // 25)]
+        return self.ssm.allowed_along([self.robot_points(q) for q in samples], people)
+
     def peak_point_speed(self, plan) -> float:
         """Fastest speed of any supervised robot point along a plan (m/s)."""
         if len(plan.times) < 2:

@@ -266,7 +266,7 @@ class RosRobotIO:
     def _within_speed_limit(self, plan: JointTrajectoryPlan) -> JointTrajectoryPlan:
         """Slow a plan down (same path) so no point of the arm exceeds the supervisor's
         allowed speed near people."""
-        limit = self.node.safety_speed_limit()
+        limit = min(self.node.safety_speed_limit(), self.node.path_speed_limit(plan))
         if not math.isfinite(limit):
             return plan
         peak = self.node.peak_point_speed(plan)

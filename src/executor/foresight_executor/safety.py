@@ -161,6 +161,30 @@ class SpeedSeparationMonitor:
         return self._verdict(now, SafetyLevel.OK, separation, s_p, 1.0, closest, "clear",
                              limit)
 
+    def allowed_along(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray]
+                      ) -> float:
+        """Fastest robot speed (m/s) that keeps S_p everywhere along a path (robot points at
+        its samples), with people where they are now: plan a motion at this speed and it
+        need not stop unless someone moves closer."""
+        c = self.config
+        people = with_unseen_body(people, c)
+        if not people:
+            return math.inf
+        names = list(people)
+        spots = np.array([people[n] for n in names])
+        radii = np.array([person_radius(n, c) for n in names])
+        limit = math.inf
+        for points in robot_points:
+            gaps = np.linalg.norm(points[:, None, :] - spots[None, :, :], axis=2) - \
+                c.robot_radius_m - radii[None, :]
+            flat = int(np.argmin(gaps))
+            separation = float(gaps.flat[flat])
+            closest = names[flat % len(names)]
+            human = c.hand_speed_mps if (may_be_hand(closest) and separation < c.hand_near_m) \
+                else c.human_speed_mps
+            limit = min(limit, allowed_speed(separation, human, c))
+        return limit
+
     def stale(self, now: float, what: str) -> SafetyVerdict:
         """Inputs went stale: stop (a watchdog, not a measurement)."""
         return self._verdict(now, SafetyLevel.STOP, float("nan"), float("nan"), 0.0, "",

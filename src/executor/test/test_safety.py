@@ -77,3 +77,12 @@ def test_the_unseen_body_behind_a_forearm_counts():
     assert len(body) == 3
     assert max(p[0] for p in body) == pytest.approx(0.8 + SsmConfig().body_extent_m)
     assert all(abs(p[1]) < 1e-9 for p in body)  # on the line hand -> forearm, beyond it
+
+
+def test_allowed_speed_along_a_path_is_set_by_its_closest_point():
+    monitor = SpeedSeparationMonitor(CONFIG)
+    people = {"1/torso": np.array([1.0, 0.0, 1.0])}
+    path = [np.array([[0.0, 0.0, 1.0]]), np.array([[0.4, 0.0, 1.0]]),
+            np.array([[0.2, 0.0, 1.0]])]
+    assert monitor.allowed_along(path, people) == pytest.approx(allowed_speed(0.6, 1.6, CONFIG))
+    assert monitor.allowed_along(path, {}) == math.inf
