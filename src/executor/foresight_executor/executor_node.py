@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import traceback
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -351,7 +352,15 @@ class ExecutorNode(Node):
                 else:
                     self.get_logger().info(f"skill {goal.skill} ({goal.object_id or '-'} -> "
                                            f"{goal.place_id or '-'}) started")
-                    report = self.runner.run(request, io)
+                    try:
+                        report = self.runner.run(request, io)
+                    except Exception as exc:  # noqa: BLE001 - a bug must not lose the goal
+                        self.get_logger().error(
+                            f"skill {goal.skill} crashed: {traceback.format_exc()}")
+                        self.hold_arm()
+                        self.diagnostics.count("skills.internal_errors")
+                        report = self.runner_report(
+                            Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}")
             finally:
                 with self._active_guard:
                     self._active_io = None

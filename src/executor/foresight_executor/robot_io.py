@@ -18,11 +18,17 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from foresight_common.conversions import sec_to_duration, sec_to_time
 from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
 from foresight_executor.skills import ForceLimitExceeded, Outcome, SkillStopped
-from foresight_executor.trajectory import JointTrajectoryPlan, time_parameterize
+from foresight_executor.trajectory import (
+    JointTrajectoryPlan,
+    TrajectoryError,
+    point_to_point,
+    time_parameterize,
+)
 from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import CommandEvent
 
 POLL_S = 0.005  # wall-clock polling period of blocking waits
+PLAN_SPEED_MARGIN = 0.7  # plan below the allowed speed: tracking overshoots, people move
 RETIME_SETTLE_S = 0.3  # after slowing a motion down, let the arm settle to its new speed
 
 
@@ -259,8 +265,13 @@ class RosRobotIO:
         waypoints = np.vstack([q, remaining])
         if float(np.max(np.abs(waypoints[-1] - q))) < 1e-3:
             return None
-        plan = time_parameterize(waypoints, self.node.runner.kin.limits,
-                                 speed_scale=self.params.default_speed_scale)
+        limits = self.node.runner.kin.limits
+        try:
+            plan = time_parameterize(waypoints, limits,
+                                     speed_scale=self.params.default_speed_scale)
+        except TrajectoryError:  # a degenerate remainder: go straight to its end
+            plan = point_to_point(q, waypoints[-1], limits,
+                                  speed_scale=self.params.default_speed_scale)
         return self._within_speed_limit(plan)
 
     def _within_speed_limit(self, plan: JointTrajectoryPlan) -> JointTrajectoryPlan:
@@ -269,6 +280,7 @@ class RosRobotIO:
         limit = min(self.node.safety_speed_limit(), self.node.path_speed_limit(plan))
         if not math.isfinite(limit):
             return plan
+        limit *= PLAN_SPEED_MARGIN
         peak = self.node.peak_point_speed(plan)
         return stretch(plan, limit / peak) if peak > limit else plan
 

@@ -142,6 +142,8 @@ class SpeedSeparationMonitor:
                 gap = float(np.min(gaps))
                 if gap < separation:
                     separation, closest = gap, name
+                    where = np.round(point, 2).tolist()
+                    robot_at = np.round(robot_points[int(np.argmin(gaps))], 2).tolist()
         if not np.isfinite(separation):
             return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person",
                                  math.inf)
@@ -152,8 +154,9 @@ class SpeedSeparationMonitor:
         scale = min(1.0, limit / c.nominal_speed_mps)
         if separation < s_p or scale < c.min_speed_scale:
             return self._verdict(now, SafetyLevel.STOP, separation, s_p, 0.0, closest,
-                                 f"{closest} {separation:.2f} m away, S_p {s_p:.2f} m at "
-                                 f"{robot_speed:.2f} m/s", limit)
+                                 f"{closest} at {where} {separation:.2f} m from the robot at "
+                                 f"{robot_at}, S_p {s_p:.2f} m at {robot_speed:.2f} m/s",
+                                 limit)
         if scale < 1.0:
             return self._verdict(now, SafetyLevel.SLOW, separation, s_p, scale, closest,
                                  f"{closest} {separation:.2f} m away: at most "
