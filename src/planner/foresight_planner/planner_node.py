@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 import numpy as np
+from action_msgs.msg import GoalStatus
 from rclpy.action import ActionClient, ActionServer, CancelResponse, GoalResponse
 from rclpy.clock import Clock, ClockType
 from rclpy.node import Node
@@ -357,6 +358,11 @@ class PlannerNode(Node):
                 await async_sleep(self, self.params.idle_poll_s)
             response = await result
             outcome, reason = response.result.outcome.value, response.result.reason
+            if response.status != GoalStatus.STATUS_SUCCEEDED and \
+                    outcome == SkillOutcome.SUCCEEDED:
+                # an aborted goal without a result must never read as a success
+                outcome = SkillOutcome.FAILED
+                reason = reason or f"goal ended with status {response.status} and no result"
         state = "succeeded" if outcome == SkillOutcome.SUCCEEDED else "failed"
         self._event(text, step, goal.skill, goal.object_id, goal.place_id, state, outcome,
                     reason)
