@@ -1,7 +1,8 @@
 """Image hop latency between two processes while the whole industrial stack runs: a publisher
-process sends sensor_msgs/Image (rgb8, the camera topics' QoS from the contract) stamped with the wall clock at the
-camera rate; this process receives them and measures receive time - stamp. Reports p50/p99/n
-per image size. Every process is on one private ROS domain, localhost only."""
+process sends sensor_msgs/Image (rgb8, the camera topics' QoS from the contract) stamped with
+the wall clock at the camera rate; this process receives them and measures receive time -
+stamp. Reports p50/p99/n per image size. Every process is on one private ROS domain,
+localhost only."""
 
 from __future__ import annotations
 

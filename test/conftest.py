@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import rclpy
-from rclpy.executors import MultiThreadedExecutor
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from foresight_bringup.launch_xml import find_package_share, parse_launch_file
@@ -86,7 +86,8 @@ class Probe:
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain_id)
         self.node = Node("test_probe", context=self.context)
-        self.executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        # single-threaded: rclpy's MultiThreadedExecutor busy-spins a core
+        self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
         self._thread.start()

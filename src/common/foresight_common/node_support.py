@@ -26,11 +26,15 @@ from rclpy.executors import (
     MultiThreadedExecutor,
     SingleThreadedExecutor,
 )
+from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.task import Future
 
 from foresight_common import contract
 from foresight_common.params import ParameterError, field_defaults, validate_params
+
+#: Raised by rclpy when an entity is used after its node began to be destroyed.
+InvalidHandle = _rclpy.InvalidHandle
 
 T = TypeVar("T")
 
@@ -165,8 +169,11 @@ async def async_sleep(node: Node, seconds: float) -> None:
     try:
         await future
     finally:
-        timer.cancel()
-        node.destroy_timer(timer)
+        try:
+            timer.cancel()
+            node.destroy_timer(timer)
+        except InvalidHandle:
+            pass             # shutting down: the node already destroyed its timers
 
 
 def load_file_parameter(key: str, path: str, loader: Callable[[str], T]) -> T:

@@ -10,6 +10,7 @@ no actuators: whoever simulates the robot adds the ones its controllers need.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,11 +112,14 @@ class JointLimits:
 
 
 class RobotKinematics:
-    """Forward kinematics and Jacobians of the robot on its own MjModel (no scene)."""
+    """Forward kinematics and Jacobians of the robot on its own MjModel (no scene).
+    Thread-safe: one MjData behind a lock (the executor's supervisor and its skill thread
+    share an instance)."""
 
     def __init__(self, model: mujoco.MjModel | None = None) -> None:
         self.model = model if model is not None else build_robot_spec().compile()
         self.data = mujoco.MjData(self.model)
+        self._lock = threading.Lock()
         self.arm_qpos = np.array([self.model.joint(j).qposadr[0] for j in ARM_JOINTS])
         self.arm_dof = np.array([self.model.joint(j).dofadr[0] for j in ARM_JOINTS])
         self.finger_qpos = np.array([self.model.joint(j).qposadr[0] for j in FINGER_JOINTS])
@@ -126,6 +130,8 @@ class RobotKinematics:
                                   acceleration=np.array(ARM_ACCELERATION_LIMITS))
 
     def set_arm(self, q: np.ndarray, finger: float | None = None) -> None:
+        """Pose the arm in `data` for a caller that reads `data` itself (single-threaded
+        use; the methods below hold the lock)."""
         self.data.qpos[self.arm_qpos] = q
         if finger is not None:
             self.data.qpos[self.finger_qpos] = (finger, -finger)
@@ -134,15 +140,15 @@ class RobotKinematics:
 
     def tcp_pose(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """TCP position (m) and rotation matrix in the `panda_link0` frame."""
-        self.set_arm(q)
-        return (self.data.site_xpos[self.tcp_site].copy(),
-                self.data.site_xmat[self.tcp_site].reshape(3, 3).copy())
+        with self._lock:
+            self.set_arm(q)
+            return (self.data.site_xpos[self.tcp_site].copy(),
+                    self.data.site_xmat[self.tcp_site].reshape(3, 3).copy())
 
     def body_poses(self, q: np.ndarray, fingers: float = 0.0) -> dict[str, tuple]:
         """World (= panda_link0) pose of every named body: name -> (pos, quat wxyz)."""
-        self.set_arm(q, fingers)
-        poses = {}
-        for body_id in range(1, self.model.nbody):
-            name = self.model.body(body_id).name
-            poses[name] = (self.data.xpos[body_id].copy(), self.data.xquat[body_id].copy())
-        return poses
+        with self._lock:
+            self.set_arm(q, fingers)
+            return {self.model.body(body_id).name: (self.data.xpos[body_id].copy(),
+                                                    self.data.xquat[body_id].copy())
+                    for body_id in range(1, self.model.nbody)}

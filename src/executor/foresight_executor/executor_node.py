@@ -232,15 +232,12 @@ class ExecutorNode(Node):
         arm at once when it must stop (the running skill then waits and resumes)."""
         p = self.params
         now = self._now()
-        q = self.state.arm_positions()
-        if q is None:
+        motion = self.state.arm_motion()
+        if motion is None:
             return
+        q, velocity, joint_stamp = motion
         points = self.robot_points(q)
-        speed = 0.0
-        if self._robot_points_prev is not None and now > self._robot_points_prev[0]:
-            moved = np.linalg.norm(points - self._robot_points_prev[1], axis=1)
-            speed = float(np.max(moved)) / (now - self._robot_points_prev[0])
-        self._robot_points_prev = (now, points)
+        speed = self._point_speed(q, velocity, joint_stamp, points)
         self._robot_speed = speed
         people, predicted, people_stamp = self.people.current()
         scan, scan_stamp = self.people.scan_points()
@@ -278,6 +275,25 @@ class ExecutorNode(Node):
         for a, b in zip(chain[:-1], chain[1:], strict=True):
             points.extend([(a + b) / 2.0, b])
         return np.array(points) + self._base
+
+    def _point_speed(self, q: np.ndarray, velocity: np.ndarray | None, joint_stamp: float,
+                     points: np.ndarray) -> float:
+        """Fastest supervised point speed (m/s): from the measured joint velocities through
+        the kinematics when the joint states carry them (no timing noise), else by
+        differencing positions between two joint states (their receive times)."""
+        if velocity is not None:
+            step = 0.01
+            ahead = self.robot_points(q + velocity * step)
+            return float(np.max(np.linalg.norm(ahead - points, axis=1))) / step
+        prev = self._robot_points_prev
+        if prev is not None and joint_stamp == prev[0]:
+            return self._robot_speed                 # no new joint state since the last check
+        speed = 0.0
+        if prev is not None and joint_stamp > prev[0]:
+            speed = float(np.max(np.linalg.norm(points - prev[1], axis=1))) \
+                / (joint_stamp - prev[0])
+        self._robot_points_prev = (joint_stamp, points)
+        return speed
 
     def safety_stopped(self) -> bool:
         return self._verdict.level == SafetyLevel.STOP or self.state.estop_latched

@@ -49,6 +49,7 @@ class RobotState:
         self._lock = threading.Lock()
         self._arm: np.ndarray | None = None
         self._arm_velocity = np.zeros(len(ARM_JOINTS))
+        self._velocity_measured = False     # the joint states carry velocities
         self._fingers = (0.0, 0.0)
         self._force = np.zeros(3)
         self.joint_stamp = -math.inf  # receive time (node clock, s)
@@ -69,13 +70,15 @@ class RobotState:
         if not (np.all(np.isfinite(arm)) and all(map(math.isfinite, fingers))):
             return "positions contain NaN or infinity"
         velocity = np.zeros(len(ARM_JOINTS))
-        if len(msg.velocity) == len(names):
+        measured = len(msg.velocity) == len(names)
+        if measured:
             vel_lookup = dict(zip(names, msg.velocity, strict=True))
             velocity = np.array([vel_lookup[n] for n in ARM_JOINTS])
             if not np.all(np.isfinite(velocity)):
                 return "velocities contain NaN or infinity"
         with self._lock:
             self._arm, self._arm_velocity, self._fingers = arm, velocity, fingers
+            self._velocity_measured = measured
             self.joint_stamp = now
         return None
 
@@ -94,6 +97,15 @@ class RobotState:
     def arm_velocities(self) -> np.ndarray:
         with self._lock:
             return self._arm_velocity.copy()
+
+    def arm_motion(self) -> tuple[np.ndarray, np.ndarray | None, float] | None:
+        """(positions, velocities or None when the joint states carry none, receive
+        time), read together; None before the first joint state."""
+        with self._lock:
+            if self._arm is None:
+                return None
+            velocity = self._arm_velocity.copy() if self._velocity_measured else None
+            return self._arm.copy(), velocity, self.joint_stamp
 
     def gripper_width(self) -> float:
         with self._lock:
@@ -209,6 +221,11 @@ class RosRobotIO:
             if self.node.safety_stopped() or too_fast:
                 # a person came closer: stop, then go on along the same path, slower
                 self._hold()
+                if too_fast:
+                    self.node.get_logger().info(
+                        f"slowing down: the arm moves at {self.node.robot_speed():.2f} m/s, "
+                        f"the supervisor allows {self.node.safety_speed_limit():.2f} m/s",
+                        throttle_duration_sec=1.0)
                 if timed:
                     raise SkillStopped(Outcome.SAFETY_STOP, "safety stop during a timed "
                                        f"motion: {self.node.safety_reason()}")

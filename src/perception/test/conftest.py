@@ -46,13 +46,22 @@ class Scene:
         while self.sim.sim_time < until:
             self.sim.step()
 
+    def posed(self, arm: tuple[float, ...] | None = ARM_ASIDE) -> mujoco.MjData:
+        """The current state with the arm at `arm` (the live state when None)."""
+        if arm is None:
+            return self.cell.data
+        data = mujoco.MjData(self.cell.model)
+        mujoco.mj_copyData(data, self.cell.model, self.cell.data)
+        data.qpos[self.cell.arm_qpos] = arm
+        mujoco.mj_forward(self.cell.model, data)
+        return data
+
+    def visible(self, name: str, position, arm: tuple[float, ...] | None = ARM_ASIDE) -> bool:
+        """Whether the camera sees `position` on body `name` with the arm posed at `arm`."""
+        return self.cell.visible_from_camera(position, name, self.posed(arm))
+
     def frame(self, arm: tuple[float, ...] | None = ARM_ASIDE, noise: bool = True) -> Frame:
-        data = self.cell.data
-        if arm is not None:
-            data = mujoco.MjData(self.cell.model)
-            mujoco.mj_copyData(data, self.cell.model, self.cell.data)
-            data.qpos[self.cell.arm_qpos] = arm
-            mujoco.mj_forward(self.cell.model, data)
+        data = self.posed(arm)
         rgb, depth = self.cell.render_rgbd(self.renderer, data)
         if noise:
             rgb, depth = apply_camera_noise(rgb, depth, self.cell.params.camera_noise, self.rng)

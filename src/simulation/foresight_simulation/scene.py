@@ -895,11 +895,13 @@ class IndustrialCell:
                                    sizes[part]))
         return out
 
-    def visible_from_camera(self, position: Sequence[float], body_name: str) -> bool:
+    def visible_from_camera(self, position: Sequence[float], body_name: str,
+                            data: mujoco.MjData | None = None) -> bool:
         """Whether the camera sees `position` (a point on body `body_name`): the first
         rendered geom along the ray from the camera belongs to that body (or nothing lies in
-        between). For the perception metrics of offline tools."""
-        m, d = self.model, self.data
+        between). `data` is the state to look at (default: the live one). For the
+        perception metrics of offline tools."""
+        m, d = self.model, (self.data if data is None else data)
         origin = d.cam_xpos[self._camera_id].copy()
         target = np.asarray(position, dtype=float)
         direction = target - origin

@@ -449,6 +449,42 @@ class StampGate:
 
 
 # --- Kalman filter ----------------------------------------------------------------------------
+def _mirror(name: str) -> str:
+    """"left_hand" <-> "right_hand" (any left_/right_ keypoint); other names unchanged."""
+    if name.startswith("left_"):
+        return "right_" + name[5:]
+    if name.startswith("right_"):
+        return "left_" + name[6:]
+    return name
+
+
+def align_sides(obs: PersonObservation, tracked: Mapping[str, np.ndarray],
+                margin: float = 0.5, gate_m: float = 0.25) -> PersonObservation:
+    """The observation with left and right swapped when that fits the tracked keypoints
+    clearly better (mean squared distance below `margin` x the unswapped one) and closely
+    (RMS within `gate_m`). A detector that sees one arm and no body cannot tell which arm
+    it is; identity is the tracker's job."""
+    sided = [n for n in obs.keypoints if _mirror(n) != n]
+    same = [n for n in sided if n in tracked]
+    swapped = [n for n in sided if _mirror(n) in tracked]
+    if not swapped:
+        return obs
+
+    def cost(names: list[str], rename) -> float:
+        return sum(float(np.sum((np.asarray(obs.keypoints[n], float) - tracked[rename(n)]) ** 2))
+                   for n in names) / max(len(names), 1)
+
+    # a side that exists only in the swapped reading counts as far away in the other
+    cost_same = cost(same, lambda n: n) if same else float("inf")
+    cost_swapped = cost(swapped, _mirror)
+    if cost_swapped >= margin * cost_same or cost_swapped > gate_m ** 2:
+        return obs
+    return PersonObservation(
+        keypoints={_mirror(n): v for n, v in obs.keypoints.items()},
+        variances={_mirror(n): v for n, v in obs.variances.items()},
+        confidence=obs.confidence)
+
+
 def cv_transition(dt: float) -> np.ndarray:
     f = np.eye(6)
     f[:3, 3:] = np.eye(3) * dt
@@ -723,6 +759,10 @@ class _PersonTrack:
     missed: int = 0
     confirmed: bool = False
     confidence: float = 1.0
+
+    def positions(self) -> dict[str, np.ndarray]:
+        """Filtered position of every keypoint, by name."""
+        return {n: k.kf.x[:3] for n, k in self.keypoints.items()}
 
     def centroid(self, names: Iterable[str] | None = None) -> np.ndarray:
         chosen = [k for n, k in self.keypoints.items() if names is None or n in names]
@@ -1083,8 +1123,10 @@ class MultiObjectTracker:
             person.stamp = frame.stamp
         observations = list(frame.people)
         cost = np.full((len(self._people), len(observations)), _INFEASIBLE)
+        aligned: dict[tuple[int, int], PersonObservation] = {}
         for i, person in enumerate(self._people):
-            for j, obs in enumerate(observations):
+            for j, raw in enumerate(observations):
+                obs = aligned[i, j] = align_sides(raw, person.positions())
                 common = [n for n in obs.keypoints if n in person.keypoints]
                 if not common:
                     continue
@@ -1098,7 +1140,7 @@ class MultiObjectTracker:
         for i, j in zip(rows, cols, strict=True):
             if cost[i, j] >= _INFEASIBLE:
                 continue
-            self._correct_person(self._people[i], observations[j], arm)
+            self._correct_person(self._people[i], aligned[i, j], arm)
             matched_people.add(i)
             matched_obs.add(j)
         keep = []

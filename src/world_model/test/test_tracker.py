@@ -21,6 +21,7 @@ from foresight_world_model.tracker import (
     PersonObservation,
     SceneGeometry,
     TrackerConfig,
+    align_sides,
     occluded_mask,
     segment_distances,
     wrap,
@@ -292,6 +293,40 @@ def test_moving_hand_is_followed_by_the_moving_model() -> None:
     hand = result.people[0].keypoints["left_hand"]
     assert hand.velocity[0] == pytest.approx(-0.8, abs=0.1)
     assert np.linalg.norm(hand.position - p) < 0.01
+
+
+def test_align_sides_swaps_only_a_clearly_better_close_fit() -> None:
+    tracked = {"left_hand": np.array([0.7, 0.4, 0.9]), "right_hand": np.array([1.0, -0.1, 0.9])}
+    # labelled "left" but sits on the tracked right hand: swapped, arm point with it
+    obs = PersonObservation({"left_hand": np.array([1.01, -0.1, 0.9]),
+                             "left_arm": np.array([1.1, -0.1, 1.0])}, {"left_hand": 4e-4})
+    fixed = align_sides(obs, tracked)
+    assert set(fixed.keypoints) == {"right_hand", "right_arm"}
+    assert fixed.variances == {"right_hand": 4e-4}
+    # on its own side already: unchanged
+    assert align_sides(PersonObservation({"left_hand": np.array([0.71, 0.4, 0.9])}),
+                       tracked).keypoints.keys() == {"left_hand"}
+    # only the other side is tracked, but the new hand is 60 cm away: a second hand, kept
+    lone = {"right_hand": np.array([1.0, -0.1, 0.9])}
+    far = PersonObservation({"left_hand": np.array([1.0, 0.5, 0.9])})
+    assert align_sides(far, lone) is far
+    near = PersonObservation({"left_hand": np.array([1.02, -0.1, 0.9])})
+    assert set(align_sides(near, lone).keypoints) == {"right_hand"}
+    # the torso and head are never renamed
+    body = PersonObservation({"torso": np.zeros(3)})
+    assert align_sides(body, tracked) is body
+
+
+def test_a_hand_whose_label_flips_keeps_its_track() -> None:
+    """One arm seen without the body is labelled by guess; the tracker keeps the identity."""
+    tracker = MultiObjectTracker()
+    t, p = 1.0, np.array([0.9, 0.1, 0.9])
+    for k in range(20):
+        name = "right_hand" if k < 10 else "left_hand"
+        result = tracker.update(DetectionFrame(t, people=[PersonObservation({name: p})]))
+        t += DT
+    assert len(result.people) == 1
+    assert set(result.people[0].keypoints) == {"right_hand"}
 
 
 # --- yaw --------------------------------------------------------------------------------------
