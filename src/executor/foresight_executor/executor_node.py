@@ -306,22 +306,23 @@ class ExecutorNode(Node):
         """Fastest robot point speed (m/s) the supervisor allows now."""
         return float(self._verdict.allowed_speed_mps)
 
-    def path_speed_limit(self, plan) -> float:
-        """Fastest robot point speed that keeps S_p along the whole plan (people as now)."""
+    def speed_profile(self, plan) -> tuple[np.ndarray, np.ndarray, str]:
+        """Per segment of a plan: the fastest supervised point's speed and the speed that
+        keeps S_p there (people where they are now; for the first half second also what the
+        supervisor allows now, which counts predicted people), both m/s; and what binds
+        most (for the log)."""
         people, _predicted, _stamp = self.people.current()
         scan, _ = self.people.scan_points()
         for index, point in enumerate(scan):
             people[f"scan/{index}"] = point
-        samples = plan.positions[::max(1, len(plan.positions) // 25)]
-        return self.ssm.allowed_along([self.robot_points(q) for q in samples], people)
-
-    def peak_point_speed(self, plan) -> float:
-        """Fastest speed of any supervised robot point along a plan (m/s)."""
-        if len(plan.times) < 2:
-            return 0.0
-        points = np.array([self.robot_points(q) for q in plan.positions])
-        steps = np.linalg.norm(np.diff(points, axis=0), axis=2).max(axis=1)
-        return float(np.max(steps / np.maximum(np.diff(plan.times), 1e-6)))
+        points = [self.robot_points(q) for q in plan.positions]
+        caps, closest = self.ssm.allowed_each(points, people)
+        binding = closest[int(np.argmin(caps))]
+        caps = np.minimum(caps[:-1], caps[1:])
+        early = plan.times[:-1] < 0.5
+        caps[early] = np.minimum(caps[early], self.safety_speed_limit())
+        steps = np.linalg.norm(np.diff(np.array(points), axis=0), axis=2).max(axis=1)
+        return steps / np.maximum(np.diff(plan.times), 1e-6), caps, binding
 
     def safety_reason(self) -> str:
         return self._verdict.reason

@@ -169,15 +169,24 @@ class SpeedSeparationMonitor:
         """Fastest robot speed (m/s) that keeps S_p everywhere along a path (robot points at
         its samples), with people where they are now: plan a motion at this speed and it
         need not stop unless someone moves closer."""
+        limits, _closest = self.allowed_each(robot_points, people)
+        return float(np.min(limits)) if len(limits) else math.inf
+
+    def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray]
+                     ) -> tuple[np.ndarray, list[str]]:
+        """Fastest robot speed (m/s) that keeps S_p at each sample of a path (robot points
+        per sample), with people where they are now (inf where nobody is around), and the
+        closest person point at each sample."""
         c = self.config
         people = with_unseen_body(people, c)
         if not people:
-            return math.inf
+            return np.full(len(robot_points), math.inf), [""] * len(robot_points)
         names = list(people)
         spots = np.array([people[n] for n in names])
         radii = np.array([person_radius(n, c) for n in names])
-        limit = math.inf
-        for points in robot_points:
+        limits = np.empty(len(robot_points))
+        closest_names: list[str] = []
+        for i, points in enumerate(robot_points):
             gaps = np.linalg.norm(points[:, None, :] - spots[None, :, :], axis=2) - \
                 c.robot_radius_m - radii[None, :]
             flat = int(np.argmin(gaps))
@@ -185,8 +194,10 @@ class SpeedSeparationMonitor:
             closest = names[flat % len(names)]
             human = c.hand_speed_mps if (may_be_hand(closest) and separation < c.hand_near_m) \
                 else c.human_speed_mps
-            limit = min(limit, allowed_speed(separation, human, c))
-        return limit
+            limits[i] = allowed_speed(separation, human, c)
+            closest_names.append(f"{closest} at {np.round(spots[flat % len(names)], 2).tolist()}"
+                                 f" {separation:.2f} m")
+        return limits, closest_names
 
     def stale(self, now: float, what: str) -> SafetyVerdict:
         """Inputs went stale: stop (a watchdog, not a measurement)."""

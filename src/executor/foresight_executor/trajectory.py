@@ -306,3 +306,39 @@ def _resample(path: CubicSpline | PchipInterpolator, u: np.ndarray, speed: np.nd
         tcp_speed = np.linalg.norm(np.diff(tcp, axis=0), axis=1) / np.diff(times)
         ratio = max(ratio, float(np.max(tcp_speed, initial=0.0)) / cap)
     return plan, ratio
+
+
+def slow_down_locally(plan: JointTrajectoryPlan, segment_speed: np.ndarray,
+                      segment_cap: np.ndarray, smooth_s: float = 0.3,
+                      min_cap: float = 0.02) -> JointTrajectoryPlan:
+    """The same path, slower only where it must be: segment k (between samples k and k+1)
+    moves its fastest point at `segment_speed[k]` (m/s) and may move it at most at
+    `segment_cap[k]` (m/s, e.g. the speed that keeps a person's protective distance there).
+    Each segment is stretched in time by its own factor; the factors are widened and
+    averaged over `smooth_s` so the speed changes gently (no added acceleration jumps).
+    Caps below `min_cap` count as `min_cap`: the arm creeps there and the supervisor, which
+    watches the separation as it happens, stops it if the person is still too close."""
+    speed = np.asarray(segment_speed, dtype=float)
+    cap = np.maximum(np.asarray(segment_cap, dtype=float), min_cap)
+    dt = np.diff(plan.times)
+    if len(speed) != len(dt) or len(cap) != len(dt):
+        raise ValueError(f"{len(dt)} segments but {len(speed)} speeds and {len(cap)} caps")
+    if len(dt) == 0:
+        return plan
+    factor = np.maximum(1.0, speed / cap)
+    if np.all(factor <= 1.0):
+        return plan
+    width = max(1, int(round(smooth_s / max(float(np.median(dt)), 1e-6))))
+    half = width // 2
+    padded = np.pad(factor, half, mode="edge")
+    widened = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(axis=1)
+    padded = np.pad(widened, half, mode="edge")
+    smooth = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).mean(axis=1)
+    smooth = np.maximum(smooth, factor)
+    times = np.concatenate(([0.0], np.cumsum(dt * smooth)))
+    at_samples = np.concatenate(([smooth[0]], np.maximum(smooth[:-1], smooth[1:]),
+                                 [smooth[-1]]))
+    velocities = plan.velocities / at_samples[:, None]
+    velocities[0], velocities[-1] = plan.velocities[0], plan.velocities[-1]
+    return JointTrajectoryPlan(times=times, positions=plan.positions, velocities=velocities,
+                               joint_names=plan.joint_names)

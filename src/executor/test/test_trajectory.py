@@ -12,6 +12,7 @@ from foresight_executor.trajectory import (
     JointTrajectoryPlan,
     TrajectoryError,
     point_to_point,
+    slow_down_locally,
     time_parameterize,
     validate_trajectory,
 )
@@ -221,3 +222,36 @@ def test_validate_catches_each_malformation(limits: JointLimits,
     _one_reason(_validate(limits, positions=short, plan=good), "malformed points")
     t = good.times - 1.0
     _one_reason(_validate(limits, times=t.tolist(), plan=good), "negative")
+
+
+# --- slowing down near people -----------------------------------------------------------
+def test_slow_down_locally_only_where_the_cap_binds(limits: JointLimits) -> None:
+    plan = point_to_point(HOME, GOAL, limits, speed_scale=0.5)
+    dt = np.diff(plan.times)
+    speed = np.full(len(dt), 0.5)                  # the fastest point at 0.5 m/s throughout
+    cap = np.full(len(dt), 1.0)
+    assert slow_down_locally(plan, speed, cap) is plan          # nothing binds: unchanged
+    middle = slice(len(dt) // 2 - 5, len(dt) // 2 + 5)
+    cap[middle] = 0.1                              # a person near the middle of the path
+    slow = slow_down_locally(plan, speed, cap, smooth_s=0.2)
+    new_dt = np.diff(slow.times)
+    # where the cap binds the point moves at most at the cap; the path is the same
+    assert np.all(speed[middle] * dt[middle] / new_dt[middle] <= 0.1 + 1e-9)
+    assert np.array_equal(slow.positions, plan.positions)
+    # far from that stretch the timing is untouched; the speed changes over about smooth_s
+    assert np.allclose(new_dt[:middle.start - 12], dt[:middle.start - 12])
+    assert np.allclose(new_dt[middle.stop + 12:], dt[middle.stop + 12:])
+    assert slow.duration > plan.duration + 0.3
+    assert np.all(np.diff(slow.times) > 0)
+    assert np.all(slow.velocities[0] == 0.0) and np.all(slow.velocities[-1] == 0.0)
+    assert np.all(np.abs(slow.velocities) <= np.abs(plan.velocities) + 1e-12)
+
+
+def test_slow_down_locally_creeps_where_the_cap_is_zero(limits: JointLimits) -> None:
+    plan = point_to_point(HOME, GOAL, limits)
+    dt = np.diff(plan.times)
+    speed = np.full(len(dt), 0.4)
+    slow = slow_down_locally(plan, speed, np.zeros(len(dt)), min_cap=0.02)
+    assert slow.duration == pytest.approx(plan.duration * 0.4 / 0.02, rel=1e-6)
+    with pytest.raises(ValueError, match="segments"):   # a caller's bug is loud
+        slow_down_locally(plan, speed[:-1], np.zeros(len(dt)))
