@@ -71,6 +71,9 @@ class SimRobotIO:
         if reason:
             raise SkillStopped(Outcome.FAILED, reason)
 
+    def expected_duration(self, plan) -> float:
+        return plan.duration                  # no supervisor in this direct loop
+
     def wait(self, seconds: float) -> None:
         self.step(seconds)
 

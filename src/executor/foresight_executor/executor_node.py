@@ -125,6 +125,9 @@ class ExecutorParams:
         "Arm deceleration for the stopping distance (m/s^2)", low=0.1, high=50.0))
     ssm_sensor_uncertainty_m: float = field(default=0.03, metadata=param(
         "Z_d: uncertainty of perceived person positions (m)", low=0.0, high=0.5))
+    ssm_robot_radius_m: float = field(default=0.10, metadata=param(
+        "Sphere around each supervised robot point that holds the arm's surface (the hand "
+        "with its fingers is 0.2 m wide) (m)", low=0.0, high=0.5))
     ssm_prediction_window_s: float = field(default=0.5, metadata=param(
         "Predicted person positions this far ahead count for separation (s)", low=0.0,
         high=3.0))
@@ -161,7 +164,8 @@ class ExecutorNode(Node):
         create_subscription(self, contract.ESTOP, self.on_estop)
         self.ssm = SpeedSeparationMonitor(SsmConfig(
             reaction_time_s=p.ssm_reaction_time_s, deceleration_mps2=p.ssm_deceleration_mps2,
-            sensor_uncertainty_m=p.ssm_sensor_uncertainty_m))
+            sensor_uncertainty_m=p.ssm_sensor_uncertainty_m,
+            robot_radius_m=p.ssm_robot_radius_m))
         self.people = PeopleView(p.ssm_prediction_window_s, layout.safety_scanner)
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None

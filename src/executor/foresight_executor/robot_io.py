@@ -282,14 +282,18 @@ class RosRobotIO:
                                   speed_scale=self.params.default_speed_scale)
         return self._within_speed_limit(plan)
 
-    def _within_speed_limit(self, plan: JointTrajectoryPlan) -> JointTrajectoryPlan:
+    def expected_duration(self, plan: JointTrajectoryPlan) -> float:
+        return self._within_speed_limit(plan, log=False).duration
+
+    def _within_speed_limit(self, plan: JointTrajectoryPlan, log: bool = True
+                            ) -> JointTrajectoryPlan:
         """Slow a plan down (same path) where a point of the arm would exceed the speed
         that keeps the protective distance to people (with a margin), and only there."""
         if len(plan.times) < 2:
             return plan
         speeds, caps, binding = self.node.speed_profile(plan)
         slow = slow_down_locally(plan, speeds, caps * PLAN_SPEED_MARGIN)
-        if slow.duration > 1.5 * plan.duration:
+        if log and slow.duration > 1.5 * plan.duration:
             self.node.get_logger().info(
                 f"{self._phase or 'motion'}: {slow.duration:.1f} s instead of "
                 f"{plan.duration:.1f} s near people (down to {float(np.min(caps)):.2f} m/s "

@@ -44,6 +44,8 @@ class SsmConfig:
     body_extent_m: float = 0.45  # how far behind a seen forearm the unseen body reaches
     hand_radius_m: float = 0.05
     body_radius_m: float = 0.12
+    scan_radius_m: float = 0.05  # the scanner's plane cuts the forearm; the hand below it
+    #                              may stand out by about its own radius
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ SCAN_PREFIX = "scan/"  # person points measured by a laser scanner: on the body'
 
 def person_radius(name: str, config: SsmConfig) -> float:
     if name.startswith(SCAN_PREFIX):
-        return 0.0
+        return config.scan_radius_m
     return config.hand_radius_m if "hand" in name else config.body_radius_m
 
 

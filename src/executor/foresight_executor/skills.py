@@ -80,6 +80,10 @@ class RobotIO(Protocol):
 
     def set_gripper(self, width: float) -> None: ...
 
+    def expected_duration(self, plan: JointTrajectoryPlan) -> float:
+        """How long `plan` will take when executed now (a safety supervisor may slow it
+        near people), s."""
+
     def wait(self, seconds: float) -> None: ...
 
     def now(self) -> float:
@@ -293,8 +297,9 @@ class SkillRunner:
             grasp_time = max(request.target_time, now + travel + descend)
             start = position_at(grasp_time - descend) + up * s.approach_height
             q_pre = self._solve(start, request.quat_wxyz, io, request.yaw_free)
-            duration = point_to_point(io.arm_positions(), q_pre, self.kin.limits,
-                                      speed_scale=request.speed_scale).duration
+            # as executed: near people the supervisor slows the approach down
+            duration = io.expected_duration(point_to_point(
+                io.arm_positions(), q_pre, self.kin.limits, speed_scale=request.speed_scale))
             if duration + s.intercept_margin_s <= travel:
                 break
             travel = duration + s.intercept_margin_s

@@ -86,3 +86,16 @@ def test_allowed_speed_along_a_path_is_set_by_its_closest_point():
             np.array([[0.2, 0.0, 1.0]])]
     assert monitor.allowed_along(path, people) == pytest.approx(allowed_speed(0.6, 1.6, CONFIG))
     assert monitor.allowed_along(path, {}) == math.inf
+
+
+def test_allowed_speed_per_sample_and_scan_points_count_as_hands_with_their_margin():
+    config = SsmConfig(**{**CONFIG.__dict__, "scan_radius_m": 0.05, "reaction_time_s": 0.05})
+    monitor = SpeedSeparationMonitor(config)
+    people = {"scan/3": np.array([1.0, 0.0, 1.0])}
+    path = [np.array([[0.0, 0.0, 1.0]]), np.array([[0.5, 0.0, 1.0]])]
+    limits, closest = monitor.allowed_each(path, people)
+    # 1.0 m - 0.05 m: farther than hand_near_m, body speed; 0.5 - 0.05 = 0.45 m: a hand
+    assert limits[0] == pytest.approx(allowed_speed(0.95, 1.6, config))
+    assert 0.0 < limits[1] == pytest.approx(allowed_speed(0.45, 2.0, config))
+    assert limits[1] < allowed_speed(0.5, 2.0, config)
+    assert closest[1].startswith("scan/3") and closest[1].endswith("0.45 m")
