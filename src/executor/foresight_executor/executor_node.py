@@ -323,8 +323,9 @@ class ExecutorNode(Node):
         caps, closest = self.ssm.allowed_each(points, people)
         binding = closest[int(np.argmin(caps))]
         caps = np.minimum(caps[:-1], caps[1:])
-        early = plan.times[:-1] < 0.5
-        caps[early] = np.minimum(caps[early], self.safety_speed_limit())
+        if self._verdict.level != SafetyLevel.STOP:   # a stopped arm waits before it moves
+            early = plan.times[:-1] < 0.5
+            caps[early] = np.minimum(caps[early], self.safety_speed_limit())
         steps = np.linalg.norm(np.diff(np.array(points), axis=0), axis=2).max(axis=1)
         return steps / np.maximum(np.diff(plan.times), 1e-6), caps, binding
 

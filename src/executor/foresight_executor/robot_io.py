@@ -191,6 +191,8 @@ class RosRobotIO:
         if not timed:
             self._wait_until_safe()
             plan = self._within_speed_limit(plan)
+        else:
+            self._check_timed_speed(plan)
         start = self._now() if start_time is None else start_time
         baseline = self.state.force()
         self.node.pub_trajectory.publish(self.plan_message(plan, start_time))
@@ -281,6 +283,19 @@ class RosRobotIO:
             plan = point_to_point(q, waypoints[-1], limits,
                                   speed_scale=self.params.default_speed_scale)
         return self._within_speed_limit(plan)
+
+    def _check_timed_speed(self, plan: JointTrajectoryPlan) -> None:
+        """A motion timed to the world (a moving part) cannot be slowed down: refuse it
+        when it would pass a person faster than the protective distance allows."""
+        if len(plan.times) < 2:
+            return
+        speeds, caps, binding = self.node.speed_profile(plan)
+        over = speeds > caps * PLAN_SPEED_MARGIN
+        if np.any(over):
+            k = int(np.argmax(speeds / np.maximum(caps, 1e-6)))
+            raise SkillStopped(Outcome.SAFETY_STOP, (
+                f"timed motion too fast near a person: {speeds[k]:.2f} m/s where "
+                f"{caps[k] * PLAN_SPEED_MARGIN:.2f} m/s is allowed (closest: {binding})"))
 
     def expected_duration(self, plan: JointTrajectoryPlan) -> float:
         return self._within_speed_limit(plan, log=False).duration

@@ -255,7 +255,8 @@ class PlannerNode(Node):
             last_wait = ""
             self.get_logger().info(f"decided: {decision.reason}")
             attempts[decision.part.id] = attempts.get(decision.part.id, 0) + 1
-            step, ok = await self._do(text, step, decision, world.stamp)
+            step, ok = await self._do(text, step, decision, world.stamp,
+                                      lambda: (attempts, given_up, tuple(filled)))
             if ok:
                 done_ids.add(decision.part.id)
                 filled.append(decision.seat_position.copy())
@@ -269,9 +270,11 @@ class PlannerNode(Node):
         self._event(text, step, "", "", "", "finished", outcome, summary)
         return outcome, summary, total, len(done_ids)
 
-    async def _do(self, text: str, step: int, choice: Choice, source: float
+    async def _do(self, text: str, step: int, choice: Choice, source: float, memory
                   ) -> tuple[int, bool]:
-        """Pick the chosen part and insert it; True when perception confirms it seated."""
+        """Pick the chosen part and insert it; True when perception confirms it seated.
+        `memory()` gives the task's attempts, given-up parts and filled holes (a part whose
+        attempts are used up must not preempt anything)."""
         ptype = self.layout.part_types[choice.part.label]
         width = min(ptype.grasp_width + 2 * self.decisions.config.pregrasp_margin_m, 0.08)
         object_id = f"{choice.part.label}#{choice.part.id}"
@@ -283,7 +286,7 @@ class PlannerNode(Node):
             pick.target_stamp = sec_to_time(choice.intercept_time)
         step += 1
         preempt = None if choice.intercept_time else (
-            lambda: self._conveyor_due(choice.part.id))
+            lambda: self._conveyor_due(choice.part.id, *memory()))
         outcome, _ = await self._run_step(text, step, pick, preempt)
         if outcome != SkillOutcome.SUCCEEDED:
             return step, False
@@ -315,13 +318,14 @@ class PlannerNode(Node):
                                       "does not see it in the hole (yet)")
         return step, True
 
-    def _conveyor_due(self, busy_with: int) -> str | None:
+    def _conveyor_due(self, busy_with: int, attempts: dict[int, int], given_up: set[int],
+                      filled: tuple[np.ndarray, ...]) -> str | None:
         """While fetching a part from the tray: a conveyor part is about to pass the pick
         zone (world_model mode only: with horizon 0 nothing is ever 'about to')."""
         world = self.view.snapshot(self.now(), self.params.tracks_max_age_s)
         if world is None:
             return None
-        decision = self.decisions.next_step(world, self.now(), {}, set())
+        decision = self.decisions.next_step(world, self.now(), attempts, given_up, filled)
         if isinstance(decision, Choice) and decision.intercept_time and \
                 decision.part.id != busy_with:
             return f"{decision.reason} is due"
