@@ -296,7 +296,13 @@ class SkillRunner:
             # the caller's intercept time (where the part is in reach), unless too soon
             grasp_time = max(request.target_time, now + travel + descend)
             start = position_at(grasp_time - descend) + up * s.approach_height
-            q_pre = self._solve(start, request.quat_wxyz, io, request.yaw_free)
+            try:
+                q_pre = self._solve(start, request.quat_wxyz, io, request.yaw_free)
+            except SkillStopped as exc:
+                if travel == s.intercept_reach_s:
+                    raise
+                raise SkillStopped(exc.outcome, f"the approach takes {travel:.1f} s (slowed "
+                                   "near people): the part is out of reach by then") from exc
             # as executed: near people the supervisor slows the approach down
             duration = io.expected_duration(point_to_point(
                 io.arm_positions(), q_pre, self.kin.limits, speed_scale=request.speed_scale))

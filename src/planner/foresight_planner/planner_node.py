@@ -259,6 +259,7 @@ class PlannerNode(Node):
                                       lambda: (attempts, given_up, tuple(filled)))
             if ok:
                 done_ids.add(decision.part.id)
+                given_up.add(decision.part.id)   # never picked again, wherever its track is
                 filled.append(decision.seat_position.copy())
         step += 1
         await self._run_step(text, step, ExecuteSkill.Goal(
