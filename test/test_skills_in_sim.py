@@ -13,6 +13,7 @@ from foresight_common.cell_layout import load_cell_layout
 from foresight_common.robot_model import RobotKinematics
 from foresight_executor.collision import CollisionChecker
 from foresight_executor.skills import Outcome, SkillRequest, SkillRunner, SkillSettings
+from foresight_executor.trajectory import point_to_point
 from foresight_planner.assembly_plan import (
     load_skill_library,
     parse_work_order,
@@ -106,3 +107,46 @@ def test_insert_finds_a_hole_8_mm_off_the_estimate_by_searching(cell_and_runner)
     io.wait(1.0)
     assert cell.part_status()["part_0"] == "seated"
     assert cell.robot_contacts() == []
+
+
+class PersonAwareIO(SimRobotIO):
+    """Sim IO whose supervisor slows plans down tenfold where the TCP passes within 0.6 m
+    of a person standing at the bench edge (as the executor's SSM would, in spirit)."""
+
+    PERSON = np.array([1.02, -0.12, 1.0])
+
+    def __init__(self, sim, runner: SkillRunner) -> None:
+        super().__init__(sim)
+        self.runner = runner
+        self.executed: list = []
+
+    def closest(self, plan) -> float:
+        return min(float(np.linalg.norm(self.runner.tcp_world(q)[0] - self.PERSON))
+                   for q in plan.positions)
+
+    def expected_duration(self, plan) -> float:
+        return plan.duration * (10.0 if self.closest(plan) < 0.6 else 1.0)
+
+    def execute(self, plan, *args, **kwargs) -> bool:
+        self.executed.append(plan)
+        return super().execute(plan, *args, **kwargs)
+
+
+def test_a_move_takes_the_way_the_supervisor_lets_go_fastest(cell_and_runner):
+    """From the tray side to above the conveyor the joint-space line swings the hand toward
+    the person; the executor picks a way (TCP line or via home) that stays clear."""
+    cell, io, runner, _ = cell_and_runner
+    io = PersonAwareIO(io.sim, runner)
+    down = np.array(tool_down_quat(0.0))
+    assert runner.run(SkillRequest("move_to_pose", np.array([0.45, 0.35, 0.95]), down),
+                      io).outcome == Outcome.SUCCEEDED
+    start = io.arm_positions()
+    target = np.array([0.40, -0.50, 0.90])
+    io.executed.clear()
+    report = runner.run(SkillRequest("move_to_pose", target, down), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    tcp = cell.data.site_xpos[cell.model.site("tcp").id]
+    assert np.linalg.norm(tcp - target) < 0.005
+    direct = point_to_point(start, io.executed[-1].positions[-1], runner.kin.limits)
+    assert io.closest(direct) < 0.6                          # the straight joint move is slow
+    assert min(io.closest(plan) for plan in io.executed) >= 0.6   # the chosen way is not

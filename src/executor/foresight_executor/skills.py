@@ -32,6 +32,9 @@ from foresight_executor.trajectory import (
 SKILLS = ("move_to_pose", "pick", "place", "insert", "open_gripper", "close_gripper",
           "go_home")
 SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert")
+#: A straight TCP line may end in another arm configuration than the goal's; up to this far
+#: (any joint) a last short blend reaches the goal configuration, beyond it the line is not used.
+LINE_END_TOLERANCE_RAD = 0.3
 
 
 class Outcome(enum.IntEnum):
@@ -304,8 +307,8 @@ class SkillRunner:
                 raise SkillStopped(exc.outcome, f"the approach takes {travel:.1f} s (slowed "
                                    "near people): the part is out of reach by then") from exc
             # as executed: near people the supervisor slows the approach down
-            duration = io.expected_duration(point_to_point(
-                io.arm_positions(), q_pre, self.kin.limits, speed_scale=request.speed_scale))
+            duration = sum(io.expected_duration(plan) for plan in
+                           self._fastest_move(q_pre, request.speed_scale, io))
             if duration + s.intercept_margin_s <= travel:
                 break
             travel = duration + s.intercept_margin_s
@@ -518,25 +521,66 @@ class SkillRunner:
 
     def _move_joint(self, q_goal: np.ndarray, speed: float, io: RobotIO,
                     attached: AttachedBox | None = None) -> None:
+        """Move to `q_goal` the quickest collision-free way as executed (see _fastest_move);
+        every leg after the first starts from where the arm really stands."""
+        for index, plan in enumerate(self._fastest_move(q_goal, speed, io, attached)):
+            if index > 0:
+                try:
+                    plan = point_to_point(io.arm_positions(), plan.positions[-1],
+                                          self.kin.limits, speed_scale=speed)
+                except TrajectoryError as exc:
+                    raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+            io.execute(plan)
+
+    def _fastest_move(self, q_goal: np.ndarray, speed: float, io: RobotIO,
+                      attached: AttachedBox | None = None) -> list[JointTrajectoryPlan]:
+        """The legs of the collision-free way to `q_goal` that takes least time as executed
+        (near people the supervisor slows a motion down where it passes them): straight in
+        joint space, the TCP on a straight line (the arm does not swing out), or via home."""
         q_start = io.arm_positions()
-        candidates = [[q_start, q_goal], [q_start, np.array(HOME_POSITIONS), q_goal]]
+        fingers = io.gripper_width() / 2.0
+        options: list[list[JointTrajectoryPlan]] = []
         last_reason = ""
-        for waypoints in candidates:
+        for waypoints in ([q_start, q_goal], [q_start, np.array(HOME_POSITIONS), q_goal]):
             collisions = self.checker.check_path(np.array(waypoints), attached=attached,
-                                                 fingers=io.gripper_width() / 2.0)
+                                                 fingers=fingers)
             if collisions:
                 hit = collisions[0].contacts[0]
                 last_reason = f"{hit.robot_link} would hit {hit.obstacle}"
                 continue
-            for target in waypoints[1:]:
-                try:
-                    plan = point_to_point(io.arm_positions(), target, self.kin.limits,
-                                          speed_scale=speed)
-                except TrajectoryError as exc:
-                    raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
-                io.execute(plan)
-            return
-        raise SkillStopped(Outcome.UNREACHABLE, f"no collision-free joint path: {last_reason}")
+            try:
+                options.append([point_to_point(a, b, self.kin.limits, speed_scale=speed)
+                                for a, b in zip(waypoints[:-1], waypoints[1:], strict=True)])
+            except TrajectoryError as exc:
+                raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+        line = self._tcp_line_to(q_start, q_goal, speed, attached, fingers)
+        if line is not None:
+            options.append([line])
+        if not options:
+            raise SkillStopped(Outcome.UNREACHABLE,
+                               f"no collision-free joint path: {last_reason}")
+        return min(options, key=lambda plans: sum(io.expected_duration(p) for p in plans))
+
+    def _tcp_line_to(self, q_start: np.ndarray, q_goal: np.ndarray, speed: float,
+                     attached: AttachedBox | None, fingers: float
+                     ) -> JointTrajectoryPlan | None:
+        """A plan moving the TCP straight to its pose at `q_goal` and ending at `q_goal`;
+        None when the line needs another arm configuration or hits something."""
+        goal_position, goal_quat = self.ik.forward(q_goal)
+        try:
+            path = linear_path(self.ik, q_start, goal_position, goal_quat)
+        except CartesianPathError:
+            return None
+        if float(np.max(np.abs(path.qs[-1] - q_goal))) > LINE_END_TOLERANCE_RAD:
+            return None
+        try:
+            plan = time_parameterize(np.vstack([path.qs, q_goal]), self.kin.limits,
+                                     speed_scale=speed)
+        except TrajectoryError:
+            return None
+        if self.checker.check_path(plan.positions, attached=attached, fingers=fingers):
+            return None
+        return plan
 
     def _move_linear(self, position: np.ndarray, quat: np.ndarray, speed: float, io: RobotIO,
                      allow: tuple = (), attached: AttachedBox | None = None,
