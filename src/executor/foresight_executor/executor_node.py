@@ -255,7 +255,9 @@ class ExecutorNode(Node):
         elif p.camera_timeout_s > 0 and now - self._camera_stamp > p.camera_timeout_s:
             verdict = self.ssm.stale(now, "camera")
         else:
-            verdict = self.ssm.evaluate(now, points, speed, people, predicted)
+            verdict = self.ssm.evaluate(now, points, speed, people, predicted,
+                                        people_age_s=now - people_stamp,
+                                        scan_age_s=now - scan_stamp)
         previous = self._verdict
         self._verdict = verdict
         if verdict.level == SafetyLevel.STOP and previous.level != SafetyLevel.STOP:

@@ -127,10 +127,13 @@ class SpeedSeparationMonitor:
 
     def evaluate(self, now: float, robot_points: np.ndarray, robot_speed: float,
                  people: dict[str, np.ndarray],
-                 predicted: dict[str, np.ndarray] | None = None) -> SafetyVerdict:
+                 predicted: dict[str, np.ndarray] | None = None,
+                 people_age_s: float = 0.0, scan_age_s: float = 0.0) -> SafetyVerdict:
         """`robot_points` (n, 3) along the arm; `people` name -> current position;
         `predicted` name -> (m, 3) predicted positions within the reaction/stopping window
-        (the world model's), so an approaching hand slows the robot before it arrives."""
+        (the world model's), so an approaching hand slows the robot before it arrives.
+        `people_age_s` / `scan_age_s`: how old the tracked / scanned positions are (image or
+        scan stamp to now): a hand may have come that much closer at hand speed since."""
         c = self.config
         separation, closest = np.inf, ""
         people = with_unseen_body(people, c)
@@ -138,9 +141,11 @@ class SpeedSeparationMonitor:
             candidates = [np.asarray(position, dtype=float)]
             if predicted and name in predicted:
                 candidates.extend(np.asarray(predicted[name], dtype=float))
+            age = scan_age_s if name.startswith(SCAN_PREFIX) else people_age_s
+            moved = c.hand_speed_mps * max(age, 0.0)
             for point in candidates:
                 gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - \
-                    person_radius(name, c)
+                    person_radius(name, c) - moved
                 gap = float(np.min(gaps))
                 if gap < separation:
                     separation, closest = gap, name

@@ -99,3 +99,21 @@ def test_allowed_speed_per_sample_and_scan_points_count_as_hands_with_their_marg
     assert 0.0 < limits[1] == pytest.approx(allowed_speed(0.45, 2.0, config))
     assert limits[1] < allowed_speed(0.5, 2.0, config)
     assert closest[1].startswith("scan/3") and closest[1].endswith("0.45 m")
+
+
+def test_old_person_data_counts_as_a_hand_that_came_closer():
+    """Positions measured 0.2 s ago: the hand may have moved 2.0 m/s * 0.2 s = 0.4 m closer
+    since (the supervisor knows the image stamp of every track)."""
+    monitor = SpeedSeparationMonitor(CONFIG)
+    robot = np.array([[0.0, 0.0, 1.0]])
+    hand = {"1/right_hand": np.array([0.8, 0.0, 1.0])}
+    fresh = monitor.evaluate(0.0, robot, 0.0, hand, people_age_s=0.0)
+    assert fresh.level != SafetyLevel.STOP and fresh.separation_m == pytest.approx(0.8)
+    old = SpeedSeparationMonitor(CONFIG).evaluate(0.0, robot, 0.0, hand, people_age_s=0.2)
+    assert old.separation_m == pytest.approx(0.4)
+    assert old.level == SafetyLevel.STOP            # 0.4 m < S_p(0) = 0.49 m for a hand
+    # a scanned point ages with the scan, not with the camera
+    scanned = {"scan/7": np.array([0.8, 0.0, 1.0])}
+    assert SpeedSeparationMonitor(CONFIG).evaluate(
+        0.0, robot, 0.0, scanned, people_age_s=0.2, scan_age_s=0.0).separation_m == \
+        pytest.approx(0.8 - CONFIG.scan_radius_m)
