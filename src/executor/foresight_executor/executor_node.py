@@ -73,6 +73,9 @@ from foresight_interfaces.msg import SafetyState, SkillOutcome
 SUPERVISED_BODIES = ("panda_link3", "panda_link4", "panda_link5", "panda_link6",
                      "panda_link7", "panda_hand", "panda_leftfinger_tip",
                      "panda_rightfinger_tip")
+#: Motions are planned as if people stood this much closer (m): their positions jitter from
+#: frame to frame, and a plan right at the limit would be stopped at once.
+PLAN_SEPARATION_MARGIN_M = 0.03
 STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint state
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
 
@@ -255,9 +258,10 @@ class ExecutorNode(Node):
         elif p.camera_timeout_s > 0 and now - self._camera_stamp > p.camera_timeout_s:
             verdict = self.ssm.stale(now, "camera")
         else:
+            # the scanner's own latency (25 Hz) is inside T_r; camera tracks are older (frame
+            # period + perception + world model) and are aged by their image stamp
             verdict = self.ssm.evaluate(now, points, speed, people, predicted,
-                                        people_age_s=now - people_stamp,
-                                        scan_age_s=now - scan_stamp)
+                                        people_age_s=now - people_stamp)
         previous = self._verdict
         self._verdict = verdict
         if verdict.level == SafetyLevel.STOP and previous.level != SafetyLevel.STOP:
@@ -317,12 +321,14 @@ class ExecutorNode(Node):
         keeps S_p there (people where they are now; for the first half second also what the
         supervisor allows now, which counts predicted people), both m/s; and what binds
         most (for the log)."""
-        people, _predicted, _stamp = self.people.current()
+        people, _predicted, people_stamp = self.people.current()
         scan, _ = self.people.scan_points()
         for index, point in enumerate(scan):
             people[f"scan/{index}"] = point
         points = [self.robot_points(q) for q in plan.positions]
-        caps, closest = self.ssm.allowed_each(points, people)
+        now = self._now()
+        caps, closest = self.ssm.allowed_each(
+            points, people, people_age_s=now - people_stamp, margin_m=PLAN_SEPARATION_MARGIN_M)
         binding = closest[int(np.argmin(caps))]
         caps = np.minimum(caps[:-1], caps[1:])
         if self._verdict.level != SafetyLevel.STOP:   # a stopped arm waits before it moves

@@ -179,18 +179,23 @@ class SpeedSeparationMonitor:
         limits, _closest = self.allowed_each(robot_points, people)
         return float(np.min(limits)) if len(limits) else math.inf
 
-    def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray]
-                     ) -> tuple[np.ndarray, list[str]]:
+    def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray],
+                     people_age_s: float = 0.0, scan_age_s: float = 0.0,
+                     margin_m: float = 0.0) -> tuple[np.ndarray, list[str]]:
         """Fastest robot speed (m/s) that keeps S_p at each sample of a path (robot points
         per sample), with people where they are now (inf where nobody is around), and the
-        closest person point at each sample."""
+        closest person point at each sample. Ages as in `evaluate`; `margin_m` plans that
+        much farther off than needed, so that the monitor does not stop the motion at once."""
         c = self.config
         people = with_unseen_body(people, c)
         if not people:
             return np.full(len(robot_points), math.inf), [""] * len(robot_points)
         names = list(people)
         spots = np.array([people[n] for n in names])
-        radii = np.array([person_radius(n, c) for n in names])
+        ages = np.array([scan_age_s if n.startswith(SCAN_PREFIX) else people_age_s
+                         for n in names])
+        radii = np.array([person_radius(n, c) for n in names]) + margin_m + \
+            c.hand_speed_mps * np.maximum(ages, 0.0)
         limits = np.empty(len(robot_points))
         closest_names: list[str] = []
         for i, points in enumerate(robot_points):
