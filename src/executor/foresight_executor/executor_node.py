@@ -54,6 +54,7 @@ from foresight_executor.collision import CollisionChecker
 from foresight_executor.people_view import PeopleView
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
+    SCAN_PREFIX,
     SafetyLevel,
     SafetyVerdict,
     SpeedSeparationMonitor,
@@ -246,10 +247,7 @@ class ExecutorNode(Node):
         points = self.robot_points(q)
         speed = self._point_speed(q, velocity, joint_stamp, points)
         self._robot_speed = speed
-        people, predicted, people_stamp = self.people.current()
-        scan, scan_stamp = self.people.scan_points()
-        for index, point in enumerate(scan):
-            people[f"scan/{index}"] = point
+        people, predicted, people_stamp, scan_stamp = self._person_points()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
             verdict = self.ssm.stale(now, "person tracks")
         elif p.people_timeout_s > 0 and self.people.scanner is not None and \
@@ -286,6 +284,16 @@ class ExecutorNode(Node):
             points.extend([(a + b) / 2.0, b])
         return np.array(points) + self._base
 
+    def _person_points(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float,
+                                      float]:
+        """Tracked person points with the scanner's points added as "scan/<i>", the
+        predicted ones, and the stamps of the tracks and of the scan."""
+        people, predicted, people_stamp = self.people.current()
+        scan, scan_stamp = self.people.scan_points()
+        for index, point in enumerate(scan):
+            people[f"{SCAN_PREFIX}{index}"] = point
+        return people, predicted, people_stamp, scan_stamp
+
     def _point_speed(self, q: np.ndarray, velocity: np.ndarray | None, joint_stamp: float,
                      points: np.ndarray) -> float:
         """Fastest supervised point speed (m/s): from the measured joint velocities through
@@ -321,10 +329,7 @@ class ExecutorNode(Node):
         keeps S_p there (people where they are now; for the first half second also what the
         supervisor allows now, which counts predicted people), both m/s; and what binds
         most (for the log)."""
-        people, _predicted, people_stamp = self.people.current()
-        scan, _ = self.people.scan_points()
-        for index, point in enumerate(scan):
-            people[f"scan/{index}"] = point
+        people, _predicted, people_stamp, _scan_stamp = self._person_points()
         points = [self.robot_points(q) for q in plan.positions]
         now = self._now()
         caps, closest = self.ssm.allowed_each(
