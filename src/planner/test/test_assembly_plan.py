@@ -1,10 +1,8 @@
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from foresight_common.cell_layout import load_cell_layout
 from foresight_common.conversions import quat_wxyz_to_matrix
 from foresight_planner.assembly_plan import (
     PlanningError,
@@ -15,18 +13,6 @@ from foresight_planner.assembly_plan import (
     understood,
     wrap_half_turn,
 )
-
-CONFIG = Path(__file__).resolve().parents[3] / "config"
-
-
-@pytest.fixture(scope="module")
-def layout():
-    return load_cell_layout(CONFIG / "cells" / "industrial_cell.yaml")
-
-
-@pytest.fixture(scope="module")
-def library():
-    return load_skill_library(CONFIG / "skills" / "industrial_assembly.yaml")
 
 
 def test_tool_down_quat_points_down_with_fingers_along_world_y_at_yaw_zero():

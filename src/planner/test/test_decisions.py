@@ -1,12 +1,9 @@
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from foresight_common.cell_layout import load_cell_layout
 from foresight_common.params import validate_params
-from foresight_planner.assembly_plan import load_skill_library
 from foresight_planner.decisions import (
     CONVEYOR,
     STATIC,
@@ -19,18 +16,6 @@ from foresight_planner.decisions import (
     WorldSnapshot,
 )
 from foresight_planner.planner_node import PlannerParams, decision_config
-
-CONFIG = Path(__file__).resolve().parents[3] / "config"
-
-
-@pytest.fixture(scope="module")
-def layout():
-    return load_cell_layout(CONFIG / "cells" / "industrial_cell.yaml")
-
-
-@pytest.fixture(scope="module")
-def library():
-    return load_skill_library(CONFIG / "skills" / "industrial_assembly.yaml")
 
 
 def makers(layout, library):
