@@ -186,6 +186,14 @@ class PredictionScorer:
         for k in range(len(self.horizons)):
             self._aggregate(motion_class, k).misses += 1
 
+    def observe_tracks(self, stamp: float, estimates: Sequence) -> None:
+        """`observe` with the tracks of one update (TrackEstimate-like: `key`, and
+        `measurement` with `measurement_covariance` when the track was measured at `stamp`)."""
+        observed = {e.key: e.measurement for e in estimates if e.measurement is not None}
+        noise = {e.key: e.measurement_covariance for e in estimates
+                 if e.measurement is not None}
+        self.observe(stamp, observed, {e.key for e in estimates}, noise)
+
     def observe(self, stamp: float, observed: Mapping[Hashable, np.ndarray],
                 alive: Collection[Hashable],
                 noise: Mapping[Hashable, np.ndarray] | None = None) -> None:

@@ -567,13 +567,7 @@ class WorldModelNode(Node):
 
     def _score(self, stamp: float, estimates: list[TrackEstimate],
                predictions: dict) -> None:
-        observed, alive, noise = {}, set(), {}
-        for est in estimates:
-            alive.add(est.key)
-            if est.measurement is not None:
-                observed[est.key] = est.measurement
-                noise[est.key] = est.measurement_covariance
-        self.scorer.observe(stamp, observed, alive, noise)
+        self.scorer.observe_tracks(stamp, estimates)
         for est in estimates:
             positions, covariances = predictions[est.key]
             cv_positions, cv_covariances = self.baseline.predict(est, self.horizons)

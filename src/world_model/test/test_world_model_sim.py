@@ -161,13 +161,7 @@ def run(family: str, seed: int, duration: float, rng_seed: int = 0,
         estimates = list(update.tracks) + [kp for p in update.people
                                            for kp in p.keypoints.values()]
         # --- the world model's self-score (node view) ------------------------------------
-        observed, alive, noise = {}, set(), {}
-        for est in estimates:
-            alive.add(est.key)
-            if est.measurement is not None:
-                observed[est.key] = est.measurement
-                noise[est.key] = est.measurement_covariance
-        result.self_score.observe(stamp, observed, alive, noise)
+        result.self_score.observe_tracks(stamp, estimates)
         # --- predictions ---------------------------------------------------------------
         predictions = {}
         for est in estimates:
