@@ -85,10 +85,6 @@ class RobotState:
         with self._lock:
             return None if self._arm is None else self._arm.copy()
 
-    def arm_velocities(self) -> np.ndarray:
-        with self._lock:
-            return self._arm_velocity.copy()
-
     def arm_motion(self) -> tuple[np.ndarray, np.ndarray | None, float] | None:
         """(positions, velocities or None when the joint states carry none, receive
         time), read together; None before the first joint state."""

@@ -171,14 +171,6 @@ class SpeedSeparationMonitor:
         return self._verdict(now, SafetyLevel.OK, separation, s_p, 1.0, closest, "clear",
                              limit)
 
-    def allowed_along(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray]
-                      ) -> float:
-        """Fastest robot speed (m/s) that keeps S_p everywhere along a path (robot points at
-        its samples), with people where they are now: plan a motion at this speed and it
-        need not stop unless someone moves closer."""
-        limits, _closest = self.allowed_each(robot_points, people)
-        return float(np.min(limits)) if len(limits) else math.inf
-
     def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray],
                      people_age_s: float = 0.0, scan_age_s: float = 0.0,
                      margin_m: float = 0.0) -> tuple[np.ndarray, list[str]]:

@@ -84,8 +84,9 @@ def test_allowed_speed_along_a_path_is_set_by_its_closest_point():
     people = {"1/torso": np.array([1.0, 0.0, 1.0])}
     path = [np.array([[0.0, 0.0, 1.0]]), np.array([[0.4, 0.0, 1.0]]),
             np.array([[0.2, 0.0, 1.0]])]
-    assert monitor.allowed_along(path, people) == pytest.approx(allowed_speed(0.6, 1.6, CONFIG))
-    assert monitor.allowed_along(path, {}) == math.inf
+    limits, _closest = monitor.allowed_each(path, people)
+    assert np.min(limits) == pytest.approx(allowed_speed(0.6, 1.6, CONFIG))
+    assert np.all(monitor.allowed_each(path, {})[0] == math.inf)
 
 
 def test_allowed_speed_per_sample_and_scan_points_count_as_hands_with_their_margin():
