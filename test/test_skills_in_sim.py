@@ -150,3 +150,80 @@ def test_a_move_takes_the_way_the_supervisor_lets_go_fastest(cell_and_runner):
     direct = point_to_point(start, io.executed[-1].positions[-1], runner.kin.limits)
     assert io.closest(direct) < 0.6                          # the straight joint move is slow
     assert min(io.closest(plan) for plan in io.executed) >= 0.6   # the chosen way is not
+
+
+class SlowingIO(SimRobotIO):
+    """Sim IO whose supervisor would slow the hand to `cap_mps` within 0.4 m of a person
+    standing beside the belt, and only there (as the executor's SSM does), recording the
+    timed plans it executes."""
+
+    PERSON = np.array([0.75, -0.48, 0.95])
+
+    def __init__(self, sim, runner: SkillRunner, cap_mps: float) -> None:
+        super().__init__(sim)
+        self.runner, self.cap_mps = runner, cap_mps
+        self.timed: list = []
+
+    def expected_duration(self, plan) -> float:
+        if len(plan.times) < 2:
+            return plan.duration
+        tcp = np.array([self.runner.tcp_world(q)[0] for q in plan.positions])
+        steps = np.linalg.norm(np.diff(tcp, axis=0), axis=1)
+        near = np.linalg.norm(tcp[1:] - self.PERSON, axis=1) < 0.4
+        dt = np.diff(plan.times)
+        return float(np.sum(np.where(near, np.maximum(dt, steps / self.cap_mps), dt)))
+
+    def execute(self, plan, *args, start_time=None, **kwargs) -> bool:
+        if start_time is not None:
+            self.timed.append(plan)
+        return super().execute(plan, *args, start_time=start_time, **kwargs)
+
+
+def conveyor_intercept(cell: IndustrialCell, io: SimRobotIO, ride_to_y: float,
+                       grasp_y: float) -> tuple[SkillRequest, str]:
+    """Wait until the conveyor part passes `ride_to_y`; the pick request that grasps it
+    where it will be at `grasp_y` (ground truth: the planner's job is tested elsewhere)."""
+    name = next(p.name for p in cell.params.parts if p.location == "conveyor")
+    truth = None
+    for _ in range(4000):
+        io.step(0.05)
+        truth = next((o for o in cell.ground_truth() if o.name == name), None)
+        if truth is not None and cell.part_status()[name] == "on_conveyor" and \
+                truth.position[1] > ride_to_y:
+            break
+    velocity = np.array(truth.linear_velocity) * [1.0, 1.0, 0.0]
+    assert velocity[1] > 0.02, "the conveyor part is not riding"
+    at = io.sim.sim_time + (grasp_y - truth.position[1]) / velocity[1]
+    position = np.array(truth.position) + velocity * (at - io.sim.sim_time) + \
+        np.array([0.0, 0.0, truth.size[2] / 2 - 0.012])
+    return SkillRequest("pick", position, np.array(tool_down_quat(0.0)), 0.6, 0.06,
+                        truth.size[2], velocity=velocity, target_time=at), name
+
+
+@pytest.mark.parametrize("cap_per_belt_speed, succeeds", [(100.0, True), (1.4, True),
+                                                          (0.7, False)])
+def test_an_intercept_near_a_person_follows_the_belt_slower_or_refuses(
+        cell_and_runner, cap_per_belt_speed, succeeds):
+    """The descent onto a moving part and the lift off the belt are timed to the belt, so
+    the supervisor cannot slow them while they run: near a person the skill plans them
+    slower from the start, and refuses when even that would be too fast."""
+    cell, io, runner, _ = cell_and_runner
+    io = SlowingIO(io.sim, runner, cap_mps=0.0)
+    pick, name = conveyor_intercept(cell, io, ride_to_y=-0.90, grasp_y=-0.48)
+    io.cap_mps = cap_per_belt_speed * float(np.linalg.norm(pick.velocity))
+    report = runner.run(pick, io)
+    if not succeeds:
+        assert report.outcome in (Outcome.SAFETY_STOP, Outcome.UNREACHABLE), report.reason
+        assert "near people" in report.reason or "close to a person" in report.reason
+        assert io.timed == []
+        return
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    io.wait(0.5)
+    assert cell.part_status()[name] == "held"
+    assert cell.robot_contacts() == []
+    timed = io.timed[-1]
+    settings = runner.settings
+    nominal = settings.intercept_descend_s + settings.gripper_settle_s * 0.6 + \
+        settings.intercept_lift_s
+    assert (timed.duration > 1.1 * nominal) == (cap_per_belt_speed < 10.0), timed.duration
+    assert io.expected_duration(timed) <= 1.05 * timed.duration

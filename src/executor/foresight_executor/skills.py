@@ -144,7 +144,13 @@ class SkillSettings:
     intercept_reach_s: float = 1.5  # s first guess of the move to above a moving part
     intercept_descend_s: float = 0.8  # s from above the moving part down to it
     intercept_lift_s: float = 0.8  # s lifting off the belt
+    intercept_height: float = 0.05  # m above the moving part before and after the grasp:
+    #                                 low, so that the timed descent and lift stay slow
+    intercept_max_stretch: float = 3.0  # the timed descent and lift may take this much
+    #                                     longer near people; beyond that, refuse
     intercept_margin_s: float = 0.4  # s spare between arriving above and descending
+    intercept_max_delay_s: float = 1.0  # s the grasp may come after the requested time (the
+    #                                     part rides on, out of the pick zone)
     held_object_half_width: float = 0.025  # m, box standing in for a held part in checks
 
 
@@ -283,7 +289,6 @@ class SkillRunner:
         above the part's future path, descend while moving with it, close the fingers at the
         grasp time while still tracking it, and lift off the belt."""
         s = self.settings
-        up = np.array([0.0, 0.0, 1.0])
         velocity = np.asarray(request.velocity, dtype=float)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
         io.feedback("planning intercept", 0.05)
@@ -291,31 +296,23 @@ class SkillRunner:
         def position_at(t: float) -> np.ndarray:
             return request.position + velocity * (t - request.target_time)
 
-        now = io.now()
-        descend, close, lift = s.intercept_descend_s, s.gripper_settle_s * 0.6, \
-            s.intercept_lift_s
-        travel = s.intercept_reach_s
-        for _attempt in range(4):  # push the grasp time back until the approach fits
-            # the caller's intercept time (where the part is in reach), unless too soon
-            grasp_time = max(request.target_time, now + travel + descend)
-            start = position_at(grasp_time - descend) + up * s.approach_height
-            try:
-                q_pre = self._solve(start, request.quat_wxyz, io, request.yaw_free)
-            except SkillStopped as exc:
-                if travel == s.intercept_reach_s:
-                    raise
-                raise SkillStopped(exc.outcome, f"the approach takes {travel:.1f} s (slowed "
-                                   "near people): the part is out of reach by then") from exc
-            # as executed: near people the supervisor slows the approach down
-            duration = sum(io.expected_duration(plan) for plan in
-                           self._fastest_move(q_pre, request.speed_scale, io))
-            if duration + s.intercept_margin_s <= travel:
+        close = s.gripper_settle_s * 0.6
+        descend, lift = s.intercept_descend_s, s.intercept_lift_s
+        for _attempt in range(4):
+            grasp_time, q_pre = self._intercept_start(request, io, position_at, descend)
+            plan = self._tracking_plan(position_at, request.quat_wxyz, io, q_pre,
+                                       grasp_time - descend, descend, close, lift)
+            # the descent and the lift are timed to the belt: the supervisor cannot slow
+            # them, so near people they are planned slower from the start
+            stretch = io.expected_duration(plan) / plan.duration
+            if stretch <= 1.05:
                 break
-            travel = duration + s.intercept_margin_s
+            descend, lift = descend * stretch * 1.2, lift * stretch * 1.2
+            if descend > s.intercept_descend_s * s.intercept_max_stretch:
+                raise SkillStopped(Outcome.SAFETY_STOP, "too close to a person to follow the "
+                                   f"belt: the supervisor would slow the grasp {stretch:.1f}x")
         else:
-            raise SkillStopped(Outcome.UNREACHABLE, "cannot reach the part's path in time")
-        plan = self._tracking_plan(position_at, request.quat_wxyz, io, q_pre,
-                                   grasp_time - descend, descend, close, lift)
+            raise SkillStopped(Outcome.SAFETY_STOP, "too close to a person to follow the belt")
         io.feedback("approach", 0.2)
         self._move_joint(q_pre, request.speed_scale, io)
         if io.now() > grasp_time - descend:
@@ -333,7 +330,44 @@ class SkillRunner:
             io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
             raise SkillStopped(Outcome.FAILED, f"missed the moving part ({where}): the "
                                f"fingers closed to {width * 1000:.1f} mm")
+        io.feedback("lift", 0.8)
+        tcp, quat = self.tcp_world(io.arm_positions())
+        self._move_linear(tcp + np.array([0.0, 0.0, max(s.lift_height - s.intercept_height,
+                                                         0.0)]),
+                          quat, s.linear_speed_scale, io, allow=self.contact_allowances,
+                          attached=self._held(request))
         return f"holding the part taken off the conveyor ({where}, {width * 1000:.1f} mm)"
+
+    def _intercept_start(self, request: SkillRequest, io: RobotIO,
+                         position_at: Callable[[float], np.ndarray], descend: float
+                         ) -> tuple[float, np.ndarray]:
+        """The grasp time and the joints above the part's path where the descent begins:
+        the caller's intercept time, pushed back until the (supervised) approach fits."""
+        s = self.settings
+        now = io.now()
+        travel = s.intercept_reach_s
+        for _attempt in range(4):
+            grasp_time = max(request.target_time, now + travel + descend)
+            if grasp_time > request.target_time + s.intercept_max_delay_s:
+                raise SkillStopped(Outcome.UNREACHABLE, f"the approach and descent take "
+                                   f"{travel + descend:.1f} s (slowed near people): the part "
+                                   "has ridden past the pick zone by then")
+            start = position_at(grasp_time - descend) + np.array([0.0, 0.0,
+                                                                  s.intercept_height])
+            try:
+                q_pre = self._solve(start, request.quat_wxyz, io, request.yaw_free)
+            except SkillStopped as exc:
+                if travel == s.intercept_reach_s:
+                    raise
+                raise SkillStopped(exc.outcome, f"the approach takes {travel:.1f} s (slowed "
+                                   "near people): the part is out of reach by then") from exc
+            # as executed: near people the supervisor slows the approach down
+            duration = sum(io.expected_duration(plan) for plan in
+                           self._fastest_move(q_pre, request.speed_scale, io))
+            if duration + s.intercept_margin_s <= travel:
+                return grasp_time, q_pre
+            travel = duration + s.intercept_margin_s
+        raise SkillStopped(Outcome.UNREACHABLE, "cannot reach the part's path in time")
 
     def _tracking_plan(self, position_at: Callable[[float], np.ndarray], quat: np.ndarray,
                        io: RobotIO, q_start: np.ndarray, t_start: float, descend: float,
@@ -349,7 +383,7 @@ class SkillRunner:
         for t in times[1:]:
             if t <= grasp_offset:
                 u = t / grasp_offset
-                height = s.approach_height * (1 - (10 * u**3 - 15 * u**4 + 6 * u**5))
+                height = s.intercept_height * (1 - (10 * u**3 - 15 * u**4 + 6 * u**5))
                 point = position_at(t_start + t) + np.array([0.0, 0.0, height])
             elif t <= grasp_offset + close:
                 point = position_at(t_start + t)
@@ -359,7 +393,7 @@ class SkillRunner:
                 # keep drifting with the belt, slowing to rest, while lifting
                 drift_time = (t - grasp_offset - close) * (1 - u / 2)
                 point = position_at(t_start + grasp_offset + close + drift_time) + \
-                    np.array([0.0, 0.0, s.lift_height * ease])
+                    np.array([0.0, 0.0, s.intercept_height * ease])
             base_pos, base_quat = self.to_base(point, quat)
             result = self.ik.solve(base_pos, base_quat, seed_q=qs[-1], restarts=0)
             if not result.success or np.max(np.abs(result.q - qs[-1])) > 0.2:
