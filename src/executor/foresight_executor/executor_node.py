@@ -54,11 +54,13 @@ from foresight_executor.collision import CollisionChecker
 from foresight_executor.people_view import PeopleView
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
+    BODY_SCAN_PREFIX,
     SCAN_PREFIX,
     SafetyLevel,
     SafetyVerdict,
     SpeedSeparationMonitor,
     SsmConfig,
+    on_body_outline,
 )
 from foresight_executor.skills import (
     Outcome,
@@ -290,8 +292,12 @@ class ExecutorNode(Node):
         predicted ones, and the stamps of the tracks and of the scan."""
         people, predicted, people_stamp = self.people.current()
         scan, scan_stamp = self.people.scan_points()
-        for index, point in enumerate(scan):
-            people[f"{SCAN_PREFIX}{index}"] = point
+        if len(scan):
+            scanner = self.people.scanner
+            body = on_body_outline(scan, np.asarray(scanner.position), scanner.yaw,
+                                   self.ssm.config)
+            for index, point in enumerate(scan):
+                people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
         return people, predicted, people_stamp, scan_stamp
 
     def _point_speed(self, q: np.ndarray, velocity: np.ndarray | None, joint_stamp: float,

@@ -46,6 +46,9 @@ class SsmConfig:
     body_radius_m: float = 0.12
     scan_radius_m: float = 0.05  # the scanner's plane cuts the forearm; the hand below it
     #                              may stand out by about its own radius
+    scan_cluster_gap_m: float = 0.15  # scan points farther apart belong to different things
+    body_min_width_m: float = 0.18  # a scan cluster this wide is a body (a torso's front)
+    protrusion_m: float = 0.08  # what stands out of a body's outline this far may be a hand
 
 
 @dataclass(frozen=True)
@@ -80,17 +83,45 @@ def allowed_speed(separation: float, human_speed: float, config: SsmConfig) -> f
 
 
 SCAN_PREFIX = "scan/"  # person points measured by a laser scanner: on the body's surface
+BODY_SCAN_PREFIX = "scan_body/"  # ... on the outline of a body (no hand there)
+
+
+def is_scanned(name: str) -> bool:
+    return name.startswith((SCAN_PREFIX, BODY_SCAN_PREFIX))
 
 
 def person_radius(name: str, config: SsmConfig) -> float:
-    if name.startswith(SCAN_PREFIX):
+    if is_scanned(name):
         return config.scan_radius_m
     return config.hand_radius_m if "hand" in name else config.body_radius_m
 
 
 def may_be_hand(name: str) -> bool:
-    """A scanner cannot tell a hand from a body: its points count as hands near the robot."""
+    """Scan points count as hands near the robot unless they lie on a body's outline."""
     return "hand" in name or name.startswith(SCAN_PREFIX)
+
+
+def on_body_outline(points: np.ndarray, origin: np.ndarray, yaw: float, config: SsmConfig
+                    ) -> np.ndarray:
+    """Which scan points (in ray order) lie on the outline of a body rather than on
+    something that may be a hand: a cluster as wide as a torso is a body, except for points
+    that stand out of it towards the scanner (an arm held out); narrow clusters (an arm, a
+    hand) are not. Hands move faster than bodies, so this decides the speed that counts.
+    `origin` and `yaw`: the scanner's position and the direction it faces."""
+    body = np.zeros(len(points), dtype=bool)
+    if len(points) == 0:
+        return body
+    flat = np.asarray(points, dtype=float)[:, :2]
+    depth = (flat - np.asarray(origin, dtype=float)[:2]) @ np.array([math.cos(yaw),
+                                                                     math.sin(yaw)])
+    splits = np.flatnonzero(np.linalg.norm(np.diff(flat, axis=0), axis=1) >
+                            config.scan_cluster_gap_m) + 1
+    for cluster in np.split(np.arange(len(points)), splits):
+        if np.linalg.norm(flat[cluster[-1]] - flat[cluster[0]]) < config.body_min_width_m:
+            continue
+        front = float(np.median(depth[cluster]))
+        body[cluster] = depth[cluster] > front - config.protrusion_m
+    return body
 
 
 def with_unseen_body(people: dict[str, np.ndarray], config: SsmConfig
@@ -141,7 +172,7 @@ class SpeedSeparationMonitor:
             candidates = [np.asarray(position, dtype=float)]
             if predicted and name in predicted:
                 candidates.extend(np.asarray(predicted[name], dtype=float))
-            age = scan_age_s if name.startswith(SCAN_PREFIX) else people_age_s
+            age = scan_age_s if is_scanned(name) else people_age_s
             moved = c.hand_speed_mps * max(age, 0.0)
             for point in candidates:
                 gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - \
@@ -184,7 +215,7 @@ class SpeedSeparationMonitor:
             return np.full(len(robot_points), math.inf), [""] * len(robot_points)
         names = list(people)
         spots = np.array([people[n] for n in names])
-        ages = np.array([scan_age_s if n.startswith(SCAN_PREFIX) else people_age_s
+        ages = np.array([scan_age_s if is_scanned(n) else people_age_s
                          for n in names])
         radii = np.array([person_radius(n, c) for n in names]) + margin_m + \
             c.hand_speed_mps * np.maximum(ages, 0.0)

@@ -149,8 +149,8 @@ class SkillSettings:
     intercept_max_stretch: float = 3.0  # the timed descent and lift may take this much
     #                                     longer near people; beyond that, refuse
     intercept_margin_s: float = 0.4  # s spare between arriving above and descending
-    intercept_max_delay_s: float = 1.0  # s the grasp may come after the requested time (the
-    #                                     part rides on, out of the pick zone)
+    intercept_max_ride_m: float = 0.08  # m the part may ride past the requested grasp
+    #                                     point before the grasp (then it leaves the zone)
     held_object_half_width: float = 0.025  # m, box standing in for a held part in checks
 
 
@@ -348,7 +348,8 @@ class SkillRunner:
         travel = s.intercept_reach_s
         for _attempt in range(4):
             grasp_time = max(request.target_time, now + travel + descend)
-            if grasp_time > request.target_time + s.intercept_max_delay_s:
+            speed = float(np.linalg.norm(request.velocity))
+            if (grasp_time - request.target_time) * speed > s.intercept_max_ride_m:
                 raise SkillStopped(Outcome.UNREACHABLE, f"the approach and descent take "
                                    f"{travel + descend:.1f} s (slowed near people): the part "
                                    "has ridden past the pick zone by then")

@@ -1,3 +1,4 @@
+import dataclasses
 import math
 
 import numpy as np
@@ -8,6 +9,7 @@ from foresight_executor.safety import (
     SpeedSeparationMonitor,
     SsmConfig,
     allowed_speed,
+    on_body_outline,
     protective_distance,
 )
 
@@ -118,3 +120,45 @@ def test_old_person_data_counts_as_a_hand_that_came_closer():
     assert SpeedSeparationMonitor(CONFIG).evaluate(
         0.0, robot, 0.0, scanned, people_age_s=0.2, scan_age_s=0.0).separation_m == \
         pytest.approx(0.8 - CONFIG.scan_radius_m)
+
+
+def arc(centre_y: float, half_width: float, x: float, step: float = 0.02) -> np.ndarray:
+    """Scan points along a body's front (a line at `x`), in ray order."""
+    ys = np.arange(centre_y - half_width, centre_y + half_width + 1e-9, step)
+    return np.stack([np.full_like(ys, x), ys, np.ones_like(ys)], axis=1)
+
+
+def test_scan_points_on_a_torso_are_body_what_stands_out_or_stands_alone_may_be_a_hand():
+    """The scanner at x = 0.97 looks along +x at a person whose torso front is at x = 1.25:
+    the torso's points are body; a forearm held out 12 cm towards the scanner is not, nor
+    is a lone narrow cluster (an arm or a hand by itself)."""
+    origin, yaw = np.array([0.97, 0.10, 1.0]), 0.0
+    config = SsmConfig()
+    torso = arc(0.10, 0.14, 1.25)
+    assert on_body_outline(torso, origin, yaw, config).all()
+    held_out = torso.copy()
+    held_out[6:9, 0] -= 0.12                  # three rays hit a forearm in front of the torso
+    body = on_body_outline(held_out, origin, yaw, config)
+    assert not body[6:9].any() and body[:6].all() and body[9:].all()
+    lone = arc(-0.30, 0.04, 1.10)            # 8 cm wide: a hand or an arm
+    points = np.vstack([lone, torso])
+    body = on_body_outline(points, origin, yaw, config)
+    assert not body[:len(lone)].any() and body[len(lone):].all()
+    # the same scene turned by -90 degrees about the scanner: it faces -y, same answer
+    offset = held_out - origin
+    turned = origin + np.stack([offset[:, 1], -offset[:, 0], offset[:, 2]], axis=1)
+    body = on_body_outline(turned, origin, -math.pi / 2, config)
+    assert not body[6:9].any() and body[:6].all() and body[9:].all()
+    assert on_body_outline(np.zeros((0, 3)), origin, yaw, config).shape == (0,)
+
+
+def test_a_body_scan_point_counts_at_body_speed_a_possible_hand_at_hand_speed():
+    config = dataclasses.replace(CONFIG, hand_near_m=1.0)
+    robot = np.array([[0.0, 0.0, 1.0]])
+    body = SpeedSeparationMonitor(config).evaluate(
+        0.0, robot, 0.1, {"scan_body/0": np.array([0.8, 0.0, 1.0])})
+    hand = SpeedSeparationMonitor(config).evaluate(
+        0.0, robot, 0.1, {"scan/0": np.array([0.8, 0.0, 1.0])})
+    assert body.protective_distance_m == pytest.approx(protective_distance(0.1, 1.6, config))
+    assert hand.protective_distance_m == pytest.approx(protective_distance(0.1, 2.0, config))
+    assert body.allowed_speed_mps > hand.allowed_speed_mps

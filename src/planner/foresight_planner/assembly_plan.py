@@ -87,7 +87,7 @@ def load_skill_library(path: str | Path) -> SkillLibrary:
         for key in ("preconditions", "effects", "success_checks"):
             if not isinstance(entry.get(key, []), list):
                 raise PlanningError(f"skill library: 'skills.{name}.{key}' must be a list")
-    for required in ("pick", "insert", "go_home"):
+    for required in ("pick", "insert", "move_to_pose", "go_home"):
         if required not in data["skills"]:
             raise PlanningError(f"skill library: skill '{required}' is missing")
     return SkillLibrary(skills=data["skills"])

@@ -3,8 +3,10 @@ world model says (tracks and their predictions). No rclpy here.
 
 One `prediction_horizon_s` separates the decision modes and nothing else:
 - `world_model` (horizon > 0): a conveyor part is intercepted where it is predicted to be
-  inside the robot's pick zone, and the robot waits for (or works around) a co-worker whose
-  hands are predicted to enter the target area while it would work there;
+  inside the robot's pick zone (the arm waits above the zone for a part predicted to arrive
+  soon, rather than starting work it would have to abandon), and the robot waits for (or
+  works around) a co-worker whose hands are predicted to enter the target area while it
+  would work there;
 - `reactive` (horizon 0, the classic perceive-decide-act chain): everything is taken where
   it was last seen, as if it stood still, and only where people are now counts.
 """
@@ -80,6 +82,7 @@ class DecisionConfig:
     min_conveyor_track_s: float = 1.0  # a moving part's speed is trusted after this long
     max_intercept_wait_s: float = 2.5  # intercepts further ahead are decided later
     hold_for_conveyor_s: float = 20.0  # wait for a part arriving this soon, not start another
+    ready_height_m: float = 0.15  # the arm waits this far above the belt for a part
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,16 @@ class Choice:
 
 @dataclass(frozen=True)
 class Wait:
+    reason: str
+
+
+@dataclass(frozen=True)
+class GetReady:
+    """Nothing to do before a conveyor part arrives: wait with the gripper above the pick
+    zone, turned the way the part will be grasped, so the intercept is a short move."""
+
+    position: np.ndarray
+    yaw: float
     reason: str
 
 
@@ -180,7 +193,7 @@ class DecisionMaker:
     # --- the choice -------------------------------------------------------------------------
     def next_step(self, world: WorldSnapshot, now: float, attempts: dict[int, int],
                   given_up: set[int], filled: tuple[np.ndarray, ...] = ()
-                  ) -> Choice | Wait | Finished:
+                  ) -> Choice | Wait | GetReady | Finished:
         """`filled`: hole positions this task has put a part into (a seated part may hide
         its hole's rim from the camera, so perception alone cannot be trusted with it)."""
         layout, config = self.layout, self.config
@@ -205,7 +218,7 @@ class DecisionMaker:
             return Finished(f"{len(occupied)} parts seated, nothing left to do")
         candidates: list[Choice] = []
         waits: list[str] = []
-        arriving: list[float] = []
+        arriving: list[Choice] = []
         for part in todo:
             ptype = part_type_of(layout, part.label)
             free = [h for h in holes if h.label == ptype.hole_type and h.id not in occupied]
@@ -220,7 +233,7 @@ class DecisionMaker:
             if choice.intercept_time and \
                     choice.intercept_time - now > config.min_intercept_lead_s + \
                     config.max_intercept_wait_s:
-                arriving.append(choice.intercept_time - now)
+                arriving.append(choice)
                 waits.append(f"part {part.id} reaches the pick zone in "
                              f"{choice.intercept_time - now:.1f} s")
                 continue
@@ -233,9 +246,13 @@ class DecisionMaker:
         moving = [c for c in candidates if c.intercept_time]
         if moving:  # a moving part will not wait
             return min(moving, key=lambda c: c.intercept_time)
-        if arriving and min(arriving) < config.hold_for_conveyor_s:
+        first = min(arriving, key=lambda c: c.intercept_time, default=None)
+        if first is not None and first.intercept_time - now < config.hold_for_conveyor_s:
             # a part on its way: starting a long task now would let it fall off the belt
-            return Wait("; ".join(waits))
+            low, high = config.pick_zone_y
+            above = np.array([config.conveyor_x, (low + high) / 2,
+                              self.layout.conveyor.belt_top_z + config.ready_height_m])
+            return GetReady(above, first.grasp_yaw, "; ".join(waits))
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -

@@ -49,6 +49,7 @@ from foresight_planner.decisions import (
     DecisionConfig,
     DecisionMaker,
     Finished,
+    GetReady,
     Wait,
 )
 from foresight_planner.world_view import WorldView
@@ -216,6 +217,7 @@ class PlannerNode(Node):
         last_wait = ""
         first_seen: float | None = None
         idle_since: float | None = None
+        at_ready = False  # the arm waits above the conveyor's pick zone
         outcome, reason = SkillOutcome.FAILED, ""
         while True:
             if cancel_requested():
@@ -245,7 +247,16 @@ class PlannerNode(Node):
                 decision = Wait(f"{decision.reason}; watching for more parts")
             else:
                 idle_since = None
-            if isinstance(decision, Wait):
+            if isinstance(decision, GetReady) and not at_ready:
+                self.get_logger().info(f"getting ready above the conveyor: {decision.reason}")
+                step += 1
+                await self._run_step(text, step, self._goal(
+                    "move_to_pose", "", "conveyor_ready", decision.position, decision.yaw,
+                    0.0, 0.0, world.stamp, float(self.library.parameter("move_to_pose",
+                                                                        "speed_scale"))))
+                at_ready = True  # tried once: if it failed, the intercept starts from here
+                continue
+            if isinstance(decision, Wait | GetReady):
                 if decision.reason != last_wait:
                     self._event(text, step, "wait", "", "", "waiting", SkillOutcome.SUCCEEDED,
                                 decision.reason)
@@ -253,11 +264,14 @@ class PlannerNode(Node):
                 await async_sleep(self, p.idle_poll_s)
                 continue
             last_wait = ""
+            at_ready = False
             self.get_logger().info(f"decided: {decision.reason}")
             attempts[decision.part.id] = attempts.get(decision.part.id, 0) + 1
             step, ok = await self._do(text, step, decision, world.stamp,
                                       lambda: (attempts, given_up, tuple(filled)))
-            if ok:
+            if ok is None:  # preempted for a conveyor part: not a failed attempt
+                attempts[decision.part.id] -= 1
+            elif ok:
                 done_ids.add(decision.part.id)
                 given_up.add(decision.part.id)   # never picked again, wherever its track is
                 filled.append(decision.seat_position.copy())
@@ -272,8 +286,9 @@ class PlannerNode(Node):
         return outcome, summary, total, len(done_ids)
 
     async def _do(self, text: str, step: int, choice: Choice, source: float, memory
-                  ) -> tuple[int, bool]:
-        """Pick the chosen part and insert it; True when perception confirms it seated.
+                  ) -> tuple[int, bool | None]:
+        """Pick the chosen part and insert it; True when it is seated, None when the pick
+        was preempted for a conveyor part.
         `memory()` gives the task's attempts, given-up parts and filled holes (a part whose
         attempts are used up must not preempt anything)."""
         ptype = self.layout.part_types[choice.part.label]
@@ -289,6 +304,8 @@ class PlannerNode(Node):
         preempt = None if choice.intercept_time else (
             lambda: self._conveyor_due(choice.part.id, *memory()))
         outcome, _ = await self._run_step(text, step, pick, preempt)
+        if outcome == SkillOutcome.CANCELED:
+            return step, None
         if outcome != SkillOutcome.SUCCEEDED:
             return step, False
         insert = self._goal("insert", object_id, f"{choice.hole.label}#{choice.hole.id}",
@@ -330,6 +347,8 @@ class PlannerNode(Node):
         if isinstance(decision, Choice) and decision.intercept_time and \
                 decision.part.id != busy_with:
             return f"{decision.reason} is due"
+        if isinstance(decision, GetReady):
+            return f"a conveyor part arrives soon ({decision.reason})"
         return None
 
     def _goal(self, skill: str, object_id: str, place_id: str, position: np.ndarray,

@@ -10,6 +10,7 @@ from foresight_planner.decisions import (
     Choice,
     DecisionMaker,
     Finished,
+    GetReady,
     PredictedPath,
     TrackedObject,
     Wait,
@@ -121,14 +122,23 @@ def test_filled_holes_stay_done_even_when_perception_loses_the_hole(layout, libr
     assert not isinstance(world_model.next_step(world, 1.0, {}, set()), Finished)
 
 
-def test_world_model_waits_for_an_arriving_part_reactive_starts_the_tray(layout, library):
+def test_world_model_waits_above_the_belt_for_an_arriving_part_reactive_starts_the_tray(
+        layout, library):
     world_model, reactive = makers(layout, library)
     now = 10.0
     world = conveyor_world(layout, now, -0.98, speed=0.06)  # ~8 s from the pick zone
     world.objects.append(obj(2, "peg_round", layout.slot("slot_0").position[:2] + (0.7835,)))
     world.objects.append(hole(layout, 11, "hole_round_1"))
     waiting = world_model.next_step(world, now, {}, set())
-    assert isinstance(waiting, Wait) and "reaches the pick zone" in waiting.reason
+    assert isinstance(waiting, GetReady) and "reaches the pick zone" in waiting.reason
+    low, high = layout.conveyor.pick_zone
+    assert waiting.position[0] == pytest.approx(layout.conveyor.start[0])
+    assert low <= waiting.position[1] <= high
+    assert waiting.position[2] > layout.conveyor.belt_top_z + 0.1   # above, clear of parts
+    # much later (beyond hold_for_conveyor_s) the tray part is worth starting
+    far = conveyor_world(layout, now, -2.5, speed=0.06)
+    far.objects.extend(world.objects[2:])
+    assert isinstance(world_model.next_step(far, now, {}, set()), Choice)
     chosen = reactive.next_step(world, now, {}, set())
     assert isinstance(chosen, Choice) and chosen.part.id == 2
 
