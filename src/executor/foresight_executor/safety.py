@@ -47,7 +47,8 @@ class SsmConfig:
     scan_radius_m: float = 0.05  # the scanner's plane cuts the forearm; the hand below it
     #                              may stand out by about its own radius
     scan_cluster_gap_m: float = 0.15  # scan points farther apart belong to different things
-    body_min_width_m: float = 0.18  # a scan cluster this wide is a body (a torso's front)
+    body_min_width_m: float = 0.12  # a scan cluster this wide is a body (a torso's front;
+    #                                 an arm's cut is narrower)
     protrusion_m: float = 0.08  # what stands out of a body's outline this far may be a hand
 
 

@@ -149,7 +149,7 @@ class SkillSettings:
     intercept_max_stretch: float = 3.0  # the timed descent and lift may take this much
     #                                     longer near people; beyond that, refuse
     intercept_margin_s: float = 0.4  # s spare between arriving above and descending
-    intercept_max_ride_m: float = 0.08  # m the part may ride past the requested grasp
+    intercept_max_ride_m: float = 0.10  # m the part may ride past the requested grasp
     #                                     point before the grasp (then it leaves the zone)
     held_object_half_width: float = 0.025  # m, box standing in for a held part in checks
 

@@ -10,7 +10,8 @@ What it does, per camera frame (`MultiObjectTracker.update`):
    squared Mahalanobis distance, with a chi-square gate, a small Euclidean "always accept"
    radius against over-confident filters and a hard Euclidean cap).
 3. Matched tracks are updated; unmatched detections start tentative tracks, confirmed after
-   `birth_hits` hits; tracks without detections age and die after `death_misses` misses --
+   `birth_hits` hits (people after `person_birth_hits`: at first sight by default); tracks
+   without detections age and die after `death_misses` misses --
    except while *occluded*: a track whose line of sight from the camera passes through the
    arm (capsules around the links, from forward kinematics of the joint states, handed in
    as plain arrays, plus `occlusion_margin_m`) keeps its id and is not aged, so ids survive
@@ -85,6 +86,8 @@ class TrackerConfig:
     gate_max_static_m: float = 0.05
     merge_distance_m: float = 0.015
     birth_hits: int = 3
+    person_birth_hits: int = 1  # a person is published at first sight: the safety
+    #                             supervisor must not wait for a confirmation
     tentative_max_misses: int = 2
     death_misses: int = 15
     person_death_misses: int = 15
@@ -1193,7 +1196,7 @@ class MultiObjectTracker:
         person.hits += 1
         person.missed = 0
         person.confidence = 0.7 * person.confidence + 0.3 * float(obs.confidence)
-        if not person.confirmed and person.hits >= cfg.birth_hits:
+        if not person.confirmed and person.hits >= cfg.person_birth_hits:
             person.confirmed = True
 
     def _keypoint_filter(self, z: np.ndarray, r: np.ndarray) -> ImmState:
@@ -1210,5 +1213,5 @@ class MultiObjectTracker:
                                         measurement_cov=r)
         person = _PersonTrack(self._take_id(), stamp, stamp, keypoints,
                               confidence=float(obs.confidence))
-        person.confirmed = self.config.birth_hits <= 1
+        person.confirmed = self.config.person_birth_hits <= 1
         self._people.append(person)

@@ -146,6 +146,9 @@ class WorldModelParams:
         "No association of a static track beyond this distance (m)", low=0.0, high=5.0))
     birth_hits: int = field(default=TrackerConfig.birth_hits, metadata=param(
         "Hits before a track is confirmed (published)", low=1, high=100))
+    person_birth_hits: int = field(default=TrackerConfig.person_birth_hits, metadata=param(
+        "Hits before a person is published (1: at first sight, for the safety supervisor)",
+        low=1, high=100))
     death_misses: int = field(default=TrackerConfig.death_misses, metadata=param(
         "Consecutive misses (not occluded) before a track is dropped", low=1, high=10000))
     person_death_misses: int = field(default=TrackerConfig.person_death_misses,
@@ -211,6 +214,7 @@ def tracker_config(p: WorldModelParams) -> TrackerConfig:
     return TrackerConfig(
         gate_chi2=p.gate_chi2, gate_min_m=p.gate_min_m, gate_max_m=p.gate_max_m,
         gate_max_static_m=p.gate_max_static_m, birth_hits=p.birth_hits,
+        person_birth_hits=p.person_birth_hits,
         death_misses=p.death_misses, person_death_misses=p.person_death_misses,
         max_occluded_s=p.max_occluded_s, occlusion_margin_m=p.occlusion_margin_m,
         interact_radius_m=p.interact_radius_m, static_speed_mps=p.static_speed_mps,

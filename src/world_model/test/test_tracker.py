@@ -146,6 +146,22 @@ def test_birth_after_k_hits_and_death_after_misses() -> None:
     assert len(result.tracks) == 1 and result.tracks[0].id > first
 
 
+def test_a_person_is_published_at_first_sight_a_part_after_birth_hits() -> None:
+    """The safety supervisor stops for a hand it is told about: a person must not wait
+    for confirmation the way a part does (a false person only costs a stop)."""
+    tracker = MultiObjectTracker(TrackerConfig(birth_hits=3))
+    hand = np.array([0.8, 0.2, 0.9])
+    result = tracker.update(DetectionFrame(1.0, [det("peg_square", [0.3, 0.2, 0.78])],
+                                           people=[PersonObservation({"right_hand": hand})]))
+    assert result.tracks == ()
+    assert len(result.people) == 1 and "right_hand" in result.people[0].keypoints
+    waiting = MultiObjectTracker(TrackerConfig(person_birth_hits=2))
+    first = waiting.update(DetectionFrame(1.0, people=[PersonObservation({"left_hand": hand})]))
+    second = waiting.update(DetectionFrame(1.0 + DT, people=[
+        PersonObservation({"left_hand": hand})]))
+    assert first.people == () and len(second.people) == 1
+
+
 def test_tentative_track_dies_fast_and_is_never_published() -> None:
     tracker = MultiObjectTracker(TrackerConfig(birth_hits=3, tentative_max_misses=2))
     tracker.update(DetectionFrame(1.0, [det("peg_slot", [0.3, 0.2, 0.78])]))
