@@ -117,6 +117,8 @@ def test_tracks_and_predictions_carry_the_source_stamps(launch_stack, probe):
     people = probe.messages(contract.PERSON_TRACKS.name)[-1]
     assert len(people.people) == 1
     assert set(people.people[0].keypoint_names) == {"torso", "right_hand"}
+    # every keypoint says when it was measured: here, seen in every frame
+    assert [key(s) for s in people.people[0].keypoint_stamps] == [key(people.header.stamp)] * 2
 
     predictions = probe.messages(contract.PREDICTIONS.name)
     by_stamp = {key(m.header.stamp): m for m in predictions}

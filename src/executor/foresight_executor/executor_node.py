@@ -249,7 +249,7 @@ class ExecutorNode(Node):
         points = self.robot_points(q)
         speed = self._point_speed(q, velocity, joint_stamp, points)
         self._robot_speed = speed
-        people, predicted, people_stamp, scan_stamp = self._person_points()
+        people, predicted, people_stamp, scan_stamp, measured = self._person_points()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
             verdict = self.ssm.stale(now, "person tracks")
         elif p.people_timeout_s > 0 and self.people.scanner is not None and \
@@ -261,7 +261,8 @@ class ExecutorNode(Node):
             # the scanner's own latency (25 Hz) is inside T_r; camera tracks are older (frame
             # period + perception + world model) and are aged by their image stamp
             verdict = self.ssm.evaluate(now, points, speed, people, predicted,
-                                        people_age_s=now - people_stamp)
+                                        people_age_s=now - people_stamp,
+                                        point_ages=ages_at(now, measured))
         previous = self._verdict
         self._verdict = verdict
         if verdict.level == SafetyLevel.STOP and previous.level != SafetyLevel.STOP:
@@ -287,10 +288,11 @@ class ExecutorNode(Node):
         return np.array(points) + self._base
 
     def _person_points(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float,
-                                      float]:
-        """Tracked person points with the scanner's points added as "scan/<i>", the
-        predicted ones, and the stamps of the tracks and of the scan."""
-        people, predicted, people_stamp = self.people.current()
+                                      float, dict[str, float]]:
+        """Tracked person points with the scanner's points added as "scan/<i>" (or
+        "scan_body/<i>" on a torso's outline), the predicted ones, the stamps of the tracks
+        and of the scan, and when each tracked point was last measured."""
+        people, predicted, people_stamp, measured = self.people.current()
         scan, scan_stamp = self.people.scan_points()
         if len(scan):
             scanner = self.people.scanner
@@ -298,7 +300,7 @@ class ExecutorNode(Node):
                                    self.ssm.config)
             for index, point in enumerate(scan):
                 people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
-        return people, predicted, people_stamp, scan_stamp
+        return people, predicted, people_stamp, scan_stamp, measured
 
     def _point_speed(self, q: np.ndarray, velocity: np.ndarray | None, joint_stamp: float,
                      points: np.ndarray) -> float:
@@ -335,11 +337,12 @@ class ExecutorNode(Node):
         keeps S_p there (people where they are now; for the first half second also what the
         supervisor allows now, which counts predicted people), both m/s; and what binds
         most (for the log)."""
-        people, _predicted, people_stamp, _scan_stamp = self._person_points()
+        people, _predicted, people_stamp, _scan_stamp, measured = self._person_points()
         points = [self.robot_points(q) for q in plan.positions]
         now = self._now()
         caps, closest = self.ssm.allowed_each(
-            points, people, people_age_s=now - people_stamp, margin_m=PLAN_SEPARATION_MARGIN_M)
+            points, people, people_age_s=now - people_stamp, margin_m=PLAN_SEPARATION_MARGIN_M,
+            point_ages=ages_at(now, measured))
         binding = closest[int(np.argmin(caps))]
         caps = np.minimum(caps[:-1], caps[1:])
         if self._verdict.level != SafetyLevel.STOP:   # a stopped arm waits before it moves
@@ -487,6 +490,11 @@ class _StaticIO:
 
     def gripper_width(self) -> float:
         return self._width
+
+
+def ages_at(now: float, measured: dict[str, float]) -> dict[str, float]:
+    """Seconds since each person point was last measured."""
+    return {name: now - stamp for name, stamp in measured.items()}
 
 
 def main(args: list[str] | None = None) -> int:

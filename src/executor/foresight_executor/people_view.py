@@ -50,19 +50,29 @@ class PeopleView:
         with self._lock:
             self._predictions = msg
 
-    def current(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
+    def current(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float,
+                               dict[str, float]]:
         """(keypoint -> position, keypoint -> predicted positions within the window,
-        stamp of the person tracks (-inf if none yet))."""
+        stamp of the person tracks (-inf if none yet), keypoint -> when it was last
+        measured (a hand hidden by the arm is older than the tracks' stamp))."""
         with self._lock:
             people, predictions = self._people, self._predictions
         if people is None:
-            return {}, {}, -math.inf
+            return {}, {}, -math.inf, {}
         points: dict[str, np.ndarray] = {}
+        measured: dict[str, float] = {}
+        stamp = time_to_sec(people.header.stamp)
         for person in people.people:
-            for name, point in zip(person.keypoint_names, person.keypoints, strict=False):
+            stamps = list(getattr(person, "keypoint_stamps", []))
+            if len(stamps) != len(person.keypoint_names):
+                stamps = [None] * len(person.keypoint_names)
+            for name, point, seen in zip(person.keypoint_names, person.keypoints, stamps,
+                                         strict=False):
                 position = msg_to_vector(point)
                 if np.all(np.isfinite(position)):
-                    points[f"{person.id}/{name}"] = position
+                    key = f"{person.id}/{name}"
+                    points[key] = position
+                    measured[key] = stamp if seen is None else min(time_to_sec(seen), stamp)
         predicted: dict[str, np.ndarray] = {}
         if predictions is not None and self.window > 0:
             for prediction in predictions.predictions:
@@ -75,4 +85,4 @@ class PeopleView:
                 ahead = [p for p in ahead if np.all(np.isfinite(p))]
                 if ahead:
                     predicted[key] = np.array(ahead)
-        return points, predicted, time_to_sec(people.header.stamp)
+        return points, predicted, stamp, measured

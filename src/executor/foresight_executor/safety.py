@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +126,20 @@ def on_body_outline(points: np.ndarray, origin: np.ndarray, yaw: float, config: 
     return body
 
 
+def point_age(name: str, people_age_s: float, scan_age_s: float,
+              point_ages: Mapping[str, float] | None) -> float:
+    """How old a person point's position is: its own age when known (a body point added
+    behind a forearm is as old as the forearm), else that of its source."""
+    if point_ages:
+        if name in point_ages:
+            return point_ages[name]
+        person, _, part = name.rpartition("/")
+        side, found, _index = part.partition("_body_")
+        if found and f"{person}/{side}_arm" in point_ages:
+            return point_ages[f"{person}/{side}_arm"]
+    return scan_age_s if is_scanned(name) else people_age_s
+
+
 def with_unseen_body(people: dict[str, np.ndarray], config: SsmConfig
                      ) -> dict[str, np.ndarray]:
     """Add points for the parts of a person the camera does not see: the upper arm and the
@@ -160,12 +175,14 @@ class SpeedSeparationMonitor:
     def evaluate(self, now: float, robot_points: np.ndarray, robot_speed: float,
                  people: dict[str, np.ndarray],
                  predicted: dict[str, np.ndarray] | None = None,
-                 people_age_s: float = 0.0, scan_age_s: float = 0.0) -> SafetyVerdict:
+                 people_age_s: float = 0.0, scan_age_s: float = 0.0,
+                 point_ages: Mapping[str, float] | None = None) -> SafetyVerdict:
         """`robot_points` (n, 3) along the arm; `people` name -> current position;
         `predicted` name -> (m, 3) predicted positions within the reaction/stopping window
         (the world model's), so an approaching hand slows the robot before it arrives.
         `people_age_s` / `scan_age_s`: how old the tracked / scanned positions are (image or
-        scan stamp to now): a hand may have come that much closer at hand speed since."""
+        scan stamp to now): a hand may have come that much closer at hand speed since;
+        `point_ages` overrides them per point (a hand the arm hides was measured earlier)."""
         c = self.config
         separation, closest = np.inf, ""
         people = with_unseen_body(people, c)
@@ -173,7 +190,7 @@ class SpeedSeparationMonitor:
             candidates = [np.asarray(position, dtype=float)]
             if predicted and name in predicted:
                 candidates.extend(np.asarray(predicted[name], dtype=float))
-            age = scan_age_s if is_scanned(name) else people_age_s
+            age = point_age(name, people_age_s, scan_age_s, point_ages)
             moved = c.hand_speed_mps * max(age, 0.0)
             for point in candidates:
                 gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - \
@@ -205,7 +222,8 @@ class SpeedSeparationMonitor:
 
     def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray],
                      people_age_s: float = 0.0, scan_age_s: float = 0.0,
-                     margin_m: float = 0.0) -> tuple[np.ndarray, list[str]]:
+                     margin_m: float = 0.0, point_ages: Mapping[str, float] | None = None
+                     ) -> tuple[np.ndarray, list[str]]:
         """Fastest robot speed (m/s) that keeps S_p at each sample of a path (robot points
         per sample), with people where they are now (inf where nobody is around), and the
         closest person point at each sample. Ages as in `evaluate`; `margin_m` plans that
@@ -216,8 +234,7 @@ class SpeedSeparationMonitor:
             return np.full(len(robot_points), math.inf), [""] * len(robot_points)
         names = list(people)
         spots = np.array([people[n] for n in names])
-        ages = np.array([scan_age_s if is_scanned(n) else people_age_s
-                         for n in names])
+        ages = np.array([point_age(n, people_age_s, scan_age_s, point_ages) for n in names])
         radii = np.array([person_radius(n, c) for n in names]) + margin_m + \
             c.hand_speed_mps * np.maximum(ages, 0.0)
         limits = np.empty(len(robot_points))

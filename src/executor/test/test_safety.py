@@ -122,6 +122,35 @@ def test_old_person_data_counts_as_a_hand_that_came_closer():
         pytest.approx(0.8 - CONFIG.scan_radius_m)
 
 
+def test_a_hand_hidden_since_earlier_counts_as_older_than_the_track_message():
+    """The world model keeps a hand the arm hides where it was last seen: the supervisor
+    ages it from that measurement, so the region it may have reached grows while hidden;
+    points added behind a forearm are as old as the forearm."""
+    robot = np.array([[0.0, 0.0, 1.0]])
+    people = {"1/right_hand": np.array([0.9, 0.0, 1.0]), "1/left_hand": np.array([0.0, 2.0, 1.0])}
+    fresh = SpeedSeparationMonitor(CONFIG).evaluate(0.0, robot, 0.0, people, people_age_s=0.1)
+    assert fresh.separation_m == pytest.approx(0.9 - 0.2)
+    hidden = SpeedSeparationMonitor(CONFIG).evaluate(
+        0.0, robot, 0.0, people, people_age_s=0.1, point_ages={"1/right_hand": 0.3})
+    assert hidden.separation_m == pytest.approx(0.9 - 0.6)
+    caps, _ = SpeedSeparationMonitor(CONFIG).allowed_each(
+        [robot], people, people_age_s=0.1, point_ages={"1/right_hand": 0.3})
+    assert caps[0] == pytest.approx(allowed_speed(0.3, CONFIG.hand_speed_mps, CONFIG))
+    # a forearm 0.25 s old, its hand fresh in front of it: the body behind the forearm
+    # (from 0.15 m on) counts as old as the forearm
+    arm = {"1/right_hand": np.array([0.9, 0.0, 1.0]), "1/right_arm": np.array([1.2, 0.0, 1.0])}
+    behind = SpeedSeparationMonitor(CONFIG).evaluate(
+        0.0, robot, 0.0, arm, point_ages={"1/right_arm": 0.25, "1/right_hand": 0.0})
+    assert behind.closest == "1/right_arm" and behind.separation_m == pytest.approx(1.2 - 0.5)
+    # a hand beyond its forearm (reaching away): the body points lie towards the robot,
+    # at 1.55 m the nearest, 0.25 s old like the forearm -> 1.05 m (fresh it would be 1.55)
+    away = SpeedSeparationMonitor(CONFIG).evaluate(
+        0.0, robot, 0.0, {"1/right_hand": np.array([3.0, 0.0, 1.0]),
+                          "1/right_arm": np.array([2.0, 0.0, 1.0])},
+        point_ages={"1/right_arm": 0.25, "1/right_hand": 0.0})
+    assert away.closest == "1/right_body_2" and away.separation_m == pytest.approx(1.05)
+
+
 def arc(centre_y: float, half_width: float, x: float, step: float = 0.02) -> np.ndarray:
     """Scan points along a body's front (a line at `x`), in ray order."""
     ys = np.arange(centre_y - half_width, centre_y + half_width + 1e-9, step)

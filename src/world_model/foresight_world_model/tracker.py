@@ -122,6 +122,7 @@ class TrackerConfig:
     maneuver_chi2: float = 30.0
     person_gate_m: float = 0.6
     keypoint_max_misses: int = 30
+    keypoint_max_hidden_s: float = 5.0  # a keypoint hidden by the arm longer is dropped
 
     def process_noise(self, motion: MotionClass) -> float:
         return {MotionClass.STATIC: self.q_static, MotionClass.CONVEYOR: self.q_conveyor,
@@ -664,6 +665,7 @@ class TrackEstimate:
     confidence: float = 1.0
     measurement: np.ndarray | None = None
     measurement_covariance: np.ndarray | None = None
+    measured_at: float = math.nan  # stamp of the last detection that updated it
 
     @property
     def key(self) -> tuple[int, str]:
@@ -747,6 +749,7 @@ class _ObjectTrack:
 @dataclass
 class _Keypoint:
     kf: ImmState
+    measured_at: float
     missed: int = 0
     measurement: np.ndarray | None = None
     measurement_cov: np.ndarray | None = None
@@ -779,7 +782,8 @@ class _PersonTrack:
                 covariance=k.kf.p.copy(), first_seen=self.first_seen, missed=k.missed,
                 keypoint=name, confidence=self.confidence,
                 measurement=None if k.measurement is None else k.measurement.copy(),
-                measurement_covariance=None if k.measurement is None else k.measurement_cov)
+                measurement_covariance=None if k.measurement is None else k.measurement_cov,
+                measured_at=k.measured_at)
             for name, k in self.keypoints.items()}
         return PersonEstimate(self.id, self.stamp, keypoints, self.first_seen, self.missed,
                               self.confidence)
@@ -1143,7 +1147,7 @@ class MultiObjectTracker:
         for i, j in zip(rows, cols, strict=True):
             if cost[i, j] >= _INFEASIBLE:
                 continue
-            self._correct_person(self._people[i], aligned[i, j], arm)
+            self._correct_person(self._people[i], aligned[i, j], arm, frame.stamp)
             matched_people.add(i)
             matched_obs.add(j)
         keep = []
@@ -1167,22 +1171,25 @@ class MultiObjectTracker:
         return np.eye(3) * var
 
     def _correct_person(self, person: _PersonTrack, obs: PersonObservation,
-                        arm: ArmState | None) -> None:
+                        arm: ArmState | None, stamp: float) -> None:
         cfg = self.config
         for name, pos in obs.keypoints.items():
             z = np.asarray(pos, dtype=float)
             r = self._keypoint_cov(obs, name)
             kp = person.keypoints.get(name)
             if kp is None:
-                person.keypoints[name] = _Keypoint(self._keypoint_filter(z, r), measurement=z,
-                                                   measurement_cov=r)
+                person.keypoints[name] = _Keypoint(self._keypoint_filter(z, r), stamp,
+                                                   measurement=z, measurement_cov=r)
                 continue
             kp.kf.update(z, r)
             kp.measurement = z
             kp.measurement_cov = r
+            kp.measured_at = stamp
             kp.missed = 0
         # Keypoints unseen for long (e.g. a hand out of view) are dropped, not extrapolated;
-        # a keypoint the arm hides is kept (and not aged), like an occluded object.
+        # a keypoint the arm hides is kept (and not aged), like an occluded object, for at
+        # most `keypoint_max_hidden_s` (it carries when it was last measured: users that
+        # must be safe grow its region with time).
         unseen = [n for n in person.keypoints if n not in obs.keypoints]
         if unseen:
             hidden = occluded_mask(np.array([person.keypoints[n].kf.x[:3] for n in unseen]),
@@ -1192,7 +1199,8 @@ class MultiObjectTracker:
                 if not is_hidden:
                     person.keypoints[name].missed += 1
             person.keypoints = {n: k for n, k in person.keypoints.items()
-                                if k.missed < cfg.keypoint_max_misses}
+                                if k.missed < cfg.keypoint_max_misses and
+                                stamp - k.measured_at <= cfg.keypoint_max_hidden_s}
         person.hits += 1
         person.missed = 0
         person.confidence = 0.7 * person.confidence + 0.3 * float(obs.confidence)
@@ -1209,7 +1217,7 @@ class MultiObjectTracker:
         for name, pos in obs.keypoints.items():
             z = np.asarray(pos, dtype=float)
             r = self._keypoint_cov(obs, name)
-            keypoints[name] = _Keypoint(self._keypoint_filter(z, r), measurement=z,
+            keypoints[name] = _Keypoint(self._keypoint_filter(z, r), stamp, measurement=z,
                                         measurement_cov=r)
         person = _PersonTrack(self._take_id(), stamp, stamp, keypoints,
                               confidence=float(obs.confidence))

@@ -362,6 +362,8 @@ def person_to_msg(person, header: Header) -> PersonTrack:
         keypoint_names=names, keypoints=[point_to_msg(k.position) for k in kps],
         keypoint_velocities=[vector_to_msg(k.velocity) for k in kps],
         keypoint_variances=[float(np.trace(k.position_covariance) / 3.0) for k in kps],
+        keypoint_stamps=[sec_to_time(k.measured_at if math.isfinite(k.measured_at)
+                                     else person.stamp) for k in kps],
         first_seen=sec_to_time(person.first_seen), missed_updates=int(person.missed))
 
 

@@ -286,17 +286,41 @@ def test_person_keypoints_share_one_id_and_hidden_hand_is_kept() -> None:
     assert {kp.id for kp in person.keypoints.values()} == {person.id}
     ray = np.array(CAMERA) + (hand - CAMERA) * (2.0 - 1.05) / (2.0 - hand[2])
     arm = arm_over(ray[0], ray[1])
+    last_seen = t - DT
     for _ in range(20):   # the hand is hidden by the arm for 1.3 s: kept, not aged
         result = tracker.update(DetectionFrame(t, people=[PersonObservation(
             {"torso": torso})]), arm)
         t += DT
     assert "right_hand" in result.people[0].keypoints
+    # ... but it says when it was last measured (a safety user grows its region with that)
+    assert result.people[0].keypoints["right_hand"].measured_at == pytest.approx(last_seen)
+    assert result.people[0].keypoints["torso"].measured_at == pytest.approx(t - DT)
     for _ in range(6):    # not hidden, not seen: dropped after keypoint_max_misses
         result = tracker.update(DetectionFrame(t, people=[PersonObservation(
             {"torso": torso})]), far_arm())
         t += DT
     assert set(result.people[0].keypoints) == {"torso"}
     assert result.people[0].id == person.id
+
+
+def test_a_hand_hidden_longer_than_keypoint_max_hidden_s_is_dropped() -> None:
+    """An arm standing still over a hand would otherwise keep it (and the safety stop it
+    causes) forever."""
+    tracker = MultiObjectTracker(TrackerConfig(keypoint_max_hidden_s=1.0))
+    torso, hand = np.array([1.15, 0.10, 1.20]), np.array([0.80, 0.20, 0.90])
+    ray = np.array(CAMERA) + (hand - CAMERA) * (2.0 - 1.05) / (2.0 - hand[2])
+    arm = arm_over(ray[0], ray[1])
+    t = 1.0
+    tracker.update(DetectionFrame(t, people=[PersonObservation({"torso": torso,
+                                                                "right_hand": hand})]))
+    kept = []
+    for _ in range(25):
+        t += DT
+        result = tracker.update(DetectionFrame(t, people=[PersonObservation(
+            {"torso": torso})]), arm)
+        kept.append("right_hand" in result.people[0].keypoints)
+    hidden_for = np.arange(1, 26) * DT
+    assert kept == list(hidden_for <= 1.0 + 1e-9)
 
 
 def test_moving_hand_is_followed_by_the_moving_model() -> None:
