@@ -345,10 +345,10 @@ class SkillRunner:
         the caller's intercept time, pushed back until the (supervised) approach fits."""
         s = self.settings
         now = io.now()
+        speed = float(np.linalg.norm(request.velocity))
         travel = s.intercept_reach_s
         for _attempt in range(4):
             grasp_time = max(request.target_time, now + travel + descend)
-            speed = float(np.linalg.norm(request.velocity))
             if (grasp_time - request.target_time) * speed > s.intercept_max_ride_m:
                 raise SkillStopped(Outcome.UNREACHABLE, f"the approach and descent take "
                                    f"{travel + descend:.1f} s (slowed near people): the part "
