@@ -1,5 +1,6 @@
 """Small statistics used by `run` and `bench`: Wilson score interval for success rates,
-percentiles from pooled samples. No rclpy here."""
+percentiles from pooled samples, the error reduction of one decision mode against another on
+paired seeds with a bootstrap interval (DESIGN section 7). No rclpy here."""
 
 from __future__ import annotations
 
@@ -27,3 +28,25 @@ def percentiles(samples: Sequence[float], qs: Sequence[float] = (50, 99)) -> dic
     for q in qs:
         result[f"p{q:g}"] = float(np.percentile(values, q)) if values.size else math.nan
     return result
+
+
+def paired_error_reduction(errors: Sequence[float], baseline: Sequence[float],
+                           resamples: int = 10000, seed: int = 0
+                           ) -> tuple[float, float, float]:
+    """1 - sum(errors) / sum(baseline) over paired seeds (errors[i] and baseline[i] come from
+    the same seed), with a 95 % percentile-bootstrap interval that resamples seeds, keeping
+    the pairs. NaN when the baseline has no errors (nothing to reduce)."""
+    a = np.asarray(errors, dtype=float)
+    b = np.asarray(baseline, dtype=float)
+    if a.shape != b.shape or a.ndim != 1 or a.size == 0:
+        raise ValueError(f"need two equally long, non-empty lists of per-seed errors, got "
+                         f"{a.shape} and {b.shape}")
+    if b.sum() <= 0:
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    picks = rng.integers(0, a.size, size=(resamples, a.size))
+    totals = b[picks].sum(axis=1)
+    valid = totals > 0
+    ratios = 1.0 - a[picks].sum(axis=1)[valid] / totals[valid]
+    low, high = np.percentile(ratios, [2.5, 97.5])
+    return float(1.0 - a.sum() / b.sum()), float(low), float(high)

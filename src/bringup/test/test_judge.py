@@ -3,7 +3,7 @@ import math
 import pytest
 
 from foresight_bringup.judge import EpisodeJudge
-from foresight_bringup.stats import percentiles, wilson_interval
+from foresight_bringup.stats import paired_error_reduction, percentiles, wilson_interval
 
 
 def make_judge(limit: float = 180.0) -> EpisodeJudge:
@@ -46,6 +46,17 @@ def test_drop_wrong_hole_collision_and_timeout_are_counted_once_per_event():
     assert record["separation"]["min_m"] == 0.6
     assert record["collision_events"] == [{"t": 3.0, "with": "fixture"}]
     assert judge.done()
+
+
+def test_paired_error_reduction_with_its_bootstrap_interval():
+    # 1 - 6 / 12 = 0.5; every pair halves the errors, so every resample gives 0.5 too
+    assert paired_error_reduction([1, 2, 3], [2, 4, 6]) == pytest.approx((0.5, 0.5, 0.5))
+    # the pairs disagree: the point estimate lies inside a wide interval that holds 0
+    reduction, low, high = paired_error_reduction([0, 9, 1, 8], [5, 5, 5, 5])
+    assert reduction == pytest.approx(1 - 18 / 20) and low < 0.0 < high
+    assert all(math.isnan(v) for v in paired_error_reduction([1, 2], [0, 0]))
+    with pytest.raises(ValueError, match="equally long"):
+        paired_error_reduction([1, 2], [1])
 
 
 def test_wilson_interval_and_percentiles():
