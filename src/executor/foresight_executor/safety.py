@@ -190,11 +190,9 @@ class SpeedSeparationMonitor:
             candidates = [np.asarray(position, dtype=float)]
             if predicted and name in predicted:
                 candidates.extend(np.asarray(predicted[name], dtype=float))
-            age = point_age(name, people_age_s, scan_age_s, point_ages)
-            moved = c.hand_speed_mps * max(age, 0.0)
+            reach = self._reach(name, people_age_s, scan_age_s, point_ages)
             for point in candidates:
-                gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - \
-                    person_radius(name, c) - moved
+                gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - reach
                 gap = float(np.min(gaps))
                 if gap < separation:
                     separation, closest = gap, name
@@ -234,9 +232,8 @@ class SpeedSeparationMonitor:
             return np.full(len(robot_points), math.inf), [""] * len(robot_points)
         names = list(people)
         spots = np.array([people[n] for n in names])
-        ages = np.array([point_age(n, people_age_s, scan_age_s, point_ages) for n in names])
-        radii = np.array([person_radius(n, c) for n in names]) + margin_m + \
-            c.hand_speed_mps * np.maximum(ages, 0.0)
+        radii = np.array([self._reach(n, people_age_s, scan_age_s, point_ages)
+                          for n in names]) + margin_m
         limits = np.empty(len(robot_points))
         closest_names: list[str] = []
         for i, points in enumerate(robot_points):
@@ -251,6 +248,13 @@ class SpeedSeparationMonitor:
             closest_names.append(f"{closest} at {np.round(spots[flat % len(names)], 2).tolist()}"
                                  f" {separation:.2f} m")
         return limits, closest_names
+
+    def _reach(self, name: str, people_age_s: float, scan_age_s: float,
+               point_ages: Mapping[str, float] | None) -> float:
+        """How far around a person point the person may be now: its radius plus the way a
+        hand covers since the point was measured."""
+        age = point_age(name, people_age_s, scan_age_s, point_ages)
+        return person_radius(name, self.config) + self.config.hand_speed_mps * max(age, 0.0)
 
     def stale(self, now: float, what: str) -> SafetyVerdict:
         """Inputs went stale: stop (a watchdog, not a measurement)."""

@@ -331,11 +331,8 @@ class SkillRunner:
             raise SkillStopped(Outcome.FAILED, f"missed the moving part ({where}): the "
                                f"fingers closed to {width * 1000:.1f} mm")
         io.feedback("lift", 0.8)
-        tcp, quat = self.tcp_world(io.arm_positions())
-        self._move_linear(tcp + np.array([0.0, 0.0, max(s.lift_height - s.intercept_height,
-                                                         0.0)]),
-                          quat, s.linear_speed_scale, io, allow=self.contact_allowances,
-                          attached=self._held(request))
+        self._retreat(io, max(s.lift_height - s.intercept_height, 0.0),
+                      attached=self._held(request))
         return f"holding the part taken off the conveyor ({where}, {width * 1000:.1f} mm)"
 
     def _intercept_start(self, request: SkillRequest, io: RobotIO,
@@ -363,8 +360,7 @@ class SkillRunner:
                 raise SkillStopped(exc.outcome, f"the approach takes {travel:.1f} s (slowed "
                                    "near people): the part is out of reach by then") from exc
             # as executed: near people the supervisor slows the approach down
-            duration = sum(io.expected_duration(plan) for plan in
-                           self._fastest_move(q_pre, request.speed_scale, io))
+            _legs, duration = self._fastest_move(q_pre, request.speed_scale, io)
             if duration + s.intercept_margin_s <= travel:
                 return grasp_time, q_pre
             travel = duration + s.intercept_margin_s
@@ -558,7 +554,8 @@ class SkillRunner:
                     attached: AttachedBox | None = None) -> None:
         """Move to `q_goal` the quickest collision-free way as executed (see _fastest_move);
         every leg after the first starts from where the arm really stands."""
-        for index, plan in enumerate(self._fastest_move(q_goal, speed, io, attached)):
+        legs, _duration = self._fastest_move(q_goal, speed, io, attached)
+        for index, plan in enumerate(legs):
             if index > 0:
                 try:
                     plan = point_to_point(io.arm_positions(), plan.positions[-1],
@@ -568,10 +565,12 @@ class SkillRunner:
             io.execute(plan)
 
     def _fastest_move(self, q_goal: np.ndarray, speed: float, io: RobotIO,
-                      attached: AttachedBox | None = None) -> list[JointTrajectoryPlan]:
+                      attached: AttachedBox | None = None
+                      ) -> tuple[list[JointTrajectoryPlan], float]:
         """The legs of the collision-free way to `q_goal` that takes least time as executed
         (near people the supervisor slows a motion down where it passes them): straight in
-        joint space, the TCP on a straight line (the arm does not swing out), or via home."""
+        joint space, the TCP on a straight line (the arm does not swing out), or via home;
+        and that time (s)."""
         q_start = io.arm_positions()
         fingers = io.gripper_width() / 2.0
         options: list[list[JointTrajectoryPlan]] = []
@@ -594,7 +593,8 @@ class SkillRunner:
         if not options:
             raise SkillStopped(Outcome.UNREACHABLE,
                                f"no collision-free joint path: {last_reason}")
-        return min(options, key=lambda plans: sum(io.expected_duration(p) for p in plans))
+        timed = [(plans, sum(io.expected_duration(p) for p in plans)) for plans in options]
+        return min(timed, key=lambda option: option[1])
 
     def _tcp_line_to(self, q_start: np.ndarray, q_goal: np.ndarray, speed: float,
                      attached: AttachedBox | None, fingers: float
@@ -643,11 +643,13 @@ class SkillRunner:
                                f" would hit {hit.obstacle}")
         io.execute(plan, force_limit_n=force_limit_n)
 
-    def _retreat(self, io: RobotIO, height: float) -> None:
+    def _retreat(self, io: RobotIO, height: float, attached: AttachedBox | None = None
+                 ) -> None:
+        """Straight up by `height` from where the TCP is (with a held part: `attached`)."""
         tcp, quat = self.tcp_world(io.arm_positions())
         self._move_linear(tcp + np.array([0.0, 0.0, height]), quat,
                           self.settings.linear_speed_scale, io,
-                          allow=self.contact_allowances)
+                          allow=self.contact_allowances, attached=attached)
 
     def _tcp_error(self, request: SkillRequest, io: RobotIO) -> float:
         tcp, _ = self.tcp_world(io.arm_positions())
