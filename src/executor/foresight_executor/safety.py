@@ -190,13 +190,16 @@ class SpeedSeparationMonitor:
             candidates = [np.asarray(position, dtype=float)]
             if predicted and name in predicted:
                 candidates.extend(np.asarray(predicted[name], dtype=float))
+            age = point_age(name, people_age_s, scan_age_s, point_ages)
             reach = self._reach(name, people_age_s, scan_age_s, point_ages)
-            for point in candidates:
+            for k, point in enumerate(candidates):
                 gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - reach
                 gap = float(np.min(gaps))
                 if gap < separation:
                     separation, closest = gap, name
-                    where = np.round(point, 2).tolist()
+                    # what grew the person's region: the point's age, or a prediction
+                    where = (f"{'predicted at' if k else 'at'} {np.round(point, 2).tolist()}"
+                             f" (measured {age:.2f} s ago)")
                     robot_at = np.round(robot_points[int(np.argmin(gaps))], 2).tolist()
         if not np.isfinite(separation):
             return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person",
@@ -208,7 +211,7 @@ class SpeedSeparationMonitor:
         scale = min(1.0, limit / c.nominal_speed_mps)
         if separation < s_p or scale < c.min_speed_scale:
             return self._verdict(now, SafetyLevel.STOP, separation, s_p, 0.0, closest,
-                                 f"{closest} at {where} {separation:.2f} m from the robot at "
+                                 f"{closest} {where} {separation:.2f} m from the robot at "
                                  f"{robot_at}, S_p {s_p:.2f} m at {robot_speed:.2f} m/s",
                                  limit)
         if scale < 1.0:

@@ -309,10 +309,10 @@ class SkillRunner:
                 break
             descend, lift = descend * stretch * 1.2, lift * stretch * 1.2
             if descend > s.intercept_descend_s * s.intercept_max_stretch:
-                raise SkillStopped(Outcome.SAFETY_STOP, "too close to a person to follow the "
+                raise SkillStopped(Outcome.UNREACHABLE, "too close to a person to follow the "
                                    f"belt: the supervisor would slow the grasp {stretch:.1f}x")
         else:
-            raise SkillStopped(Outcome.SAFETY_STOP, "too close to a person to follow the belt")
+            raise SkillStopped(Outcome.UNREACHABLE, "too close to a person to follow the belt")
         io.feedback("approach", 0.2)
         self._move_joint(q_pre, request.speed_scale, io)
         if io.now() > grasp_time - descend:

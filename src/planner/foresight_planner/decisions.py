@@ -121,6 +121,38 @@ class Finished:
     reason: str
 
 
+# what became of one chosen part
+SEATED, FAILED, PREEMPTED, REFUSED = "seated", "failed", "preempted", "refused"
+
+
+@dataclass
+class TaskMemory:
+    """What one assembly task has done so far: attempts per part, parts given up (seated
+    ones included: never picked again, wherever their track is), holes filled."""
+
+    attempts: dict[int, int] = field(default_factory=dict)
+    given_up: set[int] = field(default_factory=set)
+    done: set[int] = field(default_factory=set)
+    filled: list[np.ndarray] = field(default_factory=list)
+
+    def record(self, choice: Choice, result: str, arm_was_ready: bool) -> bool:
+        """Book the result of working on `choice`; True when the arm should now wait above
+        the belt: an intercept the executor refused before moving, from an arm that was
+        elsewhere (slowed near the co-worker), is planned again from there and is not a
+        failed attempt, and neither is a pick that gave way to a conveyor part."""
+        part = choice.part.id
+        self.attempts[part] = self.attempts.get(part, 0) + 1
+        if result == SEATED:
+            self.done.add(part)
+            self.given_up.add(part)
+            self.filled.append(choice.seat_position.copy())
+            return False
+        get_ready = result == REFUSED and bool(choice.intercept_time) and not arm_was_ready
+        if result == PREEMPTED or get_ready:
+            self.attempts[part] -= 1
+        return get_ready
+
+
 def part_type_of(layout: CellLayout, label: str) -> PartType | None:
     return layout.part_types.get(label)
 
@@ -249,14 +281,19 @@ class DecisionMaker:
         first = min(arriving, key=lambda c: c.intercept_time, default=None)
         if first is not None and first.intercept_time - now < config.hold_for_conveyor_s:
             # a part on its way: starting a long task now would let it fall off the belt
-            low, high = config.pick_zone_y
-            above = np.array([config.conveyor_x, (low + high) / 2,
-                              self.layout.conveyor.belt_top_z + config.ready_height_m])
-            return GetReady(above, first.grasp_yaw, "; ".join(waits))
+            return self.ready_above_belt(first.grasp_yaw, "; ".join(waits))
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
                                                                   c.hole.position[:2])))
+
+    def ready_above_belt(self, yaw: float, reason: str) -> GetReady:
+        """Where the arm waits for a conveyor part: above the middle of the pick zone."""
+        config = self.config
+        low, high = config.pick_zone_y
+        above = np.array([config.conveyor_x, (low + high) / 2,
+                          self.layout.conveyor.belt_top_z + config.ready_height_m])
+        return GetReady(above, yaw, reason)
 
     def _pick_plan(self, world: WorldSnapshot, part: TrackedObject, ptype: PartType,
                    hole: TrackedObject, now: float) -> Choice | str:

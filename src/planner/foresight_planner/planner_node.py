@@ -45,11 +45,16 @@ from foresight_planner.assembly_plan import (
     understood,
 )
 from foresight_planner.decisions import (
+    FAILED,
+    PREEMPTED,
+    REFUSED,
+    SEATED,
     Choice,
     DecisionConfig,
     DecisionMaker,
     Finished,
     GetReady,
+    TaskMemory,
     Wait,
 )
 from foresight_planner.world_view import WorldView
@@ -208,10 +213,7 @@ class PlannerNode(Node):
             reason = f"executor action '{contract.EXECUTE_SKILL.name}' not available"
             self._event(text, 0, "", "", "", "finished", SkillOutcome.FAILED, reason)
             return SkillOutcome.FAILED, reason, 0, 0
-        attempts: dict[int, int] = {}
-        given_up: set[int] = set()
-        done_ids: set[int] = set()
-        filled: list[np.ndarray] = []
+        memory = TaskMemory()
         seen_parts: set[int] = set()
         step = 0
         last_wait = ""
@@ -237,8 +239,8 @@ class PlannerNode(Node):
             if self.now() - first_seen < p.warmup_s:
                 await async_sleep(self, p.idle_poll_s)
                 continue
-            decision = self.decisions.next_step(world, self.now(), attempts, given_up,
-                                                tuple(filled))
+            decision = self.decisions.next_step(world, self.now(), memory.attempts,
+                                                memory.given_up, tuple(memory.filled))
             if isinstance(decision, Finished):
                 idle_since = self.now() if idle_since is None else idle_since
                 if self.now() - idle_since >= p.finish_idle_s:
@@ -248,12 +250,7 @@ class PlannerNode(Node):
             else:
                 idle_since = None
             if isinstance(decision, GetReady) and not at_ready:
-                self.get_logger().info(f"getting ready above the conveyor: {decision.reason}")
-                step += 1
-                await self._run_step(text, step, self._goal(
-                    "move_to_pose", "", "conveyor_ready", decision.position, decision.yaw,
-                    0.0, 0.0, world.stamp, float(self.library.parameter("move_to_pose",
-                                                                        "speed_scale"))))
+                step = await self._get_ready(text, step, decision, world.stamp)
                 at_ready = True  # tried once: if it failed, the intercept starts from here
                 continue
             if isinstance(decision, Wait | GetReady):
@@ -264,33 +261,39 @@ class PlannerNode(Node):
                 await async_sleep(self, p.idle_poll_s)
                 continue
             last_wait = ""
-            at_ready = False
+            was_ready, at_ready = at_ready, False
             self.get_logger().info(f"decided: {decision.reason}")
-            attempts[decision.part.id] = attempts.get(decision.part.id, 0) + 1
-            step, ok = await self._do(text, step, decision, world.stamp,
-                                      lambda: (attempts, given_up, tuple(filled)))
-            if ok is None:  # preempted for a conveyor part: not a failed attempt
-                attempts[decision.part.id] -= 1
-            elif ok:
-                done_ids.add(decision.part.id)
-                given_up.add(decision.part.id)   # never picked again, wherever its track is
-                filled.append(decision.seat_position.copy())
+            step, result = await self._do(text, step, decision, world.stamp, memory)
+            if memory.record(decision, result, was_ready):
+                step = await self._get_ready(text, step, self.decisions.ready_above_belt(
+                    decision.grasp_yaw, "the intercept is out of time from where the arm "
+                    "was: planning it again from above the belt"), world.stamp)
+                at_ready = True
         step += 1
         await self._run_step(text, step, ExecuteSkill.Goal(
             skill="go_home", speed_scale=float(self.library.parameter("go_home",
                                                                       "speed_scale"))))
-        total = max(len(seen_parts), len(done_ids))
-        summary = (f"{len(done_ids)} of {total} parts assembled in "
+        total = max(len(seen_parts), len(memory.done))
+        summary = (f"{len(memory.done)} of {total} parts assembled in "
                    f"{self.now() - started:.0f} s: {reason}")
         self._event(text, step, "", "", "", "finished", outcome, summary)
-        return outcome, summary, total, len(done_ids)
+        return outcome, summary, total, len(memory.done)
 
-    async def _do(self, text: str, step: int, choice: Choice, source: float, memory
-                  ) -> tuple[int, bool | None]:
-        """Pick the chosen part and insert it; True when it is seated, None when the pick
-        was preempted for a conveyor part.
-        `memory()` gives the task's attempts, given-up parts and filled holes (a part whose
-        attempts are used up must not preempt anything)."""
+    async def _get_ready(self, text: str, step: int, ready: GetReady, source: float) -> int:
+        """Move to wait above the conveyor's pick zone (the step number after it)."""
+        self.get_logger().info(f"getting ready above the conveyor: {ready.reason}")
+        step += 1
+        await self._run_step(text, step, self._goal(
+            "move_to_pose", "", "conveyor_ready", ready.position, ready.yaw, 0.0, 0.0,
+            source, float(self.library.parameter("move_to_pose", "speed_scale"))))
+        return step
+
+    async def _do(self, text: str, step: int, choice: Choice, source: float,
+                  memory: TaskMemory) -> tuple[int, str]:
+        """Pick the chosen part and insert it: SEATED, FAILED, PREEMPTED (the pick gave
+        way to a conveyor part) or REFUSED (the executor found an intercept out of reach
+        before moving). `memory`: what the task has done (a part whose attempts are used
+        up must not preempt anything)."""
         ptype = self.layout.part_types[choice.part.label]
         width = min(ptype.grasp_width + 2 * self.decisions.config.pregrasp_margin_m, 0.08)
         object_id = f"{choice.part.label}#{choice.part.id}"
@@ -302,12 +305,14 @@ class PlannerNode(Node):
             pick.target_stamp = sec_to_time(choice.intercept_time)
         step += 1
         preempt = None if choice.intercept_time else (
-            lambda: self._conveyor_due(choice.part.id, *memory()))
+            lambda: self._conveyor_due(choice.part.id, memory))
         outcome, _ = await self._run_step(text, step, pick, preempt)
         if outcome == SkillOutcome.CANCELED:
-            return step, None
+            return step, PREEMPTED
+        if outcome == SkillOutcome.UNREACHABLE and choice.intercept_time:
+            return step, REFUSED
         if outcome != SkillOutcome.SUCCEEDED:
-            return step, False
+            return step, FAILED
         insert = self._goal("insert", object_id, f"{choice.hole.label}#{choice.hole.id}",
                             choice.seat_position, choice.seat_yaw, width, ptype.height,
                             source, float(self.library.parameter("insert", "speed_scale")))
@@ -326,7 +331,7 @@ class PlannerNode(Node):
             if outcome != SkillOutcome.SUCCEEDED:
                 step += 1
                 await self._run_step(text, step, ExecuteSkill.Goal(skill="open_gripper"))
-            return step, False
+            return step, FAILED
         # The executor measured the seat depth with the wrist; perception double-checks.
         await async_sleep(self, self.params.settle_s)
         if not self.view.part_near(choice.hole.position, ptype.height,
@@ -334,16 +339,16 @@ class PlannerNode(Node):
             self.diagnostics.count("verify.perception_disagrees")
             self.get_logger().warning(f"{object_id}: the executor seated it but perception "
                                       "does not see it in the hole (yet)")
-        return step, True
+        return step, SEATED
 
-    def _conveyor_due(self, busy_with: int, attempts: dict[int, int], given_up: set[int],
-                      filled: tuple[np.ndarray, ...]) -> str | None:
+    def _conveyor_due(self, busy_with: int, memory: TaskMemory) -> str | None:
         """While fetching a part from the tray: a conveyor part is about to pass the pick
         zone (world_model mode only: with horizon 0 nothing is ever 'about to')."""
         world = self.view.snapshot(self.now(), self.params.tracks_max_age_s)
         if world is None:
             return None
-        decision = self.decisions.next_step(world, self.now(), attempts, given_up, filled)
+        decision = self.decisions.next_step(world, self.now(), memory.attempts,
+                                            memory.given_up, tuple(memory.filled))
         if isinstance(decision, Choice) and decision.intercept_time and \
                 decision.part.id != busy_with:
             return f"{decision.reason} is due"

@@ -6,12 +6,17 @@ import pytest
 from foresight_common.params import validate_params
 from foresight_planner.decisions import (
     CONVEYOR,
+    FAILED,
+    PREEMPTED,
+    REFUSED,
+    SEATED,
     STATIC,
     Choice,
     DecisionMaker,
     Finished,
     GetReady,
     PredictedPath,
+    TaskMemory,
     TrackedObject,
     Wait,
     WorldSnapshot,
@@ -149,3 +154,28 @@ def test_parts_in_the_reject_bin_are_scrap(layout, library):
     world = WorldSnapshot(stamp=1.0, objects=[obj(1, "peg_round", (centre[0], centre[1], 0.78)),
                                               hole(layout, 10, "hole_round_0")])
     assert isinstance(world_model.next_step(world, 1.0, {}, set()), Finished)
+
+
+def test_task_memory_books_attempts_and_sends_a_refused_intercept_to_the_belt(layout,
+                                                                             library):
+    world_model, _ = makers(layout, library)
+    now = 10.0
+    intercept = world_model.next_step(conveyor_world(layout, now, -0.85), now, {}, set())
+    assert isinstance(intercept, Choice) and intercept.intercept_time
+    memory = TaskMemory()
+    # refused before moving, from an arm elsewhere: wait above the belt, not an attempt
+    assert memory.record(intercept, REFUSED, arm_was_ready=False) is True
+    assert memory.attempts[1] == 0
+    # refused again with the arm already above the belt: an attempt like any failure
+    assert memory.record(intercept, REFUSED, arm_was_ready=True) is False
+    assert memory.attempts[1] == 1
+    assert memory.record(intercept, PREEMPTED, arm_was_ready=False) is False
+    assert memory.attempts[1] == 1
+    assert memory.record(intercept, FAILED, arm_was_ready=False) is False
+    assert memory.attempts[1] == 2
+    assert memory.record(intercept, SEATED, arm_was_ready=True) is False
+    assert memory.done == {1} and 1 in memory.given_up
+    np.testing.assert_allclose(memory.filled[0], intercept.seat_position)
+    # a static pick the executor cannot reach is a failed attempt, never a trip to the belt
+    static = dataclasses.replace(intercept, intercept_time=0.0)
+    assert TaskMemory().record(static, REFUSED, arm_was_ready=False) is False

@@ -5,7 +5,9 @@ The physics loop hands over a snapshot of the simulation state at each frame tim
 thread draws it, adds the family's sensor noise and passes the images to a sink (the node's
 publishers). Frames keep their exact simulated stamps and their order. If rendering falls
 behind by more than `max_pending` frames, `submit` blocks: simulated time then slows down
-(the achieved real-time factor shows it) instead of frames being dropped. No rclpy here.
+(the achieved real-time factor shows it) instead of frames being dropped. Every pending frame
+adds a frame period of latency (an image stamped t reaches perception later), so the queue is
+short: one frame waits while the next renders. No rclpy here.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ class CameraPipeline:
     def __init__(self, model: mujoco.MjModel, width: int, height: int,
                  render: Callable[[mujoco.Renderer, mujoco.MjData], tuple[np.ndarray,
                                                                           np.ndarray]],
-                 sink: FrameSink, max_pending: int = 2) -> None:
+                 sink: FrameSink, max_pending: int = 1) -> None:
         self.model = model
         self.width = width
         self.height = height

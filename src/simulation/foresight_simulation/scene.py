@@ -501,6 +501,10 @@ class IndustrialCell:
         spec.visual.global_.offwidth = 1920
         spec.visual.global_.offheight = 1440
         spec.visual.quality.shadowsize = 0
+        # no multisampling: 4x MSAA nearly doubles a CPU render (32 vs 59 ms for RGB-D at
+        # 320x240) and every ms of it is camera latency the safety supervisor pays for;
+        # depth is unchanged, colour differs only along edges
+        spec.visual.quality.offsamples = 0
         p = self.params
         spec.visual.headlight.ambient = [p.ambient] * 3
         spec.visual.headlight.diffuse = [0.15] * 3
