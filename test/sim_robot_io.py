@@ -35,7 +35,8 @@ class SimRobotIO:
         return self.sim.sim_time
 
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
-                until=None, start_time: float | None = None) -> bool:
+                until=None, start_time: float | None = None,
+                stall_after_s: float | None = None) -> bool:
         reasons = self.sim.command_trajectory(list(plan.joint_names), plan.times.tolist(),
                                               plan.positions.tolist(),
                                               plan.velocities.tolist(), start_time=start_time)

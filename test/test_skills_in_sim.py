@@ -12,7 +12,13 @@ from sim_robot_io import SimRobotIO
 from foresight_common.cell_layout import load_cell_layout
 from foresight_common.robot_model import RobotKinematics
 from foresight_executor.collision import CollisionChecker
-from foresight_executor.skills import Outcome, SkillRequest, SkillRunner, SkillSettings
+from foresight_executor.skills import (
+    MotionStalled,
+    Outcome,
+    SkillRequest,
+    SkillRunner,
+    SkillSettings,
+)
 from foresight_executor.trajectory import point_to_point
 from foresight_planner.assembly_plan import (
     load_skill_library,
@@ -150,6 +156,40 @@ def test_a_move_takes_the_way_the_supervisor_lets_go_fastest(cell_and_runner):
     direct = point_to_point(start, io.executed[-1].positions[-1], runner.kin.limits)
     assert io.closest(direct) < 0.6                          # the straight joint move is slow
     assert min(io.closest(plan) for plan in io.executed) >= 0.6   # the chosen way is not
+
+
+class StallingIO(SimRobotIO):
+    """Sim IO whose supervisor holds the first `stalls` untimed motions for good (a
+    co-worker at rest next to where the way leads): it gives up on them at once."""
+
+    def __init__(self, sim, stalls: int) -> None:
+        super().__init__(sim)
+        self.stalls = stalls
+        self.limits: list = []
+
+    def execute(self, plan, *args, stall_after_s=None, **kwargs) -> bool:
+        self.limits.append(stall_after_s)
+        if stall_after_s is not None and self.stalls > 0:
+            self.stalls -= 1
+            raise MotionStalled()
+        return super().execute(plan, *args, stall_after_s=stall_after_s, **kwargs)
+
+
+@pytest.mark.parametrize("stalls", (1, 5))
+def test_a_move_held_too_long_chooses_its_way_again_then_waits(cell_and_runner, stalls):
+    cell, io, runner, _ = cell_and_runner
+    io = StallingIO(io.sim, stalls)
+    down = np.array(tool_down_quat(0.0))
+    target = np.array([0.40, -0.50, 0.90])
+    report = runner.run(SkillRequest("move_to_pose", target, down), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    tcp = cell.data.site_xpos[cell.model.site("tcp").id]
+    assert np.linalg.norm(tcp - target) < 0.005
+    replans = runner.settings.stall_replans
+    held = min(stalls, replans)
+    assert io.limits[:held] == [runner.settings.stall_replan_s] * held
+    if stalls > replans:   # out of new ways: the last one waits as long as it must
+        assert io.limits[held:] and all(limit is None for limit in io.limits[held:])
 
 
 class SlowingIO(SimRobotIO):

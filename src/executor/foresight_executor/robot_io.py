@@ -17,7 +17,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from foresight_common.conversions import sec_to_duration, sec_to_time
 from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
-from foresight_executor.skills import ForceLimitExceeded, Outcome, SkillStopped
+from foresight_executor.skills import ForceLimitExceeded, MotionStalled, Outcome, SkillStopped
 from foresight_executor.trajectory import (
     JointTrajectoryPlan,
     TrajectoryError,
@@ -31,6 +31,8 @@ from foresight_interfaces.msg import CommandEvent
 POLL_S = 0.005  # wall-clock polling period of blocking waits
 PLAN_SPEED_MARGIN = 0.7  # plan below the allowed speed: tracking overshoots, people move
 RETIME_SETTLE_S = 0.3  # after slowing a motion down, let the arm settle to its new speed
+CREEP_MPS = 0.02  # a plan creeps where less is allowed; the supervisor stops it if need be
+STANDSTILL_ESTIMATE_MPS = 0.002  # ... which time estimates count as standing (see there)
 
 
 class RobotState:
@@ -175,11 +177,12 @@ class RosRobotIO:
 
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
                 until: Callable[[np.ndarray], bool] | None = None,
-                start_time: float | None = None) -> bool:
+                start_time: float | None = None, stall_after_s: float | None = None) -> bool:
         """Play a plan under the safety supervisor: slower near people (the plan is
         stretched in time, same path), held while a person is inside the protective
-        distance and resumed along the rest of the path once clear. A plan timed to the
-        world (start_time: a moving part) cannot wait: a stop ends the skill."""
+        distance and resumed along the rest of the path once clear (MotionStalled when held
+        longer than `stall_after_s`). A plan timed to the world (start_time: a moving part)
+        cannot wait: a stop ends the skill."""
         self.check()
         if plan.duration <= 0.0:
             return True
@@ -218,7 +221,9 @@ class RosRobotIO:
                 if timed:
                     raise SkillStopped(Outcome.SAFETY_STOP, "safety stop during a timed "
                                        f"motion: {self.node.safety_reason()}")
-                self._wait_until_safe()
+                if not self._wait_until_safe(stall_after_s):
+                    self.node.diagnostics.count("safety.stalled_moves")
+                    raise MotionStalled()
                 plan = self._rest_of(plan, now - start)
                 if plan is None:
                     return True
@@ -245,15 +250,22 @@ class RosRobotIO:
                     raise SkillStopped(Outcome.FAILED, f"arm did not reach the end of its "
                                        f"trajectory (joint error {error:.3f} rad)")
 
-    def _wait_until_safe(self) -> None:
-        """Hold still while the supervisor says stop (the skill's timeout still runs)."""
+    def _wait_until_safe(self, limit_s: float | None = None) -> bool:
+        """Hold still while the supervisor says stop (the skill's timeout still runs);
+        False when still stopped after `limit_s` (None: no limit)."""
         logged = False
+        since = self._now()
         while self.node.safety_stopped():
             if not logged:
                 self.node.get_logger().info(f"holding: {self.node.safety_reason()}")
                 logged = True
+            if limit_s is not None and self._now() - since > limit_s:
+                self.node.get_logger().info(f"held for {limit_s:.1f} s: giving up this way "
+                                            f"({self.node.safety_reason()})")
+                return False
             self.check()
             self._sleep()
+        return True
 
     def _rest_of(self, plan: JointTrajectoryPlan, elapsed: float
                  ) -> JointTrajectoryPlan | None:
@@ -294,16 +306,19 @@ class RosRobotIO:
                 f"{caps[k] * PLAN_SPEED_MARGIN:.2f} m/s is allowed (closest: {binding})"))
 
     def expected_duration(self, plan: JointTrajectoryPlan) -> float:
-        return self._within_speed_limit(plan, log=False).duration
+        """Where the supervisor would not even let the arm crawl, the arm stands until the
+        person moves: counted as a near standstill, so ways around such places win."""
+        return self._within_speed_limit(plan, log=False,
+                                        min_cap=STANDSTILL_ESTIMATE_MPS).duration
 
-    def _within_speed_limit(self, plan: JointTrajectoryPlan, log: bool = True
-                            ) -> JointTrajectoryPlan:
+    def _within_speed_limit(self, plan: JointTrajectoryPlan, log: bool = True,
+                            min_cap: float = CREEP_MPS) -> JointTrajectoryPlan:
         """Slow a plan down (same path) where a point of the arm would exceed the speed
         that keeps the protective distance to people (with a margin), and only there."""
         if len(plan.times) < 2:
             return plan
         speeds, caps, binding = self.node.speed_profile(plan)
-        slow = slow_down_locally(plan, speeds, caps * PLAN_SPEED_MARGIN)
+        slow = slow_down_locally(plan, speeds, caps * PLAN_SPEED_MARGIN, min_cap=min_cap)
         if log and slow.duration > 1.5 * plan.duration:
             self.node.get_logger().info(
                 f"{self._phase or 'motion'}: {slow.duration:.1f} s instead of "

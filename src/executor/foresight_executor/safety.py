@@ -39,7 +39,9 @@ class SsmConfig:
     sensor_uncertainty_m: float = 0.03
     robot_uncertainty_m: float = 0.01
     nominal_speed_mps: float = 1.0  # robot point speed at speed scale 1 (for scaling)
-    min_speed_scale: float = 0.05  # below this the robot stops instead of crawling
+    min_speed_scale: float = 0.02  # below this the robot stops instead of crawling (at
+    #                                0.05 the arm stopped and restarted every second while
+    #                                inserting into the far holes next to a co-worker at rest)
     resume_after_s: float = 0.5  # clear for this long before moving again
     robot_radius_m: float = 0.08  # sphere around each robot point (the hand is wide)
     body_extent_m: float = 0.45  # how far behind a seen forearm the unseen body reaches

@@ -67,6 +67,11 @@ class ForceLimitExceeded(Exception):
         self.force_n = force_n
 
 
+class MotionStalled(Exception):
+    """The robot IO gave up waiting for the supervisor to let a motion go on (the arm
+    holds where it stands): the caller may choose another way from there."""
+
+
 class RobotIO(Protocol):
     """What a skill needs from the robot. Blocking calls raise SkillStopped when the goal is
     canceled, preempted or the e-stop engages."""
@@ -77,9 +82,10 @@ class RobotIO(Protocol):
 
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
                 until: Callable[[np.ndarray], bool] | None = None,
-                start_time: float | None = None) -> bool:
+                start_time: float | None = None, stall_after_s: float | None = None) -> bool:
         """Play `plan` (from `start_time`, robot clock, or now); False if `until(q)` became
-        true first (the arm then holds)."""
+        true first (the arm then holds). MotionStalled when a safety stop holds the motion
+        longer than `stall_after_s` (None: wait as long as the skill may)."""
 
     def set_gripper(self, width: float) -> None: ...
 
@@ -152,6 +158,9 @@ class SkillSettings:
     intercept_max_ride_m: float = 0.10  # m the part may ride past the requested grasp
     #                                     point before the grasp (then it leaves the zone)
     held_object_half_width: float = 0.025  # m, box standing in for a held part in checks
+    stall_replan_s: float = 3.0  # s a joint move may be held by the supervisor before the
+    #                              way is chosen again from where the arm stands
+    stall_replans: int = 3  # that many times per move; then it waits as long as it must
 
 
 class _Deferred:
@@ -553,16 +562,26 @@ class SkillRunner:
     def _move_joint(self, q_goal: np.ndarray, speed: float, io: RobotIO,
                     attached: AttachedBox | None = None) -> None:
         """Move to `q_goal` the quickest collision-free way as executed (see _fastest_move);
-        every leg after the first starts from where the arm really stands."""
-        legs, _duration = self._fastest_move(q_goal, speed, io, attached)
-        for index, plan in enumerate(legs):
-            if index > 0:
-                try:
-                    plan = point_to_point(io.arm_positions(), plan.positions[-1],
-                                          self.kin.limits, speed_scale=speed)
-                except TrajectoryError as exc:
-                    raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
-            io.execute(plan)
+        every leg after the first starts from where the arm really stands. A way chosen
+        while a person was elsewhere can lead to where the supervisor holds the arm for
+        good (next to the co-worker at rest): held too long, the arm takes the way that is
+        quickest from where it stands then."""
+        s = self.settings
+        for replan in range(s.stall_replans + 1):
+            stall = s.stall_replan_s if replan < s.stall_replans else None
+            legs, _duration = self._fastest_move(q_goal, speed, io, attached)
+            try:
+                for index, plan in enumerate(legs):
+                    if index > 0:
+                        try:
+                            plan = point_to_point(io.arm_positions(), plan.positions[-1],
+                                                  self.kin.limits, speed_scale=speed)
+                        except TrajectoryError as exc:
+                            raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+                    io.execute(plan, stall_after_s=stall)
+                return
+            except MotionStalled:
+                continue  # the IO logged why
 
     def _fastest_move(self, q_goal: np.ndarray, speed: float, io: RobotIO,
                       attached: AttachedBox | None = None

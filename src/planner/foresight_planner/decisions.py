@@ -251,6 +251,7 @@ class DecisionMaker:
         candidates: list[Choice] = []
         waits: list[str] = []
         arriving: list[Choice] = []
+        new_on_belt: list[TrackedObject] = []
         for part in todo:
             ptype = part_type_of(layout, part.label)
             free = [h for h in holes if h.label == ptype.hole_type and h.id not in occupied]
@@ -261,6 +262,8 @@ class DecisionMaker:
             choice = self._pick_plan(world, part, ptype, hole, now)
             if isinstance(choice, str):
                 waits.append(choice)
+                if self._coming_down_the_belt(part):
+                    new_on_belt.append(part)
                 continue
             if choice.intercept_time and \
                     choice.intercept_time - now > config.min_intercept_lead_s + \
@@ -282,6 +285,14 @@ class DecisionMaker:
         if first is not None and first.intercept_time - now < config.hold_for_conveyor_s:
             # a part on its way: starting a long task now would let it fall off the belt
             return self.ready_above_belt(first.grasp_yaw, "; ".join(waits))
+        if new_on_belt and config.prediction_horizon_s > 0.0:
+            # just seen, its speed not known yet: the way to the belt may take longer than
+            # the part needs to reach the pick zone, so the arm sets off now
+            part = min(new_on_belt, key=lambda p: -p.position[1])
+            ptype = part_type_of(layout, part.label)
+            yaw = 0.0 if ptype.shape == "cylinder" else wrap(
+                part.yaw + grasp_yaw_offset(ptype), min(symmetry(ptype), math.pi))
+            return self.ready_above_belt(yaw, "; ".join(waits))
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
@@ -340,6 +351,16 @@ class DecisionMaker:
                       reason=f"{ptype.name} #{part.id} -> {hole.label} #{hole.id}: {how} "
                              f"(grasp yaw {math.degrees(grasp_yaw):.0f} deg, part "
                              f"{math.degrees(part.yaw):.0f}, hole {math.degrees(hole.yaw):.0f})")
+
+    def _coming_down_the_belt(self, part: TrackedObject) -> bool:
+        """A part on the belt before the end of the pick zone whose arrival is not known
+        yet (tracked too briefly, or not yet seen to move)."""
+        belt = self.layout.conveyor
+        low, high = self.config.pick_zone_y
+        return (abs(part.position[0] - self.config.conveyor_x) <= belt.width / 2 and
+                min(belt.start[1], low) <= part.position[1] <= high and
+                part.position[2] >= belt.belt_top_z and
+                (part.motion != CONVEYOR or part.age_s < self.config.min_conveyor_track_s))
 
     def _in_reject_bin(self, position: np.ndarray) -> bool:
         """Parts that fell into the reject bin are scrap: not picked again."""

@@ -20,6 +20,7 @@ from foresight_planner.decisions import (
     TrackedObject,
     Wait,
     WorldSnapshot,
+    grasp_yaw_offset,
 )
 from foresight_planner.planner_node import PlannerParams, decision_config
 
@@ -179,3 +180,25 @@ def test_task_memory_books_attempts_and_sends_a_refused_intercept_to_the_belt(la
     # a static pick the executor cannot reach is a failed attempt, never a trip to the belt
     static = dataclasses.replace(intercept, intercept_time=0.0)
     assert TaskMemory().record(static, REFUSED, arm_was_ready=False) is False
+
+
+def test_world_model_sets_off_for_the_belt_as_soon_as_a_part_appears_on_it(layout, library):
+    """A part just seen at the belt's start (speed not known yet): the way to the belt may
+    take longer than the part needs, so world_model goes now; reactive starts the tray."""
+    world_model, reactive = makers(layout, library)
+    now = 10.0
+    young = dataclasses.replace(obj(1, "peg_slot", (0.40, -0.95, 0.8275), CONVEYOR,
+                                    yaw=0.3, velocity=(0, 0.02, 0)), age_s=0.3)
+    tray_part = obj(2, "peg_round", layout.slot("slot_0").position[:2] + (0.7835,))
+    holes = [hole(layout, 10, "hole_slot_0"), hole(layout, 11, "hole_round_0")]
+    world = WorldSnapshot(stamp=now, objects=[young, tray_part, *holes])
+    ready = world_model.next_step(world, now, {}, set())
+    assert isinstance(ready, GetReady) and "speed not known yet" in ready.reason
+    assert ready.yaw == pytest.approx(0.3 + grasp_yaw_offset(layout.part_types["peg_slot"]))
+    chosen = reactive.next_step(world, now, {}, set())
+    assert isinstance(chosen, Choice) and chosen.part.id == 2
+    # past the pick zone it is no reason to wait
+    gone = dataclasses.replace(young, position=np.array([0.40, -0.36, 0.8275]))
+    world = WorldSnapshot(stamp=now, objects=[gone, tray_part, *holes])
+    chosen = world_model.next_step(world, now, {}, set())
+    assert isinstance(chosen, Choice) and chosen.part.id == 2

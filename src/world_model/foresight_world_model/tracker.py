@@ -121,7 +121,7 @@ class TrackerConfig:
     default_keypoint_std_m: float = 0.02
     maneuver_chi2: float = 30.0
     person_gate_m: float = 0.6
-    keypoint_max_misses: int = 30
+    keypoint_max_misses: int = 3  # frames a keypoint the camera should see may go unseen
     keypoint_max_hidden_s: float = 5.0  # a keypoint hidden by the arm longer is dropped
 
     def process_noise(self, motion: MotionClass) -> float:
@@ -1154,8 +1154,7 @@ class MultiObjectTracker:
         for i, person in enumerate(self._people):
             if i not in matched_people:
                 person.missed += 1
-                for kp in person.keypoints.values():
-                    kp.missed += 1
+                self._miss_keypoints(person, list(person.keypoints), arm, frame.stamp)
             limit = cfg.person_death_misses if person.confirmed else cfg.tentative_max_misses
             if person.missed < limit:
                 keep.append(person)
@@ -1186,26 +1185,36 @@ class MultiObjectTracker:
             kp.measurement_cov = r
             kp.measured_at = stamp
             kp.missed = 0
-        # Keypoints unseen for long (e.g. a hand out of view) are dropped, not extrapolated;
-        # a keypoint the arm hides is kept (and not aged), like an occluded object, for at
-        # most `keypoint_max_hidden_s` (it carries when it was last measured: users that
-        # must be safe grow its region with time).
-        unseen = [n for n in person.keypoints if n not in obs.keypoints]
-        if unseen:
-            hidden = occluded_mask(np.array([person.keypoints[n].kf.x[:3] for n in unseen]),
-                                   arm, cfg.occlusion_radius_m, self.scene.camera_position,
-                                   cfg.occlusion_margin_m)
-            for name, is_hidden in zip(unseen, hidden, strict=True):
-                if not is_hidden:
-                    person.keypoints[name].missed += 1
-            person.keypoints = {n: k for n, k in person.keypoints.items()
-                                if k.missed < cfg.keypoint_max_misses and
-                                stamp - k.measured_at <= cfg.keypoint_max_hidden_s}
+        self._miss_keypoints(person, [n for n in person.keypoints if n not in obs.keypoints],
+                             arm, stamp)
         person.hits += 1
         person.missed = 0
         person.confidence = 0.7 * person.confidence + 0.3 * float(obs.confidence)
         if not person.confirmed and person.hits >= cfg.person_birth_hits:
             person.confirmed = True
+
+    def _miss_keypoints(self, person: _PersonTrack, unseen: list[str], arm: ArmState | None,
+                        stamp: float) -> None:
+        """Keypoints not seen in this frame. One the camera should have seen (e.g. a hand
+        that left the view towards the co-worker's station, which the safety scanner covers)
+        is dropped after `keypoint_max_misses` frames, not extrapolated: the detector finds a
+        visible hand in every frame (measured), and users that age a point by its last
+        measurement would otherwise stop the robot for a hand that is gone. One the arm hides
+        is kept (and not aged), like an occluded object, for at most
+        `keypoint_max_hidden_s` (it carries when it was last measured: users that must be
+        safe grow its region with time)."""
+        if not unseen:
+            return
+        cfg = self.config
+        hidden = occluded_mask(np.array([person.keypoints[n].kf.x[:3] for n in unseen]),
+                               arm, cfg.occlusion_radius_m, self.scene.camera_position,
+                               cfg.occlusion_margin_m)
+        for name, is_hidden in zip(unseen, hidden, strict=True):
+            if not is_hidden:
+                person.keypoints[name].missed += 1
+        person.keypoints = {n: k for n, k in person.keypoints.items()
+                            if k.missed < cfg.keypoint_max_misses and
+                            stamp - k.measured_at <= cfg.keypoint_max_hidden_s}
 
     def _keypoint_filter(self, z: np.ndarray, r: np.ndarray) -> ImmState:
         cfg = self.config

@@ -306,7 +306,7 @@ def test_person_keypoints_share_one_id_and_hidden_hand_is_kept() -> None:
 def test_a_hand_hidden_longer_than_keypoint_max_hidden_s_is_dropped() -> None:
     """An arm standing still over a hand would otherwise keep it (and the safety stop it
     causes) forever."""
-    tracker = MultiObjectTracker(TrackerConfig(keypoint_max_hidden_s=1.0))
+    tracker = MultiObjectTracker(TrackerConfig(keypoint_max_hidden_s=1.0), SceneGeometry(CAMERA))
     torso, hand = np.array([1.15, 0.10, 1.20]), np.array([0.80, 0.20, 0.90])
     ray = np.array(CAMERA) + (hand - CAMERA) * (2.0 - 1.05) / (2.0 - hand[2])
     arm = arm_over(ray[0], ray[1])
@@ -457,3 +457,27 @@ def test_picked_and_placed_part_keeps_its_id_and_stays_where_released() -> None:
     assert len(ids) == 1
     assert np.linalg.norm(track.position - place) < 0.005
     assert track.motion_class == MotionClass.STATIC
+
+
+def test_a_person_seen_nowhere_keeps_hidden_keypoints_and_drops_the_others() -> None:
+    """A frame without the person at all (the hands went back out of the camera's view, or
+    the arm hides the one hand in view): what the arm hides is kept, the rest is dropped
+    after keypoint_max_misses frames instead of lingering with a growing age."""
+    tracker = MultiObjectTracker(TrackerConfig(keypoint_max_misses=3, person_death_misses=15),
+                                 SceneGeometry(CAMERA))
+    hidden_hand = np.array([0.80, 0.20, 0.90])
+    gone_hand = np.array([0.95, -0.10, 0.95])
+    t = 1.0
+    for _ in range(5):
+        tracker.update(DetectionFrame(t, people=[PersonObservation(
+            {"right_hand": hidden_hand, "left_hand": gone_hand},
+            {"right_hand": 1e-4, "left_hand": 1e-4})]))
+        t += DT
+    ray = np.array(CAMERA) + (hidden_hand - CAMERA) * (2.0 - 1.05) / (2.0 - hidden_hand[2])
+    arm = arm_over(ray[0], ray[1])
+    for frames in range(1, 6):
+        result = tracker.update(DetectionFrame(t, people=[]), arm)
+        t += DT
+        kept = set(result.people[0].keypoints) if result.people else set()
+        assert "right_hand" in kept
+        assert ("left_hand" in kept) == (frames < 3), (frames, kept)
