@@ -72,7 +72,7 @@ class DecisionConfig:
     pick_zone_y: tuple[float, float]  # along the conveyor (world y) where the arm can pick
     conveyor_x: float
     conveyor_end_y: float
-    min_intercept_lead_s: float = 3.0  # s the arm needs to be ready above a moving part
+    min_intercept_lead_s: float = 2.0  # s the arm needs to be ready above a moving part
     person_keepout_m: float = 0.30  # hands this close to a work target block it
     person_window_s: float = 4.0  # s ahead the target area must stay clear
     grasp_depth_m: float = 0.012

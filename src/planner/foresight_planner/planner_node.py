@@ -59,6 +59,10 @@ from foresight_planner.decisions import (
 )
 from foresight_planner.world_view import WorldView
 
+#: A pick may give way to a conveyor part only before the arm goes down to the part: one
+#: canceled lower down leaves the arm among the tray's parts (the next move would sweep them).
+PREEMPTIBLE_PICK_PHASES = ("", "opening", "approach")
+
 OUTCOME_NAMES = {SkillOutcome.SUCCEEDED: "SUCCEEDED", SkillOutcome.CANCELED: "CANCELED",
                  SkillOutcome.PREEMPTED: "PREEMPTED", SkillOutcome.REJECTED: "REJECTED",
                  SkillOutcome.UNREACHABLE: "UNREACHABLE", SkillOutcome.SAFETY_STOP: "SAFETY_STOP",
@@ -95,7 +99,7 @@ class PlannerParams:
         "How often to re-decide while waiting (s)", low=0.02, high=5.0))
     person_keepout_m: float = field(default=0.30, metadata=param(
         "Hands this close to a work target block it (m)", low=0.0, high=2.0))
-    min_intercept_lead_s: float = field(default=3.0, metadata=param(
+    min_intercept_lead_s: float = field(default=2.0, metadata=param(
         "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
     max_attempts: int = field(default=3, metadata=param(
         "Attempts per part before giving up on it", low=1, high=20))
@@ -305,7 +309,8 @@ class PlannerNode(Node):
             pick.target_stamp = sec_to_time(choice.intercept_time)
         step += 1
         preempt = None if choice.intercept_time else (
-            lambda: self._conveyor_due(choice.part.id, memory))
+            lambda phase: self._conveyor_due(choice.part.id, memory)
+            if phase in PREEMPTIBLE_PICK_PHASES else None)
         outcome, _ = await self._run_step(text, step, pick, preempt)
         if outcome == SkillOutcome.CANCELED:
             return step, PREEMPTED
@@ -369,17 +374,20 @@ class PlannerNode(Node):
 
     async def _run_step(self, text: str, step: int, goal: ExecuteSkill.Goal,
                         preempt=None) -> tuple[int, str]:
-        """Send one skill goal and await its result; `preempt()` (polled meanwhile) may
-        return a reason to cancel it for something more urgent."""
+        """Send one skill goal and await its result; `preempt(phase)` (polled meanwhile
+        with the phase the executor last reported) may return a reason to cancel it for
+        something more urgent."""
         self._event(text, step, goal.skill, goal.object_id, goal.place_id, "started",
                     SkillOutcome.SUCCEEDED, "")
-        handle = await self.skill_client.send_goal_async(goal)
+        phase = [""]
+        handle = await self.skill_client.send_goal_async(
+            goal, feedback_callback=lambda msg: phase.__setitem__(0, msg.feedback.phase))
         if not handle.accepted:
             outcome, reason = SkillOutcome.REJECTED, "goal not accepted by the executor"
         else:
             result = handle.get_result_async()
             while preempt is not None and not result.done():
-                why = preempt()
+                why = preempt(phase[0])
                 if why:
                     self.get_logger().info(f"preempting {goal.skill} {goal.object_id}: {why}")
                     await handle.cancel_goal_async()
