@@ -35,6 +35,10 @@ ARM_DAMPING = np.array([60.0, 60.0, 60.0, 60.0, 20.0, 14.0, 8.0])
 ARM_TORQUE_LIMITS = np.array([87.0, 87.0, 87.0, 87.0, 12.0, 12.0, 12.0])
 # Limits the controller enforces on incoming trajectories (Panda datasheet velocities).
 ARM_MAX_VELOCITY = np.array([2.175, 2.175, 2.175, 2.175, 2.61, 2.61, 2.61])
+#: How fast the commanded gripper opening moves (m/s of width; the Franka Hand moves each
+#: finger at up to 0.05 m/s). A step to the position servos would snap the fingers at ~0.5
+#: m/s, a robot motion that speed and separation monitoring has to count.
+GRIPPER_WIDTH_RATE_MPS = 0.1
 ARM_MAX_ACCELERATION = np.array([15.0, 7.5, 10.0, 12.5, 15.0, 20.0, 20.0])
 
 
@@ -66,7 +70,8 @@ class SimulatedCell:
         self.gains = ImpedanceGains(ARM_STIFFNESS, ARM_DAMPING, ARM_TORQUE_LIMITS)
         self.data.qpos[self.arm_qpos] = initial_arm
         self.data.qvel[:] = 0.0
-        self.gripper_width = MAX_GRIPPER_WIDTH
+        self.gripper_width = MAX_GRIPPER_WIDTH  # the servos' set point, ramping to ...
+        self.gripper_target = MAX_GRIPPER_WIDTH  # ... the commanded width
         self.data.qpos[self.finger_qpos] = (MAX_GRIPPER_WIDTH / 2, -MAX_GRIPPER_WIDTH / 2)
         mujoco.mj_forward(model, self.data)
         self.follower = TrajectoryFollower(np.array(initial_arm))
@@ -112,7 +117,7 @@ class SimulatedCell:
         width = float(values[0])
         if not np.isfinite(width) or width < 0.0 or width > MAX_GRIPPER_WIDTH + 1e-6:
             return f"gripper width {width!r} outside [0, {MAX_GRIPPER_WIDTH}] m"
-        self.gripper_width = width
+        self.gripper_target = width
         return None
 
     # --- physics ---------------------------------------------------------------------------
@@ -123,6 +128,9 @@ class SimulatedCell:
         data.ctrl[self.arm_act] = joint_torques(data.qpos[self.arm_qpos],
                                                 data.qvel[self.arm_dof], q_ref, qd_ref, bias,
                                                 self.gains)
+        step = GRIPPER_WIDTH_RATE_MPS * self.model.opt.timestep
+        self.gripper_width += float(np.clip(self.gripper_target - self.gripper_width,
+                                            -step, step))
         half = self.gripper_width / 2.0
         data.ctrl[self.finger_act] = (half, -half)
         self.cell.step_world()
