@@ -64,6 +64,13 @@ CLOCK = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT,
                    history=HistoryPolicy.KEEP_LAST)
 TF = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
                 history=HistoryPolicy.KEEP_LAST)
+# /tf_static has several latched publishers (the simulation's sensor mountings, the robot's
+# fixed links; tf2_ros listens the same way): a reader that matches them while busy must
+# keep all their messages, not only the last one (measured: a reader of depth 1 lost the
+# camera's mounting and perception rejected every frame of an episode).
+TF_STATIC = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.TRANSIENT_LOCAL,
+                       history=HistoryPolicy.KEEP_LAST)
 
 
 @dataclass(frozen=True)
@@ -88,7 +95,7 @@ class Action:
 # --- Global (ROS-defined) ---------------------------------------------------------------------
 CLOCK_TOPIC = Topic("/clock", Clock, CLOCK)
 TF_TOPIC = Topic("/tf", TFMessage, TF)
-TF_STATIC_TOPIC = Topic("/tf_static", TFMessage, LATCHED)
+TF_STATIC_TOPIC = Topic("/tf_static", TFMessage, TF_STATIC)
 DIAGNOSTICS = Topic("/diagnostics", DiagnosticArray, STATE)
 
 # --- Robot hardware interface (what ros2_control / drivers provide) ---------------------------
