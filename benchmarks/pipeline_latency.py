@@ -1,0 +1,60 @@
+"""How old each stage's output is when it arrives, on a running graph: simulated time now
+(/clock) minus the message's stamp (the source camera image's stamp) for the camera images,
+perception's detections and the world model's tracks. A probe node on the graph's domain; it
+only listens.
+
+    ROS_DOMAIN_ID=<the run's --domain-id> ./foresight python benchmarks/pipeline_latency.py 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+import rclpy
+from rclpy.node import Node
+
+from foresight_common import contract
+from foresight_common.conversions import time_to_sec
+
+STAGES = (contract.COLOR_IMAGE, contract.DETECTIONS, contract.PERSON_TRACKS,
+          contract.OBJECT_TRACKS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("seconds", type=float, help="how long to listen (wall s)")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    rclpy.init()
+    node = Node("pipeline_latency_probe")
+    now = [float("nan")]
+    ages: dict[str, list[float]] = {topic.name: [] for topic in STAGES}
+    clock = contract.CLOCK_TOPIC
+    node.create_subscription(clock.type, clock.name,
+                             lambda m: now.__setitem__(0, time_to_sec(m.clock)), clock.qos)
+    for topic in STAGES:
+        node.create_subscription(
+            topic.type, topic.name,
+            lambda m, name=topic.name: ages[name].append(now[0] - time_to_sec(m.header.stamp)),
+            topic.qos)
+    end = node.get_clock().now().nanoseconds + int(args.seconds * 1e9)
+    while node.get_clock().now().nanoseconds < end:
+        rclpy.spin_once(node, timeout_sec=0.1)
+    node.destroy_node()
+    rclpy.try_shutdown()
+    for name, values in ages.items():
+        samples = np.array([v for v in values[5:] if np.isfinite(v)])  # skip the first few
+        if len(samples) == 0:
+            print(f"{name:28s} no messages")
+            continue
+        p10, p50, p90 = np.percentile(samples, [10, 50, 90])
+        print(f"{name:28s} n={len(samples):4d}  age p10 {p10 * 1e3:5.0f}  p50 {p50 * 1e3:5.0f}"
+              f"  p90 {p90 * 1e3:5.0f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
