@@ -193,7 +193,7 @@ class SpeedSeparationMonitor:
             if predicted and name in predicted:
                 candidates.extend(np.asarray(predicted[name], dtype=float))
             age = point_age(name, people_age_s, scan_age_s, point_ages)
-            reach = self._reach(name, people_age_s, scan_age_s, point_ages)
+            reach = self._reach(name, age)
             for k, point in enumerate(candidates):
                 gaps = np.linalg.norm(robot_points - point, axis=1) - c.robot_radius_m - reach
                 gap = float(np.min(gaps))
@@ -237,7 +237,7 @@ class SpeedSeparationMonitor:
             return np.full(len(robot_points), math.inf), [""] * len(robot_points)
         names = list(people)
         spots = np.array([people[n] for n in names])
-        radii = np.array([self._reach(n, people_age_s, scan_age_s, point_ages)
+        radii = np.array([self._reach(n, point_age(n, people_age_s, scan_age_s, point_ages))
                           for n in names]) + margin_m
         limits = np.empty(len(robot_points))
         closest_names: list[str] = []
@@ -254,11 +254,9 @@ class SpeedSeparationMonitor:
                                  f" {separation:.2f} m")
         return limits, closest_names
 
-    def _reach(self, name: str, people_age_s: float, scan_age_s: float,
-               point_ages: Mapping[str, float] | None) -> float:
+    def _reach(self, name: str, age: float) -> float:
         """How far around a person point the person may be now: its radius plus the way a
-        hand covers since the point was measured."""
-        age = point_age(name, people_age_s, scan_age_s, point_ages)
+        hand covers in `age` s, since the point was measured."""
         return person_radius(name, self.config) + self.config.hand_speed_mps * max(age, 0.0)
 
     def stale(self, now: float, what: str) -> SafetyVerdict:

@@ -165,6 +165,14 @@ def grasp_yaw_offset(part: PartType) -> float:
     return 0.0
 
 
+def grasp_yaw(part: TrackedObject, ptype: PartType) -> float:
+    """Tool yaw that grasps `part` across its narrow side (0 for a round part, which any
+    yaw grasps), the equivalent within its symmetry closest to 0."""
+    if ptype.shape == "cylinder":
+        return 0.0
+    return wrap(part.yaw + grasp_yaw_offset(ptype), min(symmetry(ptype), math.pi))
+
+
 def symmetry(part: PartType) -> float:
     """Rotation (rad) that maps the part's footprint onto itself."""
     if part.shape == "cylinder":
@@ -289,10 +297,8 @@ class DecisionMaker:
             # just seen, its speed not known yet: the way to the belt may take longer than
             # the part needs to reach the pick zone, so the arm sets off now
             part = min(new_on_belt, key=lambda p: -p.position[1])
-            ptype = part_type_of(layout, part.label)
-            yaw = 0.0 if ptype.shape == "cylinder" else wrap(
-                part.yaw + grasp_yaw_offset(ptype), min(symmetry(ptype), math.pi))
-            return self.ready_above_belt(yaw, "; ".join(waits))
+            return self.ready_above_belt(grasp_yaw(part, part_type_of(layout, part.label)),
+                                         "; ".join(waits))
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
@@ -312,7 +318,7 @@ class DecisionMaker:
         offset = grasp_yaw_offset(ptype)
         sym = symmetry(ptype)
         yaw_free = ptype.shape == "cylinder"
-        grasp_yaw = 0.0 if yaw_free else wrap(part.yaw + offset, min(sym, math.pi))
+        tool_yaw = grasp_yaw(part, ptype)
         velocity = np.zeros(3)
         intercept = 0.0
         position = self.object_at(world, part, now)
@@ -338,18 +344,18 @@ class DecisionMaker:
         if not yaw_free:
             # the same part-to-tool relation in the hole; the equivalent closest to the grasp
             seat_yaw = hole.yaw + offset
-            seat_yaw = grasp_yaw + wrap(seat_yaw - grasp_yaw, min(sym, math.pi))
+            seat_yaw = tool_yaw + wrap(seat_yaw - tool_yaw, min(sym, math.pi))
             seat_yaw = wrap(seat_yaw, 2 * math.pi)
         seat = np.array([hole.position[0], hole.position[1],
                          hole.position[2] - self.layout.fixture.hole_depth + ptype.height
                          - config.grasp_depth_m])
         how = (f"intercept on the conveyor at t={intercept:.1f} s" if intercept
                else "pick where it lies")
-        return Choice(part=part, hole=hole, grasp_position=grasp, grasp_yaw=grasp_yaw,
+        return Choice(part=part, hole=hole, grasp_position=grasp, grasp_yaw=tool_yaw,
                       velocity=velocity, intercept_time=intercept, seat_position=seat,
                       seat_yaw=seat_yaw, yaw_free=yaw_free,
                       reason=f"{ptype.name} #{part.id} -> {hole.label} #{hole.id}: {how} "
-                             f"(grasp yaw {math.degrees(grasp_yaw):.0f} deg, part "
+                             f"(grasp yaw {math.degrees(tool_yaw):.0f} deg, part "
                              f"{math.degrees(part.yaw):.0f}, hole {math.degrees(hole.yaw):.0f})")
 
     def _coming_down_the_belt(self, part: TrackedObject) -> bool:
