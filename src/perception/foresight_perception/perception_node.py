@@ -391,7 +391,7 @@ class PerceptionNode(Node):
         elapsed = time.monotonic() - received
         self.pub_detections.publish(detection_array(result, stamp, self.params.world_frame,
                                                     elapsed))
-        if self.params.publish_markers:
+        if self.params.publish_markers and self.pub_markers.get_subscription_count() > 0:
             self.pub_markers.publish(detection_markers(
                 result, header, self.params.marker_lifetime_s, self._references,
                 self._shapes))
