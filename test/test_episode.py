@@ -19,7 +19,7 @@ def test_smoke_episode_from_pixels_assembles_the_tray_part_safely(domain_id):
     lines: list[str] = []
     config = EpisodeConfig(scenario="industrial_assembly", seed=3, decision_mode="world_model",
                            task="assemble all", family="smoke", camera=(320, 240, 15.0),
-                           rtf=1.0, time_limit_s=75.0, domain_id=domain_id)
+                           rtf=1.0, time_limit_s=120.0, domain_id=domain_id)
     record = run_episode(config, sink=lines.append)
     log = "\n".join(lines[-60:])
     statuses = record["part_status"]

@@ -4,7 +4,8 @@ world model says (tracks and their predictions). No rclpy here.
 One `prediction_horizon_s` separates the decision modes and nothing else:
 - `world_model` (horizon > 0): a conveyor part is intercepted where it is predicted to be
   inside the robot's pick zone (the arm waits above the zone for a part predicted to arrive
-  soon, rather than starting work it would have to abandon), and the robot waits for (or
+  soon, rather than starting work it would have to abandon, and for a while for one the
+  fixture still needs and nothing in view supplies), and the robot waits for (or
   works around) a co-worker whose hands are predicted to enter the target area while it
   would work there;
 - `reactive` (horizon 0, the classic perceive-decide-act chain): everything is taken where
@@ -83,6 +84,11 @@ class DecisionConfig:
     max_intercept_wait_s: float = 2.5  # intercepts further ahead are decided later
     hold_for_conveyor_s: float = 20.0  # wait for a part arriving this soon, not start another
     ready_height_m: float = 0.15  # the arm waits this far above the belt for a part
+    # a part the fixture needs that nothing in view supplies is expected from the conveyor:
+    # the arm waits above the belt for it this long after the task started or the last
+    # conveyor part appeared (0: never). A part seen only on arrival is 3-9 s from the end of
+    # the pick zone, while the way to the belt from the tray takes 7-12 s near a co-worker.
+    feed_wait_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -134,6 +140,14 @@ class TaskMemory:
     given_up: set[int] = field(default_factory=set)
     done: set[int] = field(default_factory=set)
     filled: list[np.ndarray] = field(default_factory=list)
+    last_feed: float | None = None  # when the task started or a conveyor part last appeared
+    _on_belt: set[int] = field(default_factory=set)
+
+    def note_belt(self, part_ids: set[int], now: float) -> None:
+        """Parts now on the belt: one not seen there before resets the feed clock."""
+        if self.last_feed is None or part_ids - self._on_belt:
+            self.last_feed = now
+        self._on_belt |= part_ids
 
     def record(self, choice: Choice, result: str, arm_was_ready: bool) -> bool:
         """Book the result of working on `choice`; True when the arm should now wait above
@@ -232,10 +246,11 @@ class DecisionMaker:
 
     # --- the choice -------------------------------------------------------------------------
     def next_step(self, world: WorldSnapshot, now: float, attempts: dict[int, int],
-                  given_up: set[int], filled: tuple[np.ndarray, ...] = ()
-                  ) -> Choice | Wait | GetReady | Finished:
+                  given_up: set[int], filled: tuple[np.ndarray, ...] = (),
+                  last_feed: float | None = None) -> Choice | Wait | GetReady | Finished:
         """`filled`: hole positions this task has put a part into (a seated part may hide
-        its hole's rim from the camera, so perception alone cannot be trusted with it)."""
+        its hole's rim from the camera, so perception alone cannot be trusted with it);
+        `last_feed`: when the task started or a conveyor part last appeared (TaskMemory)."""
         layout, config = self.layout, self.config
         holes = [o for o in world.objects if o.label.startswith("hole_")]
         parts = [o for o in world.objects if part_type_of(layout, o.label) is not None]
@@ -299,10 +314,41 @@ class DecisionMaker:
             part = min(new_on_belt, key=lambda p: -p.position[1])
             return self.ready_above_belt(grasp_yaw(part, part_type_of(layout, part.label)),
                                          "; ".join(waits))
+        expected = self.expected_from_belt(holes, todo, occupied)
+        if expected and config.prediction_horizon_s > 0.0 and config.feed_wait_s > 0.0 \
+                and last_feed is not None and now - last_feed < config.feed_wait_s \
+                and not new_on_belt and not arriving:
+            ptype = layout.part_types[expected[0]]
+            along_belt = TrackedObject(-1, ptype.name, CONVEYOR, np.zeros(3),
+                                       layout.conveyor.yaw, np.zeros(3))
+            return self.ready_above_belt(
+                grasp_yaw(along_belt, ptype),
+                f"waiting for the conveyor to bring {', '.join(expected)} (for "
+                f"{config.feed_wait_s - (now - last_feed):.0f} s more)")
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
                                                                   c.hole.position[:2])))
+
+    def expected_from_belt(self, holes: list[TrackedObject], todo: list[TrackedObject],
+                           occupied: dict[int, int]) -> list[str]:
+        """Part types the free holes need more of than the parts still to do supply (the
+        conveyor is the cell's only other source), sorted."""
+        needed: dict[str, int] = {}
+        for hole in holes:
+            if hole.id not in occupied:
+                needed[hole.label] = needed.get(hole.label, 0) + 1
+        for part in todo:
+            ptype = part_type_of(self.layout, part.label)
+            if ptype.hole_type in needed:
+                needed[ptype.hole_type] -= 1
+        return sorted(name for name, ptype in self.layout.part_types.items()
+                      if needed.get(ptype.hole_type, 0) > 0)
+
+    def on_belt(self, world: WorldSnapshot) -> set[int]:
+        """Ids of parts on the belt upstream of the pick zone's end."""
+        return {o.id for o in world.objects
+                if part_type_of(self.layout, o.label) is not None and self._on_the_belt(o)}
 
     def ready_above_belt(self, yaw: float, reason: str) -> GetReady:
         """Where the arm waits for a conveyor part: above the middle of the pick zone."""
@@ -361,12 +407,15 @@ class DecisionMaker:
     def _coming_down_the_belt(self, part: TrackedObject) -> bool:
         """A part on the belt before the end of the pick zone whose arrival is not known
         yet (tracked too briefly, or not yet seen to move)."""
+        return self._on_the_belt(part) and \
+            (part.motion != CONVEYOR or part.age_s < self.config.min_conveyor_track_s)
+
+    def _on_the_belt(self, part: TrackedObject) -> bool:
         belt = self.layout.conveyor
         low, high = self.config.pick_zone_y
         return (abs(part.position[0] - self.config.conveyor_x) <= belt.width / 2 and
                 min(belt.start[1], low) <= part.position[1] <= high and
-                part.position[2] >= belt.belt_top_z and
-                (part.motion != CONVEYOR or part.age_s < self.config.min_conveyor_track_s))
+                part.position[2] >= belt.belt_top_z)
 
     def _in_reject_bin(self, position: np.ndarray) -> bool:
         """Parts that fell into the reject bin are scrap: not picked again."""

@@ -103,6 +103,10 @@ class PlannerParams:
         "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
     max_attempts: int = field(default=3, metadata=param(
         "Attempts per part before giving up on it", low=1, high=20))
+    feed_wait_s: float = field(default=50.0, metadata=param(
+        "world_model: the arm waits above the belt this long (s) after the task started or "
+        "the last conveyor part appeared, for a part the fixture needs that nothing in view "
+        "supplies (0: never)", low=0.0, high=600.0))
     buffer_xy: tuple[float, ...] = field(default=(0.60, 0.32), metadata=param(
         "Free spot on the bench where a part that would not go in is set down to be "
         "picked again (m, world)", length=2, low=-2.0, high=2.0))
@@ -125,7 +129,7 @@ def decision_config(p: PlannerParams, layout, library) -> DecisionConfig:
         person_keepout_m=p.person_keepout_m,
         grasp_depth_m=float(library.parameter("pick", "grasp_depth_m")),
         pregrasp_margin_m=float(library.parameter("pick", "pregrasp_margin_m")),
-        max_attempts=p.max_attempts)
+        max_attempts=p.max_attempts, feed_wait_s=p.feed_wait_s)
 
 
 class PlannerNode(Node):
@@ -243,8 +247,10 @@ class PlannerNode(Node):
             if self.now() - first_seen < p.warmup_s:
                 await async_sleep(self, p.idle_poll_s)
                 continue
+            memory.note_belt(self.decisions.on_belt(world), self.now())
             decision = self.decisions.next_step(world, self.now(), memory.attempts,
-                                                memory.given_up, tuple(memory.filled))
+                                                memory.given_up, tuple(memory.filled),
+                                                memory.last_feed)
             if isinstance(decision, Finished):
                 idle_since = self.now() if idle_since is None else idle_since
                 if self.now() - idle_since >= p.finish_idle_s:
@@ -352,8 +358,10 @@ class PlannerNode(Node):
         world = self.view.snapshot(self.now(), self.params.tracks_max_age_s)
         if world is None:
             return None
+        memory.note_belt(self.decisions.on_belt(world), self.now())
         decision = self.decisions.next_step(world, self.now(), memory.attempts,
-                                            memory.given_up, tuple(memory.filled))
+                                            memory.given_up, tuple(memory.filled),
+                                            memory.last_feed)
         if isinstance(decision, Choice) and decision.intercept_time and \
                 decision.part.id != busy_with:
             return f"{decision.reason} is due"

@@ -20,6 +20,7 @@ from foresight_planner.decisions import (
     TrackedObject,
     Wait,
     WorldSnapshot,
+    grasp_yaw,
     grasp_yaw_offset,
 )
 from foresight_planner.planner_node import PlannerParams, decision_config
@@ -202,3 +203,41 @@ def test_world_model_sets_off_for_the_belt_as_soon_as_a_part_appears_on_it(layou
     world = WorldSnapshot(stamp=now, objects=[gone, tray_part, *holes])
     chosen = world_model.next_step(world, now, {}, set())
     assert isinstance(chosen, Choice) and chosen.part.id == 2
+
+
+def test_world_model_waits_at_the_belt_for_a_part_the_fixture_needs(layout, library):
+    """A free hole no part in view fits: world_model expects the conveyor to bring one and
+    waits above the belt for `feed_wait_s` after the last feed; reactive starts the tray."""
+    world_model, reactive = makers(layout, library)
+    wait_s = world_model.config.feed_wait_s
+    assert wait_s > 0
+    tray_part = obj(2, "peg_round", layout.slot("slot_0").position[:2] + (0.7835,))
+    holes = [hole(layout, 10, "hole_round_0"), hole(layout, 11, "hole_slot_0")]
+    world = WorldSnapshot(stamp=30.0, objects=[tray_part, *holes])
+    ready = world_model.next_step(world, 30.0, {}, set(), (), last_feed=30.0 - wait_s + 1)
+    assert isinstance(ready, GetReady) and "bring peg_slot" in ready.reason
+    # turned to grasp a slot peg lying along the belt (as the feeder lays them)
+    along_belt = obj(-1, "peg_slot", (0.4, -0.5, 0.8), CONVEYOR, yaw=layout.conveyor.yaw)
+    assert ready.yaw == pytest.approx(grasp_yaw(along_belt, layout.part_types["peg_slot"]))
+    assert abs(abs(ready.yaw) - abs(layout.conveyor.yaw - np.pi / 2)) < 1e-6
+    # waited long enough, never fed, or every free hole has its part: the tray part
+    for last_feed in (30.0 - wait_s - 1, None):
+        chosen = world_model.next_step(world, 30.0, {}, set(), (), last_feed=last_feed)
+        assert isinstance(chosen, Choice) and chosen.part.id == 2
+    supplied = WorldSnapshot(stamp=30.0, objects=[tray_part, holes[0]])
+    chosen = world_model.next_step(supplied, 30.0, {}, set(), (), last_feed=29.0)
+    assert isinstance(chosen, Choice) and chosen.part.id == 2
+    chosen = reactive.next_step(world, 30.0, {}, set(), (), last_feed=29.0)
+    assert isinstance(chosen, Choice) and chosen.part.id == 2
+
+
+def test_task_memory_feed_clock_restarts_when_a_new_part_appears_on_the_belt():
+    memory = TaskMemory()
+    memory.note_belt(set(), 5.0)
+    assert memory.last_feed == 5.0  # the task's start
+    memory.note_belt({7}, 12.0)
+    memory.note_belt({7}, 14.0)  # the same part moving on
+    assert memory.last_feed == 12.0
+    memory.note_belt(set(), 20.0)
+    memory.note_belt({9}, 40.0)
+    assert memory.last_feed == 40.0
