@@ -178,6 +178,9 @@ def ros_environment() -> dict[str, str]:
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env.setdefault("MUJOCO_GL", "egl")
     env.setdefault("PYOPENGL_PLATFORM", env["MUJOCO_GL"])
+    # Mesa's software renderer draws in the calling thread (the simulation's camera thread
+    # already runs beside physics): 22 instead of 26 ms CPU per 320x240 RGB-D frame, measured
+    env.setdefault("LP_NUM_THREADS", "0")
     env["PYTHONUNBUFFERED"] = "1"
     env["FORESIGHT_REPO"] = str(REPO)
     return env

@@ -88,6 +88,7 @@ class DecisionConfig:
     # the arm waits above the belt for it this long after the task started or the last
     # conveyor part appeared (0: never). A part seen only on arrival is 3-9 s from the end of
     # the pick zone, while the way to the belt from the tray takes 7-12 s near a co-worker.
+    # Waiting long costs tray work when a part then is missed (50 s: measured worse).
     feed_wait_s: float = 0.0
 
 
@@ -323,8 +324,8 @@ class DecisionMaker:
                                        layout.conveyor.yaw, np.zeros(3))
             return self.ready_above_belt(
                 grasp_yaw(along_belt, ptype),
-                f"waiting for the conveyor to bring {', '.join(expected)} (for "
-                f"{config.feed_wait_s - (now - last_feed):.0f} s more)")
+                f"waiting for the conveyor to bring {', '.join(expected)} (until "
+                f"t={last_feed + config.feed_wait_s:.0f} s)")
         if not candidates:
             return Wait("; ".join(waits) or "nothing reachable now")
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -

@@ -103,13 +103,15 @@ class PlannerParams:
         "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
     max_attempts: int = field(default=3, metadata=param(
         "Attempts per part before giving up on it", low=1, high=20))
-    feed_wait_s: float = field(default=50.0, metadata=param(
+    feed_wait_s: float = field(default=25.0, metadata=param(
         "world_model: the arm waits above the belt this long (s) after the task started or "
         "the last conveyor part appeared, for a part the fixture needs that nothing in view "
         "supplies (0: never)", low=0.0, high=600.0))
-    buffer_xy: tuple[float, ...] = field(default=(0.60, 0.32), metadata=param(
+    buffer_xy: tuple[float, ...] = field(default=(0.30, -0.02), metadata=param(
         "Free spot on the bench where a part that would not go in is set down to be "
-        "picked again (m, world)", length=2, low=-2.0, high=2.0))
+        "picked again (m, world); near the robot, far from the co-worker (at (0.60, 0.32) "
+        "the supervisor held such a place next to the co-worker at rest for 78 s)",
+        length=2, low=-2.0, high=2.0))
     warmup_s: float = field(default=2.0, metadata=param(
         "Watch the scene this long before the first decision (s)", low=0.0, high=60.0))
     finish_idle_s: float = field(default=40.0, metadata=param(
