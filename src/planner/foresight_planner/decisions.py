@@ -153,8 +153,10 @@ class TaskMemory:
     def record(self, choice: Choice, result: str, arm_was_ready: bool) -> bool:
         """Book the result of working on `choice`; True when the arm should now wait above
         the belt: an intercept the executor refused before moving, from an arm that was
-        elsewhere (slowed near the co-worker), is planned again from there and is not a
-        failed attempt, and neither is a pick that gave way to a conveyor part."""
+        elsewhere (slowed near the co-worker), is planned again from there. A refused
+        intercept is never a failed attempt (nothing moved: from above the belt it is tried
+        again while the part is still coming, a co-worker's reach that slowed it may be
+        over), and neither is a pick that gave way to a conveyor part."""
         part = choice.part.id
         self.attempts[part] = self.attempts.get(part, 0) + 1
         if result == SEATED:
@@ -162,8 +164,9 @@ class TaskMemory:
             self.given_up.add(part)
             self.filled.append(choice.seat_position.copy())
             return False
-        get_ready = result == REFUSED and bool(choice.intercept_time) and not arm_was_ready
-        if result == PREEMPTED or get_ready:
+        refused_intercept = result == REFUSED and bool(choice.intercept_time)
+        get_ready = refused_intercept and not arm_was_ready
+        if result == PREEMPTED or refused_intercept:
             self.attempts[part] -= 1
         return get_ready
 

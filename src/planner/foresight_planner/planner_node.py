@@ -281,6 +281,9 @@ class PlannerNode(Node):
                     decision.grasp_yaw, "the intercept is out of time from where the arm "
                     "was: planning it again from above the belt"), world.stamp)
                 at_ready = True
+            elif result == REFUSED:
+                at_ready = was_ready  # refused before moving: the arm is where it was
+                await async_sleep(self, p.idle_poll_s)
         step += 1
         await self._run_step(text, step, ExecuteSkill.Goal(
             skill="go_home", speed_scale=float(self.library.parameter("go_home",

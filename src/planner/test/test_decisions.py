@@ -168,13 +168,13 @@ def test_task_memory_books_attempts_and_sends_a_refused_intercept_to_the_belt(la
     # refused before moving, from an arm elsewhere: wait above the belt, not an attempt
     assert memory.record(intercept, REFUSED, arm_was_ready=False) is True
     assert memory.attempts[1] == 0
-    # refused again with the arm already above the belt: an attempt like any failure
+    # refused again with the arm already above the belt: tried again, not an attempt
     assert memory.record(intercept, REFUSED, arm_was_ready=True) is False
-    assert memory.attempts[1] == 1
+    assert memory.attempts[1] == 0
     assert memory.record(intercept, PREEMPTED, arm_was_ready=False) is False
-    assert memory.attempts[1] == 1
+    assert memory.attempts[1] == 0
     assert memory.record(intercept, FAILED, arm_was_ready=False) is False
-    assert memory.attempts[1] == 2
+    assert memory.attempts[1] == 1
     assert memory.record(intercept, SEATED, arm_was_ready=True) is False
     assert memory.done == {1} and 1 in memory.given_up
     np.testing.assert_allclose(memory.filled[0], intercept.seat_position)
