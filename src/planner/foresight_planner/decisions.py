@@ -316,17 +316,14 @@ class DecisionMaker:
             # just seen, its speed not known yet: the way to the belt may take longer than
             # the part needs to reach the pick zone, so the arm sets off now
             part = min(new_on_belt, key=lambda p: -p.position[1])
-            return self.ready_above_belt(grasp_yaw(part, part_type_of(layout, part.label)),
-                                         "; ".join(waits))
+            return self.ready_above_belt(
+                self.belt_grasp_yaw(part, part_type_of(layout, part.label)), "; ".join(waits))
         expected = self.expected_from_belt(holes, todo, occupied)
         if expected and config.prediction_horizon_s > 0.0 and config.feed_wait_s > 0.0 \
                 and last_feed is not None and now - last_feed < config.feed_wait_s \
                 and not new_on_belt and not arriving:
-            ptype = layout.part_types[expected[0]]
-            along_belt = TrackedObject(-1, ptype.name, CONVEYOR, np.zeros(3),
-                                       layout.conveyor.yaw, np.zeros(3))
             return self.ready_above_belt(
-                grasp_yaw(along_belt, ptype),
+                self.belt_grasp_yaw(None, layout.part_types[expected[0]]),
                 f"waiting for the conveyor to bring {', '.join(expected)} (until "
                 f"t={last_feed + config.feed_wait_s:.0f} s)")
         if not candidates:
@@ -349,6 +346,18 @@ class DecisionMaker:
         return sorted(name for name, ptype in self.layout.part_types.items()
                       if needed.get(ptype.hole_type, 0) > 0)
 
+    def belt_grasp_yaw(self, part: TrackedObject | None, ptype: PartType) -> float:
+        """Tool yaw that grasps a part on the belt (None: one lying along the belt, as the
+        feeder lays them), the equivalent closest to the one for a part lying along the
+        belt: the waiting pose and the intercept then agree. (Closest to 0 would flip a
+        slot peg at yaw -2 deg to +88 deg while the arm waits at -90: a half turn of the
+        wrist the intercept has no time for.)"""
+        along = grasp_yaw(TrackedObject(-1, ptype.name, CONVEYOR, np.zeros(3),
+                                        self.layout.conveyor.yaw, np.zeros(3)), ptype)
+        if part is None or ptype.shape == "cylinder":
+            return along
+        return along + wrap(grasp_yaw(part, ptype) - along, min(symmetry(ptype), math.pi))
+
     def on_belt(self, world: WorldSnapshot) -> set[int]:
         """Ids of parts on the belt upstream of the pick zone's end."""
         return {o.id for o in world.objects
@@ -368,7 +377,8 @@ class DecisionMaker:
         offset = grasp_yaw_offset(ptype)
         sym = symmetry(ptype)
         yaw_free = ptype.shape == "cylinder"
-        tool_yaw = grasp_yaw(part, ptype)
+        tool_yaw = self.belt_grasp_yaw(part, ptype) if part.motion == CONVEYOR \
+            else grasp_yaw(part, ptype)
         velocity = np.zeros(3)
         intercept = 0.0
         position = self.object_at(world, part, now)

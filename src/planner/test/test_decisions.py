@@ -241,3 +241,30 @@ def test_task_memory_feed_clock_restarts_when_a_new_part_appears_on_the_belt():
     memory.note_belt(set(), 20.0)
     memory.note_belt({9}, 40.0)
     assert memory.last_feed == 40.0
+
+
+def test_belt_grasps_agree_with_the_waiting_pose_across_the_symmetry_boundary(layout,
+                                                                             library):
+    """A slot peg on the belt at -2 deg and at +2 deg: the same grasp up to 4 deg, next to
+    the waiting pose's (closest to 0 would make one of them a half turn of the wrist)."""
+    world_model, _ = makers(layout, library)
+    slot = layout.part_types["peg_slot"]
+    waiting = world_model.belt_grasp_yaw(None, slot)
+    yaws = []
+    for degrees in (-2.0, 2.0):
+        part = obj(1, "peg_slot", (0.40, -0.60, 0.8275), CONVEYOR, yaw=np.radians(degrees))
+        yaws.append(world_model.belt_grasp_yaw(part, slot))
+        # closest to 0 puts one of them on the other side of the boundary
+        assert abs(abs(grasp_yaw(part, slot)) - np.pi / 2) < np.radians(3)
+    assert abs(yaws[0] - yaws[1]) == pytest.approx(np.radians(4.0))
+    assert all(abs(y - waiting) <= np.radians(2.0) + 1e-9 for y in yaws)
+    assert abs(grasp_yaw(obj(1, "peg_slot", (0, 0, 0), yaw=np.radians(-2.0)), slot)
+               - grasp_yaw(obj(1, "peg_slot", (0, 0, 0), yaw=np.radians(2.0)), slot)) > 3.0
+    now = 10.0
+    world = conveyor_world(layout, now, -0.85)
+    world.objects[0] = dataclasses.replace(world.objects[0], label="peg_slot",
+                                           yaw=np.radians(-2.0))
+    world.objects[1] = hole(layout, 10, "hole_slot_0")
+    choice = world_model.next_step(world, now, {}, set())
+    assert isinstance(choice, Choice) and choice.intercept_time
+    assert abs(choice.grasp_yaw - waiting) <= np.radians(2.0) + 1e-9
