@@ -88,7 +88,9 @@ class DecisionConfig:
     # the arm waits above the belt for it this long after the task started or the last
     # conveyor part appeared (0: never). A part seen only on arrival is 3-9 s from the end of
     # the pick zone, while the way to the belt from the tray takes 7-12 s near a co-worker.
-    # Waiting long costs tray work when a part then is missed (50 s: measured worse).
+    # Waiting costs tray work when the part then is missed (seeds 1-3 at 50 s, before
+    # refused intercepts were retried: worse than not waiting); the planner's default, 45 s,
+    # spans the default family's gaps between conveyor parts.
     feed_wait_s: float = 0.0
 
 

@@ -103,7 +103,7 @@ class PlannerParams:
         "Lead time the arm needs above a moving part (s)", low=0.5, high=20.0))
     max_attempts: int = field(default=3, metadata=param(
         "Attempts per part before giving up on it", low=1, high=20))
-    feed_wait_s: float = field(default=25.0, metadata=param(
+    feed_wait_s: float = field(default=45.0, metadata=param(
         "world_model: the arm waits above the belt this long (s) after the task started or "
         "the last conveyor part appeared, for a part the fixture needs that nothing in view "
         "supplies (0: never)", low=0.0, high=600.0))
