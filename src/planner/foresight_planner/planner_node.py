@@ -310,7 +310,7 @@ class PlannerNode(Node):
         before moving). `memory`: what the task has done (a part whose attempts are used
         up must not preempt anything)."""
         ptype = self.layout.part_types[choice.part.label]
-        width = min(ptype.grasp_width + 2 * self.decisions.config.pregrasp_margin_m, 0.08)
+        width = min(choice.grasp_span + 2 * self.decisions.config.pregrasp_margin_m, 0.08)
         object_id = f"{choice.part.label}#{choice.part.id}"
         pick = self._goal("pick", object_id, "", choice.grasp_position, choice.grasp_yaw,
                           width, ptype.height, source, float(self.library.parameter(

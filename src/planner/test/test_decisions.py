@@ -21,7 +21,6 @@ from foresight_planner.decisions import (
     Wait,
     WorldSnapshot,
     grasp_yaw,
-    grasp_yaw_offset,
 )
 from foresight_planner.planner_node import PlannerParams, decision_config
 
@@ -195,7 +194,8 @@ def test_world_model_sets_off_for_the_belt_as_soon_as_a_part_appears_on_it(layou
     world = WorldSnapshot(stamp=now, objects=[young, tray_part, *holes])
     ready = world_model.next_step(world, now, {}, set())
     assert isinstance(ready, GetReady) and "speed not known yet" in ready.reason
-    assert ready.yaw == pytest.approx(0.3 + grasp_yaw_offset(layout.part_types["peg_slot"]))
+    # turned so that the fingers close along the belt, on the part's up- and downstream ends
+    assert ready.yaw == pytest.approx(0.3)
     chosen = reactive.next_step(world, now, {}, set())
     assert isinstance(chosen, Choice) and chosen.part.id == 2
     # past the pick zone it is no reason to wait
@@ -216,10 +216,9 @@ def test_world_model_waits_at_the_belt_for_a_part_the_fixture_needs(layout, libr
     world = WorldSnapshot(stamp=30.0, objects=[tray_part, *holes])
     ready = world_model.next_step(world, 30.0, {}, set(), (), last_feed=30.0 - wait_s + 1)
     assert isinstance(ready, GetReady) and "bring peg_slot" in ready.reason
-    # turned to grasp a slot peg lying along the belt (as the feeder lays them)
-    along_belt = obj(-1, "peg_slot", (0.4, -0.5, 0.8), CONVEYOR, yaw=layout.conveyor.yaw)
-    assert ready.yaw == pytest.approx(grasp_yaw(along_belt, layout.part_types["peg_slot"]))
-    assert abs(abs(ready.yaw) - abs(layout.conveyor.yaw - np.pi / 2)) < 1e-6
+    # turned so that the fingers (closing along tool y) close along the belt's travel
+    travel = np.arctan2(*layout.conveyor.direction[::-1])
+    assert abs(np.sin(ready.yaw + np.pi / 2 - travel)) < 1e-9
     # waited long enough, never fed, or every free hole has its part: the tray part
     for last_feed in (30.0 - wait_s - 1, None):
         chosen = world_model.next_step(world, 30.0, {}, set(), (), last_feed=last_feed)
@@ -268,3 +267,10 @@ def test_belt_grasps_agree_with_the_waiting_pose_across_the_symmetry_boundary(la
     choice = world_model.next_step(world, now, {}, set())
     assert isinstance(choice, Choice) and choice.intercept_time
     assert abs(choice.grasp_yaw - waiting) <= np.radians(2.0) + 1e-9
+    # held by its ends (the fingers centre a timing error away), seated along the hole
+    assert choice.grasp_span == pytest.approx(slot.size[1])
+    assert choice.seat_yaw == pytest.approx(choice.grasp_yaw + np.radians(2.0))
+    static = world_model.next_step(WorldSnapshot(now, [
+        obj(2, "peg_slot", layout.slot("slot_0").position[:2] + (0.7835,)),
+        hole(layout, 10, "hole_slot_0")]), now, {}, set())
+    assert isinstance(static, Choice) and static.grasp_span == pytest.approx(slot.size[0])
