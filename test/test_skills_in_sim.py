@@ -267,3 +267,26 @@ def test_an_intercept_near_a_person_follows_the_belt_slower_or_refuses(
         settings.intercept_lift_s
     assert (timed.duration > 1.1 * nominal) == (cap_per_belt_speed < 10.0), timed.duration
     assert io.expected_duration(timed) <= 1.05 * timed.duration
+
+
+def test_an_arm_left_touching_the_fixture_moves_up_out_of_it_first(cell_and_runner):
+    """A pick that pressed a finger onto the fixture leaves the arm in contact: no joint
+    path is collision-free from there, so a later move first goes straight up out of it."""
+    _cell, io, runner, _item = cell_and_runner
+    down = np.array(tool_down_quat(0.0))
+    io.set_gripper(0.08)
+    io.wait(1.0)
+    touching = None
+    for z in np.arange(0.86, 0.78, -0.002):  # lower until a finger is within the padding
+        base_pos, base_quat = runner.to_base(np.array([0.50, 0.05, z]), down)
+        solved = runner.ik.solve(base_pos, base_quat, seed_q=io.arm_positions(), restarts=0)
+        assert solved.success
+        if any(c.obstacle == "fixture" for c in runner.checker.check_configuration(
+                solved.q, io.gripper_width() / 2.0)):
+            touching = np.array([0.50, 0.05, z])
+            break
+    assert touching is not None
+    runner._move_linear(touching, down, 0.3, io, allow=runner.contact_allowances)
+    assert runner.checker.check_configuration(io.arm_positions(), io.gripper_width() / 2.0)
+    report = runner.run(SkillRequest("move_to_pose", np.array([0.35, -0.15, 1.0]), down), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason

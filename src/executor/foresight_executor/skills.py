@@ -133,6 +133,7 @@ class SkillSettings:
     insert_tcp_speed: float = 0.02  # m/s in the final insertion stroke
     approach_height: float = 0.10  # m above pick/place/insert targets
     lift_height: float = 0.12  # m lifted after a grasp / retreat after release
+    escape_height: float = 0.05  # m straight up out of a contact before a joint move
     insert_slow_zone: float = 0.045  # m above the seat where the slow stroke begins
     insert_overtravel: float = 0.003  # m commanded below the seat, so the part is pressed
     insert_force_limit_n: float = 10.0  # N of extra wrist force: contact stops the stroke
@@ -567,6 +568,7 @@ class SkillRunner:
         good (next to the co-worker at rest): held too long, the arm takes the way that is
         quickest from where it stands then."""
         s = self.settings
+        self._escape_contact(io, attached)
         for replan in range(s.stall_replans + 1):
             stall = s.stall_replan_s if replan < s.stall_replans else None
             legs, _duration = self._fastest_move(q_goal, speed, io, attached)
@@ -582,6 +584,21 @@ class SkillRunner:
                 return
             except MotionStalled:
                 continue  # the IO logged why
+
+    def _escape_contact(self, io: RobotIO, attached: AttachedBox | None) -> None:
+        """An arm that stands touching something (a pick that pressed a finger onto the
+        fixture) has no collision-free joint path from there: move straight up out of
+        exactly those contacts first (else every later skill failed, measured: an episode
+        ended with the arm stuck on the fixture for its last 60 s)."""
+        touching = self.checker.check_configuration(
+            io.arm_positions(), io.gripper_width() / 2.0, attached=attached)
+        if not touching:
+            return
+        tcp, quat = self.tcp_world(io.arm_positions())
+        self._move_linear(tcp + np.array([0.0, 0.0, self.settings.escape_height]), quat,
+                          self.settings.linear_speed_scale, io,
+                          allow=tuple((c.robot_link, c.obstacle) for c in touching),
+                          attached=attached)
 
     def _fastest_move(self, q_goal: np.ndarray, speed: float, io: RobotIO,
                       attached: AttachedBox | None = None

@@ -25,6 +25,8 @@ STATIC, CONVEYOR, INTERACTING, PERSON = 1, 2, 3, 4  # ObjectTrack.MOTION_*
 # A seated part's centre is at most this far above where it would be fully down (a part
 # lying on its side on the fixture is ~1 cm higher, one standing on it ~2.5 cm).
 SEATED_Z_TOLERANCE_M = 0.006
+# Room the open fingers need around a part on the bench (half the widest opening).
+FINGER_CLEARANCE_M = 0.04
 
 
 @dataclass(frozen=True)
@@ -329,7 +331,8 @@ class DecisionMaker:
             part = min(new_on_belt, key=lambda p: -p.position[1])
             return self.ready_above_belt(
                 self.belt_grasp_yaw(part, part_type_of(layout, part.label)), "; ".join(waits))
-        expected = self.expected_from_belt(holes, todo, occupied)
+        scrap = [p for p in parts if self._in_reject_bin(p.position)]
+        expected = self.expected_from_belt(holes, todo + scrap, occupied)
         if expected and config.prediction_horizon_s > 0.0 and config.feed_wait_s > 0.0 \
                 and last_feed is not None and now - last_feed < config.feed_wait_s \
                 and not new_on_belt and not arriving:
@@ -342,15 +345,16 @@ class DecisionMaker:
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
                                                                   c.hole.position[:2])))
 
-    def expected_from_belt(self, holes: list[TrackedObject], todo: list[TrackedObject],
+    def expected_from_belt(self, holes: list[TrackedObject], supplied: list[TrackedObject],
                            occupied: dict[int, int]) -> list[str]:
-        """Part types the free holes need more of than the parts still to do supply (the
-        conveyor is the cell's only other source), sorted."""
+        """Part types the free holes need more of than the `supplied` parts (still to do,
+        or already brought by the belt and lost into the reject bin: the feeder sends one
+        per hole) provide; the conveyor is the cell's only other source. Sorted."""
         needed: dict[str, int] = {}
         for hole in holes:
             if hole.id not in occupied:
                 needed[hole.label] = needed.get(hole.label, 0) + 1
-        for part in todo:
+        for part in supplied:
             ptype = part_type_of(self.layout, part.label)
             if ptype.hole_type in needed:
                 needed[ptype.hole_type] -= 1
@@ -431,6 +435,10 @@ class DecisionMaker:
                 return f"part {part.id} on the conveyor is outside the pick zone"
         elif not self._reachable_place(position):
             return f"part {part.id} lies where the arm cannot pick it"
+        elif self._against_fixture(position, world):
+            # a pick lets the fingers touch what is around the part: next to the fixture
+            # they pressed on it and the arm stuck there (3 of 10 episodes, measured)
+            return f"part {part.id} lies on or against the fixture: not picked there"
         grasp = position + np.array([0.0, 0.0, ptype.height / 2 - config.grasp_depth_m])
         seat_yaw = 0.0
         if not yaw_free:
@@ -462,6 +470,22 @@ class DecisionMaker:
         return (abs(part.position[0] - self.config.conveyor_x) <= belt.width / 2 and
                 min(belt.start[1], low) <= part.position[1] <= high and
                 part.position[2] >= belt.belt_top_z)
+
+    def _against_fixture(self, position: np.ndarray, world: WorldSnapshot,
+                         margin: float = FINGER_CLEARANCE_M) -> bool:
+        """On the fixture or closer to it than the open fingers need (the fixture where
+        its holes are seen, else where the layout puts it)."""
+        fixture = self.layout.fixture
+        centre = np.asarray(fixture.center[:2], dtype=float)
+        holes = [o.position[:2] for o in world.objects if o.label.startswith("hole_")]
+        if len(holes) == len(self.layout.holes):  # all seen: their centroid is the block's
+            nominal = np.mean([h.position[:2] for h in self.layout.holes], axis=0)
+            centre = centre + np.mean(holes, axis=0) - nominal
+        c, s = math.cos(fixture.yaw), math.sin(fixture.yaw)
+        dx, dy = position[:2] - centre
+        along_x, along_y = c * dx + s * dy, -s * dx + c * dy
+        return (abs(along_x) <= fixture.size[0] / 2 + margin and
+                abs(along_y) <= fixture.size[1] / 2 + margin)
 
     def _in_reject_bin(self, position: np.ndarray) -> bool:
         """Parts that fell into the reject bin are scrap: not picked again."""

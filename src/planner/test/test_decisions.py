@@ -228,6 +228,12 @@ def test_world_model_waits_at_the_belt_for_a_part_the_fixture_needs(layout, libr
     assert isinstance(chosen, Choice) and chosen.part.id == 2
     chosen = reactive.next_step(world, 30.0, {}, set(), (), last_feed=29.0)
     assert isinstance(chosen, Choice) and chosen.part.id == 2
+    # the belt brought one and it fell into the reject bin: no second one is awaited
+    centre = layout.reject_bin.center
+    lost = obj(3, "peg_slot", (centre[0], centre[1], 0.78))
+    world = WorldSnapshot(stamp=30.0, objects=[tray_part, lost, *holes])
+    chosen = world_model.next_step(world, 30.0, {}, set(), (), last_feed=29.0)
+    assert isinstance(chosen, Choice) and chosen.part.id == 2
 
 
 def test_task_memory_feed_clock_restarts_when_a_new_part_appears_on_the_belt():
@@ -274,3 +280,24 @@ def test_belt_grasps_agree_with_the_waiting_pose_across_the_symmetry_boundary(la
         obj(2, "peg_slot", layout.slot("slot_0").position[:2] + (0.7835,)),
         hole(layout, 10, "hole_slot_0")]), now, {}, set())
     assert isinstance(static, Choice) and static.grasp_span == pytest.approx(slot.size[0])
+
+
+def test_a_part_against_the_fixture_is_not_picked_where_it_lies(layout, library):
+    """The fingers may touch what is around a part they grasp: next to the fixture they
+    pressed on it. Such a part waits; one in the tray is taken."""
+    world_model, reactive = makers(layout, library)
+    fixture = layout.fixture
+    beside = (fixture.center[0], fixture.center[1] - fixture.size[1] / 2 - 0.02, 0.7775)
+    holes = [hole(layout, 10 + k, spec.name) for k, spec in enumerate(layout.holes)]
+    for maker in (world_model, reactive):
+        world = WorldSnapshot(stamp=1.0, objects=[obj(1, "peg_slot", beside), *holes])
+        waiting = maker.next_step(world, 1.0, {}, set())
+        assert isinstance(waiting, Wait) and "against the fixture" in waiting.reason
+        world.objects.append(obj(2, "peg_slot", layout.slot("slot_0").position[:2] +
+                                 (0.7835,)))
+        chosen = maker.next_step(world, 1.0, {}, set())
+        assert isinstance(chosen, Choice) and chosen.part.id == 2
+    # the fixture is where its holes are seen (a family may shift it)
+    shifted = [dataclasses.replace(h, position=h.position + [0.2, 0.0, 0.0]) for h in holes]
+    world = WorldSnapshot(stamp=1.0, objects=[obj(1, "peg_slot", beside), *shifted])
+    assert isinstance(reactive.next_step(world, 1.0, {}, set()), Choice)
