@@ -35,37 +35,37 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     node = Node("pipeline_latency_probe")
     now = [float("nan")]
-    ages: dict[str, list[float]] = {topic.name: [] for topic in STAGES}
-    arrivals: dict[str, list[float]] = {topic.name: [] for topic in STAGES}
-    stamps: dict[str, list[float]] = {topic.name: [] for topic in STAGES}
+    # per topic: (simulated time on arrival, the message's stamp)
+    received: dict[str, list[tuple[float, float]]] = {topic.name: [] for topic in STAGES}
     clock = contract.CLOCK_TOPIC
     node.create_subscription(clock.type, clock.name,
                              lambda m: now.__setitem__(0, time_to_sec(m.clock)), clock.qos)
     for topic in STAGES:
         node.create_subscription(
             topic.type, topic.name,
-            lambda m, name=topic.name: (ages[name].append(now[0] - time_to_sec(m.header.stamp)),
-                                        arrivals[name].append(now[0]),
-                                        stamps[name].append(time_to_sec(m.header.stamp))),
+            lambda m, name=topic.name: received[name].append(
+                (now[0], time_to_sec(m.header.stamp))),
             topic.qos)
     end = node.get_clock().now().nanoseconds + int(args.seconds * 1e9)
     while node.get_clock().now().nanoseconds < end:
         rclpy.spin_once(node, timeout_sec=0.1)
     node.destroy_node()
     rclpy.try_shutdown()
-    for name, values in ages.items():
-        samples = np.array([v for v in values[5:] if np.isfinite(v)])  # skip the first few
+    for name, pairs in received.items():
+        arrivals, stamps = np.array(pairs[5:]).reshape(-1, 2).T  # skip the first few
+        samples = arrivals - stamps
+        samples = samples[np.isfinite(samples)]
         if len(samples) == 0:
             print(f"{name:28s} no messages")
             continue
         p10, p50, p90 = np.percentile(samples, [10, 50, 90])
-        gaps = np.diff(np.array(arrivals[name][5:]))
+        gaps = np.diff(arrivals)
         gaps = gaps[np.isfinite(gaps)]
         print(f"{name:28s} n={len(samples):4d}  age p10 {p10 * 1e3:5.0f}  p50 {p50 * 1e3:5.0f}"
               f"  p90 {p90 * 1e3:5.0f}  max {samples.max() * 1e3:5.0f} ms; simulated time "
               f"between arrivals max {gaps.max(initial=0.0) * 1e3:5.0f} ms, "
               f"> {LONG_GAP_S} s: {int(np.sum(gaps > LONG_GAP_S))}; between stamps max "
-              f"{np.diff(stamps[name][5:]).max(initial=0.0) * 1e3:5.0f} ms")
+              f"{np.diff(stamps).max(initial=0.0) * 1e3:5.0f} ms")
     return 0
 
 

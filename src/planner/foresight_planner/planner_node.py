@@ -56,6 +56,7 @@ from foresight_planner.decisions import (
     GetReady,
     TaskMemory,
     Wait,
+    WorldSnapshot,
 )
 from foresight_planner.world_view import WorldView
 
@@ -249,10 +250,7 @@ class PlannerNode(Node):
             if self.now() - first_seen < p.warmup_s:
                 await async_sleep(self, p.idle_poll_s)
                 continue
-            memory.note_belt(self.decisions.on_belt(world), self.now())
-            decision = self.decisions.next_step(world, self.now(), memory.attempts,
-                                                memory.given_up, tuple(memory.filled),
-                                                memory.last_feed)
+            decision = self._decide(world, memory)
             if isinstance(decision, Finished):
                 idle_since = self.now() if idle_since is None else idle_since
                 if self.now() - idle_since >= p.finish_idle_s:
@@ -357,16 +355,22 @@ class PlannerNode(Node):
                                       "does not see it in the hole (yet)")
         return step, SEATED
 
+    def _decide(self, world: WorldSnapshot, memory: TaskMemory
+                ) -> Choice | Wait | GetReady | Finished:
+        """The next step from `world` and what the task has done (the belt's feed clock
+        first brought up to date)."""
+        now = self.now()
+        memory.note_belt(self.decisions.on_belt(world), now)
+        return self.decisions.next_step(world, now, memory.attempts, memory.given_up,
+                                        tuple(memory.filled), memory.last_feed)
+
     def _conveyor_due(self, busy_with: int, memory: TaskMemory) -> str | None:
         """While fetching a part from the tray: a conveyor part is about to pass the pick
         zone (world_model mode only: with horizon 0 nothing is ever 'about to')."""
         world = self.view.snapshot(self.now(), self.params.tracks_max_age_s)
         if world is None:
             return None
-        memory.note_belt(self.decisions.on_belt(world), self.now())
-        decision = self.decisions.next_step(world, self.now(), memory.attempts,
-                                            memory.given_up, tuple(memory.filled),
-                                            memory.last_feed)
+        decision = self._decide(world, memory)
         if isinstance(decision, Choice) and decision.intercept_time and \
                 decision.part.id != busy_with:
             return f"{decision.reason} is due"
