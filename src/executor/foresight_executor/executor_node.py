@@ -68,6 +68,7 @@ from foresight_executor.skills import (
     SkillRunner,
     SkillSettings,
 )
+from foresight_executor.trajectory import braking_stop
 from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import SafetyState, SkillOutcome
 
@@ -355,9 +356,14 @@ class ExecutorNode(Node):
         return self._verdict.reason
 
     def hold_arm(self) -> None:
-        q = self.state.arm_positions()
-        if q is not None:
-            self.pub_trajectory.publish(RosRobotIO.hold_message(q))
+        """Brake to a stop along the current motion and hold there."""
+        motion = self.state.arm_motion()
+        if motion is None:
+            return
+        q, velocity, _ = motion
+        duration, rest = braking_stop(q, velocity, self.runner.kin.limits, self._robot_speed,
+                                      self.ssm.config.deceleration_mps2)
+        self.pub_trajectory.publish(RosRobotIO.stop_message(duration, rest))
 
     def _now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9

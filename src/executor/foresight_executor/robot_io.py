@@ -146,18 +146,17 @@ class RosRobotIO:
         return msg
 
     @staticmethod
-    def hold_message(q: np.ndarray) -> JointTrajectory:
-        """Hold `q`: a one-point trajectory the controller reaches with a short ramp."""
+    def stop_message(duration: float, rest: np.ndarray) -> JointTrajectory:
+        """Come to rest at `rest` in `duration` s (see `braking_stop`): one point at rest,
+        which the controller reaches from the velocity it was commanding."""
         msg = JointTrajectory(joint_names=list(ARM_JOINTS))
-        msg.points.append(JointTrajectoryPoint(positions=q.tolist(),
+        msg.points.append(JointTrajectoryPoint(positions=np.asarray(rest).tolist(),
                                                velocities=[0.0] * len(ARM_JOINTS),
-                                               time_from_start=sec_to_duration(0.1)))
+                                               time_from_start=sec_to_duration(duration)))
         return msg
 
     def _hold(self) -> None:
-        q = self.state.arm_positions()
-        if q is not None:
-            self.node.pub_trajectory.publish(self.hold_message(q))
+        self.node.hold_arm()
 
     def set_gripper(self, width: float) -> None:
         self.check()

@@ -10,6 +10,7 @@ from foresight_common.robot_model import ARM_JOINTS, HOME_POSITIONS, JointLimits
 from foresight_executor.trajectory import (
     MAX_SAMPLE_PERIOD,
     JointTrajectoryPlan,
+    braking_stop,
     TrajectoryError,
     point_to_point,
     slow_down_locally,
@@ -255,3 +256,24 @@ def test_slow_down_locally_creeps_where_the_cap_is_zero(limits: JointLimits) -> 
     assert slow.duration == pytest.approx(plan.duration * 0.4 / 0.02, rel=1e-6)
     with pytest.raises(ValueError, match="segments"):   # a caller's bug is loud
         slow_down_locally(plan, speed[:-1], np.zeros(len(dt)))
+
+
+def test_braking_stop_rests_half_way_along_the_current_velocity(limits: JointLimits) -> None:
+    qd = np.array([0.5, -0.2, 0.0, 0.0, 0.0, 0.0, 0.0])
+    # fastest point 0.1 m/s at 2.5 m/s^2: 0.04 s; joint 1 at 2 x 3 rad/s^2: 0.5 / 6 s
+    duration, rest = braking_stop(HOME, qd, limits, 0.1, 2.5)
+    assert duration == pytest.approx(0.5 / (2.0 * limits.acceleration[0]))
+    np.testing.assert_allclose(rest, HOME + qd * duration / 2.0)
+    # a fast point, slow joints: the Cartesian deceleration decides
+    duration, _ = braking_stop(HOME, qd * 0.1, limits, 0.5, 2.5)
+    assert duration == pytest.approx(0.2)
+
+
+def test_braking_stop_without_velocities_or_at_a_limit(limits: JointLimits) -> None:
+    duration, rest = braking_stop(HOME, None, limits, 0.3, 2.5)
+    np.testing.assert_allclose(rest, HOME)
+    assert duration > 0.0
+    at_limit = HOME.copy()
+    at_limit[0] = limits.upper[0] - 1e-3
+    _, rest = braking_stop(at_limit, np.full(7, 1.0), limits, 0.3, 2.5)
+    assert np.all(rest <= limits.upper) and np.all(rest >= limits.lower)

@@ -75,6 +75,8 @@ class SimulatedCell:
         self.data.qpos[self.finger_qpos] = (MAX_GRIPPER_WIDTH / 2, -MAX_GRIPPER_WIDTH / 2)
         mujoco.mj_forward(model, self.data)
         self.follower = TrajectoryFollower(np.array(initial_arm))
+        self._acceleration = np.zeros(model.nv)
+        self._inertia_product = np.zeros(model.nv)
         self._force_sensor = model.sensor("wrist_force").id
         self._torque_sensor = model.sensor("wrist_torque").id
 
@@ -104,7 +106,7 @@ class SimulatedCell:
         plan = TrajectorySegmentPlan(
             start_time=self.sim_time if start_time is None else start_time,
             times=np.asarray(times, dtype=float), positions=q, velocities=v)
-        self.follower.start(plan, current)
+        self.follower.start(plan, current, self.sim_time)
         return []
 
     def hold_position(self) -> None:
@@ -123,11 +125,11 @@ class SimulatedCell:
     # --- physics ---------------------------------------------------------------------------
     def step(self) -> None:
         data = self.data
-        q_ref, qd_ref = self.follower.reference(self.sim_time)
+        q_ref, qd_ref, qdd_ref = self.follower.reference_with_acceleration(self.sim_time)
         bias = data.qfrc_bias[self.arm_dof]
         data.ctrl[self.arm_act] = joint_torques(data.qpos[self.arm_qpos],
                                                 data.qvel[self.arm_dof], q_ref, qd_ref, bias,
-                                                self.gains)
+                                                self.gains, self._inertia_torque(qdd_ref))
         step = GRIPPER_WIDTH_RATE_MPS * self.model.opt.timestep
         self.gripper_width += float(np.clip(self.gripper_target - self.gripper_width,
                                             -step, step))
@@ -135,6 +137,16 @@ class SimulatedCell:
         data.ctrl[self.finger_act] = (half, -half)
         self.cell.step_world()
         mujoco.mj_step(self.model, data)
+
+    def _inertia_torque(self, arm_acceleration: np.ndarray) -> np.ndarray:
+        """M(q) qdd for the arm's joints (the arm is a chain of its own: its rows of the mass
+        matrix do not couple to the free parts' degrees of freedom)."""
+        if not np.any(arm_acceleration):
+            return np.zeros_like(arm_acceleration)
+        self._acceleration[:] = 0.0
+        self._acceleration[self.arm_dof] = arm_acceleration
+        mujoco.mj_mulM(self.model, self.data, self._inertia_product, self._acceleration)
+        return self._inertia_product[self.arm_dof].copy()
 
     # --- sensors ---------------------------------------------------------------------------
     def joint_state(self) -> JointStateSample:
