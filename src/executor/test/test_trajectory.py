@@ -10,8 +10,8 @@ from foresight_common.robot_model import ARM_JOINTS, HOME_POSITIONS, JointLimits
 from foresight_executor.trajectory import (
     MAX_SAMPLE_PERIOD,
     JointTrajectoryPlan,
-    braking_stop,
     TrajectoryError,
+    braking_stop,
     point_to_point,
     slow_down_locally,
     time_parameterize,
