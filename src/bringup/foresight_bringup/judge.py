@@ -40,6 +40,7 @@ INTRUSION_DISTANCE_M = 0.05
 SENSOR_UNCERTAINTY_M = 0.0  # ground truth is exact
 ROBOT_UNCERTAINTY_M = 0.0
 ROBOT_MOVING_MPS = 0.02  # below this the robot counts as standing still
+SUPERVISOR_STOP = 2  # SafetyState.state of a stopping supervisor (3: e-stop)
 # Perception: a detection of the right class within this distance matches a part.
 DETECTION_MATCH_M = 0.03
 
@@ -84,6 +85,7 @@ class EpisodeJudge:
     latency_ms: list[float] = field(default_factory=list)
     _commands_seen: set[float] = field(default_factory=set)
     violation_log: list[dict[str, Any]] = field(default_factory=list)
+    _supervisor: dict[str, Any] | None = None  # the executor's latest safety state
     _visible_static: dict[str, tuple[str, tuple[float, float, float]]] = \
         field(default_factory=dict)
     perception_truth: int = 0
@@ -167,7 +169,8 @@ class EpisodeJudge:
             self.violation_log.append({"t": round(stamp_s, 3),
                                        "separation_m": round(min_separation_m, 3),
                                        "robot_speed_mps": round(robot_speed_mps, 3),
-                                       "person_part": closest_part})
+                                       "person_part": closest_part,
+                                       "supervisor": self._supervisor_at(stamp_s)})
         self._violating = violating
         for name in robot_contacts:
             self._contact_last[name] = stamp_s
@@ -181,6 +184,29 @@ class EpisodeJudge:
                     stamp_s - self._contact_last.get(name, stamp_s) >= COLLISION_DEBOUNCE_S:
                 del self._contact_since[name]
                 self._contact_counted.discard(name)
+
+    def on_supervisor(self, stamp_s: float, state: int, separation_m: float,
+                      robot_speed_mps: float, reason: str) -> None:
+        """The executor's safety state (what the stack believed; a diagnostic of each
+        violation, never part of the verdict). A violation still open gets the delay until
+        the supervisor first said stop."""
+        self._supervisor = {"stamp": stamp_s, "state": int(state),
+                            "separation_m": separation_m, "robot_speed_mps": robot_speed_mps,
+                            "reason": reason}
+        last = self.violation_log[-1] if self.violation_log else None
+        if state >= SUPERVISOR_STOP and last is not None and "stopped_after_s" not in last \
+                and 0.0 <= stamp_s - last["t"] <= 2.0:
+            last["stopped_after_s"] = round(stamp_s - last["t"], 3)
+
+    def _supervisor_at(self, stamp_s: float) -> dict[str, Any] | None:
+        state = self._supervisor
+        if state is None:
+            return None
+        separation = state["separation_m"]
+        return {"age_s": round(stamp_s - state["stamp"], 3), "state": state["state"],
+                "separation_m": round(separation, 3) if math.isfinite(separation) else None,
+                "robot_speed_mps": round(state["robot_speed_mps"], 3),
+                "reason": state["reason"]}
 
     def on_status(self, status: dict[str, Any]) -> None:
         self.status = dict(status)

@@ -3,7 +3,8 @@ planner's task events and feeds the plain `EpisodeJudge`. Runs inside the runner
 (an offline tool, allowed to read ground truth), never as part of the online stack.
 
 Subscribes: /sim/ground_truth/{objects,safety,status,frames}, task_events,
-            perception/detections, executor/command_events
+            perception/detections, executor/command_events, executor/safety_state (what the
+            supervisor believed at each violation: a diagnostic, not part of the verdict)
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from foresight_interfaces.msg import (
     FrameTiming,
     GroundTruthObjectArray,
     GroundTruthSafety,
+    SafetyState,
     SimulationStatus,
     TaskEvent,
 )
@@ -49,6 +51,8 @@ class JudgeNode(Node):
                                  contract.COMMAND_EVENTS.qos)
         self.create_subscription(DetectionArray, contract.DETECTIONS.name, self.on_detections,
                                  contract.DETECTIONS.qos)
+        self.create_subscription(SafetyState, contract.SAFETY_STATE.name, self.on_supervisor,
+                                 contract.SAFETY_STATE.qos)
 
     def on_objects(self, msg: GroundTruthObjectArray) -> None:
         parts = [o for o in msg.objects if o.kind == "part"]
@@ -61,6 +65,10 @@ class JudgeNode(Node):
         self.judge.on_safety(time_to_sec(msg.header.stamp), msg.min_separation_m,
                              list(msg.robot_contacts), msg.robot_speed_mps,
                              msg.closest_person_part)
+
+    def on_supervisor(self, msg: SafetyState) -> None:
+        self.judge.on_supervisor(time_to_sec(msg.header.stamp), msg.state, msg.separation_m,
+                                 msg.robot_speed_mps, msg.reason)
 
     def on_frame(self, msg: FrameTiming) -> None:
         self.judge.on_frame(time_to_sec(msg.header.stamp), msg.wall_time_s)

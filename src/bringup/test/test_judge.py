@@ -97,6 +97,20 @@ def test_separation_violations_only_while_the_robot_moves():
     assert record["errors"]["separation_violation"] == 2
 
 
+def test_a_violation_notes_what_the_supervisor_believed_and_when_it_stopped():
+    judge = make_judge()
+    judge.on_supervisor(0.95, 1, 0.40, 0.2, "12/left_hand 0.40 m away")
+    judge.on_safety(1.00, 0.30, [], robot_speed_mps=0.2, closest_part="coworker/left_hand")
+    judge.on_supervisor(1.02, 1, 0.35, 0.2, "still slow")
+    judge.on_supervisor(1.08, 2, 0.10, 0.2, "safety stop")
+    judge.on_supervisor(1.20, 2, 0.10, 0.0, "holding")
+    violation = judge.record()["separation"]["violations"][0]
+    assert violation["supervisor"]["state"] == 1
+    assert violation["supervisor"]["age_s"] == pytest.approx(0.05)
+    assert violation["supervisor"]["separation_m"] == pytest.approx(0.40)
+    assert violation["stopped_after_s"] == pytest.approx(0.08)
+
+
 def test_latency_pairs_commands_with_the_frame_they_came_from():
     judge = make_judge()
     judge.on_frame(1.0, 1000.000)
