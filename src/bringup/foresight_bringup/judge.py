@@ -15,6 +15,7 @@ protective distance S_p while the robot moves: events and duration), decision la
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +41,10 @@ INTRUSION_DISTANCE_M = 0.05
 SENSOR_UNCERTAINTY_M = 0.0  # ground truth is exact
 ROBOT_UNCERTAINTY_M = 0.0
 ROBOT_MOVING_MPS = 0.02  # below this the robot counts as standing still
+# A violation's record carries the ground-truth separation and robot speed from this long
+# before to this long after its start (a diagnostic of how the stack reacted).
+TRACE_BEFORE_S = 0.3
+TRACE_AFTER_S = 0.5
 SUPERVISOR_STOP = 2  # SafetyState.state of a stopping supervisor (3: e-stop)
 # Perception: a detection of the right class within this distance matches a part.
 DETECTION_MATCH_M = 0.03
@@ -86,6 +91,7 @@ class EpisodeJudge:
     _commands_seen: set[float] = field(default_factory=set)
     violation_log: list[dict[str, Any]] = field(default_factory=list)
     _supervisor: dict[str, Any] | None = None  # the executor's latest safety state
+    _recent: deque = field(default_factory=deque)  # ground-truth safety samples
     _visible_static: dict[str, tuple[str, tuple[float, float, float]]] = \
         field(default_factory=dict)
     perception_truth: int = 0
@@ -164,13 +170,22 @@ class EpisodeJudge:
                                                                 min_separation_m))
         if self._violating:  # sample and hold: the previous state lasted until now
             self.violation_s += dt
+        sample = (stamp_s, min_separation_m, robot_speed_mps)
         if violating and not self._violating:
             self.violation_events += 1
             self.violation_log.append({"t": round(stamp_s, 3),
                                        "separation_m": round(min_separation_m, 3),
                                        "robot_speed_mps": round(robot_speed_mps, 3),
                                        "person_part": closest_part,
-                                       "supervisor": self._supervisor_at(stamp_s)})
+                                       "supervisor": self._supervisor_at(stamp_s),
+                                       "trace": []})
+            for earlier in self._recent:
+                self._trace(earlier)
+        if self.violation_log and stamp_s - self.violation_log[-1]["t"] <= TRACE_AFTER_S:
+            self._trace(sample)
+        self._recent.append(sample)
+        while self._recent and stamp_s - self._recent[0][0] > TRACE_BEFORE_S:
+            self._recent.popleft()
         self._violating = violating
         for name in robot_contacts:
             self._contact_last[name] = stamp_s
@@ -184,6 +199,14 @@ class EpisodeJudge:
                     stamp_s - self._contact_last.get(name, stamp_s) >= COLLISION_DEBOUNCE_S:
                 del self._contact_since[name]
                 self._contact_counted.discard(name)
+
+    def _trace(self, sample: tuple[float, float, float]) -> None:
+        """(time from the violation's start, true separation, true robot speed)."""
+        start = self.violation_log[-1]["t"]
+        separation = sample[1] if math.isfinite(sample[1]) else None
+        self.violation_log[-1]["trace"].append(
+            [round(sample[0] - start, 3), separation and round(separation, 3),
+             round(sample[2], 3)])
 
     def on_supervisor(self, stamp_s: float, state: int, separation_m: float,
                       robot_speed_mps: float, reason: str) -> None:

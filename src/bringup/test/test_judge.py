@@ -92,6 +92,10 @@ def test_separation_violations_only_while_the_robot_moves():
     judge.on_safety(0.08, 1.50, [], robot_speed_mps=0.2, closest_part="coworker/right_hand")
     judge.on_safety(0.10, 0.30, [], robot_speed_mps=0.2, closest_part="coworker/right_hand")
     record = judge.record()
+    first, second = record["separation"]["violations"]
+    # the ground truth around each start: from 0.3 s before to 0.5 s after
+    assert [row[0] for row in first["trace"]] == [-0.04, -0.02, 0.0, 0.02, 0.04]
+    assert second["trace"][0] == [-0.1, 0.3, 0.0] and second["trace"][-1] == [0.0, 0.3, 0.2]
     assert record["separation"]["violation_events"] == 2
     assert record["separation"]["violation_s"] == pytest.approx(0.04)
     assert record["errors"]["separation_violation"] == 2
@@ -109,6 +113,7 @@ def test_a_violation_notes_what_the_supervisor_believed_and_when_it_stopped():
     assert violation["supervisor"]["age_s"] == pytest.approx(0.05)
     assert violation["supervisor"]["separation_m"] == pytest.approx(0.40)
     assert violation["stopped_after_s"] == pytest.approx(0.08)
+    assert [row[0] for row in violation["trace"]] == [0.0]
 
 
 def test_latency_pairs_commands_with_the_frame_they_came_from():

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.node import Node
-from std_msgs.msg import Bool
+from std_msgs.msg import Bool, Float64MultiArray
 from std_srvs.srv import Trigger
 
 from foresight_common import contract
@@ -60,6 +60,7 @@ from foresight_executor.safety import (
     SafetyVerdict,
     SpeedSeparationMonitor,
     SsmConfig,
+    hands_seen,
     on_body_outline,
 )
 from foresight_executor.skills import (
@@ -81,6 +82,7 @@ SUPERVISED_BODIES = ("panda_link3", "panda_link4", "panda_link5", "panda_link6",
 #: frame to frame, and a plan right at the limit would be stopped at once.
 PLAN_SEPARATION_MARGIN_M = 0.03
 STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint state
+GRIPPER_MOVING_MPS = 0.005  # a finger sliding faster than this is moving (m/s)
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
 
 
@@ -177,6 +179,7 @@ class ExecutorNode(Node):
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
         self._robot_speed = 0.0
+        self._gripper_target: float | None = None  # last commanded width (m)
         self._base = np.asarray(layout.robot_base, dtype=float)
         self._camera_stamp = -math.inf
         create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
@@ -248,7 +251,8 @@ class ExecutorNode(Node):
             return
         q, velocity, joint_stamp = motion
         points = self.robot_points(q)
-        speed = self._point_speed(q, velocity, joint_stamp, points)
+        # the finger tips move with the hand and slide on their own: an upper bound
+        speed = self._point_speed(q, velocity, joint_stamp, points) + self.state.finger_speed()
         self._robot_speed = speed
         people, predicted, people_stamp, scan_stamp, measured = self._person_points()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
@@ -268,10 +272,13 @@ class ExecutorNode(Node):
         self._verdict = verdict
         if verdict.level == SafetyLevel.STOP and previous.level != SafetyLevel.STOP:
             self.hold_arm()
+            self._hold_gripper()
             self.diagnostics.count("safety.stops")
             self.get_logger().warning(f"safety stop: {verdict.reason}")
         elif verdict.level != SafetyLevel.STOP and previous.level == SafetyLevel.STOP:
             self.get_logger().info(f"safety: resuming ({verdict.reason})")
+            if self._gripper_target is not None:  # finish what a stop interrupted
+                self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
         msg = SafetyState(state=int(verdict.level), separation_m=float(verdict.separation_m),
                           protective_distance_m=float(verdict.protective_distance_m),
                           robot_speed_mps=speed, speed_scale=float(verdict.speed_scale),
@@ -299,6 +306,9 @@ class ExecutorNode(Node):
             scanner = self.people.scanner
             body = on_body_outline(scan, np.asarray(scanner.position), scanner.yaw,
                                    self.ssm.config)
+            if not hands_seen(people, ages_at(self._now(), measured),
+                              self.ssm.config.hands_seen_within_s):
+                body[:] = False  # a hand the camera misses may rest against the body
             for index, point in enumerate(scan):
                 people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
         return people, predicted, people_stamp, scan_stamp, measured
@@ -354,6 +364,19 @@ class ExecutorNode(Node):
 
     def safety_reason(self) -> str:
         return self._verdict.reason
+
+    def command_gripper(self, width: float) -> None:
+        """Move the fingers to `width`, unless the supervisor holds the robot (then they
+        move when it resumes): fingers in motion are robot motion next to a person."""
+        self._gripper_target = float(width)
+        if not self.safety_stopped():
+            self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
+
+    def _hold_gripper(self) -> None:
+        """Stop fingers that are moving where they are; fingers at rest (squeezing a part)
+        keep their command."""
+        if self.state.finger_speed() > GRIPPER_MOVING_MPS:
+            self.pub_gripper.publish(Float64MultiArray(data=[self.state.gripper_width()]))
 
     def hold_arm(self) -> None:
         """Brake to a stop along the current motion and hold there."""

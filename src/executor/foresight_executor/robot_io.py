@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 from sensor_msgs.msg import JointState
-from std_msgs.msg import Float64MultiArray
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from foresight_common.conversions import sec_to_duration, sec_to_time
@@ -44,6 +43,7 @@ class RobotState:
         self._arm_velocity = np.zeros(len(ARM_JOINTS))
         self._velocity_measured = False     # the joint states carry velocities
         self._fingers = (0.0, 0.0)
+        self._finger_speed = 0.0  # m/s, fastest finger (0 when the states carry no velocity)
         self._force = np.zeros(3)
         self.joint_stamp = -math.inf  # receive time (node clock, s)
         self.estop_input = False
@@ -63,14 +63,17 @@ class RobotState:
         if not (np.all(np.isfinite(arm)) and all(map(math.isfinite, fingers))):
             return "positions contain NaN or infinity"
         velocity = np.zeros(len(ARM_JOINTS))
+        finger_speed = 0.0
         measured = len(msg.velocity) == len(names)
         if measured:
             vel_lookup = dict(zip(names, msg.velocity, strict=True))
             velocity = np.array([vel_lookup[n] for n in ARM_JOINTS])
-            if not np.all(np.isfinite(velocity)):
+            finger_speed = max(abs(vel_lookup[n]) for n in FINGER_JOINTS)
+            if not (np.all(np.isfinite(velocity)) and math.isfinite(finger_speed)):
                 return "velocities contain NaN or infinity"
         with self._lock:
             self._arm, self._arm_velocity, self._fingers = arm, velocity, fingers
+            self._finger_speed = finger_speed
             self._velocity_measured = measured
             self.joint_stamp = now
         return None
@@ -99,6 +102,11 @@ class RobotState:
     def gripper_width(self) -> float:
         with self._lock:
             return float(self._fingers[0] - self._fingers[1])
+
+    def finger_speed(self) -> float:
+        """How fast the fastest finger slides (m/s; 0 without measured velocities)."""
+        with self._lock:
+            return self._finger_speed
 
     def force(self) -> np.ndarray:
         with self._lock:
@@ -160,7 +168,7 @@ class RosRobotIO:
 
     def set_gripper(self, width: float) -> None:
         self.check()
-        self.node.pub_gripper.publish(Float64MultiArray(data=[float(width)]))
+        self.node.command_gripper(width)
         self._command_event()
 
     def _command_event(self) -> None:
@@ -327,9 +335,15 @@ class RosRobotIO:
         return slow
 
     def wait(self, seconds: float) -> None:
+        """Let `seconds` pass while the robot may move (the gripper settling): time held
+        by the supervisor does not count."""
         until = self._now() + seconds
         while self._now() < until:
             self.check()
+            if self.node.safety_stopped():
+                held = self._now()
+                self._wait_until_safe()
+                until += self._now() - held
             self._sleep()
 
     def feedback(self, phase: str, progress: float) -> None:

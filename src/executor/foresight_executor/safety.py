@@ -53,6 +53,8 @@ class SsmConfig:
     body_min_width_m: float = 0.12  # a scan cluster this wide is a body (a torso's front;
     #                                 an arm's cut is narrower)
     protrusion_m: float = 0.08  # what stands out of a body's outline this far may be a hand
+    hands_seen_within_s: float = 0.3  # a body outline counts as body only while the camera
+    #                                   has measured both hands this recently
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,21 @@ def on_body_outline(points: np.ndarray, origin: np.ndarray, yaw: float, config: 
         front = float(np.median(depth[cluster]))
         body[cluster] = depth[cluster] > front - config.protrusion_m
     return body
+
+
+def hands_seen(people: Mapping[str, np.ndarray], ages: Mapping[str, float],
+               max_age_s: float) -> bool:
+    """Whether the camera accounts for every hand: each tracked person has both hands,
+    measured within `max_age_s`. The scanner cannot tell a hand resting against the body
+    from the body; only then may its body outline count at body speed."""
+    persons: dict[str, set[str]] = {}
+    for name in people:
+        person, _, part = name.rpartition("/")
+        persons.setdefault(person, set())
+        if part.endswith("_hand") and ages.get(name, math.inf) <= max_age_s:
+            persons[person].add(part)
+    return bool(persons) and all({"left_hand", "right_hand"} <= seen
+                                 for seen in persons.values())
 
 
 def point_age(name: str, people_age_s: float, scan_age_s: float,
