@@ -56,6 +56,7 @@ from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
     BODY_SCAN_PREFIX,
     SCAN_PREFIX,
+    ReachWatch,
     SafetyLevel,
     SafetyVerdict,
     SpeedSeparationMonitor,
@@ -176,6 +177,7 @@ class ExecutorNode(Node):
             sensor_uncertainty_m=p.ssm_sensor_uncertainty_m,
             robot_radius_m=p.ssm_robot_radius_m))
         self.people = PeopleView(p.ssm_prediction_window_s, layout.safety_scanner)
+        self.reach_watch = ReachWatch(self.ssm.config)
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
         self._robot_speed = 0.0
@@ -311,6 +313,11 @@ class ExecutorNode(Node):
                 body[:] = False  # a hand the camera misses may rest against the body
             for index, point in enumerate(scan):
                 people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
+            starts = self.reach_watch.update(scan, body, scan_stamp,
+                                             np.asarray(scanner.position), scanner.yaw)
+            for index, (where, when) in enumerate(starts):
+                people[f"{SCAN_PREFIX}reach_{index}"] = where
+                measured[f"{SCAN_PREFIX}reach_{index}"] = when  # grows at hand speed since
         return people, predicted, people_stamp, scan_stamp, measured
 
     def _point_speed(self, q: np.ndarray, velocity: np.ndarray | None, joint_stamp: float,

@@ -53,6 +53,8 @@ class SsmConfig:
     body_min_width_m: float = 0.12  # a scan cluster this wide is a body (a torso's front;
     #                                 an arm's cut is narrower)
     protrusion_m: float = 0.08  # what stands out of a body's outline this far may be a hand
+    reach_start_speed_mps: float = 0.2  # an arm cut advancing this fast starts a reach
+    reach_memory_s: float = 0.4  # how long a reach start counts (until the camera has the hand)
     hands_seen_within_s: float = 0.3  # a body outline counts as body only while the camera
     #                                   has measured both hands this recently
 
@@ -143,6 +145,60 @@ def hands_seen(people: Mapping[str, np.ndarray], ages: Mapping[str, float],
             persons[person].add(part)
     return bool(persons) and all({"left_hand", "right_hand"} <= seen
                                  for seen in persons.values())
+
+
+class ReachWatch:
+    """Reach starts seen by the safety scanner. Its plane cuts the co-worker's forearm: it
+    follows the hand for the first ~0.25 s of a reach, then the hand dips below the plane
+    and leaves the scanned half-plane towards the bench while the cut stays behind
+    (measured in the simulated cell: the scan then puts the hand up to 0.4 m farther from
+    the robot than it is), and the camera sees it only some 0.15 s later. So an arm cut
+    that advances towards the robot marks where a hand set off and when: the supervisor
+    counts a hand that may have moved from there at hand speed ever since, for
+    `reach_memory_s`."""
+
+    def __init__(self, config: SsmConfig) -> None:
+        self.config = config
+        self._fronts: np.ndarray = np.zeros((0, 3))
+        self._stamp = -math.inf
+        self.starts: list[tuple[np.ndarray, float]] = []  # (where, when)
+
+    def update(self, points: np.ndarray, body: np.ndarray, stamp: float, origin: np.ndarray,
+               yaw: float) -> list[tuple[np.ndarray, float]]:
+        """Feed one scan (world points in ray order, which lie on a body outline); returns
+        the reach starts still counting at `stamp`."""
+        c = self.config
+        if stamp <= self._stamp:
+            return self.starts
+        facing = np.array([math.cos(yaw), math.sin(yaw)])
+        fronts = scan_cluster_fronts(points[~body] if len(points) else points,
+                                     np.asarray(origin, dtype=float), facing, c)
+        dt = stamp - self._stamp
+        if len(fronts) and len(self._fronts) and 0.0 < dt <= 0.2:
+            for front in fronts:
+                gaps = np.linalg.norm(self._fronts[:, :2] - front[:2], axis=1)
+                k = int(np.argmin(gaps))
+                advance = float((self._fronts[k, :2] - front[:2]) @ facing) / dt
+                if gaps[k] < c.scan_cluster_gap_m and advance > c.reach_start_speed_mps:
+                    self.starts.append((front.copy(), stamp))
+        self._fronts, self._stamp = fronts, stamp
+        self.starts = [(p, t) for p, t in self.starts if stamp - t <= c.reach_memory_s]
+        return self.starts
+
+
+def scan_cluster_fronts(points: np.ndarray, origin: np.ndarray, facing: np.ndarray,
+                        config: SsmConfig) -> np.ndarray:
+    """For each cluster of scan points (in ray order), its point nearest the scanner along
+    `facing` (the scanner stands at the bench's edge looking away from the robot at the
+    co-worker's station: that is the part nearest the robot)."""
+    if len(points) == 0:
+        return np.zeros((0, 3))
+    flat = np.asarray(points, dtype=float)[:, :2]
+    depth = (flat - origin[:2]) @ facing
+    splits = np.flatnonzero(np.linalg.norm(np.diff(flat, axis=0), axis=1) >
+                            config.scan_cluster_gap_m) + 1
+    return np.array([points[cluster[int(np.argmin(depth[cluster]))]]
+                     for cluster in np.split(np.arange(len(points)), splits)])
 
 
 def point_age(name: str, people_age_s: float, scan_age_s: float,

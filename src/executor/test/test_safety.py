@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from foresight_executor.safety import (
+    ReachWatch,
     SafetyLevel,
     SpeedSeparationMonitor,
     SsmConfig,
@@ -202,3 +203,46 @@ def test_the_body_outline_counts_as_body_only_while_the_camera_has_both_hands():
     one = {"7/left_hand": np.zeros(3), "7/left_arm": np.ones(3)}
     assert not hands_seen(one, {"7/left_hand": 0.1}, 0.3)
     assert not hands_seen({}, {}, 0.3)  # nobody tracked: the scan is all there is
+
+
+def arm_cut(x: float, y: float) -> np.ndarray:
+    """Scan points of a forearm cut 6 cm wide whose nearest point to the robot is at x."""
+    return np.array([[x + 0.01, y - 0.03, 1.0], [x, y, 1.0], [x + 0.01, y + 0.03, 1.0]])
+
+
+def test_an_arm_cut_advancing_towards_the_robot_marks_a_reach_start_for_a_while():
+    """Scanner at x=0.97 looking along +x (away from the robot) at the co-worker: a cut
+    moving to smaller x at >= 0.2 m/s is a hand setting off; it counts for 0.4 s."""
+    watch = ReachWatch(SsmConfig())
+    origin, yaw = np.array([0.97, 0.10, 1.0]), 0.0
+    rest = np.concatenate([arm_cut(1.02, -0.12), arm_cut(1.02, 0.32)])
+    none = np.zeros(6, dtype=bool)
+    for k in range(5):  # resting arms: nothing
+        assert watch.update(rest, none, 1.0 + 0.04 * k, origin, yaw) == []
+    moving = np.concatenate([arm_cut(1.005, -0.12), arm_cut(1.02, 0.32)])  # 0.375 m/s
+    starts = watch.update(moving, none, 1.20, origin, yaw)
+    assert len(starts) == 1
+    where, when = starts[0]
+    np.testing.assert_allclose(where, [1.005, -0.12, 1.0])
+    assert when == 1.20
+    # the hand has dipped below the plane: the scan shows only the other arm
+    assert len(watch.update(arm_cut(1.02, 0.32), np.zeros(3, dtype=bool), 1.24, origin,
+                            yaw)) == 1
+    assert watch.update(arm_cut(1.02, 0.32), np.zeros(3, dtype=bool), 1.64, origin,
+                        yaw) == []  # forgotten after reach_memory_s
+    # an arm moving away from the robot, or an old scan, starts nothing
+    away = ReachWatch(SsmConfig())
+    away.update(arm_cut(1.00, 0.0), np.zeros(3, dtype=bool), 2.0, origin, yaw)
+    assert away.update(arm_cut(1.03, 0.0), np.zeros(3, dtype=bool), 2.04, origin, yaw) == []
+    assert away.update(arm_cut(0.99, 0.0), np.zeros(3, dtype=bool), 2.04, origin, yaw) == []
+
+
+def test_a_reach_start_grows_at_hand_speed_in_the_monitor():
+    monitor = SpeedSeparationMonitor(CONFIG)
+    robot = np.array([[0.60, -0.12, 1.0]])
+    start = {"scan/reach_0": np.array([1.0, -0.12, 1.0])}
+    fresh = monitor.evaluate(0.0, robot, 0.1, start, point_ages={"scan/reach_0": 0.0})
+    later = monitor.evaluate(0.0, robot, 0.1, start, point_ages={"scan/reach_0": 0.15})
+    # a scan point: the hand stands out of the cut by scan_radius_m
+    assert fresh.separation_m == pytest.approx(0.40 - CONFIG.scan_radius_m)
+    assert later.separation_m == pytest.approx(0.40 - CONFIG.scan_radius_m - 2.0 * 0.15)
