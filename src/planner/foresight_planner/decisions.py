@@ -135,6 +135,7 @@ class Finished:
 
 # what became of one chosen part
 SEATED, FAILED, PREEMPTED, REFUSED = "seated", "failed", "preempted", "refused"
+HELD = "held"  # picked, but not seated (the insertion failed)
 
 
 @dataclass
@@ -147,13 +148,22 @@ class TaskMemory:
     done: set[int] = field(default_factory=set)
     filled: list[np.ndarray] = field(default_factory=list)
     last_feed: float | None = None  # when the task started or a conveyor part last appeared
-    _on_belt: set[int] = field(default_factory=set)
+    _on_belt: dict[int, str] = field(default_factory=dict)  # id -> label, ever on the belt
+    _taken: set[int] = field(default_factory=set)  # parts the arm picked up
 
-    def note_belt(self, part_ids: set[int], now: float) -> None:
-        """Parts now on the belt: one not seen there before resets the feed clock."""
-        if self.last_feed is None or part_ids - self._on_belt:
+    def note_belt(self, parts: dict[int, str], now: float) -> None:
+        """Parts now on the belt (id -> label): one not seen there before resets the feed
+        clock."""
+        if self.last_feed is None or parts.keys() - self._on_belt.keys():
             self.last_feed = now
-        self._on_belt |= part_ids
+        self._on_belt.update(parts)
+
+    def lost_from_belt(self, visible: set[int]) -> list[str]:
+        """Labels of the parts the belt brought that the arm never took and that are gone
+        from view (ridden into the reject bin, where perception may not see them): the
+        feeder sends one per hole, so they count as supplied, never as still to come."""
+        return sorted(label for part, label in self._on_belt.items()
+                      if part not in visible and part not in self._taken)
 
     def record(self, choice: Choice, result: str, arm_was_ready: bool) -> bool:
         """Book the result of working on `choice`; True when the arm should now wait above
@@ -164,6 +174,8 @@ class TaskMemory:
         over), and neither is a pick that gave way to a conveyor part."""
         part = choice.part.id
         self.attempts[part] = self.attempts.get(part, 0) + 1
+        if result in (SEATED, HELD):
+            self._taken.add(part)
         if result == SEATED:
             self.done.add(part)
             self.given_up.add(part)
@@ -264,10 +276,12 @@ class DecisionMaker:
     # --- the choice -------------------------------------------------------------------------
     def next_step(self, world: WorldSnapshot, now: float, attempts: dict[int, int],
                   given_up: set[int], filled: tuple[np.ndarray, ...] = (),
-                  last_feed: float | None = None) -> Choice | Wait | GetReady | Finished:
+                  last_feed: float | None = None, lost_from_belt: tuple[str, ...] = ()
+                  ) -> Choice | Wait | GetReady | Finished:
         """`filled`: hole positions this task has put a part into (a seated part may hide
         its hole's rim from the camera, so perception alone cannot be trusted with it);
-        `last_feed`: when the task started or a conveyor part last appeared (TaskMemory)."""
+        `last_feed`: when the task started or a conveyor part last appeared;
+        `lost_from_belt`: labels of belt parts gone unpicked (both from TaskMemory)."""
         layout, config = self.layout, self.config
         holes = [o for o in world.objects if o.label.startswith("hole_")]
         parts = [o for o in world.objects if part_type_of(layout, o.label) is not None]
@@ -331,8 +345,9 @@ class DecisionMaker:
             part = min(new_on_belt, key=lambda p: -p.position[1])
             return self.ready_above_belt(
                 self.belt_grasp_yaw(part, part_type_of(layout, part.label)), "; ".join(waits))
-        scrap = [p for p in parts if self._in_reject_bin(p.position)]
-        expected = self.expected_from_belt(holes, todo + scrap, occupied)
+        scrap = [p.label for p in parts if self._in_reject_bin(p.position)]
+        expected = self.expected_from_belt(
+            holes, [p.label for p in todo] + scrap + list(lost_from_belt), occupied)
         if expected and config.prediction_horizon_s > 0.0 and config.feed_wait_s > 0.0 \
                 and last_feed is not None and now - last_feed < config.feed_wait_s \
                 and not new_on_belt and not arriving:
@@ -345,17 +360,18 @@ class DecisionMaker:
         return min(candidates, key=lambda c: float(np.linalg.norm(c.part.position[:2] -
                                                                   c.hole.position[:2])))
 
-    def expected_from_belt(self, holes: list[TrackedObject], supplied: list[TrackedObject],
+    def expected_from_belt(self, holes: list[TrackedObject], supplied: list[str],
                            occupied: dict[int, int]) -> list[str]:
-        """Part types the free holes need more of than the `supplied` parts (still to do,
-        or already brought by the belt and lost into the reject bin: the feeder sends one
-        per hole) provide; the conveyor is the cell's only other source. Sorted."""
+        """Part types the free holes need more of than the `supplied` parts (labels: still
+        to do, or already brought by the belt and lost into the reject bin: the feeder
+        sends one per hole) provide; the conveyor is the cell's only other source.
+        Sorted."""
         needed: dict[str, int] = {}
         for hole in holes:
             if hole.id not in occupied:
                 needed[hole.label] = needed.get(hole.label, 0) + 1
-        for part in supplied:
-            ptype = part_type_of(self.layout, part.label)
+        for label in supplied:
+            ptype = part_type_of(self.layout, label)
             if ptype.hole_type in needed:
                 needed[ptype.hole_type] -= 1
         return sorted(name for name, ptype in self.layout.part_types.items()
@@ -390,9 +406,9 @@ class DecisionMaker:
         tool = part.yaw + self.belt_grasp_offset(part.yaw, ptype)
         return along + wrap(tool - along, min(symmetry(ptype), math.pi))
 
-    def on_belt(self, world: WorldSnapshot) -> set[int]:
-        """Ids of parts on the belt upstream of the pick zone's end."""
-        return {o.id for o in world.objects
+    def on_belt(self, world: WorldSnapshot) -> dict[int, str]:
+        """Parts on the belt upstream of the pick zone's end: id -> label."""
+        return {o.id: o.label for o in world.objects
                 if part_type_of(self.layout, o.label) is not None and self._on_the_belt(o)}
 
     def ready_above_belt(self, yaw: float, reason: str) -> GetReady:

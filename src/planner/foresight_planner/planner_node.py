@@ -46,6 +46,7 @@ from foresight_planner.assembly_plan import (
 )
 from foresight_planner.decisions import (
     FAILED,
+    HELD,
     PREEMPTED,
     REFUSED,
     SEATED,
@@ -303,10 +304,11 @@ class PlannerNode(Node):
 
     async def _do(self, text: str, step: int, choice: Choice, source: float,
                   memory: TaskMemory) -> tuple[int, str]:
-        """Pick the chosen part and insert it: SEATED, FAILED, PREEMPTED (the pick gave
-        way to a conveyor part) or REFUSED (the executor found an intercept out of reach
-        before moving). `memory`: what the task has done (a part whose attempts are used
-        up must not preempt anything)."""
+        """Pick the chosen part and insert it: SEATED, HELD (picked, not seated: set down on
+        the buffer spot), FAILED, PREEMPTED (the pick gave way to a conveyor part) or
+        REFUSED (the executor found an intercept out of reach before moving). `memory`:
+        what the task has done (a part whose attempts are used up must not preempt
+        anything)."""
         ptype = self.layout.part_types[choice.part.label]
         width = min(choice.grasp_span + 2 * self.decisions.config.pregrasp_margin_m, 0.08)
         object_id = f"{choice.part.label}#{choice.part.id}"
@@ -345,7 +347,7 @@ class PlannerNode(Node):
             if outcome != SkillOutcome.SUCCEEDED:
                 step += 1
                 await self._run_step(text, step, ExecuteSkill.Goal(skill="open_gripper"))
-            return step, FAILED
+            return step, HELD
         # The executor measured the seat depth with the wrist; perception double-checks.
         await async_sleep(self, self.params.settle_s)
         if not self.view.part_near(choice.hole.position, ptype.height,
@@ -361,8 +363,10 @@ class PlannerNode(Node):
         first brought up to date)."""
         now = self.now()
         memory.note_belt(self.decisions.on_belt(world), now)
+        visible = {o.id for o in world.objects}
         return self.decisions.next_step(world, now, memory.attempts, memory.given_up,
-                                        tuple(memory.filled), memory.last_feed)
+                                        tuple(memory.filled), memory.last_feed,
+                                        tuple(memory.lost_from_belt(visible)))
 
     def _conveyor_due(self, busy_with: int, memory: TaskMemory) -> str | None:
         """While fetching a part from the tray: a conveyor part is about to pass the pick

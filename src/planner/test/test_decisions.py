@@ -7,6 +7,7 @@ from foresight_common.params import validate_params
 from foresight_planner.decisions import (
     CONVEYOR,
     FAILED,
+    HELD,
     PREEMPTED,
     REFUSED,
     SEATED,
@@ -238,14 +239,38 @@ def test_world_model_waits_at_the_belt_for_a_part_the_fixture_needs(layout, libr
 
 def test_task_memory_feed_clock_restarts_when_a_new_part_appears_on_the_belt():
     memory = TaskMemory()
-    memory.note_belt(set(), 5.0)
+    memory.note_belt({}, 5.0)
     assert memory.last_feed == 5.0  # the task's start
-    memory.note_belt({7}, 12.0)
-    memory.note_belt({7}, 14.0)  # the same part moving on
+    memory.note_belt({7: "peg_slot"}, 12.0)
+    memory.note_belt({7: "peg_slot"}, 14.0)  # the same part moving on
     assert memory.last_feed == 12.0
-    memory.note_belt(set(), 20.0)
-    memory.note_belt({9}, 40.0)
+    memory.note_belt({}, 20.0)
+    memory.note_belt({9: "peg_square"}, 40.0)
     assert memory.last_feed == 40.0
+
+
+def test_a_belt_part_gone_unpicked_counts_as_supplied_one_taken_does_not(layout, library):
+    """The belt brought a slot peg the arm could not take in time; it rode into the reject
+    bin, where perception does not see it. The planner must not wait for another (it
+    waited 40 s for one in two of three diagnostic episodes)."""
+    world_model, _ = makers(layout, library)
+    intercept = world_model.next_step(conveyor_world(layout, 10.0, -0.85), 10.0, {}, set())
+    assert isinstance(intercept, Choice) and intercept.intercept_time
+    memory = TaskMemory()
+    memory.note_belt({16: "peg_slot", intercept.part.id: intercept.part.label}, 40.0)
+    assert memory.lost_from_belt({16, intercept.part.id}) == []  # still in view
+    assert memory.lost_from_belt({intercept.part.id}) == ["peg_slot"]
+    memory.record(intercept, HELD, arm_was_ready=True)  # taken off the belt, not seated
+    assert memory.lost_from_belt(set()) == ["peg_slot"]
+    assert memory.attempts[intercept.part.id] == 1
+    tray_part = obj(2, "peg_round", layout.slot("slot_0").position[:2] + (0.7835,))
+    holes = [hole(layout, 10, "hole_round_0"), hole(layout, 11, "hole_slot_0")]
+    world = WorldSnapshot(stamp=50.0, objects=[tray_part, *holes])
+    waiting = world_model.next_step(world, 50.0, {}, set(), (), last_feed=45.0)
+    assert isinstance(waiting, GetReady) and "bring peg_slot" in waiting.reason
+    chosen = world_model.next_step(world, 50.0, {}, set(), (), last_feed=45.0,
+                                   lost_from_belt=tuple(memory.lost_from_belt(set())))
+    assert isinstance(chosen, Choice) and chosen.part.id == 2
 
 
 def test_belt_grasps_agree_with_the_waiting_pose_across_the_symmetry_boundary(layout,
