@@ -61,7 +61,6 @@ from foresight_executor.safety import (
     SafetyVerdict,
     SpeedSeparationMonitor,
     SsmConfig,
-    hands_seen,
     on_body_outline,
 )
 from foresight_executor.skills import (
@@ -308,9 +307,6 @@ class ExecutorNode(Node):
             scanner = self.people.scanner
             body = on_body_outline(scan, np.asarray(scanner.position), scanner.yaw,
                                    self.ssm.config)
-            if not hands_seen(people, ages_at(self._now(), measured),
-                              self.ssm.config.hands_seen_within_s):
-                body[:] = False  # a hand the camera misses may rest against the body
             for index, point in enumerate(scan):
                 people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
             starts = self.reach_watch.update(scan, body, scan_stamp,

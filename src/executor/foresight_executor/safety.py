@@ -55,8 +55,6 @@ class SsmConfig:
     protrusion_m: float = 0.08  # what stands out of a body's outline this far may be a hand
     reach_start_speed_mps: float = 0.2  # an arm cut advancing this fast starts a reach
     reach_memory_s: float = 0.4  # how long a reach start counts (until the camera has the hand)
-    hands_seen_within_s: float = 0.3  # a body outline counts as body only while the camera
-    #                                   has measured both hands this recently
 
 
 @dataclass(frozen=True)
@@ -130,21 +128,6 @@ def on_body_outline(points: np.ndarray, origin: np.ndarray, yaw: float, config: 
         front = float(np.median(depth[cluster]))
         body[cluster] = depth[cluster] > front - config.protrusion_m
     return body
-
-
-def hands_seen(people: Mapping[str, np.ndarray], ages: Mapping[str, float],
-               max_age_s: float) -> bool:
-    """Whether the camera accounts for every hand: each tracked person has both hands,
-    measured within `max_age_s`. The scanner cannot tell a hand resting against the body
-    from the body; only then may its body outline count at body speed."""
-    persons: dict[str, set[str]] = {}
-    for name in people:
-        person, _, part = name.rpartition("/")
-        persons.setdefault(person, set())
-        if part.endswith("_hand") and ages.get(name, math.inf) <= max_age_s:
-            persons[person].add(part)
-    return bool(persons) and all({"left_hand", "right_hand"} <= seen
-                                 for seen in persons.values())
 
 
 class ReachWatch:

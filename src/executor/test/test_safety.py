@@ -10,7 +10,6 @@ from foresight_executor.safety import (
     SpeedSeparationMonitor,
     SsmConfig,
     allowed_speed,
-    hands_seen,
     on_body_outline,
     protective_distance,
 )
@@ -193,16 +192,6 @@ def test_a_body_scan_point_counts_at_body_speed_a_possible_hand_at_hand_speed():
     assert body.protective_distance_m == pytest.approx(protective_distance(0.1, 1.6, config))
     assert hand.protective_distance_m == pytest.approx(protective_distance(0.1, 2.0, config))
     assert body.allowed_speed_mps > hand.allowed_speed_mps
-
-
-def test_the_body_outline_counts_as_body_only_while_the_camera_has_both_hands():
-    both = {"7/left_hand": np.zeros(3), "7/right_hand": np.ones(3), "7/left_arm": np.ones(3)}
-    assert hands_seen(both, {"7/left_hand": 0.1, "7/right_hand": 0.2}, 0.3)
-    # one hand measured too long ago (hidden, or out of view): it may rest on the body
-    assert not hands_seen(both, {"7/left_hand": 0.1, "7/right_hand": 0.5}, 0.3)
-    one = {"7/left_hand": np.zeros(3), "7/left_arm": np.ones(3)}
-    assert not hands_seen(one, {"7/left_hand": 0.1}, 0.3)
-    assert not hands_seen({}, {}, 0.3)  # nobody tracked: the scan is all there is
 
 
 def arm_cut(x: float, y: float) -> np.ndarray:
