@@ -49,6 +49,8 @@ class SsmConfig:
     body_radius_m: float = 0.12
     scan_radius_m: float = 0.05  # the scanner's plane cuts the forearm; the hand below it
     #                              may stand out by about its own radius
+    body_scan_radius_m: float = 0.02  # a torso's outline is its surface at the plane's
+    #                                   height (a standing torso is about as deep above it)
     scan_cluster_gap_m: float = 0.15  # scan points farther apart belong to different things
     body_min_width_m: float = 0.12  # a scan cluster this wide is a body (a torso's front;
     #                                 an arm's cut is narrower)
@@ -97,6 +99,8 @@ def is_scanned(name: str) -> bool:
 
 
 def person_radius(name: str, config: SsmConfig) -> float:
+    if name.startswith(BODY_SCAN_PREFIX):
+        return config.body_scan_radius_m
     if is_scanned(name):
         return config.scan_radius_m
     return config.hand_radius_m if "hand" in name else config.body_radius_m

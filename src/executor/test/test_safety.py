@@ -192,6 +192,10 @@ def test_a_body_scan_point_counts_at_body_speed_a_possible_hand_at_hand_speed():
     assert body.protective_distance_m == pytest.approx(protective_distance(0.1, 1.6, config))
     assert hand.protective_distance_m == pytest.approx(protective_distance(0.1, 2.0, config))
     assert body.allowed_speed_mps > hand.allowed_speed_mps
+    # a torso's outline is its surface; a hand may stand out of an arm's cut
+    assert body.separation_m == pytest.approx(0.8 - config.body_scan_radius_m)
+    assert hand.separation_m == pytest.approx(0.8 - config.scan_radius_m)
+    assert config.body_scan_radius_m < config.scan_radius_m
 
 
 def arm_cut(x: float, y: float) -> np.ndarray:
