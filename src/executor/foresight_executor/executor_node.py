@@ -181,6 +181,7 @@ class ExecutorNode(Node):
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
         self._robot_speed = 0.0
         self._gripper_target: float | None = None  # last commanded width (m)
+        self._gripper_held = False  # a stop froze or deferred a gripper command
         self._base = np.asarray(layout.robot_base, dtype=float)
         self._camera_stamp = -math.inf
         create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
@@ -273,13 +274,15 @@ class ExecutorNode(Node):
         self._verdict = verdict
         if verdict.level == SafetyLevel.STOP and previous.level != SafetyLevel.STOP:
             self.hold_arm()
-            self._hold_gripper()
             self.diagnostics.count("safety.stops")
             self.get_logger().warning(f"safety stop: {verdict.reason}")
         elif verdict.level != SafetyLevel.STOP and previous.level == SafetyLevel.STOP:
             self.get_logger().info(f"safety: resuming ({verdict.reason})")
-            if self._gripper_target is not None:  # finish what a stop interrupted
+            if self._gripper_held and self._gripper_target is not None:
                 self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
+            self._gripper_held = False  # finish what the stop interrupted
+        if verdict.level == SafetyLevel.STOP:
+            self._hold_gripper()  # every cycle: fingers a command set going just before
         msg = SafetyState(state=int(verdict.level), separation_m=float(verdict.separation_m),
                           protective_distance_m=float(verdict.protective_distance_m),
                           robot_speed_mps=speed, speed_scale=float(verdict.speed_scale),
@@ -309,8 +312,8 @@ class ExecutorNode(Node):
                                    self.ssm.config)
             for index, point in enumerate(scan):
                 people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
-            starts = self.reach_watch.update(scan, body, scan_stamp,
-                                             np.asarray(scanner.position), scanner.yaw)
+            starts = self.reach_watch.update(scan, scan_stamp, np.asarray(scanner.position),
+                                             scanner.yaw)
             for index, (where, when) in enumerate(starts):
                 people[f"{SCAN_PREFIX}reach_{index}"] = where
                 measured[f"{SCAN_PREFIX}reach_{index}"] = when  # grows at hand speed since
@@ -372,7 +375,9 @@ class ExecutorNode(Node):
         """Move the fingers to `width`, unless the supervisor holds the robot (then they
         move when it resumes): fingers in motion are robot motion next to a person."""
         self._gripper_target = float(width)
-        if not self.safety_stopped():
+        if self.safety_stopped():
+            self._gripper_held = True
+        else:
             self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
 
     def _hold_gripper(self) -> None:
@@ -380,6 +385,7 @@ class ExecutorNode(Node):
         keep their command."""
         if self.state.finger_speed() > GRIPPER_MOVING_MPS:
             self.pub_gripper.publish(Float64MultiArray(data=[self.state.gripper_width()]))
+            self._gripper_held = True
 
     def hold_arm(self) -> None:
         """Brake to a stop along the current motion and hold there."""

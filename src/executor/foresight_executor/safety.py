@@ -150,16 +150,16 @@ class ReachWatch:
         self._stamp = -math.inf
         self.starts: list[tuple[np.ndarray, float]] = []  # (where, when)
 
-    def update(self, points: np.ndarray, body: np.ndarray, stamp: float, origin: np.ndarray,
-               yaw: float) -> list[tuple[np.ndarray, float]]:
-        """Feed one scan (world points in ray order, which lie on a body outline); returns
-        the reach starts still counting at `stamp`."""
+    def update(self, points: np.ndarray, stamp: float, origin: np.ndarray, yaw: float
+               ) -> list[tuple[np.ndarray, float]]:
+        """Feed one scan (world points in ray order; all of them: an arm close to the
+        body merges with its outline); returns the reach starts still counting at
+        `stamp`."""
         c = self.config
         if stamp <= self._stamp:
             return self.starts
         facing = np.array([math.cos(yaw), math.sin(yaw)])
-        fronts = scan_cluster_fronts(points[~body] if len(points) else points,
-                                     np.asarray(origin, dtype=float), facing, c)
+        fronts = scan_cluster_fronts(points, np.asarray(origin, dtype=float), facing, c)
         dt = stamp - self._stamp
         if len(fronts) and len(self._fronts) and 0.0 < dt <= 0.2:
             for front in fronts:

@@ -209,25 +209,28 @@ def test_an_arm_cut_advancing_towards_the_robot_marks_a_reach_start_for_a_while(
     watch = ReachWatch(SsmConfig())
     origin, yaw = np.array([0.97, 0.10, 1.0]), 0.0
     rest = np.concatenate([arm_cut(1.02, -0.12), arm_cut(1.02, 0.32)])
-    none = np.zeros(6, dtype=bool)
     for k in range(5):  # resting arms: nothing
-        assert watch.update(rest, none, 1.0 + 0.04 * k, origin, yaw) == []
+        assert watch.update(rest, 1.0 + 0.04 * k, origin, yaw) == []
     moving = np.concatenate([arm_cut(1.005, -0.12), arm_cut(1.02, 0.32)])  # 0.375 m/s
-    starts = watch.update(moving, none, 1.20, origin, yaw)
+    starts = watch.update(moving, 1.20, origin, yaw)
     assert len(starts) == 1
     where, when = starts[0]
     np.testing.assert_allclose(where, [1.005, -0.12, 1.0])
     assert when == 1.20
     # the hand has dipped below the plane: the scan shows only the other arm
-    assert len(watch.update(arm_cut(1.02, 0.32), np.zeros(3, dtype=bool), 1.24, origin,
-                            yaw)) == 1
-    assert watch.update(arm_cut(1.02, 0.32), np.zeros(3, dtype=bool), 1.64, origin,
-                        yaw) == []  # forgotten after reach_memory_s
+    assert len(watch.update(arm_cut(1.02, 0.32), 1.24, origin, yaw)) == 1
+    assert watch.update(arm_cut(1.02, 0.32), 1.64, origin, yaw) == []  # forgotten later
     # an arm moving away from the robot, or an old scan, starts nothing
     away = ReachWatch(SsmConfig())
-    away.update(arm_cut(1.00, 0.0), np.zeros(3, dtype=bool), 2.0, origin, yaw)
-    assert away.update(arm_cut(1.03, 0.0), np.zeros(3, dtype=bool), 2.04, origin, yaw) == []
-    assert away.update(arm_cut(0.99, 0.0), np.zeros(3, dtype=bool), 2.04, origin, yaw) == []
+    # an arm next to the torso merges with its outline: its advance counts all the same
+    merged = ReachWatch(SsmConfig())
+    torso = arc(0.10, 0.08, 1.05)
+    merged.update(np.vstack([arm_cut(1.04, -0.02), torso]), 3.0, origin, yaw)
+    assert len(merged.update(np.vstack([arm_cut(1.02, -0.02), torso]), 3.04, origin,
+                             yaw)) == 1
+    away.update(arm_cut(1.00, 0.0), 2.0, origin, yaw)
+    assert away.update(arm_cut(1.03, 0.0), 2.04, origin, yaw) == []
+    assert away.update(arm_cut(0.99, 0.0), 2.04, origin, yaw) == []
 
 
 def test_a_reach_start_grows_at_hand_speed_in_the_monitor():
