@@ -201,7 +201,8 @@ class RosRobotIO:
             self._check_timed_speed(plan)
         start = self._now() if start_time is None else start_time
         baseline = self.state.force()
-        self.node.pub_trajectory.publish(self.plan_message(plan, start_time))
+        self.node.publish_trajectory(self.plan_message(plan, start_time),
+                                     start + plan.duration)
         self._command_event()
         final = plan.positions[-1]
         end = start + plan.duration
@@ -235,7 +236,7 @@ class RosRobotIO:
                 if plan is None:
                     return True
                 start = retimed_at = self._now()
-                self.node.pub_trajectory.publish(self.plan_message(plan))
+                self.node.publish_trajectory(self.plan_message(plan), start + plan.duration)
                 self._command_event()
                 end = start + plan.duration
                 settle_deadline = end + self.params.motion_settle_timeout_s
