@@ -362,6 +362,24 @@ def test_estop_stops_the_arm_latches_and_needs_an_explicit_reset(cell: Cell) -> 
     assert np.linalg.norm(cell.tcp(cell.arm().q) - ABOVE_FIXTURE) <= 0.005
 
 
+def test_a_stop_leaves_an_arm_at_rest_alone(cell: Cell) -> None:
+    """An arm that holds still (no motion running) is already stopped: a stop sends the
+    controller nothing (holding where the arm is measured would move the reference by its
+    sag: a 0.02 m/s blip next to a person)."""
+    estop = cell.probe.node.create_publisher(contract.ESTOP.type, contract.ESTOP.name,
+                                             contract.ESTOP.qos)
+    cell.probe.subscribe(contract.ARM_TRAJECTORY)
+    q_rest = cell.arm().q
+    pressed_at = cell.sim_time()
+    estop.publish(Bool(data=True))
+    cell.wait_for(lambda: cell.count("executor", "estop") >= 1, 10, "the e-stop counted")
+    _, drift = still_within(cell, pressed_at, 1.0)
+    assert drift < 1e-3 and np.max(np.abs(cell.arm().q - q_rest)) < 1e-3
+    assert cell.probe.messages(contract.ARM_TRAJECTORY.name) == [], \
+        "a stop was sent to an arm at rest"
+    estop.publish(Bool(data=False))
+
+
 # --- 5. preemption -----------------------------------------------------------------------------
 def test_new_goal_preempts_the_running_one(cell: Cell) -> None:
     """A new goal replaces the running one: the old ends PREEMPTED, the new one runs."""

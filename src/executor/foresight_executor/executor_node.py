@@ -224,7 +224,7 @@ class ExecutorNode(Node):
             self.diagnostics.count("estop.engaged")
             self.get_logger().error("E-STOP engaged: stopping the arm; goals are refused "
                                     f"until {contract.RESET_ESTOP.name} is called")
-            self.hold_arm()
+            self.hold_arm(unless_holding=True)
 
     def on_reset_estop(self, _request, response: Trigger.Response) -> Trigger.Response:
         if self.state.estop_input:
