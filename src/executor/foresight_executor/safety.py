@@ -122,16 +122,25 @@ def on_body_outline(points: np.ndarray, origin: np.ndarray, yaw: float, config: 
     if len(points) == 0:
         return body
     flat = np.asarray(points, dtype=float)[:, :2]
-    depth = (flat - np.asarray(origin, dtype=float)[:2]) @ np.array([math.cos(yaw),
-                                                                     math.sin(yaw)])
-    splits = np.flatnonzero(np.linalg.norm(np.diff(flat, axis=0), axis=1) >
-                            config.scan_cluster_gap_m) + 1
-    for cluster in np.split(np.arange(len(points)), splits):
+    depth, clusters = scan_clusters(points, origin, yaw, config)
+    for cluster in clusters:
         if np.linalg.norm(flat[cluster[-1]] - flat[cluster[0]]) < config.body_min_width_m:
             continue
         front = float(np.median(depth[cluster]))
         body[cluster] = depth[cluster] > front - config.protrusion_m
     return body
+
+
+def scan_clusters(points: np.ndarray, origin: np.ndarray, yaw: float, config: SsmConfig
+                  ) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each scan point's depth along the direction the scanner faces, and the clusters
+    (index arrays, in ray order) that gaps wider than `scan_cluster_gap_m` separate."""
+    flat = np.asarray(points, dtype=float)[:, :2]
+    depth = (flat - np.asarray(origin, dtype=float)[:2]) @ np.array([math.cos(yaw),
+                                                                     math.sin(yaw)])
+    splits = np.flatnonzero(np.linalg.norm(np.diff(flat, axis=0), axis=1) >
+                            config.scan_cluster_gap_m) + 1
+    return depth, np.split(np.arange(len(points)), splits)
 
 
 class ReachWatch:
@@ -159,7 +168,7 @@ class ReachWatch:
         if stamp <= self._stamp:
             return self.starts
         facing = np.array([math.cos(yaw), math.sin(yaw)])
-        fronts = scan_cluster_fronts(points, np.asarray(origin, dtype=float), facing, c)
+        fronts = scan_cluster_fronts(points, origin, yaw, c)
         dt = stamp - self._stamp
         if len(fronts) and len(self._fronts) and 0.0 < dt <= 0.2:
             for front in fronts:
@@ -173,19 +182,15 @@ class ReachWatch:
         return self.starts
 
 
-def scan_cluster_fronts(points: np.ndarray, origin: np.ndarray, facing: np.ndarray,
+def scan_cluster_fronts(points: np.ndarray, origin: np.ndarray, yaw: float,
                         config: SsmConfig) -> np.ndarray:
     """For each cluster of scan points (in ray order), its point nearest the scanner along
-    `facing` (the scanner stands at the bench's edge looking away from the robot at the
-    co-worker's station: that is the part nearest the robot)."""
+    the direction it faces (it stands at the bench's edge looking away from the robot at
+    the co-worker's station: that is the part nearest the robot)."""
     if len(points) == 0:
         return np.zeros((0, 3))
-    flat = np.asarray(points, dtype=float)[:, :2]
-    depth = (flat - origin[:2]) @ facing
-    splits = np.flatnonzero(np.linalg.norm(np.diff(flat, axis=0), axis=1) >
-                            config.scan_cluster_gap_m) + 1
-    return np.array([points[cluster[int(np.argmin(depth[cluster]))]]
-                     for cluster in np.split(np.arange(len(points)), splits)])
+    depth, clusters = scan_clusters(points, origin, yaw, config)
+    return np.array([points[cluster[int(np.argmin(depth[cluster]))]] for cluster in clusters])
 
 
 def point_age(name: str, people_age_s: float, scan_age_s: float,
