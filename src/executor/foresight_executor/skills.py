@@ -590,11 +590,12 @@ class SkillRunner:
         fixture) has no collision-free joint path from there: move straight up out of
         exactly those contacts first (else every later skill failed, measured: an episode
         ended with the arm stuck on the fixture for its last 60 s)."""
-        touching = self.checker.check_configuration(
-            io.arm_positions(), io.gripper_width() / 2.0, attached=attached)
+        q = io.arm_positions()
+        touching = self.checker.check_configuration(q, io.gripper_width() / 2.0,
+                                                    attached=attached)
         if not touching:
             return
-        tcp, quat = self.tcp_world(io.arm_positions())
+        tcp, quat = self.tcp_world(q)
         self._move_linear(tcp + np.array([0.0, 0.0, self.settings.escape_height]), quat,
                           self.settings.linear_speed_scale, io,
                           allow=tuple((c.robot_link, c.obstacle) for c in touching),
