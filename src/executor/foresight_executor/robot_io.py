@@ -19,10 +19,8 @@ from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS
 from foresight_executor.skills import ForceLimitExceeded, MotionStalled, Outcome, SkillStopped
 from foresight_executor.trajectory import (
     JointTrajectoryPlan,
-    TrajectoryError,
-    point_to_point,
+    continuation,
     slow_down_locally,
-    time_parameterize,
 )
 from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import CommandEvent
@@ -30,6 +28,8 @@ from foresight_interfaces.msg import CommandEvent
 POLL_S = 0.005  # wall-clock polling period of blocking waits
 PLAN_SPEED_MARGIN = 0.7  # plan below the allowed speed: tracking overshoots, people move
 RETIME_SETTLE_S = 0.3  # after slowing a motion down, let the arm settle to its new speed
+SPEEDUP_CHECK_S = 0.5  # how often a slowed motion checks whether it may go faster again
+SPEEDUP_GAIN = 0.75  # ... and does when the rest would take at most this share of its time
 CREEP_MPS = 0.02  # a plan creeps where less is allowed; the supervisor stops it if need be
 STANDSTILL_ESTIMATE_MPS = 0.002  # ... which time estimates count as standing (see there)
 
@@ -194,6 +194,7 @@ class RosRobotIO:
         if plan.duration <= 0.0:
             return True
         timed = start_time is not None
+        nominal, offset = plan, 0   # the plan as asked; the sample the running one starts at
         if not timed:
             self._wait_until_safe()
             plan = self._within_speed_limit(plan)
@@ -207,7 +208,7 @@ class RosRobotIO:
         final = plan.positions[-1]
         end = start + plan.duration
         settle_deadline = end + self.params.motion_settle_timeout_s
-        retimed_at = start
+        retimed_at = checked_at = start
         while True:
             self._sleep()
             now = self._now()
@@ -218,6 +219,7 @@ class RosRobotIO:
                 raise
             too_fast = (not timed and now - retimed_at > RETIME_SETTLE_S and
                         self.node.robot_speed() > self.node.safety_speed_limit() * 1.05)
+            rest: tuple[JointTrajectoryPlan, int] | None = None
             if self.node.safety_stopped() or too_fast:
                 # a person came closer: stop, then go on along the same path, slower
                 self._hold()
@@ -232,10 +234,23 @@ class RosRobotIO:
                 if not self._wait_until_safe(stall_after_s):
                     self.node.diagnostics.count("safety.stalled_moves")
                     raise MotionStalled()
-                plan = self._rest_of(plan, now - start)
-                if plan is None:
+                rest = self._rest_of(nominal, offset, plan, now - start, moving=False)
+                if rest is None:
                     return True
-                start = retimed_at = self._now()
+            elif not timed and now - checked_at > SPEEDUP_CHECK_S and end - now > 1.0:
+                # people moved away: go on faster than the plan was slowed down to
+                checked_at = now
+                rest = self._rest_of(nominal, offset, plan, now - start, moving=True)
+                if rest is not None and not (rest[0].duration < SPEEDUP_GAIN * (end - now)
+                                             and end - now - rest[0].duration > 0.5):
+                    rest = None
+                elif rest is not None:
+                    self.node.get_logger().info(
+                        f"speeding up: {end - now:.1f} s left at the old pace, "
+                        f"{rest[0].duration:.1f} s now", throttle_duration_sec=1.0)
+            if rest is not None:
+                plan, offset = rest
+                start = retimed_at = checked_at = self._now()
                 self.node.publish_trajectory(self.plan_message(plan), start + plan.duration)
                 self._command_event()
                 end = start + plan.duration
@@ -275,30 +290,25 @@ class RosRobotIO:
             self._sleep()
         return True
 
-    def _rest_of(self, plan: JointTrajectoryPlan, elapsed: float
-                 ) -> JointTrajectoryPlan | None:
-        """The remaining path of an interrupted plan, from where the arm stands, re-timed
-        from rest at the current safety speed scale."""
-        q = self.arm_positions()
-        later = np.flatnonzero(plan.times >= max(elapsed - 0.5, 0.0))
-        if len(later) == 0:
+    def _rest_of(self, nominal: JointTrajectoryPlan, offset: int,
+                 running: JointTrajectoryPlan, elapsed: float, moving: bool
+                 ) -> tuple[JointTrajectoryPlan, int] | None:
+        """The remaining path of the plan as asked (`nominal`; the running plan, `elapsed`
+        s in, starts at its sample `offset`), from where the arm stands, on the nominal
+        timing slowed near people as they are now: after a stop from rest, else from the
+        arm's current speed. With the index into `nominal` of its second sample; None when
+        the arm is at the end."""
+        k = int(np.searchsorted(running.times, max(elapsed - 0.5, 0.0), side="right")) - 1
+        after = nominal.times[min(offset + max(k - 1, 0), len(nominal.times) - 1)]
+        motion = self.state.arm_motion()
+        q = self.arm_positions() if motion is None else motion[0]
+        qd = motion[1] if moving and motion is not None else None
+        rest = continuation(nominal, q, qd, after_s=float(after))
+        if rest is None:
             return None
-        nearest = later[int(np.argmin(np.linalg.norm(plan.positions[later] - q, axis=1)))]
-        remaining = plan.positions[nearest:]
-        if len(remaining) > 40:  # a spline through ~40 samples follows the path closely
-            keep = np.unique(np.linspace(0, len(remaining) - 1, 40).astype(int))
-            remaining = remaining[keep]
-        waypoints = np.vstack([q, remaining])
-        if float(np.max(np.abs(waypoints[-1] - q))) < 1e-3:
-            return None
-        limits = self.node.runner.kin.limits
-        try:
-            plan = time_parameterize(waypoints, limits,
-                                     speed_scale=self.params.default_speed_scale)
-        except TrajectoryError:  # a degenerate remainder: go straight to its end
-            plan = point_to_point(q, waypoints[-1], limits,
-                                  speed_scale=self.params.default_speed_scale)
-        return self._within_speed_limit(plan)
+        plan, index = rest
+        start_speed = self.node.robot_speed() if moving else 0.0
+        return self._within_speed_limit(plan, start_speed=start_speed), index - 1
 
     def _check_timed_speed(self, plan: JointTrajectoryPlan) -> None:
         """A motion timed to the world (a moving part) cannot be slowed down: refuse it
@@ -320,13 +330,16 @@ class RosRobotIO:
                                         min_cap=STANDSTILL_ESTIMATE_MPS).duration
 
     def _within_speed_limit(self, plan: JointTrajectoryPlan, log: bool = True,
-                            min_cap: float = CREEP_MPS) -> JointTrajectoryPlan:
+                            min_cap: float = CREEP_MPS, start_speed: float | None = None
+                            ) -> JointTrajectoryPlan:
         """Slow a plan down (same path) where a point of the arm would exceed the speed
-        that keeps the protective distance to people (with a margin), and only there."""
+        that keeps the protective distance to people (with a margin), and only there;
+        `start_speed`: the arm's speed where the plan begins (it speeds up gently)."""
         if len(plan.times) < 2:
             return plan
         speeds, caps, binding = self.node.speed_profile(plan)
-        slow = slow_down_locally(plan, speeds, caps * PLAN_SPEED_MARGIN, min_cap=min_cap)
+        slow = slow_down_locally(plan, speeds, caps * PLAN_SPEED_MARGIN, min_cap=min_cap,
+                                 start_speed=start_speed)
         if log and slow.duration > 1.5 * plan.duration:
             self.node.get_logger().info(
                 f"{self._phase or 'motion'}: {slow.duration:.1f} s instead of "

@@ -77,6 +77,32 @@ class JointTrajectoryPlan:
         return pos, vel
 
 
+def continuation(plan: JointTrajectoryPlan, q: np.ndarray, qd: np.ndarray | None,
+                 after_s: float = 0.0) -> tuple[JointTrajectoryPlan, int] | None:
+    """The rest of `plan`'s path from `q`, where a stop or a slower version of the same
+    path left the arm, on the plan's own timing (so it is never faster than the plan: an
+    insertion stroke stays at its stroke speed), starting with velocity `qd` (at rest when
+    None). The arm joins the path at the sample nearest to `q` among those from `after_s`
+    on; returns the continuation and the index in `plan` of its second sample (its first
+    is `q`), or None when the arm stands at the path's end."""
+    q = np.asarray(q, dtype=float)
+    first = min(int(np.searchsorted(plan.times, max(after_s, 0.0), side="right")) - 1,
+                len(plan.times) - 1)
+    first = max(first, 0)
+    nearest = first + int(np.argmin(np.linalg.norm(plan.positions[first:] - q, axis=1)))
+    if nearest >= len(plan.times) - 1:
+        if float(np.max(np.abs(plan.positions[-1] - q))) < 1e-3:
+            return None
+        nearest = len(plan.times) - 2
+    dt = np.diff(plan.times[nearest:])
+    times = np.concatenate(([0.0], np.cumsum(dt)))
+    positions = np.vstack([q, plan.positions[nearest + 1:]])
+    start_velocity = np.zeros_like(q) if qd is None else np.asarray(qd, dtype=float)
+    velocities = np.vstack([start_velocity, plan.velocities[nearest + 1:]])
+    return (JointTrajectoryPlan(times=times, positions=positions, velocities=velocities,
+                                joint_names=plan.joint_names), nearest + 1)
+
+
 def braking_stop(q: np.ndarray, qd: np.ndarray | None, limits: JointLimits,
                  point_speed_mps: float, deceleration_mps2: float,
                  joint_deceleration_factor: float = 2.0,
@@ -333,16 +359,23 @@ def _resample(path: CubicSpline | PchipInterpolator, u: np.ndarray, speed: np.nd
 
 def slow_down_locally(plan: JointTrajectoryPlan, segment_speed: np.ndarray,
                       segment_cap: np.ndarray, smooth_s: float = 0.3,
-                      min_cap: float = 0.02) -> JointTrajectoryPlan:
+                      min_cap: float = 0.02, start_speed: float | None = None,
+                      ramp_mps2: float = 1.0) -> JointTrajectoryPlan:
     """The same path, slower only where it must be: segment k (between samples k and k+1)
     moves its fastest point at `segment_speed[k]` (m/s) and may move it at most at
     `segment_cap[k]` (m/s, e.g. the speed that keeps a person's protective distance there).
     Each segment is stretched in time by its own factor; the factors are widened and
     averaged over `smooth_s` so the speed changes gently (no added acceleration jumps).
     Caps below `min_cap` count as `min_cap`: the arm creeps there and the supervisor, which
-    watches the separation as it happens, stops it if the person is still too close."""
+    watches the separation as it happens, stops it if the person is still too close.
+    `start_speed` (m/s): a plan that begins with the arm already moving (or at rest) that
+    slowly speeds up at no more than `ramp_mps2` (on the plan's own clock, which the
+    stretching only slows: the real ramp is gentler)."""
     speed = np.asarray(segment_speed, dtype=float)
     cap = np.maximum(np.asarray(segment_cap, dtype=float), min_cap)
+    if start_speed is not None:
+        ramp = max(start_speed, min_cap) + ramp_mps2 * np.asarray(plan.times[1:], dtype=float)
+        cap = np.minimum(cap, ramp)
     dt = np.diff(plan.times)
     if len(speed) != len(dt) or len(cap) != len(dt):
         raise ValueError(f"{len(dt)} segments but {len(speed)} speeds and {len(cap)} caps")

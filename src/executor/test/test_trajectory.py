@@ -12,6 +12,7 @@ from foresight_executor.trajectory import (
     JointTrajectoryPlan,
     TrajectoryError,
     braking_stop,
+    continuation,
     point_to_point,
     slow_down_locally,
     time_parameterize,
@@ -277,3 +278,42 @@ def test_braking_stop_without_velocities_or_at_a_limit(limits: JointLimits) -> N
     at_limit[0] = limits.upper[0] - 1e-3
     _, rest = braking_stop(at_limit, np.full(7, 1.0), limits, 0.3, 2.5)
     assert np.all(rest <= limits.upper) and np.all(rest >= limits.lower)
+
+
+def test_slow_down_locally_ramps_up_from_the_start_speed(limits: JointLimits) -> None:
+    plan = point_to_point(HOME, GOAL, limits)
+    dt = np.diff(plan.times)
+    speed = np.full(len(dt), 0.4)
+    cap = np.full(len(dt), 1.0)
+    assert slow_down_locally(plan, speed, cap) is plan          # nothing binds
+    ramped = slow_down_locally(plan, speed, cap, start_speed=0.05, ramp_mps2=1.0,
+                               smooth_s=0.0)
+    new_speed = speed * dt / np.diff(ramped.times)
+    # early on at most the start speed plus the ramp (on the plan's own clock); later as
+    # planned
+    assert np.all(new_speed <= 0.05 + 1.0 * plan.times[1:] + 1e-9)
+    assert new_speed[0] <= 0.05 + 1.0 * plan.times[1] + 1e-9
+    late = plan.times[1:] > 0.4
+    assert np.allclose(new_speed[late], 0.4)
+    assert ramped.duration > plan.duration
+
+
+def test_continuation_follows_the_rest_of_the_path_on_its_own_timing(
+        limits: JointLimits) -> None:
+    plan = point_to_point(HOME, GOAL, limits, speed_scale=0.5)
+    k = len(plan.times) // 3
+    q, qd = plan.sample(plan.times[k] + 1e-3)
+    rest, index = continuation(plan, q, qd * 0.1, after_s=plan.times[k] - 0.2)
+    # it starts where the arm is, at the speed given, and then is the plan's own samples
+    np.testing.assert_allclose(rest.positions[0], q)
+    np.testing.assert_allclose(rest.velocities[0], qd * 0.1)
+    assert index == k + 1
+    np.testing.assert_allclose(rest.positions[1:], plan.positions[index:])
+    np.testing.assert_allclose(np.diff(rest.times)[1:], np.diff(plan.times)[index:])
+    assert rest.duration == pytest.approx(plan.duration - plan.times[k])
+    # without a velocity it starts at rest; at the end there is nothing left
+    assert np.all(continuation(plan, q, None)[0].velocities[0] == 0.0)
+    assert continuation(plan, plan.positions[-1], None) is None
+    # a sample behind `after_s` is never joined, even if nearer
+    rest, index = continuation(plan, plan.positions[2], None, after_s=plan.times[k])
+    assert index > k
