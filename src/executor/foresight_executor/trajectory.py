@@ -369,28 +369,34 @@ def slow_down_locally(plan: JointTrajectoryPlan, segment_speed: np.ndarray,
     Caps below `min_cap` count as `min_cap`: the arm creeps there and the supervisor, which
     watches the separation as it happens, stops it if the person is still too close.
     `start_speed` (m/s): a plan that begins with the arm already moving (or at rest) that
-    slowly speeds up at no more than `ramp_mps2` (on the plan's own clock, which the
-    stretching only slows: the real ramp is gentler)."""
+    slowly speeds up at no more than about `ramp_mps2`."""
     speed = np.asarray(segment_speed, dtype=float)
     cap = np.maximum(np.asarray(segment_cap, dtype=float), min_cap)
-    if start_speed is not None:
-        ramp = max(start_speed, min_cap) + ramp_mps2 * np.asarray(plan.times[1:], dtype=float)
-        cap = np.minimum(cap, ramp)
     dt = np.diff(plan.times)
     if len(speed) != len(dt) or len(cap) != len(dt):
         raise ValueError(f"{len(dt)} segments but {len(speed)} speeds and {len(cap)} caps")
     if len(dt) == 0:
         return plan
     factor = np.maximum(1.0, speed / cap)
-    if np.all(factor <= 1.0):
+    smooth = factor
+    if np.any(factor > 1.0):
+        width = max(1, int(round(smooth_s / max(float(np.median(dt)), 1e-6))))
+        half = width // 2
+        padded = np.pad(factor, half, mode="edge")
+        widened = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(axis=1)
+        padded = np.pad(widened, half, mode="edge")
+        smooth = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).mean(axis=1)
+        smooth = np.maximum(smooth, factor)
+    if start_speed is not None:
+        # each segment at most at the ramp's speed when it begins (already gradual: not
+        # smoothed, which would spread the first segments' large factors)
+        smooth, clock = smooth.copy(), 0.0
+        for k in range(len(dt)):
+            ramp = max(start_speed, min_cap) + ramp_mps2 * clock
+            smooth[k] = max(smooth[k], speed[k] / ramp)
+            clock += dt[k] * smooth[k]
+    if np.all(smooth <= 1.0):
         return plan
-    width = max(1, int(round(smooth_s / max(float(np.median(dt)), 1e-6))))
-    half = width // 2
-    padded = np.pad(factor, half, mode="edge")
-    widened = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).max(axis=1)
-    padded = np.pad(widened, half, mode="edge")
-    smooth = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1).mean(axis=1)
-    smooth = np.maximum(smooth, factor)
     times = np.concatenate(([0.0], np.cumsum(dt * smooth)))
     at_samples = np.concatenate(([smooth[0]], np.maximum(smooth[:-1], smooth[1:]),
                                  [smooth[-1]]))

@@ -1,0 +1,162 @@
+"""RosRobotIO.execute against a fake executor node whose arm follows the commanded
+trajectory exactly and whose supervisor caps the speed while a person stands near the path:
+a slowed motion speeds up again once the person has gone; after a stop the rest of the path
+is never faster than the plan as asked. Wall clock, a few seconds."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
+from foresight_executor.robot_io import PLAN_SPEED_MARGIN, RosRobotIO
+from foresight_executor.trajectory import JointTrajectoryPlan, point_to_point
+
+HOME = np.array(HOME_POSITIONS)
+GOAL = HOME + np.array([0.6, 0.2, -0.3, 0.3, 0.0, 0.2, 0.8])
+NEAR_CAP = 0.05  # rad/s the fake supervisor allows while the person is near
+
+
+class FakeArm:
+    """The arm where the last trajectory puts it now (stamp 0: from when it was sent)."""
+
+    def __init__(self, q: np.ndarray) -> None:
+        self.plan = JointTrajectoryPlan(np.array([0.0]), q[None], np.zeros((1, 7)))
+        self.sent_at = time.monotonic()
+        self.estop_latched = False
+
+    def motion(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.plan.sample(time.monotonic() - self.sent_at)
+
+    @property
+    def joint_stamp(self) -> float:
+        return time.monotonic()
+
+    def arm_positions(self) -> np.ndarray:
+        return self.motion()[0]
+
+    def arm_motion(self):
+        q, qd = self.motion()
+        return q, qd, time.monotonic()
+
+    def force(self) -> np.ndarray:
+        return np.zeros(3)
+
+
+class FakeNode:
+    """What RosRobotIO uses of the executor node. Speeds are joint-space norms (rad/s): the
+    person caps them at NEAR_CAP until `leaves_at` (s after the start), or stops the arm
+    between `stop_from` and `stop_until`."""
+
+    def __init__(self, leaves_at: float = 0.0, stop_from: float = np.inf,
+                 stop_until: float = np.inf) -> None:
+        self.state = FakeArm(HOME)
+        self.params = SimpleNamespace(joint_state_timeout_s=0.5, motion_settle_timeout_s=2.0,
+                                      goal_reached_tolerance_rad=0.01)
+        self.t0 = time.monotonic()
+        self.leaves_at, self.stop_from, self.stop_until = leaves_at, stop_from, stop_until
+        self.sent: list[tuple[float, JointTrajectoryPlan]] = []
+        self.diagnostics = SimpleNamespace(count=lambda _key: None)
+        self.pub_command_events = SimpleNamespace(publish=lambda _msg: None)
+        self.runner = SimpleNamespace(kin=RobotKinematics())
+
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def get_clock(self):
+        now = time.monotonic()
+        return SimpleNamespace(now=lambda: SimpleNamespace(
+            nanoseconds=int(now * 1e9), to_msg=lambda: None))
+
+    def get_logger(self):
+        return SimpleNamespace(info=lambda *_a, **_k: None)
+
+    def publish_trajectory(self, msg, _ends_at: float) -> None:
+        plan = JointTrajectoryPlan(
+            np.array([p.time_from_start.sec + p.time_from_start.nanosec * 1e-9
+                      for p in msg.points]),
+            np.array([p.positions for p in msg.points]),
+            np.array([p.velocities for p in msg.points]))
+        self.state.plan, self.state.sent_at = plan, time.monotonic()
+        self.sent.append((self.elapsed(), plan))
+
+    def hold_arm(self) -> None:
+        q = self.state.arm_positions()
+        self.state.plan = JointTrajectoryPlan(np.array([0.0]), q[None], np.zeros((1, 7)))
+
+    def safety_stopped(self) -> bool:
+        return self.stop_from <= self.elapsed() < self.stop_until
+
+    def safety_reason(self) -> str:
+        return "a person"
+
+    def _cap(self) -> float:
+        return NEAR_CAP if self.elapsed() < self.leaves_at else np.inf
+
+    def robot_speed(self) -> float:
+        return float(np.linalg.norm(self.state.motion()[1]))
+
+    def safety_speed_limit(self) -> float:
+        return 0.0 if self.safety_stopped() else self._cap()
+
+    def speed_profile(self, plan: JointTrajectoryPlan):
+        speeds = np.linalg.norm(np.diff(plan.positions, axis=0), axis=1) / np.diff(plan.times)
+        return speeds, np.full(len(speeds), self._cap()), "a person"
+
+
+def run(node: FakeNode, plan: JointTrajectoryPlan) -> float:
+    goal = SimpleNamespace(request=SimpleNamespace(skill="move_to_pose", source_stamp=None),
+                           is_cancel_requested=False, publish_feedback=lambda _f: None)
+    io = RosRobotIO(node, goal, timeout_s=60.0)
+    io._command_event = lambda: None
+    started = time.monotonic()
+    assert io.execute(plan)
+    np.testing.assert_allclose(node.state.arm_positions(), plan.positions[-1], atol=0.01)
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def plan() -> JointTrajectoryPlan:
+    return point_to_point(HOME, GOAL, RobotKinematics().limits, speed_scale=0.5)
+
+
+def test_a_slowed_motion_speeds_up_once_the_person_has_gone(plan) -> None:
+    node = FakeNode(leaves_at=0.6)
+    took = run(node, plan)
+    slowed = node.sent[0][1]
+    assert slowed.duration > 3.0 * plan.duration     # slowed down for the person at first
+    assert len(node.sent) >= 2                       # ... then re-timed
+    # and done soon after: one speed-up check period (0.5 s) late at most, then ramping
+    # up from the slow pace (gentler than the plan's own acceleration)
+    assert took < 0.6 + 0.5 + 2.0 * plan.duration < 0.2 * slowed.duration
+    # the faster rest starts from the arm's speed then: no jump in commanded velocity
+    at, rest = node.sent[1]
+    assert at >= 0.6
+    assert float(np.linalg.norm(rest.velocities[0])) <= NEAR_CAP * 1.5
+
+
+def test_a_person_who_stays_keeps_the_motion_slow(plan) -> None:
+    node = FakeNode(leaves_at=np.inf)
+    short = point_to_point(HOME, HOME + (GOAL - HOME) * 0.1, RobotKinematics().limits)
+    took = run(node, short)
+    assert took > 5.0 * short.duration
+    for _, sent in node.sent:   # whatever it re-timed, never faster than allowed
+        speeds = np.linalg.norm(np.diff(sent.positions, axis=0), axis=1) / np.diff(sent.times)
+        assert np.all(speeds <= NEAR_CAP * PLAN_SPEED_MARGIN + 1e-9)
+
+
+def test_after_a_stop_the_rest_is_never_faster_than_the_plan(plan) -> None:
+    node = FakeNode(leaves_at=0.0, stop_from=0.3 * plan.duration,
+                    stop_until=0.3 * plan.duration + 0.3)
+    run(node, plan)
+    assert len(node.sent) >= 2
+    _, rest = node.sent[1]
+    nominal = np.max(np.linalg.norm(plan.velocities, axis=1))
+    assert np.max(np.linalg.norm(rest.velocities, axis=1)) <= nominal + 1e-9
+    np.testing.assert_allclose(rest.positions[-1], plan.positions[-1])
+    # the rest of the same path, not all of it again
+    assert len(rest.times) < 0.8 * len(plan.times)
+    np.testing.assert_allclose(rest.positions[1:], plan.positions[-len(rest.times) + 1:])
