@@ -22,6 +22,7 @@ from foresight_world_model.tracker import (
     SceneGeometry,
     TrackerConfig,
     align_sides,
+    line_fit,
     occluded_mask,
     segment_distances,
     wrap,
@@ -502,3 +503,25 @@ def test_a_person_seen_nowhere_keeps_hidden_keypoints_and_drops_the_others() -> 
         kept = set(result.people[0].keypoints) if result.people else set()
         assert "right_hand" in kept
         assert ("left_hand" in kept) == (frames < 3), (frames, kept)
+
+
+def test_line_fit_leaves_out_positions_seen_cut_by_the_image_edge() -> None:
+    """A part riding at 0.08 m/s seen for 1 s at 15 Hz with 1 mm noise (as the
+    classical detector on the belt, offline); its first two positions 15 mm ahead (cut by
+    the image edge). The plain fit's velocity is off by about 1 cm/s; without those two
+    samples it is within 3 mm/s."""
+    rng = np.random.default_rng(5)
+    t = np.arange(16) / 15.0
+    truth = np.outer(t, [0.0, 0.08, 0.0]) + [0.40, -0.90, 0.83]
+    seen = truth + rng.normal(0.0, 0.001, truth.shape)
+    seen[:2, 1] += 0.015
+    history = list(zip(t, seen, strict=True))
+    position, velocity = line_fit(history, t[-1])
+    assert abs(velocity[1] - 0.08) < 0.003
+    np.testing.assert_allclose(position, truth[-1], atol=0.004)
+    # the same samples without the outliers' removal (a floor above them) are tilted
+    _, plain = line_fit(history, t[-1], outlier_floor_m=0.05)
+    assert abs(plain[1] - 0.08) > 0.006
+    # clean samples: both fits agree
+    clean = list(zip(t, truth + rng.normal(0.0, 0.001, truth.shape), strict=True))
+    assert abs(line_fit(clean, t[-1])[1][1] - 0.08) < 0.003
