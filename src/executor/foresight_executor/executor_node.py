@@ -80,7 +80,7 @@ SUPERVISED_BODIES = ("panda_link3", "panda_link4", "panda_link5", "panda_link6",
                      "panda_rightfinger_tip")
 #: Motions are planned as if people stood this much closer (m): their positions jitter from
 #: frame to frame, and a plan right at the limit would be stopped at once.
-PLAN_SEPARATION_MARGIN_M = 0.03
+PLAN_SEPARATION_MARGIN_M = 0.01
 STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint state
 GRIPPER_MOVING_MPS = 0.005  # a finger sliding faster than this is moving (m/s)
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
@@ -313,8 +313,9 @@ class ExecutorNode(Node):
                                    self.ssm.config)
             for index, point in enumerate(scan):
                 people[f"{BODY_SCAN_PREFIX if body[index] else SCAN_PREFIX}{index}"] = point
+            hands = [stamp for name, stamp in measured.items() if "hand" in name]
             starts = self.reach_watch.update(scan, scan_stamp, np.asarray(scanner.position),
-                                             scanner.yaw)
+                                             scanner.yaw, max(hands, default=-math.inf))
             for index, (where, when) in enumerate(starts):
                 people[f"{SCAN_PREFIX}reach_{index}"] = where
                 measured[f"{SCAN_PREFIX}reach_{index}"] = when  # grows at hand speed since

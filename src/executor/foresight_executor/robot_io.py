@@ -26,7 +26,7 @@ from foresight_interfaces.action import ExecuteSkill
 from foresight_interfaces.msg import CommandEvent
 
 POLL_S = 0.005  # wall-clock polling period of blocking waits
-PLAN_SPEED_MARGIN = 0.7  # plan below the allowed speed: tracking overshoots, people move
+PLAN_SPEED_MARGIN = 0.8  # plan below the allowed speed: tracking overshoots, people move
 RETIME_SETTLE_S = 0.3  # after slowing a motion down, let the arm settle to its new speed
 SPEEDUP_CHECK_S = 0.5  # how often a slowed motion checks whether it may go faster again
 SPEEDUP_GAIN = 0.75  # ... and does when the rest would take at most this share of its time
@@ -308,7 +308,9 @@ class RosRobotIO:
             return None
         plan, index = rest
         start_speed = self.node.robot_speed() if moving else 0.0
-        return self._within_speed_limit(plan, start_speed=start_speed), index - 1
+        # a speed-up is only a candidate (checked every SPEEDUP_CHECK_S): no log line
+        return (self._within_speed_limit(plan, log=not moving, start_speed=start_speed),
+                index - 1)
 
     def _check_timed_speed(self, plan: JointTrajectoryPlan) -> None:
         """A motion timed to the world (a moving part) cannot be slowed down: refuse it

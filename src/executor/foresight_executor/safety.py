@@ -56,7 +56,10 @@ class SsmConfig:
     #                                 an arm's cut is narrower)
     protrusion_m: float = 0.08  # what stands out of a body's outline this far may be a hand
     reach_start_speed_mps: float = 0.2  # an arm cut advancing this fast starts a reach
-    reach_memory_s: float = 0.4  # how long a reach start counts (until the camera has the hand)
+    reach_memory_s: float = 0.4  # how long a reach start counts at least ...
+    reach_memory_max_s: float = 1.0  # ... and at most, while the camera has not measured a
+    #                                  hand since it (a violation: the camera's track of
+    #                                  the hand was 0.21 s old 0.55 s into a reach)
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ class ReachWatch:
     the robot than it is), and the camera sees it only some 0.15 s later. So an arm cut
     that advances towards the robot marks where a hand set off and when: the supervisor
     counts a hand that may have moved from there at hand speed ever since, for
-    `reach_memory_s`."""
+    `reach_memory_s`, and longer (up to `reach_memory_max_s`) until the camera has measured
+    a hand after the reach set off."""
 
     def __init__(self, config: SsmConfig) -> None:
         self.config = config
@@ -159,11 +163,12 @@ class ReachWatch:
         self._stamp = -math.inf
         self.starts: list[tuple[np.ndarray, float]] = []  # (where, when)
 
-    def update(self, points: np.ndarray, stamp: float, origin: np.ndarray, yaw: float
-               ) -> list[tuple[np.ndarray, float]]:
+    def update(self, points: np.ndarray, stamp: float, origin: np.ndarray, yaw: float,
+               hand_measured_at: float = -math.inf) -> list[tuple[np.ndarray, float]]:
         """Feed one scan (world points in ray order; all of them: an arm close to the
         body merges with its outline); returns the reach starts still counting at
-        `stamp`."""
+        `stamp`. `hand_measured_at`: the image stamp of the camera's latest measurement of a
+        hand."""
         c = self.config
         if stamp <= self._stamp:
             return self.starts
@@ -178,7 +183,8 @@ class ReachWatch:
                 if gaps[k] < c.scan_cluster_gap_m and advance > c.reach_start_speed_mps:
                     self.starts.append((front.copy(), stamp))
         self._fronts, self._stamp = fronts, stamp
-        self.starts = [(p, t) for p, t in self.starts if stamp - t <= c.reach_memory_s]
+        self.starts = [(p, t) for p, t in self.starts if stamp - t <= c.reach_memory_s or
+                       (stamp - t <= c.reach_memory_max_s and hand_measured_at <= t)]
         return self.starts
 
 

@@ -205,7 +205,8 @@ def arm_cut(x: float, y: float) -> np.ndarray:
 
 def test_an_arm_cut_advancing_towards_the_robot_marks_a_reach_start_for_a_while():
     """Scanner at x=0.97 looking along +x (away from the robot) at the co-worker: a cut
-    moving to smaller x at >= 0.2 m/s is a hand setting off; it counts for 0.4 s."""
+    moving to smaller x at >= 0.2 m/s is a hand setting off; it counts for 0.4 s, and up to
+    1 s until the camera has measured a hand after it."""
     watch = ReachWatch(SsmConfig())
     origin, yaw = np.array([0.97, 0.10, 1.0]), 0.0
     rest = np.concatenate([arm_cut(1.02, -0.12), arm_cut(1.02, 0.32)])
@@ -219,7 +220,15 @@ def test_an_arm_cut_advancing_towards_the_robot_marks_a_reach_start_for_a_while(
     assert when == 1.20
     # the hand has dipped below the plane: the scan shows only the other arm
     assert len(watch.update(arm_cut(1.02, 0.32), 1.24, origin, yaw)) == 1
-    assert watch.update(arm_cut(1.02, 0.32), 1.64, origin, yaw) == []  # forgotten later
+    # after 0.4 s it still counts while the camera has not measured a hand since 1.20 ...
+    assert len(watch.update(arm_cut(1.02, 0.32), 1.64, origin, yaw, 1.10)) == 1
+    # ... and is forgotten once it has (a hand measured at 1.35), or after 1 s anyway
+    assert watch.update(arm_cut(1.02, 0.32), 1.68, origin, yaw, 1.35) == []
+    blind = ReachWatch(SsmConfig())
+    blind.update(rest, 1.16, origin, yaw)
+    assert len(blind.update(moving, 1.20, origin, yaw)) == 1
+    assert len(blind.update(arm_cut(1.02, 0.32), 2.16, origin, yaw)) == 1
+    assert blind.update(arm_cut(1.02, 0.32), 2.24, origin, yaw) == []
     # an arm moving away from the robot, or an old scan, starts nothing
     away = ReachWatch(SsmConfig())
     # an arm next to the torso merges with its outline: its advance counts all the same
