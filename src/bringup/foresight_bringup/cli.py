@@ -3,7 +3,8 @@
   run SCENARIO [options]   run N episodes end to end, print a summary, write JSON
   test [pytest args]       the whole test suite (what CI runs)
   python SCRIPT [args]     run a Python script in the workspace environment (benchmarks/)
-  bench / train            later issues (the benchmark harness, the data loop)
+  bench [options]          the benchmark matrix: bench/<run-id>/results.json, report.md, plots
+  train                    a later issue (the data loop)
 """
 
 from __future__ import annotations
@@ -11,26 +12,15 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import TextIO
 
+from foresight_bringup.bench_cli import add_bench_parser, command_bench
+from foresight_bringup.cli_common import REPO, default_domain_id, log_sink, parse_camera
 from foresight_bringup.episode import EpisodeConfig, EpisodeError, run_episode
 from foresight_bringup.launch_xml import LaunchFileError
 from foresight_bringup.stats import wilson_interval
-
-REPO = Path(os.environ.get("FORESIGHT_REPO", Path.cwd()))
-
-
-def parse_camera(text: str) -> tuple[int, int, float]:
-    match = re.fullmatch(r"(\d+)x(\d+)@(\d+(?:\.\d+)?)", text)
-    if not match:
-        raise argparse.ArgumentTypeError(f"camera '{text}' is not WIDTHxHEIGHT@HZ, "
-                                         "e.g. 320x240@15")
-    return int(match[1]), int(match[2]), float(match[3])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,17 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     script = sub.add_parser("python", help="run a Python script in the workspace environment")
     script.add_argument("script_args", nargs=argparse.REMAINDER)
-    for name, issue in (("bench", "the benchmark harness (issue #6)"),
-                        ("train", "the data loop (issue #7)")):
-        later = sub.add_parser(name, help=f"not yet available: {issue}")
-        later.add_argument("rest", nargs=argparse.REMAINDER)
+    add_bench_parser(sub)
+    later = sub.add_parser("train", help="not yet available: the data loop (issue #7)")
+    later.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
-
-
-def default_domain_id() -> int:
-    if os.environ.get("ROS_DOMAIN_ID", "").isdigit():
-        return int(os.environ["ROS_DOMAIN_ID"])
-    return 10 + os.getpid() % 90
 
 
 def summarize(records: list[dict]) -> dict:
@@ -121,7 +104,7 @@ def command_run(args: argparse.Namespace) -> int:
             print(f"== episode {index + 1}/{args.episodes}: {args.scenario} seed {seed} "
                   f"({args.mode}); node output in {log_path}", flush=True)
             try:
-                record = run_episode(config, sink=_sink(log, args.quiet))
+                record = run_episode(config, sink=log_sink(log, args.quiet))
             except (EpisodeError, LaunchFileError) as exc:
                 print(f"episode failed: {exc}", file=sys.stderr)
                 _write(json_path, records)
@@ -134,15 +117,6 @@ def command_run(args: argparse.Namespace) -> int:
           f"items {summary['items_done']}/{summary['items_total']}, "
           f"RTF {summary['rtf_achieved_mean']}; results: {json_path}")
     return 0
-
-
-def _sink(log: TextIO, quiet: bool):
-    def write(line: str) -> None:
-        log.write(line + "\n")
-        log.flush()
-        if not quiet:
-            print(line, flush=True)
-    return write
 
 
 def _episode_line(record: dict) -> str:
@@ -177,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return command_run(args)
-    print(f"'{args.command}' is not available yet "
-          f"({'issue #6' if args.command == 'bench' else 'issue #7'}).", file=sys.stderr)
+    if args.command == "bench":
+        return command_bench(args, argv)
+    print(f"'{args.command}' is not available yet (issue #7).", file=sys.stderr)
     return 2
 
 

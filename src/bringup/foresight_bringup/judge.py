@@ -45,6 +45,8 @@ ROBOT_MOVING_MPS = 0.02  # below this the robot counts as standing still
 # before to this long after its start (a diagnostic of how the stack reacted).
 TRACE_BEFORE_S = 0.3
 TRACE_AFTER_S = 0.5
+# The episode's separation over time, for plots: one ground-truth sample per this period.
+SERIES_PERIOD_S = 0.2
 SUPERVISOR_STOP = 2  # SafetyState.state of a stopping supervisor (3: e-stop)
 # Perception: a detection of the right class within this distance matches a part.
 DETECTION_MATCH_M = 0.03
@@ -92,6 +94,7 @@ class EpisodeJudge:
     violation_log: list[dict[str, Any]] = field(default_factory=list)
     _supervisor: dict[str, Any] | None = None  # the executor's latest safety state
     _recent: deque = field(default_factory=deque)  # ground-truth safety samples
+    separation_series: list[list[float | None]] = field(default_factory=list)
     _visible_static: dict[str, tuple[str, tuple[float, float, float]]] = \
         field(default_factory=dict)
     perception_truth: int = 0
@@ -183,6 +186,14 @@ class EpisodeJudge:
                 self._trace(earlier)
         if self.violation_log and stamp_s - self.violation_log[-1]["t"] <= TRACE_AFTER_S:
             self._trace(sample)
+        slot = math.floor(stamp_s / SERIES_PERIOD_S + 1e-6)
+        if not self.separation_series or slot > math.floor(
+                self.separation_series[-1][0] / SERIES_PERIOD_S + 1e-6):
+            self.separation_series.append(
+                [round(stamp_s, 2), round(min_separation_m, 3)
+                 if math.isfinite(min_separation_m) else None, round(robot_speed_mps, 3),
+                 round(protective_distance(robot_speed_mps, closest_part, min_separation_m),
+                       3) if math.isfinite(min_separation_m) else None])
         self._recent.append(sample)
         while self._recent and stamp_s - self._recent[0][0] > TRACE_BEFORE_S:
             self._recent.popleft()
@@ -283,6 +294,8 @@ class EpisodeJudge:
                 "violation_s": round(self.violation_s, 3),
                 "violation_events": self.violation_events,
                 "violations": self.violation_log,
+                # [t, separation m, robot speed m/s, reference S_p m] every 0.2 s
+                "series": self.separation_series,
             },
             "latency_ms": latency_record(self.latency_ms),
             "perception": self.perception_record(),

@@ -138,3 +138,18 @@ def test_perception_recall_and_error_of_visible_static_parts():
     perception = judge.record()["perception"]
     assert perception["recall_static"] == 0.5  # the square peg was called round: a miss
     assert perception["error_p50_m"] == pytest.approx(0.005)
+
+
+def test_the_separation_series_holds_one_sample_per_period():
+    judge = make_judge()
+    for k in range(51):  # 1 s at 50 Hz; nobody in view for the first 0.1 s
+        separation = math.inf if k < 5 else 0.5 - 0.001 * k
+        judge.on_safety(k * 0.02, separation, [], robot_speed_mps=0.1,
+                        closest_part="coworker/right_hand")
+    series = judge.record()["separation"]["series"]
+    assert [row[0] for row in series] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+    assert series[0][1] is None and series[0][3] is None   # nobody: no distance, no S_p
+    t, separation, speed, s_p = series[1]
+    assert separation == pytest.approx(0.49) and speed == pytest.approx(0.1)
+    # hand within 0.5 m at 0.1 m/s: 2.0 (0.1 + 0.04) + 0.1 * 0.1 + 0.01 / 5 + 0.05
+    assert s_p == pytest.approx(0.342, abs=1e-3)

@@ -1,0 +1,50 @@
+"""End to end: `./foresight bench --quick` runs its two smoke episodes (both decision modes)
+as real processes and writes a complete results.json, report.md and plots; `--resume` of a
+finished run runs nothing again. Checks the pipeline, not the numbers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from foresight_bringup import cli
+
+pytestmark = pytest.mark.slow
+
+CELL_KEYS = {"scenario", "task", "split", "decision_mode", "episodes", "success_rate",
+             "success_ci95", "errors", "latency_ms", "prediction", "perception", "cpu_s",
+             "rss_mb", "rtf_achieved"}
+COMPARISON_KEYS = {"scenario", "task", "split", "error_reduction", "error_reduction_ci95",
+                   "paired_seeds", "reactive_errors"}
+
+
+def test_quick_bench_writes_results_report_and_plots_and_resumes(tmp_path, monkeypatch,
+                                                                 domain_id, capsys):
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(domain_id))
+    assert cli.main(["bench", "--quick", "--out", str(tmp_path), "--quiet"]) == 0
+    (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["run"]["command"].startswith("./foresight ")
+    assert len(results["episodes"]) == 2
+    assert {e["decision_mode"] for e in results["episodes"]} == {"reactive", "world_model"}
+    for episode in results["episodes"]:
+        assert episode["family"] == "smoke" and episode["seed"] == 100000
+        assert episode["separation"]["series"], "no separation over time"
+        assert episode["cpu_s"] and episode["rss_mb"]
+    assert len(results["cells"]) == 2
+    for cell in results["cells"]:
+        assert CELL_KEYS <= cell.keys()
+    (comparison,) = results["comparisons"]
+    assert COMPARISON_KEYS <= comparison.keys() and comparison["paired_seeds"] == 1
+    for name in ("report.md", "success_by_family.png", "latency_histogram.png",
+                 "separation_episode.png"):
+        assert (run_dir / name).stat().st_size > 0, name
+    assert len(list((run_dir / "logs").glob("*.log"))) == 2
+    capsys.readouterr()
+    # resuming a finished run runs no episode again and rewrites the same results
+    assert cli.main(["bench", "--resume", run_dir.name, "--out", str(tmp_path),
+                     "--quiet"]) == 0
+    assert "(2 done already)" in capsys.readouterr().out
+    again = json.loads((run_dir / "results.json").read_text())
+    assert again["episodes"] == results["episodes"]
