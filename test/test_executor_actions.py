@@ -479,3 +479,35 @@ def test_malformed_trajectories_are_rejected_and_the_arm_holds(cell: Cell) -> No
                       f"{what}: {key} counted on /diagnostics")
         assert cell.clock() > clock_before + 0.5, f"{what}: the simulation clock stopped"
     assert cell.stack.runner.running() == ["simulation", "tf_publisher", "executor"]
+
+
+# --- RViz: the robot's description and the executor's markers ---------------------------------
+def test_rviz_gets_the_robot_description_and_the_skill_in_markers(cell: Cell) -> None:
+    """A late subscriber gets the latched URDF (links as the TF publisher's frames, meshes
+    on disk); while a skill runs, executor/markers name it and show its target."""
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+    from urllib.parse import unquote, urlparse
+
+    cell.probe.subscribe(contract.ROBOT_DESCRIPTION)
+    cell.probe.subscribe(contract.EXECUTOR_MARKERS)
+    cell.wait_for(lambda: cell.probe.messages(contract.ROBOT_DESCRIPTION.name), 10,
+                  "/robot_description")
+    robot = ET.fromstring(cell.probe.messages(contract.ROBOT_DESCRIPTION.name)[-1].data)
+    links = {link.get("name") for link in robot.findall("link")}
+    assert {"panda_link0", "panda_link7", "panda_hand", "panda_leftfinger"} <= links
+    meshes = [m.get("filename") for m in robot.iter("mesh")]
+    assert meshes and all(Path(unquote(urlparse(m).path)).is_file() for m in meshes)
+
+    def skill_texts() -> list[str]:
+        return [m.text for array in cell.probe.messages(contract.EXECUTOR_MARKERS.name)
+                for m in array.markers if m.ns == "skill" and m.action == m.ADD]
+
+    handle = start_long_move(cell)
+    cell.wait_for(lambda: any(t.startswith("move_to_pose") for t in skill_texts()), 10,
+                  "the running skill in executor/markers")
+    targets = [m for array in cell.probe.messages(contract.EXECUTOR_MARKERS.name)
+               for m in array.markers if m.ns == "target" and m.action == m.ADD]
+    p = targets[-1].pose.position
+    np.testing.assert_allclose([p.x, p.y, p.z], FAR_RIGHT, atol=1e-6)
+    cell.result(handle, 40.0)

@@ -21,7 +21,7 @@ from rclpy.qos import (
 )
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, Image, JointState, LaserScan
-from std_msgs.msg import Bool, Float64MultiArray
+from std_msgs.msg import Bool, Float64MultiArray, String
 from std_srvs.srv import Trigger
 from tf2_msgs.msg import TFMessage
 from trajectory_msgs.msg import JointTrajectory
@@ -96,6 +96,8 @@ class Action:
 CLOCK_TOPIC = Topic("/clock", Clock, CLOCK)
 TF_TOPIC = Topic("/tf", TFMessage, TF)
 TF_STATIC_TOPIC = Topic("/tf_static", TFMessage, TF_STATIC)
+# the robot model as URDF for RViz (latched: a late RViz still gets it)
+ROBOT_DESCRIPTION = Topic("/robot_description", String, LATCHED)
 DIAGNOSTICS = Topic("/diagnostics", DiagnosticArray, STATE)
 
 # --- Robot hardware interface (what ros2_control / drivers provide) ---------------------------

@@ -73,6 +73,12 @@ class KinematicTree:
             result.append((parent, child, pos, quat))
         return result
 
+    def zero_transforms(self) -> list[tuple]:
+        """(parent, child, position, quat wxyz) of every link at zero joint positions (a
+        URDF's joint origins)."""
+        self.kin.set_arm(np.zeros(len(ARM_JOINTS)), 0.0)
+        return self._relative(self.links)
+
     def fixed_transforms(self) -> list[tuple]:
         """(parent, child, position, quat wxyz) of links that never move relative to parent."""
         self.kin.set_arm(np.zeros(len(ARM_JOINTS)), 0.0)

@@ -5,17 +5,21 @@ for our MuJoCo robot model: every link's transform relative to its parent link, 
 the joint state's stamp, plus the robot's mounting on /tf_static.
 
 Subscribes: joint_states (sensor_msgs/JointState)
-Publishes:  /tf, /tf_static (tf2_msgs/TFMessage), /diagnostics
+Publishes:  /tf, /tf_static (tf2_msgs/TFMessage), /robot_description (std_msgs/String,
+            latched: the URDF of the same robot model, for RViz), /diagnostics
 Parameters: see TfPublisherParams
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from rclpy.node import Node
 from sensor_msgs.msg import JointState
+from std_msgs.msg import String
 from tf2_msgs.msg import TFMessage
 
 from foresight_common import contract
@@ -29,6 +33,7 @@ from foresight_common.node_support import (
     run_node,
 )
 from foresight_common.params import param
+from foresight_common.urdf_export import model_digest, robot_urdf
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,9 @@ class TfPublisherParams:
         "Yaw of panda_link0 in parent_frame (rad)", low=-3.1416, high=3.1416))
     publish_rate_hz: float = field(default=30.0, metadata=param(
         "Rate of /tf (robot_state_publisher's publish_frequency)", low=1.0, high=500.0))
+    mesh_dir: str = field(default="", metadata=param(
+        "Folder for the robot_description's mesh files (default: a folder per model under "
+        "the system's temporary directory)"))
 
 
 class TfPublisherNode(Node):
@@ -56,6 +64,8 @@ class TfPublisherNode(Node):
         create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
         self.create_timer(1.0 / self.params.publish_rate_hz, self.publish_tf)
         self._publish_static()
+        self.description_pub = create_publisher(self, contract.ROBOT_DESCRIPTION)
+        self._publish_description()
         self.get_logger().info(
             f"publishing /tf for {len(self.tree.moving_links)} moving links of "
             f"{len(self.tree.links)} from joint_states")
@@ -69,6 +79,18 @@ class TfPublisherNode(Node):
         fixed = [transform_to_msg(parent, child, stamp, pos, quat)
                  for parent, child, pos, quat in self.tree.fixed_transforms()]
         self.tf_static_pub.publish(TFMessage(transforms=[mount, *fixed]))
+
+    def _publish_description(self) -> None:
+        """The URDF once (latched); without it RViz shows no robot, the rest still runs."""
+        folder = Path(self.params.mesh_dir) if self.params.mesh_dir else \
+            Path(tempfile.gettempdir()) / f"foresight-robot-{model_digest(self.tree.kin.model)}"
+        try:
+            urdf = robot_urdf(folder, self.tree.kin)
+        except OSError as exc:
+            self.diagnostics.reject("robot_description", f"no robot_description: meshes "
+                                    f"not written to {folder}: {exc}")
+            return
+        self.description_pub.publish(String(data=urdf))
 
     def on_joint_states(self, msg: JointState) -> None:
         self._latest = msg  # callbacks store, the timer publishes

@@ -51,6 +51,7 @@ from foresight_common.node_support import (
 from foresight_common.params import param
 from foresight_common.robot_model import RobotKinematics
 from foresight_executor.collision import CollisionChecker
+from foresight_executor.markers import executor_markers
 from foresight_executor.people_view import PeopleView
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
@@ -84,6 +85,7 @@ PLAN_SEPARATION_MARGIN_M = 0.01
 STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint state
 GRIPPER_MOVING_MPS = 0.005  # a finger sliding faster than this is moving (m/s)
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
+MARKER_RATE_HZ = 10.0  # executor/markers (the supervisor runs faster)
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,10 @@ class ExecutorNode(Node):
         if p.camera_timeout_s > 0:
             create_subscription(self, contract.COLOR_INFO, self.on_camera_info)
         self.pub_safety = create_publisher(self, contract.SAFETY_STATE)
+        self.pub_markers = create_publisher(self, contract.EXECUTOR_MARKERS)
+        self._marker_every = max(1, round(p.safety_rate_hz / MARKER_RATE_HZ))
+        self._cycles = 0
+        self._skill_shown: tuple[str, np.ndarray | None] = ("", None)  # text, target
         self.create_timer(1.0 / p.safety_rate_hz, self.supervise)
         self.create_service(contract.RESET_ESTOP.type, contract.RESET_ESTOP.name,
                             self.on_reset_estop)
@@ -290,6 +296,21 @@ class ExecutorNode(Node):
                           closest_person_part=verdict.closest, reason=verdict.reason)
         msg.header.stamp = self.get_clock().now().to_msg()
         self.pub_safety.publish(msg)
+        self._cycles += 1
+        if self._cycles % self._marker_every == 0:
+            self.publish_markers(verdict, msg.header.stamp, points)
+
+    def publish_markers(self, verdict: SafetyVerdict, stamp, points: np.ndarray) -> None:
+        """S_p ring, closest pair, the skill's target and its phase (RViz)."""
+        text, target = self._skill_shown
+        io = self._active_io
+        if text and io is not None and io.phase:
+            text = f"{text}: {io.phase}"
+        state = 3 if self.state.estop_latched else int(verdict.level)
+        self.pub_markers.publish(executor_markers(
+            contract.WORLD_FRAME, stamp, state, verdict.protective_distance_m,
+            verdict.robot_point, verdict.person_point, target, text,
+            points[-1] if len(points) else None))
 
     def robot_points(self, q: np.ndarray) -> np.ndarray:
         """World points along the arm (link origins and midpoints, hand, finger tips)."""
@@ -447,6 +468,9 @@ class ExecutorNode(Node):
                 else:
                     self.get_logger().info(f"skill {goal.skill} ({goal.object_id or '-'} -> "
                                            f"{goal.place_id or '-'}) started")
+                    self._skill_shown = (
+                        f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
+                        request.position)
                     try:
                         report = self.runner.run(request, io)
                     except Exception as exc:  # noqa: BLE001 - a bug must not lose the goal
@@ -457,6 +481,7 @@ class ExecutorNode(Node):
                         report = self.runner_report(
                             Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}")
             finally:
+                self._skill_shown = ("", None)
                 with self._active_guard:
                     self._active_io = None
         return self._finish(goal_handle, goal, report)

@@ -182,6 +182,11 @@ class RosRobotIO:
     def now(self) -> float:
         return self._now()
 
+    @property
+    def phase(self) -> str:
+        """The skill's current phase (its last feedback), for the markers."""
+        return self._phase
+
     def execute(self, plan: JointTrajectoryPlan, force_limit_n: float | None = None,
                 until: Callable[[np.ndarray], bool] | None = None,
                 start_time: float | None = None, stall_after_s: float | None = None) -> bool:

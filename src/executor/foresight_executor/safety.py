@@ -71,6 +71,8 @@ class SafetyVerdict:
     closest: str
     reason: str
     allowed_speed_mps: float = math.inf  # fastest robot point speed allowed now
+    robot_point: tuple[float, ...] | None = None   # the closest pair (world, m): for markers
+    person_point: tuple[float, ...] | None = None
 
 
 def protective_distance(robot_speed: float, human_speed: float, config: SsmConfig) -> float:
@@ -274,6 +276,8 @@ class SpeedSeparationMonitor:
                     where = (f"{'predicted at' if k else 'at'} {np.round(point, 2).tolist()}"
                              f" (measured {age:.2f} s ago)")
                     robot_at = np.round(robot_points[int(np.argmin(gaps))], 2).tolist()
+                    pair = (tuple(robot_points[int(np.argmin(gaps))].tolist()),
+                            tuple(point.tolist()))
         if not np.isfinite(separation):
             return self._verdict(now, SafetyLevel.OK, separation, 0.0, 1.0, "", "no person",
                                  math.inf)
@@ -286,13 +290,13 @@ class SpeedSeparationMonitor:
             return self._verdict(now, SafetyLevel.STOP, separation, s_p, 0.0, closest,
                                  f"{closest} {where} {separation:.2f} m from the robot at "
                                  f"{robot_at}, S_p {s_p:.2f} m at {robot_speed:.2f} m/s",
-                                 limit)
+                                 limit, pair)
         if scale < 1.0:
             return self._verdict(now, SafetyLevel.SLOW, separation, s_p, scale, closest,
                                  f"{closest} {separation:.2f} m away: at most "
-                                 f"{limit:.2f} m/s", limit)
+                                 f"{limit:.2f} m/s", limit, pair)
         return self._verdict(now, SafetyLevel.OK, separation, s_p, 1.0, closest, "clear",
-                             limit)
+                             limit, pair)
 
     def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray],
                      people_age_s: float = 0.0, scan_age_s: float = 0.0,
@@ -336,7 +340,9 @@ class SpeedSeparationMonitor:
                              f"{what} stale", 0.0)
 
     def _verdict(self, now: float, level: SafetyLevel, separation: float, s_p: float,
-                 scale: float, closest: str, reason: str, limit: float) -> SafetyVerdict:
+                 scale: float, closest: str, reason: str, limit: float,
+                 pair: tuple[tuple[float, ...], tuple[float, ...]] | None = None
+                 ) -> SafetyVerdict:
         if level == SafetyLevel.STOP:
             self._stopped = True
             self._clear_since = None
@@ -349,4 +355,5 @@ class SpeedSeparationMonitor:
             else:
                 self._stopped = False
         return SafetyVerdict(level, separation, s_p, scale, closest, reason,
-                             0.0 if level == SafetyLevel.STOP else limit)
+                             0.0 if level == SafetyLevel.STOP else limit,
+                             *(pair if pair is not None else (None, None)))

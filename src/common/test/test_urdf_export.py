@@ -1,0 +1,98 @@
+"""The URDF for RViz matches the robot model: one link per body with the TF publisher's
+frame names, joints with the model's types, axes and limits, and visual meshes that sit
+where the model's visual geoms are."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from urllib.parse import unquote, urlparse
+
+import mujoco
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from foresight_common.kinematics_tree import KinematicTree
+from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS, RobotKinematics
+from foresight_common.urdf_export import read_stl, robot_urdf
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    kin = RobotKinematics()
+    folder = tmp_path_factory.mktemp("meshes")
+    return kin, ET.fromstring(robot_urdf(folder, kin)), folder
+
+
+def _pose(element: ET.Element) -> tuple[np.ndarray, np.ndarray]:
+    origin = element.find("origin")
+    xyz = np.array([float(v) for v in origin.get("xyz").split()])
+    rpy = [float(v) for v in origin.get("rpy").split()]
+    return xyz, Rotation.from_euler("xyz", rpy).as_matrix()
+
+
+def test_links_are_the_tf_frames_and_joints_the_models(exported):
+    kin, robot, _ = exported
+    tree = KinematicTree(kin)
+    links = {link.get("name") for link in robot.findall("link")}
+    assert links == {"panda_link0"} | {child for _, child, _ in tree.links}
+    joints = {j.get("name"): j for j in robot.findall("joint")}
+    for name in ARM_JOINTS:
+        joint = joints[name]
+        assert joint.get("type") == "revolute"
+        jid = kin.model.joint(name).id
+        limit = joint.find("limit")
+        assert float(limit.get("lower")) == pytest.approx(kin.model.jnt_range[jid][0], abs=1e-5)
+        assert float(limit.get("upper")) == pytest.approx(kin.model.jnt_range[jid][1], abs=1e-5)
+    assert all(joints[name].get("type") == "prismatic" for name in FINGER_JOINTS)
+    assert joints[FINGER_JOINTS[1]].find("mimic").get("joint") == FINGER_JOINTS[0]
+    # every child has one parent and the tree is rooted at panda_link0
+    children = [j.find("child").get("link") for j in joints.values()]
+    assert len(children) == len(set(children)) == len(links) - 1
+
+
+def test_joint_origins_chain_to_the_models_forward_kinematics(exported):
+    """Composing the joint origins at zero positions gives each body's pose from the model."""
+    kin, robot, _ = exported
+    kin.set_arm(np.zeros(7), 0.0)
+    poses = {"panda_link0": (np.zeros(3), np.eye(3))}
+    joints = robot.findall("joint")
+    while len(poses) < len(joints) + 1:
+        for joint in joints:
+            parent, child = joint.find("parent").get("link"), joint.find("child").get("link")
+            if parent in poses and child not in poses:
+                p, r = poses[parent]
+                xyz, rot = _pose(joint)
+                poses[child] = (p + r @ xyz, r @ rot)
+    base = kin.model.body("panda_link0").id
+    for name, (position, _) in poses.items():
+        body = kin.model.body(name).id
+        expected = kin.data.xmat[base].reshape(3, 3).T @ (kin.data.xpos[body] -
+                                                          kin.data.xpos[base])
+        np.testing.assert_allclose(position, expected, atol=1e-5, err_msg=name)
+
+
+def test_visual_meshes_sit_where_the_models_visual_geoms_are(exported):
+    kin, robot, folder = exported
+    model = kin.model
+    link = next(li for li in robot.findall("link") if li.get("name") == "panda_link4")
+    visuals = link.findall("visual")
+    geoms = [g for g in np.flatnonzero(model.geom_bodyid == model.body("panda_link4").id)
+             if not (model.geom_contype[g] or model.geom_conaffinity[g])]
+    assert len(visuals) == len(geoms) >= 1
+    for visual, g in zip(visuals, geoms, strict=True):
+        uri = visual.find("geometry/mesh").get("filename")
+        path = unquote(urlparse(uri).path)
+        assert uri.startswith("file://") and path.startswith(str(folder))
+        triangles = read_stl(__import__("pathlib").Path(path))
+        xyz, rot = _pose(visual)
+        in_body = triangles.reshape(-1, 3) @ rot.T + xyz
+        geom_rot = np.zeros(9)
+        mujoco.mju_quat2Mat(geom_rot, model.geom_quat[g])
+        mesh = model.geom_dataid[g]
+        verts = model.mesh_vert[model.mesh_vertadr[mesh]:
+                                model.mesh_vertadr[mesh] + model.mesh_vertnum[mesh]]
+        expected = verts @ geom_rot.reshape(3, 3).T + model.geom_pos[g]
+        # same point cloud: every STL corner is a model vertex placed in the body
+        gaps = np.min(np.linalg.norm(in_body[:200, None] - expected[None], axis=2), axis=1)
+        assert np.max(gaps) < 1e-4
