@@ -62,7 +62,10 @@ def add_bench_parser(sub) -> None:
                             "figures do not compete for the CPU)")
     bench.add_argument("--quick", action="store_true",
                        help="pipeline check: the smoke family, 1 seed, both modes, 160x120@10, "
-                            "60 s cap (checks the outputs, not the numbers)")
+                            "60 s cap, recorded (checks the outputs, not the numbers)")
+    bench.add_argument("--record", action="store_true",
+                       help="record each episode as an MCAP bag under bench/<run-id>/bags "
+                            "(--quick always does)")
     bench.add_argument("--resume", metavar="RUN_ID", help="continue bench/RUN_ID")
     bench.add_argument("--out", default="bench", help="directory of bench runs (default bench)")
     bench.add_argument("--quiet", action="store_true", help="node output only to the logs")
@@ -104,7 +107,9 @@ def run_job(job: BenchJob, slot: int, settings: dict) -> dict:
         scenario=job.scenario, seed=job.seed, decision_mode=job.decision_mode, task=job.task,
         family="" if job.families_file else job.family, families_file=job.families_file,
         camera=tuple(settings["camera"]), rtf=settings["rtf"],
-        time_limit_s=settings["time_limit_s"], domain_id=settings["domain_id"] + slot)
+        time_limit_s=settings["time_limit_s"], domain_id=settings["domain_id"] + slot,
+        record_path=str(Path(settings["run_dir"]) / "bags" / job.key)
+        if settings["record"] else "")
     log_path = Path(settings["run_dir"]) / "logs" / f"{job.key}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
@@ -152,7 +157,8 @@ def command_bench(args: argparse.Namespace, argv: list[str]) -> int:
         run = {"run_id": run_id, "command": "./foresight " + shlex.join(argv),
                "commit": _commit(), "camera": list(camera), "rtf": args.rtf,
                "time_limit_s": time_limit or {s: TASK_TIME_LIMIT_S.get(s) for s in scenarios},
-               "workers": args.jobs, "started": dt.datetime.now().isoformat(timespec="seconds")}
+               "workers": args.jobs, "record": bool(args.record or args.quick),
+               "started": dt.datetime.now().isoformat(timespec="seconds")}
         (run_dir / "run.json").write_text(json.dumps(
             {**run, "jobs": [job.__dict__ for job in jobs]}, indent=1))
     store = EpisodeStore(run_dir)
@@ -162,7 +168,7 @@ def command_bench(args: argparse.Namespace, argv: list[str]) -> int:
     settings = {"camera": run["camera"], "rtf": run["rtf"],
                 "time_limit_s": run["time_limit_s"] if isinstance(run["time_limit_s"], float)
                 else None, "domain_id": default_domain_id(), "run_dir": str(run_dir),
-                "quiet": args.quiet or args.jobs > 1}
+                "quiet": args.quiet or args.jobs > 1, "record": run.get("record", False)}
     progress = Progress(len(jobs), len(jobs) - len(todo), lambda line: print(line, flush=True))
     failures: list[str] = []
 

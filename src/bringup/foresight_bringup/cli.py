@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="WIDTHxHEIGHT@HZ (default 320x240@15)")
     run.add_argument("--rtf", type=float, default=1.0, help="real-time-factor target")
     run.add_argument("--json", metavar="PATH", help="results file (default runs/<id>.json)")
-    run.add_argument("--record", metavar="DIR", help="record an MCAP bag (benchmark issue)")
+    run.add_argument("--record", metavar="DIR",
+                     help="record each episode as a rosbag2 MCAP bag in a new folder under DIR")
     run.add_argument("--gui", action="store_true", help="open the MuJoCo viewer")
     run.add_argument("--time-limit", type=float, default=None,
                      help="simulated seconds before the judge stops the episode "
@@ -77,10 +78,6 @@ def summarize(records: list[dict]) -> dict:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    if args.record:
-        print("--record is not available yet: MCAP recording comes with the benchmark "
-              "issue (#6).", file=sys.stderr)
-        return 2
     if args.episodes < 1:
         print("--episodes must be >= 1", file=sys.stderr)
         return 2
@@ -100,7 +97,9 @@ def command_run(args: argparse.Namespace) -> int:
                 camera=args.camera, rtf=args.rtf, gui=args.gui,
                 time_limit_s=args.time_limit,
                 domain_id=args.domain_id if args.domain_id is not None
-                else default_domain_id())
+                else default_domain_id(),
+                record_path=str(Path(args.record) / f"{run_id}-seed{seed}-{args.mode}")
+                if args.record else "")
             print(f"== episode {index + 1}/{args.episodes}: {args.scenario} seed {seed} "
                   f"({args.mode}); node output in {log_path}", flush=True)
             try:

@@ -16,6 +16,7 @@ from foresight_bringup.judge import EpisodeJudge
 from foresight_bringup.judge_node import JudgeNode
 from foresight_bringup.launch_xml import find_package_share, parse_launch_file
 from foresight_bringup.process_runner import ProcessRunner, RequiredNodeDied
+from foresight_bringup.recorder import BagRecorder, RecorderError
 
 # Fixed reference of the judge (DESIGN section 6): every part within 180 s of simulated time.
 TASK_TIME_LIMIT_S = {"industrial_assembly": 180.0}
@@ -40,6 +41,7 @@ class EpisodeConfig:
     gui: bool = False
     time_limit_s: float | None = None
     domain_id: int = 0
+    record_path: str = ""  # a new folder for the episode's bag ("" records nothing)
 
     def launch_arguments(self) -> dict[str, str]:
         width, height, rate = self.camera
@@ -93,6 +95,14 @@ def run_episode(config: EpisodeConfig, sink: Callable[[str], object]) -> dict:
     context = rclpy.Context()
     rclpy.init(context=context, domain_id=config.domain_id)
     node = JudgeNode(judge, context=context)
+    recorder = None
+    if config.record_path:
+        try:
+            recorder = BagRecorder(node, Path(config.record_path))
+        except (RecorderError, OSError) as exc:
+            node.destroy_node()
+            rclpy.try_shutdown(context=context)
+            raise EpisodeError(f"cannot record to {config.record_path}: {exc}") from exc
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     runner = ProcessRunner(description.nodes, domain_id=config.domain_id, sink=sink)
@@ -112,6 +122,7 @@ def run_episode(config: EpisodeConfig, sink: Callable[[str], object]) -> dict:
     except RequiredNodeDied as exc:
         raise EpisodeError(str(exc)) from exc
     finally:
+        recorded = recorder.close() if recorder is not None else None
         runner.shutdown()
         executor.shutdown()
         node.destroy_node()
@@ -119,5 +130,8 @@ def run_episode(config: EpisodeConfig, sink: Callable[[str], object]) -> dict:
     record = judge.record(cpu_s={n: s[0] for n, s in stats.items()},
                           rss_mb={n: s[1] for n, s in stats.items()})
     record["wall_time_s"] = round(time.monotonic() - started, 1)
+    if recorded is not None:
+        record["recording"] = {"path": str(Path(config.record_path).resolve()),
+                               "messages": recorded}
     record["events"] = node.events
     return record
