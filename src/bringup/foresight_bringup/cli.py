@@ -4,6 +4,7 @@
   test [pytest args]       the whole test suite (what CI runs)
   python SCRIPT [args]     run a Python script in the workspace environment (benchmarks/)
   bench [options]          the benchmark matrix: bench/<run-id>/results.json, report.md, plots
+  replay BAG               a recorded episode's sensors into perception and the world model
   train                    a later issue (the data loop)
 """
 
@@ -56,6 +57,15 @@ def build_parser() -> argparse.ArgumentParser:
     script = sub.add_parser("python", help="run a Python script in the workspace environment")
     script.add_argument("script_args", nargs=argparse.REMAINDER)
     add_bench_parser(sub)
+    replay = sub.add_parser("replay", help="play a recorded bag into perception and the "
+                            "world model (no simulator) and compare with its ground truth")
+    replay.add_argument("bag", help="a bag folder written by --record")
+    replay.add_argument("--rtf", type=float, default=1.0)
+    replay.add_argument("--until", type=float, default=None,
+                        help="stop at this simulated time (s)")
+    replay.add_argument("--json", metavar="PATH", help="write the summary here")
+    replay.add_argument("--domain-id", type=int, default=None)
+    replay.add_argument("--quiet", action="store_true")
     later = sub.add_parser("train", help="not yet available: the data loop (issue #7)")
     later.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
@@ -133,6 +143,23 @@ def _write(path: Path, records: list[dict]) -> dict:
     return summary
 
 
+def command_replay(args: argparse.Namespace) -> int:
+    from foresight_bringup.replay import ReplayError, replay
+    try:
+        summary = replay(Path(args.bag), args.domain_id if args.domain_id is not None
+                         else default_domain_id(), sink=print if not args.quiet
+                         else (lambda _line: None), rtf=args.rtf, until_s=args.until)
+    except (ReplayError, EpisodeError, LaunchFileError) as exc:
+        print(f"replay failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=2))
+    print(f"== replayed {summary['played']} messages; {summary['track_messages']} track "
+          f"messages; tray parts, distance to the nearest track of their type: "
+          f"{summary['parts']}")
+    return 0
+
+
 def command_test(pytest_args: list[str]) -> int:
     result = subprocess.run([sys.executable, "-m", "pytest", *pytest_args], cwd=REPO)
     if result.returncode == 5:
@@ -152,6 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         return command_run(args)
     if args.command == "bench":
         return command_bench(args, argv)
+    if args.command == "replay":
+        return command_replay(args)
     print(f"'{args.command}' is not available yet (issue #7).", file=sys.stderr)
     return 2
 
