@@ -11,6 +11,7 @@ import pytest
 from rosbags.highlevel import AnyReader
 
 from foresight_bringup import cli
+from foresight_bringup.episode_video import frames, write_gif
 from foresight_bringup.replay import replay
 
 pytestmark = pytest.mark.slow
@@ -57,6 +58,11 @@ def test_quick_bench_writes_results_report_and_plots_and_resumes(tmp_path, monke
         objects = next(reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages()
                        if c.topic == "/world_model/objects")
         assert type(objects).__name__ == "foresight_interfaces__msg__ObjectTrackArray"
+    # the episode as pictures: the camera's frames with the stack's beliefs drawn on them
+    images = [image for _, image in frames(bags[0], every=5)]
+    assert len(images) > 10 and images[0].shape == (120, 160, 3)
+    write_gif(images, tmp_path / "episode.gif", fps=5)
+    assert (tmp_path / "episode.gif").stat().st_size > 0
     # replayed without the simulator, the bag gives perception and the world model what
     # they need to track the tray part where the bag's ground truth has it
     summary = replay(bags[0], domain_id, sink=lambda _line: None, until_s=6.0)
