@@ -38,6 +38,12 @@ def test_smoke_episode_from_pixels_assembles_the_tray_part_safely(domain_id):
                 "errors", "separation", "latency_ms", "prediction", "cpu_s", "rss_mb"):
         assert key in record
     assert record["seed"] == 3 and record["family"] == "smoke" and record["split"] == "test"
+    # prediction accuracy measured against ground truth (the tray part at least)
+    static = (record["prediction"] or {}).get("static", {}).get("0.5")
+    assert static is not None and static["n"] > 0 and static["matched"] > 0, \
+        record["prediction"]
+    assert {"within_tol", "ade_m", "fde_m", "cv_ade_m", "cv_fde_m", "coverage95",
+            "nll"} <= static.keys()
     assert record["camera"] == {"width": 320, "height": 240, "rate_hz": 15.0}
     assert 0.5 < record["rtf_achieved"] < 1.2
     assert set(record["errors"]) == {k.value for k in ErrorKind}

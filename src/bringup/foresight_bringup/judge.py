@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from foresight_bringup.prediction_score import PredictionScorer
 from foresight_common.error_kinds import ErrorKind
 
 # A contact must last this long (s) to count as a collision event; a new event needs a gap
@@ -105,6 +106,7 @@ class EpisodeJudge:
     _contact_since: dict[str, float] = field(default_factory=dict)
     _contact_counted: set[str] = field(default_factory=set)
     _contact_last: dict[str, float] = field(default_factory=dict)
+    prediction: PredictionScorer = field(default_factory=PredictionScorer)
 
     # --- inputs --------------------------------------------------------------------------
     def on_parts(self, stamp_s: float, statuses: dict[str, str]) -> None:
@@ -299,7 +301,7 @@ class EpisodeJudge:
             },
             "latency_ms": latency_record(self.latency_ms),
             "perception": self.perception_record(),
-            "prediction": None,
+            "prediction": self.prediction.record(),
             "part_status": {name: t.status for name, t in sorted(self.parts.items())},
             "collision_events": [{"t": t, "with": name} for t, name in self.collision_events],
             "stack_reason": self.stack_reason,

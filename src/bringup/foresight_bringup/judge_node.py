@@ -4,15 +4,19 @@ planner's task events and feeds the plain `EpisodeJudge`. Runs inside the runner
 
 Subscribes: /sim/ground_truth/{objects,safety,status,frames}, task_events,
             perception/detections, executor/command_events, executor/safety_state (what the
-            supervisor believed at each violation: a diagnostic, not part of the verdict)
+            supervisor believed at each violation: a diagnostic, not part of the verdict),
+            world_model/{objects,people,predictions} (prediction accuracy against ground
+            truth)
 """
 
 from __future__ import annotations
 
+import numpy as np
 from rclpy.context import Context
 from rclpy.node import Node
 
 from foresight_bringup.judge import EpisodeJudge
+from foresight_bringup.prediction_score import TrackedPoint
 from foresight_common import contract
 from foresight_common.conversions import time_to_sec
 from foresight_interfaces.msg import (
@@ -21,9 +25,12 @@ from foresight_interfaces.msg import (
     FrameTiming,
     GroundTruthObjectArray,
     GroundTruthSafety,
+    ObjectTrackArray,
+    PersonTrackArray,
     SafetyState,
     SimulationStatus,
     TaskEvent,
+    TrackPredictionArray,
 )
 
 # Seconds of simulated time the judge waits after the stack says it is finished, so a part
@@ -53,8 +60,19 @@ class JudgeNode(Node):
                                  contract.DETECTIONS.qos)
         self.create_subscription(SafetyState, contract.SAFETY_STATE.name, self.on_supervisor,
                                  contract.SAFETY_STATE.qos)
+        self.create_subscription(ObjectTrackArray, contract.OBJECT_TRACKS.name,
+                                 self.on_object_tracks, contract.OBJECT_TRACKS.qos)
+        self.create_subscription(PersonTrackArray, contract.PERSON_TRACKS.name,
+                                 self.on_person_tracks, contract.PERSON_TRACKS.qos)
+        self.create_subscription(TrackPredictionArray, contract.PREDICTIONS.name,
+                                 self.on_predictions, contract.PREDICTIONS.qos)
+        # the world model's tracks by stamp: (track id, keypoint) -> (label, pos, velocity)
+        self._tracks_at: dict[float, dict[tuple[int, str], tuple]] = {}
 
     def on_objects(self, msg: GroundTruthObjectArray) -> None:
+        self.judge.prediction.on_truth(time_to_sec(msg.header.stamp), {
+            o.name: (o.kind, o.type, o.status, point_array(o.pose.position), o.visible)
+            for o in msg.objects if o.kind in ("part", "person")})
         parts = [o for o in msg.objects if o.kind == "part"]
         self.judge.on_parts(time_to_sec(msg.header.stamp), {o.name: o.status for o in parts})
         self.judge.on_static_parts({
@@ -80,6 +98,41 @@ class JudgeNode(Node):
         self.judge.on_detections([(d.label, (d.pose.position.x, d.pose.position.y,
                                              d.pose.position.z)) for d in msg.detections])
 
+    def _tracks(self, stamp: float) -> dict[tuple[int, str], tuple]:
+        while len(self._tracks_at) > 30:  # a few frames back is all a prediction needs
+            del self._tracks_at[min(self._tracks_at)]
+        return self._tracks_at.setdefault(round(stamp, 6), {})
+
+    def on_object_tracks(self, msg: ObjectTrackArray) -> None:
+        tracks = self._tracks(time_to_sec(msg.header.stamp))
+        for t in msg.tracks:
+            tracks[(t.id, "")] = (t.label, point_array(t.pose.position),
+                                  point_array(t.velocity))
+
+    def on_person_tracks(self, msg: PersonTrackArray) -> None:
+        tracks = self._tracks(time_to_sec(msg.header.stamp))
+        for person in msg.people:
+            velocities = list(person.keypoint_velocities)
+            for k, (name, position) in enumerate(zip(person.keypoint_names, person.keypoints,
+                                                     strict=True)):
+                velocity = point_array(velocities[k]) if k < len(velocities) else np.zeros(3)
+                tracks[(person.id, name)] = (name, point_array(position), velocity)
+
+    def on_predictions(self, msg: TrackPredictionArray) -> None:
+        stamp = time_to_sec(msg.header.stamp)
+        tracks = self._tracks_at.get(round(stamp, 6), {})
+        points = []
+        for p in msg.predictions:
+            track = tracks.get((p.track_id, p.keypoint))
+            if track is None or len(p.covariances) != 9 * len(p.positions):
+                continue
+            label, position, velocity = track
+            points.append(TrackedPoint(
+                label, position, velocity, tuple(p.horizons_s),
+                np.array([point_array(q) for q in p.positions]),
+                np.asarray(p.covariances, dtype=float).reshape(-1, 3, 3)))
+        self.judge.prediction.on_predictions(stamp, points)
+
     def on_status(self, msg: SimulationStatus) -> None:
         self.judge.on_status({
             "seed": msg.seed, "family": msg.family, "split": msg.split,
@@ -101,3 +154,8 @@ class JudgeNode(Node):
                 self.judge.sim_time_s >= self.finished_at + SETTLE_AFTER_FINISH_S:
             self.judge.on_task_finished(self.finished_reason)
         return self.judge.done()
+
+
+def point_array(p) -> np.ndarray:
+    """A geometry_msgs Point or Vector3 as an array."""
+    return np.array([p.x, p.y, p.z], dtype=float)
