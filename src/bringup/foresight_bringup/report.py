@@ -36,6 +36,16 @@ def write_report(results: dict, out_dir: Path) -> list[Path]:
 
 
 # --- plots ------------------------------------------------------------------------------------
+def _save(fig, ax, path: Path, xlabel: str, ylabel: str, legend_size: int = 8) -> Path:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def plot_success(episodes: Sequence[dict], path: Path) -> Path | None:
     """Success rate per family and mode with Wilson 95 % intervals."""
     families = sorted({e["family"] for e in episodes})
@@ -59,12 +69,7 @@ def plot_success(episodes: Sequence[dict], path: Path) -> Path | None:
                color=MODE_COLOURS.get(mode))
     ax.set_xticks(range(len(families)), families, rotation=15)
     ax.set_ylim(0, 1.05)
-    ax.set_ylabel("success rate (Wilson 95 %)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "", "success rate (Wilson 95 %)")
 
 
 def plot_latency(episodes: Sequence[dict], path: Path) -> Path | None:
@@ -81,13 +86,7 @@ def plot_latency(episodes: Sequence[dict], path: Path) -> Path | None:
             ax.hist(samples, bins=bins, alpha=0.6, label=f"{mode} (n={len(samples)})",
                     color=MODE_COLOURS.get(mode))
     ax.set_xscale("log")
-    ax.set_xlabel("decision latency (ms, wall clock)")
-    ax.set_ylabel("decisions")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "decision latency (ms, wall clock)", "decisions")
 
 
 def plot_prediction(cells: Sequence[dict], path: Path) -> Path | None:
@@ -95,6 +94,8 @@ def plot_prediction(cells: Sequence[dict], path: Path) -> Path | None:
     None when no episode measured prediction accuracy."""
     rows = []
     for c in cells:
+        if c["decision_mode"] != "world_model":
+            continue
         for cls, horizons in (c.get("prediction") or {}).items():
             for horizon, figures in horizons.items():
                 if figures.get("ade_m") is not None:
@@ -109,13 +110,7 @@ def plot_prediction(cells: Sequence[dict], path: Path) -> Path | None:
         if all(r[3] is not None for r in mine):
             ax.plot([r[1] for r in mine], [r[3] for r in mine], linestyle="--",
                     color=line.get_color(), label=f"{name} CV baseline")
-    ax.set_xlabel("horizon (s)")
-    ax.set_ylabel("ADE (m)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "horizon (s)", "ADE (m)", legend_size=7)
 
 
 def plot_separation(episodes: Sequence[dict], path: Path) -> Path | None:
@@ -133,15 +128,9 @@ def plot_separation(episodes: Sequence[dict], path: Path) -> Path | None:
             linestyle="--")
     for v in episode["separation"].get("violations", []):
         ax.axvline(v["t"], color="red", alpha=0.4)
-    ax.set_xlabel("simulated time (s)")
-    ax.set_ylabel("m")
     ax.set_title(f"{episode['family']} seed {episode['seed']} ({episode['decision_mode']}); "
                  "red: violations", fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, ax, path, "simulated time (s)", "m")
 
 
 # --- text -------------------------------------------------------------------------------------
