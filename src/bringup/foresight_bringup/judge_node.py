@@ -66,8 +66,12 @@ class JudgeNode(Node):
                                  self.on_person_tracks, contract.PERSON_TRACKS.qos)
         self.create_subscription(TrackPredictionArray, contract.PREDICTIONS.name,
                                  self.on_predictions, contract.PREDICTIONS.qos)
-        # the world model's tracks by stamp: (track id, keypoint) -> (label, pos, velocity)
+        # the world model's tracks by stamp: (track id, keypoint) -> (label, pos, velocity);
+        # which of the two track topics have come for a stamp; predictions whose tracks
+        # have not all come yet (the topics may arrive in any order)
         self._tracks_at: dict[float, dict[tuple[int, str], tuple]] = {}
+        self._kinds_at: dict[float, set[str]] = {}
+        self._deferred: dict[float, TrackPredictionArray] = {}
 
     def on_objects(self, msg: GroundTruthObjectArray) -> None:
         self.judge.prediction.on_truth(time_to_sec(msg.header.stamp), {
@@ -98,27 +102,49 @@ class JudgeNode(Node):
         self.judge.on_detections([(d.label, (d.pose.position.x, d.pose.position.y,
                                              d.pose.position.z)) for d in msg.detections])
 
-    def _tracks(self, stamp: float) -> dict[tuple[int, str], tuple]:
+    def _tracks(self, stamp: float, kind: str) -> dict[tuple[int, str], tuple]:
+        key = round(stamp, 6)
         while len(self._tracks_at) > 30:  # a few frames back is all a prediction needs
-            del self._tracks_at[min(self._tracks_at)]
-        return self._tracks_at.setdefault(round(stamp, 6), {})
+            oldest = min(self._tracks_at)
+            del self._tracks_at[oldest]
+            self._kinds_at.pop(oldest, None)
+        self._kinds_at.setdefault(key, set()).add(kind)
+        return self._tracks_at.setdefault(key, {})
 
     def on_object_tracks(self, msg: ObjectTrackArray) -> None:
-        tracks = self._tracks(time_to_sec(msg.header.stamp))
+        stamp = time_to_sec(msg.header.stamp)
+        tracks = self._tracks(stamp, "objects")
         for t in msg.tracks:
             tracks[(t.id, "")] = (t.label, point_array(t.pose.position),
                                   point_array(t.velocity))
+        self._flush(stamp)
 
     def on_person_tracks(self, msg: PersonTrackArray) -> None:
-        tracks = self._tracks(time_to_sec(msg.header.stamp))
+        stamp = time_to_sec(msg.header.stamp)
+        tracks = self._tracks(stamp, "people")
         for person in msg.people:
             velocities = list(person.keypoint_velocities)
             for k, (name, position) in enumerate(zip(person.keypoint_names, person.keypoints,
                                                      strict=True)):
                 velocity = point_array(velocities[k]) if k < len(velocities) else np.zeros(3)
                 tracks[(person.id, name)] = (name, point_array(position), velocity)
+        self._flush(stamp)
 
     def on_predictions(self, msg: TrackPredictionArray) -> None:
+        self._deferred[round(time_to_sec(msg.header.stamp), 6)] = msg
+        self._flush(time_to_sec(msg.header.stamp))
+
+    def _flush(self, stamp: float) -> None:
+        """Score the deferred predictions whose tracks have all come (or never will: a
+        newer stamp's tracks are here)."""
+        key = round(stamp, 6)
+        for when in sorted(self._deferred):
+            complete = self._kinds_at.get(when, set()) >= {"objects", "people"}
+            if not complete and when >= key:
+                continue
+            self._score(self._deferred.pop(when))
+
+    def _score(self, msg: TrackPredictionArray) -> None:
         stamp = time_to_sec(msg.header.stamp)
         tracks = self._tracks_at.get(round(stamp, 6), {})
         points = []

@@ -72,7 +72,8 @@ class PredictionScorer:
     def __init__(self, horizons: Sequence[float] = HORIZONS) -> None:
         self.horizons = tuple(horizons)
         self._history: dict[str, deque[tuple[float, np.ndarray]]] = {}
-        self._now: dict[str, tuple[float, str, str, np.ndarray, bool]] = {}
+        # per object and ground-truth sample: (t, class, type, visible)
+        self._states: dict[str, deque[tuple[float, str, str, bool]]] = {}
         self._pending: list[_Pending] = []
         self._sums: dict[tuple[str, float], _Sums] = {}
 
@@ -86,10 +87,12 @@ class PredictionScorer:
             if cls is None or (kind == "person" and not otype.endswith("hand")):
                 continue
             history = self._history.setdefault(name, deque())
+            states = self._states.setdefault(name, deque())
             history.append((t, np.asarray(position, dtype=float)))
+            states.append((t, cls, otype, bool(visible)))
             while history and t - history[0][0] > HISTORY_S:
                 history.popleft()
-            self._now[name] = (t, cls, otype, np.asarray(position, dtype=float), visible)
+                states.popleft()
         still = []
         for pending in self._pending:
             if t >= pending.t0 + max(self.horizons):
@@ -99,10 +102,14 @@ class PredictionScorer:
         self._pending = still
 
     def on_predictions(self, t0: float, points: Sequence[TrackedPoint]) -> None:
-        """The world model's tracks with their predictions, all stamped `t0`."""
+        """The world model's tracks with their predictions, all stamped `t0` (they come
+        later than the ground truth of t0: it is looked up in the history)."""
         used: set[int] = set()
-        for name, (t, cls, otype, position, visible) in self._now.items():
-            if not visible or abs(t - t0) > TRUTH_MATCH_S:
+        for name, states in self._states.items():
+            nearest = min(states, key=lambda state: abs(state[0] - t0))
+            t, cls, otype, visible = nearest
+            position = self._truth_at(name, t0)
+            if not visible or abs(t - t0) > TRUTH_MATCH_S or position is None:
                 continue
             best, best_k = MATCH_GATE_M[cls], None
             for k, point in enumerate(points):

@@ -80,3 +80,22 @@ def test_hands_match_either_hand_keypoint_and_only_visible_objects_count():
     assert record["person"]["1.0"]["within_tol"] == 1.0
     assert record["person"]["1.0"]["cv_fde_m"] == pytest.approx(0.0, abs=1e-6)
     assert PredictionScorer().record() is None                  # nothing scored: null
+
+
+def test_predictions_that_come_after_later_ground_truth_are_scored_at_their_stamp():
+    """The world model publishes ~0.1 s after the image: the ground truth has moved on."""
+    scorer = PredictionScorer()
+
+    def truth(t):
+        return {"part_4": ("part", "peg_slot", "on_conveyor",
+                           np.array([0.4, -0.9 + 0.1 * t, 0.83]), True)}
+
+    for k in range(151):
+        t = round(k * 0.02, 4)
+        scorer.on_truth(t, truth(t))
+        t0 = round(t - 0.1, 4)
+        if k % 5 == 0 and 0.0 <= t0 <= 1.0:
+            scorer.on_predictions(t0, [point("peg_slot", [0.4, -0.9 + 0.1 * t0, 0.83],
+                                             [0, 0.1, 0], [0, 0.1, 0])])
+    half = scorer.record()["conveyor"]["0.5"]
+    assert half["matched"] == half["n"] == 11 and half["fde_m"] == pytest.approx(0, abs=1e-6)
