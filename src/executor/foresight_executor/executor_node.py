@@ -86,6 +86,7 @@ STARTUP_JOINT_STATE_WAIT_S = 5.0  # wall s a goal waits for the first joint stat
 GRIPPER_MOVING_MPS = 0.005  # a finger sliding faster than this is moving (m/s)
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
 MARKER_RATE_HZ = 10.0  # executor/markers (the supervisor runs faster)
+MARKER_PATH_POINTS = 30  # TCP points drawn along a motion
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,7 @@ class ExecutorNode(Node):
         self._marker_every = max(1, round(p.safety_rate_hz / MARKER_RATE_HZ))
         self._cycles = 0
         self._skill_shown: tuple[str, np.ndarray | None] = ("", None)  # text, target
+        self._path_shown: list[np.ndarray] = []  # TCP along the last motion sent
         self.create_timer(1.0 / p.safety_rate_hz, self.supervise)
         self.create_service(contract.RESET_ESTOP.type, contract.RESET_ESTOP.name,
                             self.on_reset_estop)
@@ -307,10 +309,11 @@ class ExecutorNode(Node):
         if text and io is not None and io.phase:
             text = f"{text}: {io.phase}"
         state = 3 if self.state.estop_latched else int(verdict.level)
+        path = self._path_shown if self._now() < self._motion_ends_at else None
         self.pub_markers.publish(executor_markers(
             contract.WORLD_FRAME, stamp, state, verdict.protective_distance_m,
             verdict.robot_point, verdict.person_point, target, text,
-            points[-1] if len(points) else None))
+            points[-1] if len(points) else None, path))
 
     def robot_points(self, q: np.ndarray) -> np.ndarray:
         """World points along the arm (link origins and midpoints, hand, finger tips)."""
@@ -414,6 +417,9 @@ class ExecutorNode(Node):
         """Send a motion to the arm's controller, due to end at `ends_at` (node clock)."""
         self._motion_ends_at = ends_at
         self.pub_trajectory.publish(msg)
+        step = max(1, len(msg.points) // MARKER_PATH_POINTS)
+        self._path_shown = [self.runner.tcp_world(np.asarray(point.positions))[0]
+                            for point in msg.points[::step]]
 
     def hold_arm(self, unless_holding: bool = False) -> None:
         """Brake to a stop along the current motion and hold there. `unless_holding` (the

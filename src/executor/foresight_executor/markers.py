@@ -1,7 +1,8 @@
 """The executor's RViz markers (`executor/markers`): the protective separation distance S_p
 as a ring around the robot point closest to a person, coloured by the supervisor's state
 (green clear, amber slowed, red stopped), a line to that person point, the running skill's
-target and the skill with its phase as text above the hand. Built from plain values: no
+target, the TCP's path along the running motion and the skill with its phase as text above
+the hand. Built from plain values: no
 rclpy here (message types only)."""
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ STATE_COLOURS = {0: (0.2, 0.8, 0.2), 1: (1.0, 0.7, 0.0), 2: (0.9, 0.1, 0.1),
                  3: (0.6, 0.0, 0.6)}  # SafetyState: OK, SLOW, STOP, E-STOP
 LIFETIME_S = 0.5  # markers vanish when the executor stops publishing them
 RING_HEIGHT_M = 0.005
-NS_ZONE, NS_CLOSEST, NS_TARGET, NS_SKILL = "safety_zone", "closest", "target", "skill"
+NS_ZONE, NS_CLOSEST, NS_TARGET, NS_SKILL, NS_PATH = ("safety_zone", "closest", "target",
+                                                     "skill", "path")
 
 
 def _point(xyz: Sequence[float]) -> Point:
@@ -34,9 +36,10 @@ def executor_markers(frame: str, stamp: Time, state: int, protective_distance_m:
                      robot_point: Sequence[float] | None,
                      person_point: Sequence[float] | None,
                      target: Sequence[float] | None, skill_text: str,
-                     text_at: Sequence[float] | None) -> MarkerArray:
+                     text_at: Sequence[float] | None,
+                     path: Sequence[Sequence[float]] | None = None) -> MarkerArray:
     """Markers for one supervisor cycle; parts without data are deleted, so RViz never
-    shows a stale ring or target."""
+    shows a stale ring or target. `path`: the TCP's way along the running motion."""
     header = Header(frame_id=frame, stamp=stamp)
     lifetime = Duration(sec=0, nanosec=int(LIFETIME_S * 1e9))
     markers = []
@@ -70,6 +73,11 @@ def executor_markers(frame: str, stamp: Time, state: int, protective_distance_m:
             scale=_vector(0.02, 0.02, 0.02))
     else:
         delete(NS_TARGET)
+    if path is not None and len(path) >= 2:
+        add(NS_PATH, Marker.LINE_STRIP, points=[_point(p) for p in path],
+            color=ColorRGBA(r=0.1, g=0.5, b=1.0, a=0.6), scale=_vector(0.004, 0.0, 0.0))
+    else:
+        delete(NS_PATH)
     if skill_text and text_at is not None:
         pose = Marker().pose
         pose.position = _point((text_at[0], text_at[1], text_at[2] + 0.15))
