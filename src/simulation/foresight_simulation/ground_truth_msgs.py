@@ -13,14 +13,20 @@ def _vector(v) -> Vector3:
     return Vector3(x=float(v[0]), y=float(v[1]), z=float(v[2]))
 
 
-def objects_msg(cell: IndustrialCell, stamp: Time) -> GroundTruthObjectArray:
+def objects_msg(cell: IndustrialCell, stamp: Time,
+                image_size: tuple[int, int] | None = None) -> GroundTruthObjectArray:
+    """All objects; `visible` for parts (the camera sees their top centre) and, given the
+    camera's `image_size`, for the co-worker's parts (also inside the image: their resting
+    hands lie just outside it)."""
     status = cell.part_status()
     msg = GroundTruthObjectArray()
     msg.header.stamp = stamp
     msg.header.frame_id = "world"
     for obj in cell.ground_truth():
         top = (obj.position[0], obj.position[1], obj.position[2] + obj.size[2] / 2)
-        visible = obj.kind == "part" and cell.visible_from_camera(top, obj.name)
+        visible = (obj.kind == "part" or (obj.kind == "person" and image_size is not None
+                                          and cell.in_camera_view(top, *image_size))) \
+            and cell.visible_from_camera(top, obj.name)
         pose = Pose(position=Point(x=obj.position[0], y=obj.position[1], z=obj.position[2]),
                     orientation=Quaternion(w=obj.quat[0], x=obj.quat[1], y=obj.quat[2],
                                            z=obj.quat[3]))

@@ -1091,6 +1091,20 @@ class IndustrialCell:
         fy = (height / 2.0) / math.tan(fovy / 2.0)
         return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
 
+    def in_camera_view(self, position: Sequence[float], width: int, height: int,
+                       data: mujoco.MjData | None = None) -> bool:
+        """Whether `position` (world) projects inside a width x height image of the camera
+        and lies in front of it (occlusion is `visible_from_camera`'s matter)."""
+        d = self.data if data is None else data
+        cid = self._camera_id
+        optical = d.cam_xmat[cid].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        local = optical.T @ (np.asarray(position, dtype=float) - d.cam_xpos[cid])
+        if local[2] <= 0.0:
+            return False
+        fx, fy, cx, cy = self.camera_intrinsics(width, height)
+        u, v = fx * local[0] / local[2] + cx, fy * local[1] / local[2] + cy
+        return -0.5 <= u <= width - 0.5 and -0.5 <= v <= height - 0.5
+
     def camera_pose(self, optical: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """World position (m) and quaternion (w, x, y, z) of the camera: the REP 103 optical
         frame (z forward, x right, y down) by default, else MuJoCo's camera frame (looking

@@ -241,7 +241,7 @@ class SimulationNode(Node):
                 self._publish_scan()
             if steps % every["truth"] == 0:
                 self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
-                    self.world.cell, sec_to_time(now)))
+                    self.world.cell, sec_to_time(now), self._camera_settings()[:2]))
                 self.pub_gt_safety.publish(safety.sample(sec_to_time(now)))
             if steps % every["status"] == 0:
                 self._publish_status(pacer, camera.frames if camera else 0)

@@ -509,3 +509,17 @@ def test_every_family_schedules_reachable_coworker_targets(layout):
         far = ReachParams(hand="left", target_name="robot_base", target=(0.0, 0.0, 0.8),
                           peak_speed=1.0, dwell_s=1.0, idle_before_s=1.0)
         CoworkerMotion(layout.coworker.base, layout.coworker.yaw, [far])
+
+
+def test_in_camera_view_is_the_image_not_the_room(default_cell):
+    """The tray and fixture lie in the overhead camera's 320x240 image; the co-worker's
+    resting hands (x = 1.05) just outside it (the camera sees x up to ~1.0 at hand height);
+    nothing behind the camera."""
+    cell = default_cell
+    mujoco.mj_forward(cell.model, cell.data)
+    assert cell.in_camera_view((0.30, 0.40, 0.80), 320, 240)
+    assert cell.in_camera_view((0.50, 0.05, 0.80), 320, 240)
+    assert not cell.in_camera_view((1.05, -0.12, 0.97), 320, 240)
+    assert cell.in_camera_view((0.90, -0.12, 0.97), 320, 240)
+    position, _ = cell.camera_pose()
+    assert not cell.in_camera_view(position + np.array([0.0, 0.0, 0.5]), 320, 240)
