@@ -77,3 +77,11 @@ def test_quick_bench_writes_results_report_and_plots_and_resumes(tmp_path, monke
     assert "(2 done already)" in capsys.readouterr().out
     again = json.loads((run_dir / "results.json").read_text())
     assert again["episodes"] == results["episodes"]
+
+
+def test_an_unknown_scenario_or_run_is_refused_at_once(tmp_path, capsys):
+    assert cli.main(["bench", "--scenario", "moon_base", "--out", str(tmp_path)]) == 2
+    assert "unknown scenario 'moon_base'" in capsys.readouterr().err
+    assert cli.main(["bench", "--resume", "no-such-run", "--out", str(tmp_path)]) == 2
+    assert "no run at" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())              # nothing started, nothing written

@@ -29,7 +29,13 @@ from foresight_bringup.bench import (
     rtf_flagged,
 )
 from foresight_bringup.cli_common import REPO, default_domain_id, log_sink, parse_camera
-from foresight_bringup.episode import TASK_TIME_LIMIT_S, EpisodeConfig, run_episode
+from foresight_bringup.episode import (
+    TASK_TIME_LIMIT_S,
+    EpisodeConfig,
+    EpisodeError,
+    launch_file_for,
+    run_episode,
+)
 
 #: The task each scenario runs when the matrix names none.
 DEFAULT_TASKS = {"industrial_assembly": ("assemble all",)}
@@ -136,6 +142,12 @@ def command_bench(args: argparse.Namespace, argv: list[str]) -> int:
             print("--episodes and --jobs must be >= 1 and --rtf > 0", file=sys.stderr)
             return 2
         scenarios = args.scenario or ["industrial_assembly"]
+        for scenario in scenarios:  # an unknown one fails now, not once per episode
+            try:
+                launch_file_for(scenario)
+            except EpisodeError as exc:
+                print(str(exc), file=sys.stderr)
+                return 2
         tasks = {s: tuple(args.task) if args.task else DEFAULT_TASKS.get(s, ("",))
                  for s in scenarios}
         if args.quick:
