@@ -16,6 +16,12 @@ from PIL import Image as PilImage
 from rosbags.highlevel import AnyReader
 
 from foresight_common import contract
+from foresight_common.conversions import (
+    homogeneous,
+    image_to_numpy,
+    msg_to_quat_wxyz,
+    msg_to_vector,
+)
 
 SAFETY_COLOURS = {0: (60, 200, 60), 1: (255, 180, 0), 2: (230, 30, 30), 3: (160, 0, 160)}
 SAFETY_NAMES = {0: "clear", 1: "slow", 2: "STOP", 3: "E-STOP"}
@@ -30,17 +36,6 @@ class Overlay:
     skill: str = ""
     safety: int | None = None
     safety_text: str = ""
-
-
-def _matrix(translation, rotation) -> np.ndarray:
-    """4x4 from a geometry_msgs Transform (rosbags objects)."""
-    x, y, z, w = rotation.x, rotation.y, rotation.z, rotation.w
-    rot = np.array([[1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-                    [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-                    [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]])
-    out = np.eye(4)
-    out[:3, :3], out[:3, 3] = rot, (translation.x, translation.y, translation.z)
-    return out
 
 
 def _world_from(frame: str, static: dict[str, tuple[str, np.ndarray]]) -> np.ndarray | None:
@@ -74,8 +69,9 @@ def frames(bag: Path, every: int = 1, start_s: float = 0.0, end_s: float | None 
             topic, t = connection.topic, stamp * 1e-9
             if topic == "/tf_static":
                 for tf in msg.transforms:
-                    static[tf.child_frame_id] = (tf.header.frame_id, _matrix(
-                        tf.transform.translation, tf.transform.rotation))
+                    static[tf.child_frame_id] = (tf.header.frame_id, homogeneous(
+                        msg_to_vector(tf.transform.translation),
+                        msg_to_quat_wxyz(tf.transform.rotation)))
             elif topic == info_topic:
                 intrinsics = np.asarray(msg.k, dtype=float).reshape(3, 3)
             elif topic == "/" + contract.OBJECT_TRACKS.name:
@@ -98,7 +94,7 @@ def frames(bag: Path, every: int = 1, start_s: float = 0.0, end_s: float | None 
                     continue
                 if end_s is not None and t > end_s:
                     break
-                image = np.asarray(msg.data, dtype=np.uint8).reshape(msg.height, msg.width, 3)
+                image = image_to_numpy(msg, ("rgb8", "bgr8"))
                 camera = _world_from(msg.header.frame_id, static)
                 yield t, draw(image.copy(), overlay, t, intrinsics,
                               None if camera is None else np.linalg.inv(camera))

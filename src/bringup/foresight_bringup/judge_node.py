@@ -18,7 +18,7 @@ from rclpy.node import Node
 from foresight_bringup.judge import EpisodeJudge
 from foresight_bringup.prediction_score import TrackedPoint
 from foresight_common import contract
-from foresight_common.conversions import time_to_sec
+from foresight_common.conversions import msg_to_vector, time_to_sec
 from foresight_interfaces.msg import (
     CommandEvent,
     DetectionArray,
@@ -75,7 +75,7 @@ class JudgeNode(Node):
 
     def on_objects(self, msg: GroundTruthObjectArray) -> None:
         self.judge.prediction.on_truth(time_to_sec(msg.header.stamp), {
-            o.name: (o.kind, o.type, o.status, point_array(o.pose.position), o.visible)
+            o.name: (o.kind, o.type, o.status, msg_to_vector(o.pose.position), o.visible)
             for o in msg.objects if o.kind in ("part", "person")})
         parts = [o for o in msg.objects if o.kind == "part"]
         self.judge.on_parts(time_to_sec(msg.header.stamp), {o.name: o.status for o in parts})
@@ -115,8 +115,8 @@ class JudgeNode(Node):
         stamp = time_to_sec(msg.header.stamp)
         tracks = self._tracks(stamp, "objects")
         for t in msg.tracks:
-            tracks[(t.id, "")] = (t.label, point_array(t.pose.position),
-                                  point_array(t.velocity))
+            tracks[(t.id, "")] = (t.label, msg_to_vector(t.pose.position),
+                                  msg_to_vector(t.velocity))
         self._flush(stamp)
 
     def on_person_tracks(self, msg: PersonTrackArray) -> None:
@@ -126,8 +126,8 @@ class JudgeNode(Node):
             velocities = list(person.keypoint_velocities)
             for k, (name, position) in enumerate(zip(person.keypoint_names, person.keypoints,
                                                      strict=True)):
-                velocity = point_array(velocities[k]) if k < len(velocities) else np.zeros(3)
-                tracks[(person.id, name)] = (name, point_array(position), velocity)
+                velocity = msg_to_vector(velocities[k]) if k < len(velocities) else np.zeros(3)
+                tracks[(person.id, name)] = (name, msg_to_vector(position), velocity)
         self._flush(stamp)
 
     def on_predictions(self, msg: TrackPredictionArray) -> None:
@@ -155,7 +155,7 @@ class JudgeNode(Node):
             label, position, velocity = track
             points.append(TrackedPoint(
                 label, position, velocity, tuple(p.horizons_s),
-                np.array([point_array(q) for q in p.positions]),
+                np.array([msg_to_vector(q) for q in p.positions]),
                 np.asarray(p.covariances, dtype=float).reshape(-1, 3, 3)))
         self.judge.prediction.on_predictions(stamp, points)
 
@@ -180,8 +180,3 @@ class JudgeNode(Node):
                 self.judge.sim_time_s >= self.finished_at + SETTLE_AFTER_FINISH_S:
             self.judge.on_task_finished(self.finished_reason)
         return self.judge.done()
-
-
-def point_array(p) -> np.ndarray:
-    """A geometry_msgs Point or Vector3 as an array."""
-    return np.array([p.x, p.y, p.z], dtype=float)

@@ -25,7 +25,7 @@ from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from sensor_msgs.msg import Image
 
 from foresight_common import contract
-from foresight_common.conversions import time_to_sec
+from foresight_common.conversions import image_to_numpy, time_to_sec
 
 RECORDED = (contract.CLOCK_TOPIC, contract.TF_TOPIC, contract.TF_STATIC_TOPIC,
             contract.ROBOT_DESCRIPTION, contract.JOINT_STATES, contract.WRIST_WRENCH,
@@ -73,7 +73,7 @@ def depth_to_millimetres(data: bytes) -> bytes:
     image = deserialize_message(data, Image)
     if image.encoding != "32FC1":
         return data
-    metres = np.frombuffer(bytes(image.data), dtype="<f4").reshape(image.height, image.width)
+    metres = image_to_numpy(image, ("32FC1",))
     millimetres = np.where(np.isfinite(metres) & (metres > 0.0),
                            np.clip(np.round(metres * 1000.0), 0, 65535), 0).astype("<u2")
     image.encoding, image.step, image.is_bigendian = "16UC1", image.width * 2, 0

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
-from geometry_msgs.msg import Point, Vector3
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
+
+from foresight_common.conversions import point_to_msg, vector_to_msg
 
 STATE_COLOURS = {0: (0.2, 0.8, 0.2), 1: (1.0, 0.7, 0.0), 2: (0.9, 0.1, 0.1),
                  3: (0.6, 0.0, 0.6)}  # SafetyState: OK, SLOW, STOP, E-STOP
@@ -21,10 +22,6 @@ LIFETIME_S = 0.5  # markers vanish when the executor stops publishing them
 RING_HEIGHT_M = 0.005
 NS_ZONE, NS_CLOSEST, NS_TARGET, NS_SKILL, NS_PATH = ("safety_zone", "closest", "target",
                                                      "skill", "path")
-
-
-def _point(xyz: Sequence[float]) -> Point:
-    return Point(x=float(xyz[0]), y=float(xyz[1]), z=float(xyz[2]))
 
 
 def _colour(state: int, alpha: float) -> ColorRGBA:
@@ -53,41 +50,38 @@ def executor_markers(frame: str, stamp: Time, state: int, protective_distance_m:
 
     if robot_point is not None and np.isfinite(protective_distance_m):
         marker_pose = Marker().pose
-        marker_pose.position = _point(robot_point)
+        marker_pose.position = point_to_msg(robot_point)
         marker_pose.orientation.w = 1.0
         diameter = 2.0 * float(protective_distance_m)
         add(NS_ZONE, Marker.CYLINDER, pose=marker_pose, color=_colour(state, 0.25),
-            scale=_vector(diameter, diameter, RING_HEIGHT_M))
+            scale=vector_to_msg((diameter, diameter, RING_HEIGHT_M)))
     else:
         delete(NS_ZONE)
     if robot_point is not None and person_point is not None:
-        add(NS_CLOSEST, Marker.LINE_LIST, points=[_point(robot_point), _point(person_point)],
-            color=_colour(state, 0.9), scale=_vector(0.005, 0.0, 0.0))
+        add(NS_CLOSEST, Marker.LINE_LIST,
+            points=[point_to_msg(robot_point), point_to_msg(person_point)],
+            color=_colour(state, 0.9), scale=vector_to_msg((0.005, 0.0, 0.0)))
     else:
         delete(NS_CLOSEST)
     if target is not None:
         pose = Marker().pose
-        pose.position = _point(target)
+        pose.position = point_to_msg(target)
         pose.orientation.w = 1.0
         add(NS_TARGET, Marker.SPHERE, pose=pose, color=ColorRGBA(r=0.1, g=0.5, b=1.0, a=0.8),
-            scale=_vector(0.02, 0.02, 0.02))
+            scale=vector_to_msg((0.02, 0.02, 0.02)))
     else:
         delete(NS_TARGET)
     if path is not None and len(path) >= 2:
-        add(NS_PATH, Marker.LINE_STRIP, points=[_point(p) for p in path],
-            color=ColorRGBA(r=0.1, g=0.5, b=1.0, a=0.6), scale=_vector(0.004, 0.0, 0.0))
+        add(NS_PATH, Marker.LINE_STRIP, points=[point_to_msg(p) for p in path],
+            color=ColorRGBA(r=0.1, g=0.5, b=1.0, a=0.6), scale=vector_to_msg((0.004, 0.0, 0.0)))
     else:
         delete(NS_PATH)
     if skill_text and text_at is not None:
         pose = Marker().pose
-        pose.position = _point((text_at[0], text_at[1], text_at[2] + 0.15))
+        pose.position = point_to_msg((text_at[0], text_at[1], text_at[2] + 0.15))
         pose.orientation.w = 1.0
         add(NS_SKILL, Marker.TEXT_VIEW_FACING, pose=pose, text=skill_text,
-            color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0), scale=_vector(0.0, 0.0, 0.04))
+            color=ColorRGBA(r=1.0, g=1.0, b=1.0, a=1.0), scale=vector_to_msg((0.0, 0.0, 0.04)))
     else:
         delete(NS_SKILL)
     return MarkerArray(markers=markers)
-
-
-def _vector(x: float, y: float, z: float) -> Vector3:
-    return Vector3(x=float(x), y=float(y), z=float(z))
