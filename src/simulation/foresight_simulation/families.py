@@ -321,6 +321,34 @@ def _kitting(sec: YamlSection) -> tuple[tuple[str, str], ...]:
     return tuple(result)
 
 
+def read_lighting(light_sec: YamlSection) -> LightingRange:
+    """The `lighting` section of a family (any scenario)."""
+    lighting = LightingRange(
+        key_intensity=_range(light_sec, "key_intensity", 0.0, 2.0),
+        key_tilt=_range(light_sec, "key_tilt_deg", 0.0, 80.0, scale=math.pi / 180.0),
+        key_azimuth=_range(light_sec, "key_azimuth_deg", -360.0, 360.0, default=[0, 360],
+                           scale=math.pi / 180.0),
+        fill_intensity=_range(light_sec, "fill_intensity", 0.0, 1.0, default=0.0),
+        ambient=_range(light_sec, "ambient", 0.0, 1.0),
+        tint=light_sec.number("tint", 0.0, 0.5, default=0.0))
+    light_sec.done()
+    return lighting
+
+
+def read_camera(cam_sec: YamlSection) -> CameraRange:
+    """The `camera` section of a family (any scenario)."""
+    has_size = cam_sec.has("width") or cam_sec.has("height")
+    camera = CameraRange(
+        width=cam_sec.integer("width", 16, 4096) if has_size else None,
+        height=cam_sec.integer("height", 12, 4096) if has_size else None,
+        rate_hz=cam_sec.number("rate_hz", 0.1, 120.0) if cam_sec.has("rate_hz") else None,
+        depth_noise_sigma=_range(cam_sec, "depth_noise_sigma", 0.0, 0.05, default=0.0),
+        depth_hole_fraction=_range(cam_sec, "depth_hole_fraction", 0.0, 0.5, default=0.0),
+        rgb_noise_sigma=_range(cam_sec, "rgb_noise_sigma", 0.0, 50.0, default=0.0))
+    cam_sec.done()
+    return camera
+
+
 def parse_family(data: dict[str, Any], source: str = "<family>") -> Family:
     """Validate an already-parsed family mapping (see `load_family`)."""
     top = YamlSection(data, "", Path(source).name, FamilyError)
@@ -345,26 +373,8 @@ def parse_family(data: dict[str, Any], source: str = "<family>") -> Family:
         raise parts_sec.fail("tray_count", list(parts.tray_count),
                              "counts that allow at least one part")
     parts_sec.done()
-    light_sec = top.section("lighting")
-    lighting = LightingRange(
-        key_intensity=_range(light_sec, "key_intensity", 0.0, 2.0),
-        key_tilt=_range(light_sec, "key_tilt_deg", 0.0, 80.0, scale=math.pi / 180.0),
-        key_azimuth=_range(light_sec, "key_azimuth_deg", -360.0, 360.0, default=[0, 360],
-                           scale=math.pi / 180.0),
-        fill_intensity=_range(light_sec, "fill_intensity", 0.0, 1.0, default=0.0),
-        ambient=_range(light_sec, "ambient", 0.0, 1.0),
-        tint=light_sec.number("tint", 0.0, 0.5, default=0.0))
-    light_sec.done()
-    cam_sec = top.section("camera")
-    has_size = cam_sec.has("width") or cam_sec.has("height")
-    camera = CameraRange(
-        width=cam_sec.integer("width", 16, 4096) if has_size else None,
-        height=cam_sec.integer("height", 12, 4096) if has_size else None,
-        rate_hz=cam_sec.number("rate_hz", 0.1, 120.0) if cam_sec.has("rate_hz") else None,
-        depth_noise_sigma=_range(cam_sec, "depth_noise_sigma", 0.0, 0.05, default=0.0),
-        depth_hole_fraction=_range(cam_sec, "depth_hole_fraction", 0.0, 0.5, default=0.0),
-        rgb_noise_sigma=_range(cam_sec, "rgb_noise_sigma", 0.0, 50.0, default=0.0))
-    cam_sec.done()
+    lighting = read_lighting(top.section("lighting"))
+    camera = read_camera(top.section("camera"))
     dis_sec = top.section("distractors", default={"count": 0})
     distractors = DistractorRange(
         count=_int_range(dis_sec, "count", 0, 12),
@@ -510,9 +520,9 @@ def _sample_parts(layout: CellLayout, family: Family, rng: np.random.Generator,
     return tuple(parts)
 
 
-def _sample_lights(family: Family, rng: np.random.Generator) -> tuple[tuple[LightParams, ...],
-                                                                      float]:
-    lr = family.lighting
+def sample_lights(lr: LightingRange, rng: np.random.Generator
+                  ) -> tuple[tuple[LightParams, ...], float]:
+    """Key and fill light and the ambient level of one scene."""
     tilt = _uniform(rng, lr.key_tilt)
     azimuth = _uniform(rng, lr.key_azimuth)
     intensity = _uniform(rng, lr.key_intensity)
@@ -528,6 +538,12 @@ def _sample_lights(family: Family, rng: np.random.Generator) -> tuple[tuple[Ligh
     fill = LightParams("fill_light", tuple(c / norm for c in fill_dir),
                        (fill_intensity, fill_intensity, fill_intensity))
     return (key, fill), _uniform(rng, lr.ambient)
+
+
+def sample_camera_noise(cr: CameraRange, rng: np.random.Generator) -> CameraNoise:
+    return CameraNoise(depth_sigma=_uniform(rng, cr.depth_noise_sigma),
+                       depth_hole_fraction=_uniform(rng, cr.depth_hole_fraction),
+                       rgb_sigma=_uniform(rng, cr.rgb_noise_sigma))
 
 
 def _sample_distractors(layout: CellLayout, family: Family,
@@ -666,11 +682,9 @@ def sample_scene(layout: CellLayout, family: Family, seed: int) -> SceneParams:
         raise _fail(family, "fixture_jitter", {"xy": fj.xy, "yaw_deg": math.degrees(fj.yaw)},
                     "jitters that keep the fixture, tray and reject bin 1 cm apart")
     parts = _sample_parts(effective, family, parts_rng, spawn_rng)
-    lights, ambient = _sample_lights(family, light_rng)
+    lights, ambient = sample_lights(family.lighting, light_rng)
     cr = family.camera
-    noise = CameraNoise(depth_sigma=_uniform(camera_rng, cr.depth_noise_sigma),
-                        depth_hole_fraction=_uniform(camera_rng, cr.depth_hole_fraction),
-                        rgb_sigma=_uniform(camera_rng, cr.rgb_noise_sigma))
+    noise = sample_camera_noise(cr, camera_rng)
     return SceneParams(
         seed=int(seed), family=family.name, split=family.split,
         fixture_offset=fixture_offset, tray_offset=tray_offset, parts=parts,

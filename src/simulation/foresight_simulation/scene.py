@@ -165,7 +165,7 @@ def _norm(v: np.ndarray) -> float:
     return math.sqrt(float(v @ v))
 
 
-def _quat_z_to(direction: np.ndarray) -> np.ndarray:
+def quat_z_to(direction: np.ndarray) -> np.ndarray:
     """Unit quaternion rotating +z onto `direction` (shortest arc)."""
     length = _norm(direction)
     dx, dy, dz = (float(c) / length for c in direction)
@@ -176,7 +176,7 @@ def _quat_z_to(direction: np.ndarray) -> np.ndarray:
     return np.array([w / n, -dy / n, dx / n, 0.0])
 
 
-def _matrix_quat(rot: np.ndarray) -> np.ndarray:
+def matrix_quat(rot: np.ndarray) -> np.ndarray:
     quat = np.zeros(4)
     mujoco.mju_mat2Quat(quat, rot.reshape(-1))
     return quat
@@ -278,6 +278,20 @@ def min_jerk(tau: float) -> tuple[float, float]:
     tau = min(max(tau, 0.0), 1.0)
     return (tau ** 3 * (10.0 - 15.0 * tau + 6.0 * tau * tau),
             30.0 * tau * tau * (1.0 - tau) ** 2)
+
+
+def two_link_elbow(shoulder: np.ndarray, hand: np.ndarray, l1: float, l2: float,
+                   pole: np.ndarray) -> np.ndarray:
+    """Elbow of a two-link arm (upper arm l1, forearm + hand l2) from shoulder to hand, bent
+    towards `pole` (a direction); a hand out of reach stretches the arm towards it."""
+    delta = hand - shoulder
+    d = min(max(_norm(delta), abs(l1 - l2) + 1e-6), l1 + l2 - 1e-6)
+    u = delta / max(_norm(delta), 1e-9)
+    a = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
+    h = math.sqrt(max(l1 * l1 - a * a, 0.0))
+    pole = pole - (pole @ u) * u
+    pole = pole / max(_norm(pole), 1e-9)
+    return shoulder + a * u + h * pole
 
 
 # --- co-worker motion: a pure function of time ---------------------------------------------
@@ -411,16 +425,8 @@ class CoworkerMotion:
         return p.hand, p.target + s * (p.start - p.target)
 
     def _elbow(self, shoulder: np.ndarray, hand: np.ndarray, side: float) -> np.ndarray:
-        l1, l2 = UPPER_ARM, FOREARM + WRIST_TO_HAND
-        delta = hand - shoulder
-        d = min(max(_norm(delta), abs(l1 - l2) + 1e-6), l1 + l2 - 1e-6)
-        u = delta / max(_norm(delta), 1e-9)
-        a = (l1 * l1 - l2 * l2 + d * d) / (2.0 * d)
-        h = math.sqrt(max(l1 * l1 - a * a, 0.0))
         pole = -self.up + 0.6 * side * self.left - 0.2 * self.facing
-        pole = pole - (pole @ u) * u
-        pole /= max(_norm(pole), 1e-9)
-        return shoulder + a * u + h * pole
+        return two_link_elbow(shoulder, hand, UPPER_ARM, FOREARM + WRIST_TO_HAND, pole)
 
     def body_poses(self, t: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """World pose (position, quat wxyz) of every figure segment at time t. Segment
@@ -431,7 +437,7 @@ class CoworkerMotion:
         axes = self._torso_axes(lean)
         x, y, z = axes
         torso_rot = np.stack(axes, axis=1)
-        torso_quat = _matrix_quat(torso_rot)
+        torso_quat = matrix_quat(torso_rot)
         poses: dict[str, tuple[np.ndarray, np.ndarray]] = {
             "torso": (self.hip + z * (TORSO_LENGTH / 2.0), torso_quat),
             "head": (self.hip + z * (TORSO_LENGTH + NECK_TO_HEAD), torso_quat),
@@ -444,9 +450,9 @@ class CoworkerMotion:
             fore_dir = hand_pos - elbow
             fore_dir /= max(_norm(fore_dir), 1e-9)
             wrist = elbow + fore_dir * FOREARM
-            poses[f"{hand}_upper_arm"] = ((shoulder + elbow) / 2.0, _quat_z_to(elbow - shoulder))
-            poses[f"{hand}_forearm"] = ((elbow + wrist) / 2.0, _quat_z_to(fore_dir))
-            poses[f"{hand}_hand"] = (np.array(hand_pos, dtype=float), _quat_z_to(fore_dir))
+            poses[f"{hand}_upper_arm"] = ((shoulder + elbow) / 2.0, quat_z_to(elbow - shoulder))
+            poses[f"{hand}_forearm"] = ((elbow + wrist) / 2.0, quat_z_to(fore_dir))
+            poses[f"{hand}_hand"] = (np.array(hand_pos, dtype=float), quat_z_to(fore_dir))
         return poses
 
 
@@ -1113,7 +1119,7 @@ class IndustrialCell:
         rot = self.data.cam_xmat[cid].reshape(3, 3)
         if optical:
             rot = rot @ np.diag([1.0, -1.0, -1.0])
-        return self.data.cam_xpos[cid].copy(), _matrix_quat(rot)
+        return self.data.cam_xpos[cid].copy(), matrix_quat(rot)
 
     @property
     def far_clip(self) -> float:

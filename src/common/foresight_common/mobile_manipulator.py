@@ -1,0 +1,115 @@
+"""The home-care robot: the Panda arm and gripper of `robot_model` on robosuite's Omron
+omnidirectional base (both from the pinned `robosuite` wheel's model files, never
+downloaded), with a head RGB-D camera on a mast.
+
+Frames follow REP 105: `base_link` is the centre of the base's footprint on the floor, x
+forward; the arm's `panda_link0` is mounted on the base's column at `ARM_MOUNT_XYZ`; the
+camera's `camera_link` at `CAMERA_MOUNT_XYZ`, pitched down by `CAMERA_PITCH`. The
+simulation moves the base through three planar joints (`base_x`, `base_y` in the world,
+`base_yaw` about the footprint centre), the way a holonomic base driver would; whoever
+simulates the robot adds the actuators. Nothing here reads a scene: the executor and the
+TF publisher use the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mujoco
+import numpy as np
+
+from foresight_common.robot_model import BASE_BODY, build_robot_spec, robosuite_assets
+
+BASE_LINK = "base_link"
+BASE_JOINTS: tuple[str, ...] = ("base_x", "base_y", "base_yaw")
+#: panda_link0 in base_link (m): on robosuite's column (0.70 m above the floor with the lift
+#: at its lowest; the lift is not used), 0.20 m ahead of the footprint centre.
+ARM_MOUNT_XYZ: tuple[float, float, float] = (0.20, 0.0, 0.70)
+#: Footprint of the base (m, x by y), centred on base_link: robosuite's collision box.
+BASE_FOOTPRINT: tuple[float, float] = (0.70, 0.50)
+BASE_HEIGHT = 0.38
+#: camera_link in base_link (m) and its downward pitch (rad): a head camera on a mast
+#: behind the arm, high enough to see table tops and shelves over the tucked arm.
+CAMERA_MOUNT_XYZ: tuple[float, float, float] = (-0.12, 0.0, 1.45)
+CAMERA_PITCH = math.radians(30.0)
+CAMERA_FOVY_DEG = 58.0
+CAMERA_NAME = "head_camera"
+#: The arm folded over the base while driving: inside the footprint, under the camera's
+#: view of the floor ahead, gripper down.
+TUCKED_POSITIONS: tuple[float, ...] = (0.0, -1.7, 0.0, -2.95, 0.0, 1.35, 0.785)
+#: Base speed limits (m/s, rad/s) and acceleration limits (m/s^2, rad/s^2) the base driver
+#: enforces; a home robot moves at walking pace or below.
+BASE_MAX_LINEAR = 0.5
+BASE_MAX_ANGULAR = 1.0
+BASE_MAX_LINEAR_ACCEL = 0.5
+BASE_MAX_ANGULAR_ACCEL = 1.5
+#: The omron base's "base" body sits this far ahead of the footprint centre (its wheeled
+#: body and collision box are 0.20 m behind that body's origin).
+_OMRON_OFFSET_X = 0.20
+
+
+def build_mobile_manipulator_spec() -> mujoco.MjSpec:
+    """Base + arm + gripper + head camera as one MjSpec rooted at `base_link`, which carries
+    the three planar joints. No actuators, no floor."""
+    omron = mujoco.MjSpec.from_file(
+        str(robosuite_assets() / "bases" / "omron_mobile_base.xml"))
+    for actuator in list(omron.actuators):
+        omron.delete(actuator)
+    for joint in list(omron.joints):
+        omron.delete(joint)
+    spec = mujoco.MjSpec()
+    spec.modelname = "mobile_manipulator"
+    base = spec.worldbody.add_body(name=BASE_LINK)
+    base.add_joint(name=BASE_JOINTS[0], type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[1, 0, 0])
+    base.add_joint(name=BASE_JOINTS[1], type=mujoco.mjtJoint.mjJNT_SLIDE, axis=[0, 1, 0])
+    base.add_joint(name=BASE_JOINTS[2], type=mujoco.mjtJoint.mjJNT_HINGE, axis=[0, 0, 1])
+    # a heavy, low body: the omron's own geoms are light visual meshes and a box
+    base.add_geom(name="base_ballast", type=mujoco.mjtGeom.mjGEOM_BOX, size=[0.3, 0.2, 0.05],
+                  pos=[0, 0, 0.06], mass=60.0, contype=0, conaffinity=0, group=3)
+    spec.attach(omron, site=base.add_site(name="omron_mount", pos=[_OMRON_OFFSET_X, 0, 0]),
+                prefix="omron/")
+    arm = build_robot_spec()
+    spec.attach(arm, site=base.add_site(name="arm_mount", pos=list(ARM_MOUNT_XYZ)),
+                prefix="")
+    mast_height = CAMERA_MOUNT_XYZ[2] - BASE_HEIGHT
+    base.add_geom(name="camera_mast", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
+                  size=[0.025, mast_height / 2.0, 0],
+                  pos=[CAMERA_MOUNT_XYZ[0], 0, BASE_HEIGHT + mast_height / 2.0 - 0.05],
+                  rgba=[0.2, 0.2, 0.22, 1.0])
+    head = base.add_body(name="camera_link", pos=list(CAMERA_MOUNT_XYZ),
+                         quat=list(_pitch_quat(CAMERA_PITCH)))
+    head.add_geom(name="camera_housing", type=mujoco.mjtGeom.mjGEOM_BOX,
+                  size=[0.02, 0.06, 0.015], pos=[-0.02, 0, 0], rgba=[0.1, 0.1, 0.1, 1.0],
+                  contype=0, conaffinity=0)
+    # MuJoCo cameras look along -z with y up: turn camera_link's x-forward/z-up onto that
+    head.add_camera(name=CAMERA_NAME, fovy=CAMERA_FOVY_DEG,
+                    quat=list(_matrix_to_quat(np.array([[0.0, 0.0, -1.0],
+                                                        [-1.0, 0.0, 0.0],
+                                                        [0.0, 1.0, 0.0]]))))
+    return spec
+
+
+def _pitch_quat(pitch: float) -> np.ndarray:
+    """Quaternion (w, x, y, z) of a rotation about +y by `pitch` (positive: looks down)."""
+    return np.array([math.cos(pitch / 2.0), 0.0, math.sin(pitch / 2.0), 0.0])
+
+
+def _matrix_to_quat(rot: np.ndarray) -> np.ndarray:
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.ascontiguousarray(rot, dtype=float).reshape(9))
+    return quat
+
+
+def arm_mount_in_base() -> tuple[np.ndarray, np.ndarray]:
+    """(position, quat wxyz) of panda_link0 in base_link."""
+    return np.array(ARM_MOUNT_XYZ), np.array([1.0, 0.0, 0.0, 0.0])
+
+
+def camera_mount_in_base() -> tuple[np.ndarray, np.ndarray]:
+    """(position, quat wxyz) of camera_link (x forward, z up) in base_link."""
+    return np.array(CAMERA_MOUNT_XYZ), _pitch_quat(CAMERA_PITCH)
+
+
+__all__ = ["ARM_MOUNT_XYZ", "BASE_BODY", "BASE_JOINTS", "BASE_LINK", "CAMERA_NAME",
+           "TUCKED_POSITIONS", "arm_mount_in_base", "build_mobile_manipulator_spec",
+           "camera_mount_in_base"]
