@@ -456,8 +456,236 @@ class CoworkerMotion:
         return poses
 
 
+def add_arm_drives(spec: mujoco.MjSpec) -> None:
+    """The arm's "hardware" on a spec holding `build_robot_spec()`: reflected rotor inertia,
+    one torque motor per arm joint, one position servo per finger, grippy finger pads and
+    the wrist force/torque sensor pair (the simulation's controllers drive these)."""
+    for name in ARM_JOINTS:
+        spec.joint(name).armature = ARM_ARMATURE
+    for geom in spec.geoms:
+        if geom.name.endswith("pad_collision"):
+            geom.priority = 2
+            geom.condim = 4
+            geom.friction = list(PAD_FRICTION)
+            geom.solref = list(PAD_SOLREF)
+            geom.solimp = list(PAD_SOLIMP)
+    for name, limit in zip(ARM_JOINTS, ARM_TORQUE_LIMITS, strict=True):
+        act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_motor()
+        act.ctrllimited = True
+        act.ctrlrange = [-limit, limit]
+    for name in FINGER_JOINTS:
+        act = spec.add_actuator(name=name, target=name, trntype=mujoco.mjtTrn.mjTRN_JOINT)
+        act.set_to_position(kp=FINGER_KP)
+        act.ctrllimited = True
+        act.ctrlrange = list(spec.joint(name).range)
+        act.forcelimited = True
+        act.forcerange = [-FINGER_FORCE_LIMIT, FINGER_FORCE_LIMIT]
+    spec.add_sensor(name="wrist_force", type=mujoco.mjtSensor.mjSENS_FORCE,
+                    objtype=mujoco.mjtObj.mjOBJ_SITE, objname=WRIST_FT_SITE)
+    spec.add_sensor(name="wrist_torque", type=mujoco.mjtSensor.mjSENS_TORQUE,
+                    objtype=mujoco.mjtObj.mjOBJ_SITE, objname=WRIST_FT_SITE)
+
+
+def configure_simulation(spec: mujoco.MjSpec, name: str, ambient: float) -> None:
+    """Physics options and the offscreen renderer's settings every scene shares."""
+    spec.modelname = name
+    spec.option.timestep = TIMESTEP
+    spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
+    spec.option.impratio = 10.0
+    spec.stat.extent = 4.0
+    spec.visual.map.znear = 0.0125      # x extent: 5 cm near plane
+    spec.visual.map.zfar = 5.0          # x extent: 20 m far plane
+    spec.visual.global_.offwidth = 1920
+    spec.visual.global_.offheight = 1440
+    spec.visual.quality.shadowsize = 0
+    # no multisampling: 4x MSAA nearly doubles a CPU render (32 vs 59 ms for RGB-D at
+    # 320x240) and every ms of it is camera latency the safety supervisor pays for;
+    # depth is unchanged, colour differs only along edges
+    spec.visual.quality.offsamples = 0
+    spec.visual.headlight.ambient = [ambient] * 3
+    spec.visual.headlight.diffuse = [0.15] * 3
+    spec.visual.headlight.specular = [0.0] * 3
+
+
+class SceneQueries:
+    """What the simulation node and the offline tools ask of any scene (the industrial cell,
+    the home-care room): separation from the person, robot speed and contacts, which object
+    the fingers touch, the camera's model, pose and images. A scene sets the indices these
+    read (`model`, `data`, `params.seed`, `_robot_bodies`, `_robot_collision_geoms`,
+    `_person_geoms`, `_person_geom_part`, `_category`, `_geom_part`, `_left_finger_geoms`,
+    `_right_finger_geoms`, `_camera_id`)."""
+
+    #: Category of the task's objects: touching them is work, not a collision.
+    TASK_CATEGORY = "part"
+
+    def _is_descendant(self, body: int, ancestor: int) -> bool:
+        while body != 0:
+            if body == ancestor:
+                return True
+            body = int(self.model.body_parentid[body])
+        return ancestor == 0
+
+    def _body_velocity(self, body: int) -> tuple[np.ndarray, np.ndarray]:
+        res = np.zeros(6)
+        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, body, res, 0)
+        return res[3:], res[:3]
+
+    def visible_from_camera(self, position: Sequence[float], body_name: str,
+                            data: mujoco.MjData | None = None) -> bool:
+        """Whether the camera sees `position` (a point on body `body_name`): the first
+        rendered geom along the ray from the camera belongs to that body (or nothing lies in
+        between). `data` is the state to look at (default: the live one). For the
+        perception metrics of offline tools."""
+        m, d = self.model, (self.data if data is None else data)
+        origin = d.cam_xpos[self._camera_id].copy()
+        target = np.asarray(position, dtype=float)
+        direction = target - origin
+        distance = float(np.linalg.norm(direction))
+        geomid = np.zeros(1, dtype=np.int32)
+        groups = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)  # the groups the camera draws
+        hit = mujoco.mj_ray(m, d, origin, direction / distance, groups, 1, -1, geomid)
+        if hit < 0 or hit >= distance - 0.005:
+            return True
+        return m.body(int(m.geom_bodyid[geomid[0]])).name == body_name
+
+    def separation(self, cutoff: float = 2.0) -> tuple[float, str]:
+        """Minimum surface distance (m) between the robot's collision geometry and the
+        co-worker, and the closest person body (e.g. "coworker/right_hand"). Returns
+        (cutoff, "") when everything is farther than `cutoff`; negative when overlapping."""
+        m, d = self.model, self.data
+        rg, pg = self._robot_collision_geoms, self._person_geoms
+        centres = np.linalg.norm(d.geom_xpos[rg][:, None, :] - d.geom_xpos[pg][None, :, :],
+                                 axis=2)
+        lower = centres - m.geom_rbound[rg][:, None] - m.geom_rbound[pg][None, :]
+        best, best_part = cutoff, ""
+        order = np.argsort(lower, axis=None)
+        for flat in order:
+            i, j = divmod(int(flat), len(pg))
+            if lower[i, j] >= best:
+                break
+            dist = mujoco.mj_geomDistance(m, d, int(rg[i]), int(pg[j]), best, None)
+            if dist < best:
+                best, best_part = float(dist), self._person_geom_part[int(pg[j])]
+        return best, best_part
+
+    def robot_speed(self) -> float:
+        """Largest linear speed (m/s) of any robot body origin, world frame (the robot's
+        speed term of speed and separation monitoring)."""
+        res = np.zeros(6)
+        fastest = 0.0
+        for body in self._robot_bodies:
+            mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, body,
+                                     res, 0)
+            fastest = max(fastest, _norm(res[3:]))
+        return fastest
+
+    def robot_contacts(self) -> list[str]:
+        """Categories of non-task things the robot touches now ("bench", "fixture",
+        "conveyor", "tray", "bin", "distractor", "floor", "person"); parts are task objects
+        and not listed. Person contact is geometric (the figure has no physical contacts)."""
+        d = self.data
+        n = d.ncon
+        found: set[str] = set()
+        if n:
+            g1 = d.contact.geom1[:n]
+            g2 = d.contact.geom2[:n]
+            touching = d.contact.dist[:n] <= 0.0
+            c1, c2 = self._category[g1], self._category[g2]
+            for a, b, ok in zip(c1, c2, touching, strict=True):
+                if not ok:
+                    continue
+                if a == "robot" and b not in ("robot", self.TASK_CATEGORY, ""):
+                    found.add(b)
+                elif b == "robot" and a not in ("robot", self.TASK_CATEGORY, ""):
+                    found.add(a)
+        if self.separation(cutoff=0.05)[0] <= 0.0:
+            found.add("person")
+        return sorted(found)
+
+    def _finger_contacts(self) -> dict[str, tuple[bool, bool]]:
+        d = self.data
+        n = d.ncon
+        touching: dict[str, list[bool]] = {}
+        for k in range(n):
+            g1, g2 = int(d.contact.geom1[k]), int(d.contact.geom2[k])
+            for part_geom, other in ((g1, g2), (g2, g1)):
+                part = self._geom_part.get(part_geom)
+                if part is None:
+                    continue
+                flags = touching.setdefault(part, [False, False])
+                if other in self._left_finger_geoms:
+                    flags[0] = True
+                elif other in self._right_finger_geoms:
+                    flags[1] = True
+        return {k: (v[0], v[1]) for k, v in touching.items()}
+
+    # --- camera --------------------------------------------------------------------------------
+    def camera_intrinsics(self, width: int, height: int) -> tuple[float, float, float, float]:
+        """Pinhole (fx, fy, cx, cy) in pixels of the overhead camera rendered at width x
+        height, ROS/OpenCV convention (pixel centres at integer coordinates, so the principal
+        point of MuJoCo's centred projection is ((w - 1) / 2, (h - 1) / 2)); MuJoCo's fovy
+        spans the image height and pixels are square."""
+        fovy = math.radians(float(self.model.cam_fovy[self._camera_id]))
+        fy = (height / 2.0) / math.tan(fovy / 2.0)
+        return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
+
+    def in_camera_view(self, position: Sequence[float], width: int, height: int,
+                       data: mujoco.MjData | None = None) -> bool:
+        """Whether `position` (world) projects inside a width x height image of the camera
+        and lies in front of it (occlusion is `visible_from_camera`'s matter)."""
+        d = self.data if data is None else data
+        cid = self._camera_id
+        optical = d.cam_xmat[cid].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
+        local = optical.T @ (np.asarray(position, dtype=float) - d.cam_xpos[cid])
+        if local[2] <= 0.0:
+            return False
+        fx, fy, cx, cy = self.camera_intrinsics(width, height)
+        u, v = fx * local[0] / local[2] + cx, fy * local[1] / local[2] + cy
+        return -0.5 <= u <= width - 0.5 and -0.5 <= v <= height - 0.5
+
+    def camera_pose(self, optical: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """World position (m) and quaternion (w, x, y, z) of the camera: the REP 103 optical
+        frame (z forward, x right, y down) by default, else MuJoCo's camera frame (looking
+        along -z, y up). Valid after mj_forward/mj_step."""
+        cid = self._camera_id
+        rot = self.data.cam_xmat[cid].reshape(3, 3)
+        if optical:
+            rot = rot @ np.diag([1.0, -1.0, -1.0])
+        return self.data.cam_xpos[cid].copy(), matrix_quat(rot)
+
+    @property
+    def far_clip(self) -> float:
+        """Far clipping distance (m) of the renderer: depth at or beyond it means no hit."""
+        return float(self.model.vis.map.zfar * self.model.stat.extent)
+
+    def render_rgbd(self, renderer: mujoco.Renderer, data: mujoco.MjData | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """Render the overhead camera: (rgb uint8 H x W x 3, depth float32 H x W z-depth in
+        metres, NaN where nothing was hit). Shadows and reflections are switched off (CPU
+        rendering is ~6x faster, DESIGN section 3). Noise-free: see `apply_camera_noise`.
+        `data` renders a snapshot of this cell's state instead of the live one."""
+        renderer.update_scene(self.data if data is None else data, camera=self._camera_id)
+        flags = renderer.scene.flags
+        flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
+        flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
+        flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
+        renderer.disable_depth_rendering()
+        rgb = renderer.render().copy()
+        renderer.enable_depth_rendering()
+        depth = renderer.render().astype(np.float32)
+        renderer.disable_depth_rendering()
+        depth[~(depth < self.far_clip * 0.999)] = np.nan
+        return rgb, depth
+
+    def noise_rng(self, stream: int = 0) -> np.random.Generator:
+        """A generator for camera noise derived from the scene seed (reproducible runs)."""
+        return np.random.default_rng([self.params.seed, 7919, stream])
+
+
 # --- the cell --------------------------------------------------------------------------------
-class IndustrialCell:
+class IndustrialCell(SceneQueries):
     """One MuJoCo world of the industrial assembly cell. `model`/`data` are public: the
     simulation node steps them (`step_world()` then `mujoco.mj_step`), its controllers write
     `data.ctrl` through the actuators named after the joints."""
@@ -496,25 +724,8 @@ class IndustrialCell:
 
     def _build_spec(self) -> mujoco.MjSpec:
         spec = build_robot_spec()
-        spec.modelname = "industrial_cell"
-        spec.option.timestep = TIMESTEP
-        spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
-        spec.option.cone = mujoco.mjtCone.mjCONE_ELLIPTIC
-        spec.option.impratio = 10.0
-        spec.stat.extent = 4.0
-        spec.visual.map.znear = 0.0125      # x extent: 5 cm near plane
-        spec.visual.map.zfar = 5.0          # x extent: 20 m far plane
-        spec.visual.global_.offwidth = 1920
-        spec.visual.global_.offheight = 1440
-        spec.visual.quality.shadowsize = 0
-        # no multisampling: 4x MSAA nearly doubles a CPU render (32 vs 59 ms for RGB-D at
-        # 320x240) and every ms of it is camera latency the safety supervisor pays for;
-        # depth is unchanged, colour differs only along edges
-        spec.visual.quality.offsamples = 0
         p = self.params
-        spec.visual.headlight.ambient = [p.ambient] * 3
-        spec.visual.headlight.diffuse = [0.15] * 3
-        spec.visual.headlight.specular = [0.0] * 3
+        configure_simulation(spec, "industrial_cell", p.ambient)
         self._setup_robot(spec)
         world = spec.worldbody
         self._geom(world, "floor", name="floor", type=mujoco.mjtGeom.mjGEOM_PLANE,
@@ -544,8 +755,6 @@ class IndustrialCell:
             root = spec.body(BASE_BODY)
         root.pos = list(self.layout.robot_base)
         root.quat = list(yaw_to_quat(self.layout.robot_yaw))
-        for name in ARM_JOINTS:
-            spec.joint(name).armature = ARM_ARMATURE
         # Render only the visual meshes: collision geoms (group 0 in robosuite) go to the
         # hidden group 3, robosuite's marker sites (a long green "grip cylinder", axes) to
         # the hidden group 5, so neither shows up in the camera's colour or depth.
@@ -554,30 +763,7 @@ class IndustrialCell:
         for geom in spec.geoms:
             if geom.contype or geom.conaffinity:
                 geom.group = 3
-            if geom.name.endswith("pad_collision"):
-                geom.priority = 2
-                geom.condim = 4
-                geom.friction = list(PAD_FRICTION)
-                geom.solref = list(PAD_SOLREF)
-                geom.solimp = list(PAD_SOLIMP)
-        for name, limit in zip(ARM_JOINTS, ARM_TORQUE_LIMITS, strict=True):
-            act = spec.add_actuator(name=name, target=name,
-                                    trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            act.set_to_motor()
-            act.ctrllimited = True
-            act.ctrlrange = [-limit, limit]
-        for name in FINGER_JOINTS:
-            act = spec.add_actuator(name=name, target=name,
-                                    trntype=mujoco.mjtTrn.mjTRN_JOINT)
-            act.set_to_position(kp=FINGER_KP)
-            act.ctrllimited = True
-            act.ctrlrange = list(spec.joint(name).range)
-            act.forcelimited = True
-            act.forcerange = [-FINGER_FORCE_LIMIT, FINGER_FORCE_LIMIT]
-        spec.add_sensor(name="wrist_force", type=mujoco.mjtSensor.mjSENS_FORCE,
-                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname=WRIST_FT_SITE)
-        spec.add_sensor(name="wrist_torque", type=mujoco.mjtSensor.mjSENS_TORQUE,
-                        objtype=mujoco.mjtObj.mjOBJ_SITE, objname=WRIST_FT_SITE)
+        add_arm_drives(spec)
 
     def _add_bench(self, spec: mujoco.MjSpec) -> None:
         b = self.layout.bench
@@ -765,13 +951,6 @@ class IndustrialCell:
         self._belt_geom = m.geom("conveyor/belt").id
         self._camera_id = m.camera(self.camera_name).id
 
-    def _is_descendant(self, body: int, ancestor: int) -> bool:
-        while body != 0:
-            if body == ancestor:
-                return True
-            body = int(self.model.body_parentid[body])
-        return ancestor == 0
-
     # --- state ---------------------------------------------------------------------------------
     def reset(self) -> None:
         """Back to t = 0: robot at HOME_POSITIONS with open fingers, tray parts in their
@@ -847,11 +1026,6 @@ class IndustrialCell:
         return np.array([dx, dy, 0.0]) * self.params.conveyor_speed
 
     # --- ground truth --------------------------------------------------------------------------
-    def _body_velocity(self, body: int) -> tuple[np.ndarray, np.ndarray]:
-        res = np.zeros(6)
-        mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, body, res, 0)
-        return res[3:], res[:3]
-
     def ground_truth(self) -> list[ObjectState]:
         """Every spawned part, every hole, the tray, fixture and conveyor, distractors and the
         co-worker's torso, head and hands, world frame, at the current time."""
@@ -905,44 +1079,6 @@ class IndustrialCell:
                                    sizes[part]))
         return out
 
-    def visible_from_camera(self, position: Sequence[float], body_name: str,
-                            data: mujoco.MjData | None = None) -> bool:
-        """Whether the camera sees `position` (a point on body `body_name`): the first
-        rendered geom along the ray from the camera belongs to that body (or nothing lies in
-        between). `data` is the state to look at (default: the live one). For the
-        perception metrics of offline tools."""
-        m, d = self.model, (self.data if data is None else data)
-        origin = d.cam_xpos[self._camera_id].copy()
-        target = np.asarray(position, dtype=float)
-        direction = target - origin
-        distance = float(np.linalg.norm(direction))
-        geomid = np.zeros(1, dtype=np.int32)
-        groups = np.array([1, 1, 1, 0, 0, 0], dtype=np.uint8)  # the groups the camera draws
-        hit = mujoco.mj_ray(m, d, origin, direction / distance, groups, 1, -1, geomid)
-        if hit < 0 or hit >= distance - 0.005:
-            return True
-        return m.body(int(m.geom_bodyid[geomid[0]])).name == body_name
-
-    def separation(self, cutoff: float = 2.0) -> tuple[float, str]:
-        """Minimum surface distance (m) between the robot's collision geometry and the
-        co-worker, and the closest person body (e.g. "coworker/right_hand"). Returns
-        (cutoff, "") when everything is farther than `cutoff`; negative when overlapping."""
-        m, d = self.model, self.data
-        rg, pg = self._robot_collision_geoms, self._person_geoms
-        centres = np.linalg.norm(d.geom_xpos[rg][:, None, :] - d.geom_xpos[pg][None, :, :],
-                                 axis=2)
-        lower = centres - m.geom_rbound[rg][:, None] - m.geom_rbound[pg][None, :]
-        best, best_part = cutoff, ""
-        order = np.argsort(lower, axis=None)
-        for flat in order:
-            i, j = divmod(int(flat), len(pg))
-            if lower[i, j] >= best:
-                break
-            dist = mujoco.mj_geomDistance(m, d, int(rg[i]), int(pg[j]), best, None)
-            if dist < best:
-                best, best_part = float(dist), self._person_geom_part[int(pg[j])]
-        return best, best_part
-
     def person_velocity(self, body: str) -> np.ndarray:
         """World velocity (m/s) of a co-worker body ("coworker/right_hand", as returned by
         `separation()`), exact central difference of the scheduled motion."""
@@ -954,58 +1090,6 @@ class IndustrialCell:
         before = self.coworker.body_poses(max(t - eps, 0.0))[part][0]
         after = self.coworker.body_poses(t + eps)[part][0]
         return (after - before) / ((t + eps) - max(t - eps, 0.0))
-
-    def robot_speed(self) -> float:
-        """Largest linear speed (m/s) of any robot body origin, world frame (the robot's
-        speed term of speed and separation monitoring)."""
-        res = np.zeros(6)
-        fastest = 0.0
-        for body in self._robot_bodies:
-            mujoco.mj_objectVelocity(self.model, self.data, mujoco.mjtObj.mjOBJ_BODY, body,
-                                     res, 0)
-            fastest = max(fastest, _norm(res[3:]))
-        return fastest
-
-    def robot_contacts(self) -> list[str]:
-        """Categories of non-task things the robot touches now ("bench", "fixture",
-        "conveyor", "tray", "bin", "distractor", "floor", "person"); parts are task objects
-        and not listed. Person contact is geometric (the figure has no physical contacts)."""
-        d = self.data
-        n = d.ncon
-        found: set[str] = set()
-        if n:
-            g1 = d.contact.geom1[:n]
-            g2 = d.contact.geom2[:n]
-            touching = d.contact.dist[:n] <= 0.0
-            c1, c2 = self._category[g1], self._category[g2]
-            for a, b, ok in zip(c1, c2, touching, strict=True):
-                if not ok:
-                    continue
-                if a == "robot" and b not in ("robot", "part", ""):
-                    found.add(b)
-                elif b == "robot" and a not in ("robot", "part", ""):
-                    found.add(a)
-        if self.separation(cutoff=0.05)[0] <= 0.0:
-            found.add("person")
-        return sorted(found)
-
-    # --- part status ---------------------------------------------------------------------------
-    def _finger_contacts(self) -> dict[str, tuple[bool, bool]]:
-        d = self.data
-        n = d.ncon
-        touching: dict[str, list[bool]] = {}
-        for k in range(n):
-            g1, g2 = int(d.contact.geom1[k]), int(d.contact.geom2[k])
-            for part_geom, other in ((g1, g2), (g2, g1)):
-                part = self._geom_part.get(part_geom)
-                if part is None:
-                    continue
-                flags = touching.setdefault(part, [False, False])
-                if other in self._left_finger_geoms:
-                    flags[0] = True
-                elif other in self._right_finger_geoms:
-                    flags[1] = True
-        return {k: (v[0], v[1]) for k, v in touching.items()}
 
     def part_status(self) -> dict[str, str]:
         """Per part: "pending" (conveyor part not spawned yet), "held" (touching both
@@ -1086,69 +1170,6 @@ class IndustrialCell:
                 size: Sequence[float]) -> bool:
         lx, ly = rotate_xy(pos[0] - center[0], pos[1] - center[1], -yaw)
         return abs(lx) <= size[0] / 2.0 and abs(ly) <= size[1] / 2.0
-
-    # --- camera --------------------------------------------------------------------------------
-    def camera_intrinsics(self, width: int, height: int) -> tuple[float, float, float, float]:
-        """Pinhole (fx, fy, cx, cy) in pixels of the overhead camera rendered at width x
-        height, ROS/OpenCV convention (pixel centres at integer coordinates, so the principal
-        point of MuJoCo's centred projection is ((w - 1) / 2, (h - 1) / 2)); MuJoCo's fovy
-        spans the image height and pixels are square."""
-        fovy = math.radians(float(self.model.cam_fovy[self._camera_id]))
-        fy = (height / 2.0) / math.tan(fovy / 2.0)
-        return fy, fy, (width - 1) / 2.0, (height - 1) / 2.0
-
-    def in_camera_view(self, position: Sequence[float], width: int, height: int,
-                       data: mujoco.MjData | None = None) -> bool:
-        """Whether `position` (world) projects inside a width x height image of the camera
-        and lies in front of it (occlusion is `visible_from_camera`'s matter)."""
-        d = self.data if data is None else data
-        cid = self._camera_id
-        optical = d.cam_xmat[cid].reshape(3, 3) @ np.diag([1.0, -1.0, -1.0])
-        local = optical.T @ (np.asarray(position, dtype=float) - d.cam_xpos[cid])
-        if local[2] <= 0.0:
-            return False
-        fx, fy, cx, cy = self.camera_intrinsics(width, height)
-        u, v = fx * local[0] / local[2] + cx, fy * local[1] / local[2] + cy
-        return -0.5 <= u <= width - 0.5 and -0.5 <= v <= height - 0.5
-
-    def camera_pose(self, optical: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """World position (m) and quaternion (w, x, y, z) of the camera: the REP 103 optical
-        frame (z forward, x right, y down) by default, else MuJoCo's camera frame (looking
-        along -z, y up). Valid after mj_forward/mj_step."""
-        cid = self._camera_id
-        rot = self.data.cam_xmat[cid].reshape(3, 3)
-        if optical:
-            rot = rot @ np.diag([1.0, -1.0, -1.0])
-        return self.data.cam_xpos[cid].copy(), matrix_quat(rot)
-
-    @property
-    def far_clip(self) -> float:
-        """Far clipping distance (m) of the renderer: depth at or beyond it means no hit."""
-        return float(self.model.vis.map.zfar * self.model.stat.extent)
-
-    def render_rgbd(self, renderer: mujoco.Renderer, data: mujoco.MjData | None = None
-                    ) -> tuple[np.ndarray, np.ndarray]:
-        """Render the overhead camera: (rgb uint8 H x W x 3, depth float32 H x W z-depth in
-        metres, NaN where nothing was hit). Shadows and reflections are switched off (CPU
-        rendering is ~6x faster, DESIGN section 3). Noise-free: see `apply_camera_noise`.
-        `data` renders a snapshot of this cell's state instead of the live one."""
-        renderer.update_scene(self.data if data is None else data, camera=self._camera_id)
-        flags = renderer.scene.flags
-        flags[mujoco.mjtRndFlag.mjRND_SHADOW] = False
-        flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = False
-        flags[mujoco.mjtRndFlag.mjRND_SKYBOX] = False
-        renderer.disable_depth_rendering()
-        rgb = renderer.render().copy()
-        renderer.enable_depth_rendering()
-        depth = renderer.render().astype(np.float32)
-        renderer.disable_depth_rendering()
-        depth[~(depth < self.far_clip * 0.999)] = np.nan
-        return rgb, depth
-
-    def noise_rng(self, stream: int = 0) -> np.random.Generator:
-        """A generator for camera noise derived from the scene seed (reproducible runs)."""
-        return np.random.default_rng([self.params.seed, 7919, stream])
-
 
 def apply_camera_noise(rgb: np.ndarray, depth: np.ndarray, noise: CameraNoise,
                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,226 @@
+"""The home-care room: layout file, families, the person's day, the MuJoCo world and the base
+driver with its drifting odometry."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import pytest
+
+from foresight_common.mobile_manipulator import BASE_JOINTS
+from foresight_common.room_layout import RoomLayoutError, load_room_layout, parse_room_layout
+from foresight_simulation.base_driver import (
+    BaseDriver,
+    OdometryErrors,
+    WheelOdometry,
+    base_to_world_velocity,
+)
+from foresight_simulation.families import FamilyError
+from foresight_simulation.home_families import (
+    load_home_family,
+    room_layout_path,
+    sample_home_scene,
+)
+from foresight_simulation.home_scene import HomeRoom
+from foresight_simulation.person import HandoverArm, PersonSchedule, body_poses
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
+
+
+def _layout():
+    return load_room_layout(CONFIG / "rooms" / "home_room.yaml")
+
+
+def _scene(family: str, seed: int):
+    fam = load_home_family(family, CONFIG)
+    return sample_home_scene(load_room_layout(room_layout_path(fam, CONFIG)), fam, seed)
+
+
+def _schedule(scene) -> PersonSchedule:
+    lay = scene.layout
+    return PersonSchedule(lay.person_places, scene.person_start,
+                          [(v.place, v.dwell_s) for v in scene.person_visits],
+                          scene.walk_speed, lay.waypoints, lay.furniture)
+
+
+# --- layout and families ---------------------------------------------------------------------
+def test_room_layout_has_the_design_furniture_and_task_surfaces():
+    lay = _layout()
+    kinds = {f.kind for f in lay.furniture}
+    assert {"table", "chair", "shelf", "bed", "bedside_table"} <= kinds
+    names = {s.name for s in lay.surfaces()}
+    assert {"table", "bedside_table", "shelf/0", "shelf/1"} <= names
+    assert {o.name for o in lay.objects} == {"cup", "medicine_box", "remote"}
+
+
+def test_object_off_its_surface_is_a_one_line_error():
+    import yaml
+
+    data = yaml.safe_load((CONFIG / "rooms" / "home_room.yaml").read_text())
+    data["objects"][0]["at"] = [1.5, 0.0]
+    with pytest.raises(RoomLayoutError, match=r"objects\[0\]\.at"):
+        parse_room_layout(data, "bad.yaml")
+    data["objects"][0]["at"] = [0.0, 0.0]
+    data["objects"][0]["surface"] = "sofa"
+    with pytest.raises(RoomLayoutError, match=r"objects\[0\]\.surface.*allowed: one of table"):
+        parse_room_layout(data, "bad.yaml")
+
+
+def test_industrial_family_is_not_a_home_family():
+    with pytest.raises(FamilyError, match="invalid"):
+        load_home_family("default", CONFIG)
+
+
+@pytest.mark.parametrize("family", ["home_train", "home_heldout", "home_smoke"])
+def test_scene_is_a_pure_function_of_the_seed_and_keeps_furniture_apart(family):
+    a, b = _scene(family, 3), _scene(family, 3)
+    assert a == b
+    lay = a.layout
+    for item in lay.furniture:
+        for x, y in item.footprint():
+            assert 0.0 <= x <= lay.size[0] and 0.0 <= y <= lay.size[1]
+    chair = lay.furniture_named("chair")
+    assert lay.place("chair").xy == pytest.approx(chair.center)   # the seat moves with it
+    for obj in a.objects:                  # every object rests on its (moved) surface
+        surface = lay.surface(obj.spec.surface)
+        assert surface.contains_xy(obj.position[0], obj.position[1])
+        assert obj.position[2] == pytest.approx(surface.height + obj.spec.size[2] / 2)
+
+
+def test_heldout_moves_furniture_more_than_train():
+    nominal = {f.name: f.center for f in _layout().furniture}
+
+    def largest_move(family):
+        return max(math.dist(f.center, nominal[f.name]) for seed in range(10)
+                   for f in _scene(family, seed).layout.furniture)
+    assert largest_move("home_heldout") > largest_move("home_train") > 0.0
+
+
+# --- the person ------------------------------------------------------------------------------
+def test_person_moves_continuously_and_walks_around_furniture():
+    scene = _scene("home_train", 2)
+    schedule = _schedule(scene)
+    kinds = {p.kind for p in schedule.phases}
+    assert {"dwell", "walk", "turn"} <= kinds
+    previous = None
+    fastest = 0.0
+    for t in np.arange(0.0, 240.0, 0.02):
+        pose = schedule.pose(t)
+        poses = body_poses(pose)
+        if previous is not None:
+            fastest = max(fastest, max(np.linalg.norm(poses[k][0] - previous[k][0])
+                                       for k in poses) / 0.02)
+        previous = poses
+        if pose.gait > 0.0:        # walking: never through furniture (but out of a chair)
+            route = schedule.phase_at(t).route
+            others = [f for f in scene.layout.furniture
+                      if not any(f.contains_xy(*end, 0.3) for end in (route[0], route[-1]))]
+            assert not any(f.contains_xy(pose.xy[0], pose.xy[1], 0.1) for f in others), t
+    assert fastest < 4.0           # m/s of any segment (a swinging shin): no jumps
+
+
+def test_seated_person_has_hips_at_seat_height():
+    scene = _scene("home_smoke", 0)
+    pose = _schedule(scene).pose(1.0)
+    assert pose.sit == 1.0
+    thigh = body_poses(pose)["left_thigh"][0]
+    assert 0.35 < thigh[2] < 0.55
+
+
+def test_handover_arm_follows_within_its_speed():
+    arm = HandoverArm("right", np.zeros(3), max_speed=0.5)
+    target = np.array([0.4, 0.0, 0.2])
+    fastest = 0.0
+    for _ in range(1500):
+        before = arm.position.copy()
+        arm.step(target, 0.002)
+        fastest = max(fastest, float(np.linalg.norm(arm.position - before)) / 0.002)
+    assert np.linalg.norm(arm.position - target) < 0.005
+    assert fastest <= 0.5 + 1e-9
+
+
+# --- the MuJoCo room -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def room() -> HomeRoom:
+    return HomeRoom(_scene("home_smoke", 0))
+
+
+def test_objects_rest_on_their_surfaces_and_robot_touches_nothing(room):
+    room.reset()
+    for _ in range(500):
+        room.step_world()
+        mujoco.mj_step(room.model, room.data)
+    assert room.object_status() == {"cup": "on:table", "medicine_box": "on:table",
+                                    "remote": "on:shelf/1"}
+    assert room.robot_contacts() == []
+    x, y, yaw = room.base_pose()
+    assert (x, y) == pytest.approx(room.layout.robot_start[:2], abs=1e-3)
+
+
+def test_head_camera_sees_the_table_and_the_seated_person(room):
+    room.reset()
+    renderer = mujoco.Renderer(room.model, 120, 160)
+    rgb, depth = room.render_rgbd(renderer)
+    assert rgb.shape == (120, 160, 3) and np.isfinite(depth).mean() > 0.9
+    cup = next(o for o in room.ground_truth() if o.name == "cup")
+    assert room.in_camera_view(cup.position, 160, 120)
+    assert room.visible_from_camera(cup.position, "cup")
+    head = next(o for o in room.ground_truth() if o.name == "person/head")
+    assert room.in_camera_view(head.position, 160, 120)
+
+
+def test_base_velocity_servos_drive_the_base(room):
+    room.reset()
+    m, d = room.model, room.data
+    acts = [m.actuator(j).id for j in BASE_JOINTS]
+    driver = BaseDriver()
+    for k in range(1500):                      # 3 s: forward at 0.3 m/s, turning slowly
+        now = d.time
+        if k % 50 == 0:
+            driver.command(0.3, 0.0, 0.2, now)
+        x, y, yaw = room.base_pose()
+        d.ctrl[acts] = base_to_world_velocity(driver.step(now, m.opt.timestep), yaw)
+        room.step_world()
+        mujoco.mj_step(m, d)
+    x, y, yaw = room.base_pose()
+    start = room.layout.robot_start
+    travelled = math.dist((x, y), start[:2])
+    assert 0.6 < travelled < 0.9               # 3 s at 0.3 m/s minus the ramp
+    assert 0.35 < yaw - start[2] < 0.6
+    vx, vy, wz = room.base_velocity()
+    assert vx == pytest.approx(0.3, abs=0.03) and abs(vy) < 0.03
+
+
+# --- driver and odometry ---------------------------------------------------------------------
+def test_driver_limits_ramps_and_times_out():
+    driver = BaseDriver(timeout_s=0.5)
+    assert driver.command(float("nan"), 0.0, 0.0, 0.0) is not None
+    assert driver.command(3.0, 0.0, 5.0, 0.0) is None       # clipped to the limits
+    out = driver.step(0.0, 0.01)
+    assert out[0] == pytest.approx(0.005) and out[2] == pytest.approx(0.015)
+    for k in range(200):
+        driver.command(3.0, 0.0, 5.0, k * 0.01)
+        out = driver.step(k * 0.01, 0.01)
+    assert out[0] == pytest.approx(0.5) and out[2] == pytest.approx(1.0)
+    assert not driver.timed_out(2.4) and driver.timed_out(2.6)
+    for k in range(200):
+        out = driver.step(2.6 + k * 0.01, 0.01)
+    assert np.allclose(out, 0.0)
+
+
+def test_odometry_drifts_like_wheels_do():
+    errors = OdometryErrors(linear_scale=0.02, angular_scale=-0.02, linear_noise=0.0,
+                            angular_noise=0.0)
+    odom = WheelOdometry(errors, np.random.default_rng(0))
+    for _ in range(1000):                      # 10 s straight at 0.5 m/s
+        odom.update(np.array([0.5, 0.0, 0.0]), 0.01)
+    assert odom.x == pytest.approx(5.0 * 1.02)
+    assert odom.y == pytest.approx(0.0)
+    for _ in range(1000):                      # 10 s turning on the spot at 0.5 rad/s
+        odom.update(np.array([0.0, 0.0, 0.5]), 0.01)
+    assert odom.yaw == pytest.approx(math.remainder(5.0 * 0.98, 2 * math.pi), abs=1e-6)
+    var_x, _, var_yaw = odom.covariance()
+    assert var_x > 0.01 and var_yaw > 0.01     # grows with what was travelled
