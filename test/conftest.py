@@ -57,16 +57,17 @@ class Stack:
 
 @pytest.fixture
 def launch_stack(domain_id: int) -> Iterator[Callable[..., Stack]]:
-    """launch_stack(nodes=("simulation",), **launch_args) starts those nodes of
-    industrial_assembly.launch.xml on the test's domain."""
+    """launch_stack(nodes=("simulation",), scenario=..., **launch_args) starts those nodes
+    of the scenario's launch file (industrial_assembly by default) on the test's domain."""
     runners: list[ProcessRunner] = []
+    smoke = {"industrial_assembly": {"family": "smoke", "watchdog_s": "0.0"},  # most tests
+             "home_care": {"family": "home_smoke"}}                # run without perception
 
-    def start(nodes: tuple[str, ...] | None = None, **launch_args: str) -> Stack:
+    def start(nodes: tuple[str, ...] | None = None, scenario: str = "industrial_assembly",
+              **launch_args: str) -> Stack:
         share = bringup_share()
-        args = {"family": "smoke", "watchdog_s": "0.0",  # most tests run without perception
-                **{k: str(v) for k, v in launch_args.items()}}
-        description = parse_launch_file(share / "launch" / "industrial_assembly.launch.xml",
-                                        args)
+        args = {**smoke[scenario], **{k: str(v) for k, v in launch_args.items()}}
+        description = parse_launch_file(share / "launch" / f"{scenario}.launch.xml", args)
         specs = [s for s in description.nodes if nodes is None or s.name in nodes]
         lines: list[str] = []
         runner = ProcessRunner(specs, domain_id=domain_id, sink=lines.append)

@@ -33,7 +33,7 @@ from foresight_bringup.episode import (
     TASK_TIME_LIMIT_S,
     EpisodeConfig,
     EpisodeError,
-    launch_file_for,
+    check_runnable,
     run_episode,
 )
 
@@ -144,7 +144,7 @@ def command_bench(args: argparse.Namespace, argv: list[str]) -> int:
         scenarios = args.scenario or ["industrial_assembly"]
         for scenario in scenarios:  # an unknown one fails now, not once per episode
             try:
-                launch_file_for(scenario)
+                check_runnable(scenario)
             except EpisodeError as exc:
                 print(str(exc), file=sys.stderr)
                 return 2

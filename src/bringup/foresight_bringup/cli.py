@@ -19,7 +19,7 @@ from pathlib import Path
 
 from foresight_bringup.bench_cli import add_bench_parser, command_bench
 from foresight_bringup.cli_common import REPO, default_domain_id, log_sink, parse_camera
-from foresight_bringup.episode import EpisodeConfig, EpisodeError, run_episode
+from foresight_bringup.episode import EpisodeConfig, EpisodeError, check_runnable, run_episode
 from foresight_bringup.launch_xml import LaunchFileError
 from foresight_bringup.stats import wilson_interval
 
@@ -90,6 +90,11 @@ def summarize(records: list[dict]) -> dict:
 def command_run(args: argparse.Namespace) -> int:
     if args.episodes < 1:
         print("--episodes must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        check_runnable(args.scenario)
+    except EpisodeError as exc:
+        print(str(exc), file=sys.stderr)
         return 2
     run_id = dt.datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{args.scenario}"
     out_dir = REPO / "runs" / run_id

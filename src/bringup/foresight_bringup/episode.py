@@ -68,6 +68,18 @@ def launch_file_for(scenario: str) -> Path:
     return path
 
 
+def check_runnable(scenario: str) -> Path:
+    """The scenario's launch file, if an episode of it can be run and judged; else a clear
+    EpisodeError (unknown scenario, or one that has no episode judge yet)."""
+    path = launch_file_for(scenario)
+    if scenario not in TASK_TIME_LIMIT_S:
+        raise EpisodeError(
+            f"scenario '{scenario}' has no episode judge yet, so it cannot be run as an "
+            f"episode (judged: {', '.join(sorted(TASK_TIME_LIMIT_S))}); its robot comes up "
+            f"with `ros2 launch foresight_bringup {path.name}`")
+    return path
+
+
 def process_stats(pid: int | None) -> tuple[float | None, float | None]:
     """(CPU seconds, peak RSS in MB) of a live process, from /proc."""
     if pid is None:
@@ -87,7 +99,7 @@ def process_stats(pid: int | None) -> tuple[float | None, float | None]:
 
 def run_episode(config: EpisodeConfig, sink: Callable[[str], object]) -> dict:
     """Run one episode and return its record (DESIGN section 8)."""
-    launch_file = launch_file_for(config.scenario)
+    launch_file = check_runnable(config.scenario)
     description = parse_launch_file(launch_file, config.launch_arguments())
     time_limit = config.time_limit_s or TASK_TIME_LIMIT_S.get(config.scenario, 180.0)
     judge = EpisodeJudge(scenario=config.scenario, task=config.task,

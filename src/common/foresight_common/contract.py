@@ -11,7 +11,8 @@ from typing import Any
 
 from action_msgs.msg import GoalStatus  # noqa: F401  (re-exported for callers)
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import WrenchStamped
+from geometry_msgs.msg import TwistStamped, WrenchStamped
+from nav_msgs.msg import Odometry
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
@@ -110,6 +111,11 @@ DEPTH_INFO = Topic("camera/depth/camera_info", CameraInfo, CAMERA)
 ARM_TRAJECTORY = Topic("arm_controller/joint_trajectory", JointTrajectory, COMMAND)
 GRIPPER_COMMAND = Topic("gripper_controller/commands", Float64MultiArray, COMMAND)
 SAFETY_SCAN = Topic("safety_scan", LaserScan, SENSOR)
+# Mobile base (home care): stamped velocity commands (the Jazzy+ default of Nav2 and
+# ros2_control's base controllers) and the wheel odometry of the base driver, which also
+# broadcasts odom -> base_link on /tf
+CMD_VEL = Topic("cmd_vel", TwistStamped, COMMAND)
+ODOM = Topic("odom", Odometry, STATE)
 
 # --- Stack interfaces -------------------------------------------------------------------------
 EXECUTE_SKILL = Action("execute_skill", ExecuteSkill)
@@ -133,9 +139,13 @@ GT_OBJECTS = Topic(f"{GROUND_TRUTH_PREFIX}/objects", GroundTruthObjectArray, STA
 GT_SAFETY = Topic(f"{GROUND_TRUTH_PREFIX}/safety", GroundTruthSafety, STATE)
 GT_STATUS = Topic(f"{GROUND_TRUTH_PREFIX}/status", SimulationStatus, STATE)
 GT_FRAMES = Topic(f"{GROUND_TRUTH_PREFIX}/frames", FrameTiming, EVENTS)
+GT_ROBOT_ODOM = Topic(f"{GROUND_TRUTH_PREFIX}/robot_odom", Odometry, STATE)  # true base pose
 
 # --- Frames (REP 103/105) ---------------------------------------------------------------------
 WORLD_FRAME = "world"
+MAP_FRAME = "map"
+ODOM_FRAME = "odom"
+BASE_FRAME = "base_link"
 ROBOT_BASE_FRAME = "panda_link0"
 TCP_FRAME = "tcp"
 CAMERA_FRAME = "camera_link"

@@ -13,6 +13,7 @@ import numpy as np
 from builtin_interfaces.msg import Duration as DurationMsg
 from builtin_interfaces.msg import Time as TimeMsg
 from geometry_msgs.msg import Point, Pose, Quaternion, Transform, TransformStamped, Vector3
+from nav_msgs.msg import Odometry
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import CameraInfo, Image
 
@@ -101,6 +102,27 @@ def transform_to_msg(parent: str, child: str, stamp: TimeMsg, position: np.ndarr
     msg.child_frame_id = child
     msg.transform = Transform(translation=vector_to_msg(position),
                               rotation=quat_wxyz_to_msg(quat_wxyz))
+    return msg
+
+
+def odometry_msg(stamp: TimeMsg, frame: str, child: str, position: np.ndarray,
+                 quat_wxyz: np.ndarray, velocity: np.ndarray,
+                 variances: tuple[float, float, float]) -> Odometry:
+    """nav_msgs/Odometry of a planar base: pose in `frame`, velocity (vx, vy, wz) in
+    `child`, diagonal covariances (x, y, yaw) with z, roll and pitch fixed (tiny)."""
+    msg = Odometry()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame
+    msg.child_frame_id = child
+    msg.pose.pose.position = point_to_msg(position)
+    msg.pose.pose.orientation = quat_wxyz_to_msg(quat_wxyz)
+    msg.twist.twist.linear.x, msg.twist.twist.linear.y = float(velocity[0]), float(velocity[1])
+    msg.twist.twist.angular.z = float(velocity[2])
+    fixed = 1e-6
+    var_x, var_y, var_yaw = variances
+    diagonal = [var_x, var_y, fixed, fixed, fixed, var_yaw]
+    msg.pose.covariance = [float(diagonal[i // 6]) if i % 7 == 0 else 0.0 for i in range(36)]
+    msg.twist.covariance = [0.01 if i % 7 == 0 else 0.0 for i in range(36)]
     return msg
 
 

@@ -6,6 +6,7 @@ from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Pose, Quaternion, Twist, Vector3
 
 from foresight_interfaces.msg import GroundTruthObject, GroundTruthObjectArray, GroundTruthSafety
+from foresight_simulation.home_scene import HomeRoom
 from foresight_simulation.scene import IndustrialCell
 
 
@@ -13,19 +14,20 @@ def _vector(v) -> Vector3:
     return Vector3(x=float(v[0]), y=float(v[1]), z=float(v[2]))
 
 
-def objects_msg(cell: IndustrialCell, stamp: Time,
+def objects_msg(cell: IndustrialCell | HomeRoom, stamp: Time,
                 image_size: tuple[int, int] | None = None) -> GroundTruthObjectArray:
-    """All objects; `visible` for parts (the camera sees their top centre) and, given the
-    camera's `image_size`, for the co-worker's parts (also inside the image: their resting
-    hands lie just outside it)."""
+    """All objects; `visible` for parts and task objects (the camera sees their top centre)
+    and, given the camera's `image_size`, for the person's parts and the home's objects
+    (also inside the image: the co-worker's resting hands lie just outside it, the home
+    robot's camera looks one way)."""
     status = cell.part_status()
     msg = GroundTruthObjectArray()
     msg.header.stamp = stamp
-    msg.header.frame_id = "world"
+    msg.header.frame_id = cell.FRAME
     for obj in cell.ground_truth():
         top = (obj.position[0], obj.position[1], obj.position[2] + obj.size[2] / 2)
-        visible = (obj.kind == "part" or (obj.kind == "person" and image_size is not None
-                                          and cell.in_camera_view(top, *image_size))) \
+        framed = image_size is not None and cell.in_camera_view(top, *image_size)
+        visible = (obj.kind == "part" or (obj.kind in ("person", "object") and framed)) \
             and cell.visible_from_camera(top, obj.name)
         pose = Pose(position=Point(x=obj.position[0], y=obj.position[1], z=obj.position[2]),
                     orientation=Quaternion(w=obj.quat[0], x=obj.quat[1], y=obj.quat[2],
@@ -41,7 +43,7 @@ def objects_msg(cell: IndustrialCell, stamp: Time,
 class SafetyTracker:
     """Samples the ground-truth safety quantities of the cell."""
 
-    def __init__(self, cell: IndustrialCell) -> None:
+    def __init__(self, cell: IndustrialCell | HomeRoom) -> None:
         self.cell = cell
 
     def sample(self, stamp: Time) -> GroundTruthSafety:
@@ -54,5 +56,5 @@ class SafetyTracker:
                                 person_speed_mps=person_speed,
                                 robot_contacts=list(self.cell.robot_contacts()))
         msg.header.stamp = stamp
-        msg.header.frame_id = "world"
+        msg.header.frame_id = self.cell.FRAME
         return msg

@@ -101,6 +101,7 @@ class HomeRoom(SceneQueries):
     node steps them (`step_world()` then `mujoco.mj_step`)."""
 
     TASK_CATEGORY = "object"
+    FRAME = "map"
 
     def __init__(self, params: HomeSceneParams) -> None:
         self.params = params
@@ -525,8 +526,13 @@ class HomeRoom(SceneQueries):
                     status[name] = "on_floor"
         return status
 
-    # the node's ground-truth message asks every scene for its part status
-    part_status = object_status
+    def part_status(self) -> dict[str, str]:
+        """The status field of the ground-truth message: every object's status, and
+        "reaching" for the person's hand stretched out for a hand-over."""
+        status = self.object_status()
+        if self.person_reaching():
+            status[f"person/{self.handover.arm.hand}_hand"] = "reaching"
+        return status
 
     def tcp_position(self) -> np.ndarray:
         return self.data.site_xpos[self._tcp_site].copy()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import mujoco
 import numpy as np
 
+from foresight_common.mobile_manipulator import BASE_JOINTS, TUCKED_POSITIONS
 from foresight_common.robot_model import (
     ARM_JOINTS,
     FINGER_JOINTS,
@@ -22,6 +23,12 @@ from foresight_common.robot_model import (
     JointLimits,
 )
 from foresight_common.trajectory_validation import validate_trajectory
+from foresight_simulation.base_driver import (
+    BaseDriver,
+    OdometryErrors,
+    WheelOdometry,
+    base_to_world_velocity,
+)
 from foresight_simulation.controllers import (
     ImpedanceGains,
     TrajectoryFollower,
@@ -163,6 +170,30 @@ class SimulatedCell:
         adr_t = self.model.sensor_adr[self._torque_sensor]
         return (self.data.sensordata[adr_f:adr_f + 3].copy(),
                 self.data.sensordata[adr_t:adr_t + 3].copy())
+
+
+class SimulatedMobileManipulator(SimulatedCell):
+    """Hardware view of the home-care robot: the arm and gripper as in the cell, plus the
+    base driver (cmd_vel in, wheel set points to the base's velocity servos) and its wheel
+    odometry, whose errors are drawn once per episode from `odometry_rng`."""
+
+    def __init__(self, room, odometry_rng: np.random.Generator) -> None:
+        super().__init__(room, initial_arm=TUCKED_POSITIONS)
+        self.base_act = np.array([self.model.actuator(j).id for j in BASE_JOINTS])
+        self.driver = BaseDriver()
+        self.odometry = WheelOdometry(OdometryErrors.sample(odometry_rng), odometry_rng)
+
+    def command_base(self, vx: float, vy: float, wz: float) -> str | None:
+        """A base velocity command (base_link frame); returns a reason when rejected."""
+        return self.driver.command(vx, vy, wz, self.sim_time)
+
+    def step(self) -> None:
+        dt = float(self.model.opt.timestep)
+        yaw = self.cell.base_pose()[2]
+        self.data.ctrl[self.base_act] = base_to_world_velocity(
+            self.driver.step(self.sim_time, dt), yaw)
+        super().step()
+        self.odometry.update(np.array(self.cell.base_velocity()), dt)
 
 
 class RealTimePacer:

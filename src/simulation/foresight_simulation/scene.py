@@ -519,6 +519,8 @@ class SceneQueries:
 
     #: Category of the task's objects: touching them is work, not a collision.
     TASK_CATEGORY = "part"
+    #: The frame ground truth is given in.
+    FRAME = "world"
 
     def _is_descendant(self, body: int, ancestor: int) -> bool:
         while body != 0:

@@ -3,10 +3,13 @@ its sensors, publishing exactly what real drivers would (plus ground truth in it
 namespace for offline tools).
 
 Subscribes: arm_controller/joint_trajectory (trajectory_msgs/JointTrajectory),
-            gripper_controller/commands (std_msgs/Float64MultiArray, [width m])
+            gripper_controller/commands (std_msgs/Float64MultiArray, [width m]),
+            cmd_vel (geometry_msgs/TwistStamped; home_care's mobile base)
 Publishes:  /clock, joint_states, wrist_wrench, camera/color/{image_raw,camera_info},
             camera/depth/{image_raw,camera_info}, /tf_static (camera mounting), /diagnostics,
-            /sim/ground_truth/{objects,safety,status}
+            /sim/ground_truth/{objects,safety,status}; home_care also odom
+            (nav_msgs/Odometry, drifting wheel odometry), /tf odom -> base_link and
+            /sim/ground_truth/robot_odom (the true base pose in map)
 Parameters: see SimulationParams
 """
 
@@ -21,6 +24,7 @@ from dataclasses import dataclass, field
 
 import mujoco
 import numpy as np
+from geometry_msgs.msg import TwistStamped
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState, LaserScan
@@ -35,12 +39,15 @@ from foresight_common.conversions import (
     depth_to_image,
     duration_to_sec,
     matrix_to_quat_wxyz,
+    odometry_msg,
     quat_wxyz_to_matrix,
     rgb_to_image,
     sec_to_time,
     time_to_sec,
     transform_to_msg,
+    yaw_to_quat_wxyz,
 )
+from foresight_common.mobile_manipulator import camera_mount_in_base
 from foresight_common.node_support import (
     DiagnosticsReporter,
     create_publisher,
@@ -49,20 +56,29 @@ from foresight_common.node_support import (
     run_node,
 )
 from foresight_common.params import ParameterError, param
+from foresight_common.room_layout import RoomLayoutError
 from foresight_simulation import ground_truth_msgs
 from foresight_simulation.camera_pipeline import CameraPipeline
 from foresight_simulation.families import FamilyError
-from foresight_simulation.runtime import RealTimePacer, SimulatedCell
+from foresight_simulation.runtime import (
+    RealTimePacer,
+    SimulatedCell,
+    SimulatedMobileManipulator,
+)
 from foresight_simulation.scanner import SafetyScanner
-from foresight_simulation.world import build_world
+from foresight_simulation.world import SCENARIOS, build_world
+
+#: The optical frame (z forward, x right, y down) in camera_link (x forward, y left, z up).
+OPTICAL_IN_LINK = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
 @dataclass(frozen=True)
 class SimulationParams:
     scenario: str = field(default="industrial_assembly", metadata=param(
-        "Scenario to simulate", choices=("industrial_assembly",)))
+        "Scenario to simulate", choices=SCENARIOS))
     cell_file: str = field(default="", metadata=param(
-        "Nominal cell layout YAML (config/cells/...)", non_empty=True))
+        "Nominal cell layout YAML (config/cells/...); industrial_assembly only (home_care's "
+        "room comes from its family)"))
     family: str = field(default="default", metadata=param(
         "Variation family name, looked up in config_dir/families/", non_empty=True))
     families_file: str = field(default="", metadata=param(
@@ -85,6 +101,9 @@ class SimulationParams:
         "joint_states and wrist_wrench rate (Hz, sim time)", low=10.0, high=500.0))
     ground_truth_rate_hz: float = field(default=50.0, metadata=param(
         "Ground-truth rate (Hz, sim time)", low=1.0, high=500.0))
+    odom_rate_hz: float = field(default=50.0, metadata=param(
+        "odom and odom -> base_link rate of a mobile base (Hz, sim time)", low=1.0,
+        high=500.0))
     wait_for_controller_s: float = field(default=60.0, metadata=param(
         "Hold simulated time at 0 until a node publishes arm commands, at most this long "
         "(wall s); 0 starts at once", low=0.0, high=600.0))
@@ -99,17 +118,24 @@ class SimulationNode(Node):
         if p.gui and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise ValueError("gui requested but no display is available (DISPLAY is not set);"
                              " run without --gui, or on a machine with a screen")
+        if p.scenario == "industrial_assembly" and not p.cell_file:
+            raise ParameterError("cell_file", p.cell_file,
+                                 "a cell layout YAML (config/cells/...) for industrial_assembly")
         try:
             self.world = build_world(p.cell_file, p.family, p.families_file, p.config_dir,
-                                     p.seed)
-        except CellLayoutError as exc:
+                                     p.seed, p.scenario)
+        except (CellLayoutError, RoomLayoutError) as exc:
             raise ParameterError("cell_file", p.cell_file, f"a valid cell layout ({exc})") \
                 from exc
         except FamilyError as exc:
             key = "families_file" if p.families_file else "family"
             raise ParameterError(key, p.families_file or p.family,
                                  f"a valid variation family ({exc})") from exc
-        self.sim = SimulatedCell(self.world.cell)
+        if self.world.mobile:
+            self.sim = SimulatedMobileManipulator(
+                self.world.cell, np.random.default_rng([p.seed, 104729]))
+        else:
+            self.sim = SimulatedCell(self.world.cell)
         self.diagnostics = DiagnosticsReporter(self, "simulation")
         self.pub_clock = create_publisher(self, contract.CLOCK_TOPIC)
         self.pub_joints = create_publisher(self, contract.JOINT_STATES)
@@ -124,11 +150,16 @@ class SimulationNode(Node):
         self.pub_gt_status = create_publisher(self, contract.GT_STATUS)
         self.pub_gt_frames = create_publisher(self, contract.GT_FRAMES)
         self.pub_scan = create_publisher(self, contract.SAFETY_SCAN)
-        spec = self.world.cell.layout.safety_scanner
+        self.pub_tf = create_publisher(self, contract.TF_TOPIC)
+        self.pub_odom = create_publisher(self, contract.ODOM)
+        self.pub_gt_odom = create_publisher(self, contract.GT_ROBOT_ODOM)
+        spec = getattr(self.world.cell.layout, "safety_scanner", None)
         self.scanner = SafetyScanner(self.sim.model, spec) if spec is not None else None
         self._commands: queue.Queue = queue.Queue()
         create_subscription(self, contract.ARM_TRAJECTORY, self.on_trajectory)
         create_subscription(self, contract.GRIPPER_COMMAND, self.on_gripper)
+        if self.world.mobile:
+            create_subscription(self, contract.CMD_VEL, self.on_cmd_vel)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sim-loop", daemon=True)
         self._thread.start()
@@ -155,6 +186,14 @@ class SimulationNode(Node):
     def on_gripper(self, msg: Float64MultiArray) -> None:
         self._commands.put(("gripper", list(msg.data)))
 
+    def on_cmd_vel(self, msg: TwistStamped) -> None:
+        if msg.header.frame_id not in ("", contract.BASE_FRAME):
+            self.diagnostics.reject("cmd_vel", f"frame '{msg.header.frame_id}' is not "
+                                    f"{contract.BASE_FRAME} (base velocities are in it)")
+            return
+        t = msg.twist
+        self._commands.put(("base", t.linear.x, t.linear.y, t.angular.z))
+
     def _apply_commands(self) -> None:
         while True:
             try:
@@ -169,6 +208,10 @@ class SimulationNode(Node):
                     self.sim.hold_position()
                 else:
                     self.diagnostics.count("joint_trajectory.accepted")
+            elif command[0] == "base":
+                reason = self.sim.command_base(*command[1:])
+                if reason:
+                    self.diagnostics.reject("cmd_vel", reason + " (the base keeps its command)")
             else:
                 reason = self.sim.command_gripper(command[1])
                 if reason:
@@ -209,6 +252,7 @@ class SimulationNode(Node):
             "scan": max(1, round(1.0 / (self.scanner.spec.rate_hz * dt)))
             if self.scanner else 0,
             "status": max(1, round(1.0 / dt)),
+            "odom": max(1, round(1.0 / (p.odom_rate_hz * dt))) if self.world.mobile else 0,
         }
         frame_period = 1.0 / rate if rate > 0 else float("inf")
         next_frame = 0.0
@@ -239,6 +283,8 @@ class SimulationNode(Node):
                 next_frame += frame_period
             if every["scan"] and steps % every["scan"] == 0:
                 self._publish_scan()
+            if every["odom"] and steps % every["odom"] == 0:
+                self._publish_odometry()
             if steps % every["truth"] == 0:
                 self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
                     self.world.cell, sec_to_time(now), self._camera_settings()[:2]))
@@ -254,7 +300,8 @@ class SimulationNode(Node):
             camera.close()
 
     def _controller_ready(self) -> bool:
-        return self.count_publishers(contract.ARM_TRAJECTORY.name) > 0
+        return self.count_publishers(contract.ARM_TRAJECTORY.name) > 0 or (
+            self.world.mobile and self.count_publishers(contract.CMD_VEL.name) > 0)
 
     def _open_viewer(self):
         import mujoco.viewer  # imported here: only --gui needs it
@@ -306,18 +353,37 @@ class SimulationNode(Node):
                 p.camera_rate_hz if p.camera_rate_hz >= 0 else scene.camera_rate_hz)
 
     def _camera_mount(self) -> list:
-        position, quat = self.world.cell.camera_pose(optical=True)
-        rotation = quat_wxyz_to_matrix(quat)
+        """camera_link (the camera body: x forward, z up, REP 103) where it is mounted (the
+        cell's world, or the mobile base's base_link), the optical frame below it."""
         stamp = sec_to_time(0.0)
-        # camera_link is the camera body (x forward, z up, REP 103); optical frame below it.
-        link_rotation = rotation @ np.array([[0.0, -1.0, 0.0], [0.0, 0.0, -1.0],
-                                             [1.0, 0.0, 0.0]])
-        link = transform_to_msg(contract.WORLD_FRAME, contract.CAMERA_FRAME, stamp, position,
-                                matrix_to_quat_wxyz(link_rotation))
+        if self.world.mobile:
+            parent = contract.BASE_FRAME
+            position, link_quat = camera_mount_in_base()
+        else:
+            parent = contract.WORLD_FRAME
+            position, quat = self.world.cell.camera_pose(optical=True)
+            link_quat = matrix_to_quat_wxyz(quat_wxyz_to_matrix(quat) @ OPTICAL_IN_LINK.T)
+        link = transform_to_msg(parent, contract.CAMERA_FRAME, stamp, position, link_quat)
         optical = transform_to_msg(contract.CAMERA_FRAME, contract.CAMERA_OPTICAL_FRAME, stamp,
-                                   np.zeros(3), matrix_to_quat_wxyz(
-                                       link_rotation.T @ rotation))
+                                   np.zeros(3), matrix_to_quat_wxyz(OPTICAL_IN_LINK))
         return [link, optical]
+
+    def _publish_odometry(self) -> None:
+        """What a base driver publishes (wheel odometry: odom and odom -> base_link), and
+        the true pose for offline tools."""
+        stamp = sec_to_time(self.sim.sim_time)
+        odom = self.sim.odometry
+        quat = yaw_to_quat_wxyz(odom.yaw)
+        position = np.array([odom.x, odom.y, 0.0])
+        self.pub_tf.publish(TFMessage(transforms=[transform_to_msg(
+            contract.ODOM_FRAME, contract.BASE_FRAME, stamp, position, quat)]))
+        self.pub_odom.publish(odometry_msg(stamp, contract.ODOM_FRAME, contract.BASE_FRAME,
+                                           position, quat, odom.velocity, odom.covariance()))
+        x, y, yaw = self.world.cell.base_pose()
+        self.pub_gt_odom.publish(odometry_msg(
+            stamp, contract.MAP_FRAME, contract.BASE_FRAME, np.array([x, y, 0.0]),
+            yaw_to_quat_wxyz(yaw), np.array(self.world.cell.base_velocity()),
+            (0.0, 0.0, 0.0)))
 
     def _render(self, renderer: mujoco.Renderer, data: mujoco.MjData
                 ) -> tuple[np.ndarray, np.ndarray]:

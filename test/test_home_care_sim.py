@@ -1,0 +1,97 @@
+"""The home-care robot as hardware, checked on the wire: the simulation and TF publisher of
+launch/home_care.launch.xml as real processes; the base driven by cmd_vel, its wheel
+odometry (and odom -> base_link) drifting from the true pose, the head camera mounted on
+base_link, the arm's TF under base_link, and bad commands rejected."""
+
+from __future__ import annotations
+
+import math
+import time
+
+import pytest
+from geometry_msgs.msg import TwistStamped
+
+from foresight_common import contract
+from foresight_common.conversions import time_to_sec
+
+pytestmark = pytest.mark.slow
+
+
+def _drive(probe, publisher, vx: float, vy: float, wz: float,
+           frame: str = "base_link") -> None:
+    msg = TwistStamped()
+    msg.header.frame_id = frame
+    msg.header.stamp = probe.node.get_clock().now().to_msg()
+    msg.twist.linear.x, msg.twist.linear.y, msg.twist.angular.z = vx, vy, wz
+    publisher.publish(msg)
+
+
+def _yaw(q) -> float:
+    return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
+
+
+def test_base_drives_on_cmd_vel_and_odometry_drifts_from_the_truth(launch_stack, probe):
+    for topic in (contract.ODOM, contract.GT_ROBOT_ODOM, contract.TF_TOPIC,
+                  contract.TF_STATIC_TOPIC, contract.COLOR_IMAGE, contract.DIAGNOSTICS,
+                  contract.GT_OBJECTS, contract.GT_SAFETY):
+        probe.subscribe(topic)
+    cmd = probe.node.create_publisher(TwistStamped, contract.CMD_VEL.name,
+                                      contract.CMD_VEL.qos)
+    stack = launch_stack(nodes=("simulation", "tf_publisher"), scenario="home_care")
+    probe.wait_for(lambda: len(probe.messages(contract.ODOM.name)) >= 5, 90,
+                   "odometry from the base driver", stack)
+    start = probe.messages(contract.GT_ROBOT_ODOM.name)[-1].pose.pose
+    # sideways (the base is holonomic) at 0.3 m/s, turning left at 0.2 rad/s, for ~6 s of
+    # simulated time: an arc through the free floor south of the table; then stop
+    first = time_to_sec(probe.messages(contract.ODOM.name)[-1].header.stamp)
+
+    def sim_now() -> float:
+        return time_to_sec(probe.messages(contract.ODOM.name)[-1].header.stamp)
+
+    while sim_now() - first < 6.0:
+        _drive(probe, cmd, 0.0, -0.3, 0.2)
+        time.sleep(0.1)
+        stack.runner.check()
+    _drive(probe, cmd, 0.0, 0.0, 0.0)
+    _drive(probe, cmd, 1.0, 0.0, 0.0, frame="map")     # wrong frame: rejected
+    moved_at = sim_now()
+    probe.wait_for(lambda: sim_now() - moved_at > 2.0, 30, "the base to stop", stack)
+
+    truth = probe.messages(contract.GT_ROBOT_ODOM.name)[-1]
+    odom = probe.messages(contract.ODOM.name)[-1]
+    assert truth.header.frame_id == "map" and odom.header.frame_id == "odom"
+    assert odom.child_frame_id == "base_link"
+    travelled = math.dist((truth.pose.pose.position.x, truth.pose.pose.position.y),
+                          (start.position.x, start.position.y))
+    assert 1.2 < travelled < 2.2                       # ~6 s at 0.3 m/s along an arc
+    assert math.hypot(truth.twist.twist.linear.x, truth.twist.twist.linear.y) < 0.02
+    turned = _yaw(truth.pose.pose.orientation) - _yaw(start.orientation)
+    assert 0.8 < turned < 1.5
+    assert not any(m.robot_contacts for m in probe.messages(contract.GT_SAFETY.name))
+    # odometry starts at the origin of odom and follows the motion, but not exactly
+    odom_dist = math.hypot(odom.pose.pose.position.x, odom.pose.pose.position.y)
+    assert odom_dist == pytest.approx(travelled, rel=0.1)
+    assert odom_dist != pytest.approx(travelled, rel=1e-4)
+    assert odom.pose.covariance[0] > 1e-4              # uncertainty grew with the distance
+    # what a base driver broadcasts: odom -> base_link on /tf
+    base_tf = [t for m in probe.messages(contract.TF_TOPIC.name) for t in m.transforms
+               if t.child_frame_id == "base_link"]
+    assert base_tf and base_tf[-1].header.frame_id == "odom"
+    # the head camera is mounted on the base; the arm hangs below base_link too
+    static = {t.child_frame_id: t.header.frame_id
+              for m in probe.messages(contract.TF_STATIC_TOPIC.name) for t in m.transforms}
+    assert static[contract.CAMERA_FRAME] == "base_link"
+    assert static[contract.CAMERA_OPTICAL_FRAME] == contract.CAMERA_FRAME
+    assert static["panda_link0"] == "base_link"
+    image = probe.messages(contract.COLOR_IMAGE.name)[-1]
+    assert (image.width, image.height) == (160, 120)   # home_smoke's camera
+    # ground truth: the room's objects in map, resting on their surfaces
+    objects = {o.name: o for o in probe.messages(contract.GT_OBJECTS.name)[-1].objects}
+    assert objects["cup"].status == "on:table" and objects["remote"].status == "on:shelf/1"
+    assert {"table", "bed", "shelf", "person/head", "base_link"} <= set(objects)
+    # the command in the wrong frame was refused, with its reason, and counted
+    assert "rejected cmd_vel" in stack.output("simulation")
+    probe.wait_for(lambda: any(v.key == "rejected.cmd_vel" and int(v.value) >= 1
+                               for m in probe.messages(contract.DIAGNOSTICS.name)
+                               for st in m.status for v in st.values), 10,
+                   "the rejected command on /diagnostics", stack)
