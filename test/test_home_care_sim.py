@@ -33,7 +33,7 @@ def _yaw(q) -> float:
 def test_base_drives_on_cmd_vel_and_odometry_drifts_from_the_truth(launch_stack, probe):
     for topic in (contract.ODOM, contract.GT_ROBOT_ODOM, contract.TF_TOPIC,
                   contract.TF_STATIC_TOPIC, contract.COLOR_IMAGE, contract.DIAGNOSTICS,
-                  contract.GT_OBJECTS, contract.GT_SAFETY):
+                  contract.GT_OBJECTS, contract.GT_SAFETY, contract.ROBOT_DESCRIPTION):
         probe.subscribe(topic)
     cmd = probe.node.create_publisher(TwistStamped, contract.CMD_VEL.name,
                                       contract.CMD_VEL.qos)
@@ -83,6 +83,10 @@ def test_base_drives_on_cmd_vel_and_odometry_drifts_from_the_truth(launch_stack,
     assert static[contract.CAMERA_FRAME] == "base_link"
     assert static[contract.CAMERA_OPTICAL_FRAME] == contract.CAMERA_FRAME
     assert static["panda_link0"] == "base_link"
+    # RViz draws the whole robot: the description's root is the base
+    probe.wait_for(lambda: probe.messages(contract.ROBOT_DESCRIPTION.name), 10,
+                   "robot_description", stack)
+    assert '<link name="base_link">' in probe.messages(contract.ROBOT_DESCRIPTION.name)[-1].data
     image = probe.messages(contract.COLOR_IMAGE.name)[-1]
     assert (image.width, image.height) == (160, 120)   # home_smoke's camera
     # ground truth: the room's objects in map, resting on their surfaces

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from nav_msgs.msg import OccupancyGrid
+from nav_msgs.msg import OccupancyGrid, Odometry
 from nav_msgs.msg import Path as PathMsg
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from sensor_msgs.msg import Image, LaserScan
@@ -28,6 +28,7 @@ DISPLAY_TYPES = {
     "rviz_default_plugins/RobotModel": String,
     "rviz_default_plugins/Path": PathMsg,
     "rviz_default_plugins/Map": OccupancyGrid,
+    "rviz_default_plugins/Odometry": Odometry,
 }
 NO_TOPIC = {"rviz_default_plugins/Grid", "rviz_default_plugins/TF"}
 TOPICS = {("/" + t.name.lstrip("/")): t for t in vars(contract).values()
@@ -48,8 +49,8 @@ def test_there_is_a_config_per_scenario_launch_file():
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda p: p.name)
 def test_every_displayed_topic_is_in_the_contract_with_a_matching_type_and_qos(path):
     config = yaml.safe_load(path.read_text())
-    assert config["Visualization Manager"]["Global Options"]["Fixed Frame"] == \
-        contract.WORLD_FRAME
+    assert config["Visualization Manager"]["Global Options"]["Fixed Frame"] in (
+        contract.WORLD_FRAME, contract.MAP_FRAME, contract.ODOM_FRAME)
     shown = 0
     for display in displays(path):
         kind = display["Class"]

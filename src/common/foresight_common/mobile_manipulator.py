@@ -76,12 +76,12 @@ def build_mobile_manipulator_spec() -> mujoco.MjSpec:
     base.add_geom(name="camera_mast", type=mujoco.mjtGeom.mjGEOM_CYLINDER,
                   size=[0.025, mast_height / 2.0, 0],
                   pos=[CAMERA_MOUNT_XYZ[0], 0, BASE_HEIGHT + mast_height / 2.0 - 0.05],
-                  rgba=[0.2, 0.2, 0.22, 1.0])
+                  rgba=[0.2, 0.2, 0.22, 1.0], group=1)
     head = base.add_body(name="camera_link", pos=list(CAMERA_MOUNT_XYZ),
                          quat=list(_pitch_quat(CAMERA_PITCH)))
     head.add_geom(name="camera_housing", type=mujoco.mjtGeom.mjGEOM_BOX,
                   size=[0.02, 0.06, 0.015], pos=[-0.02, 0, 0], rgba=[0.1, 0.1, 0.1, 1.0],
-                  contype=0, conaffinity=0)
+                  contype=0, conaffinity=0, group=1)
     # MuJoCo cameras look along -z with y up: turn camera_link's x-forward/z-up onto that
     head.add_camera(name=CAMERA_NAME, fovy=CAMERA_FOVY_DEG,
                     quat=list(_matrix_to_quat(np.array([[0.0, 0.0, -1.0],
@@ -111,6 +111,20 @@ def camera_mount_in_base() -> tuple[np.ndarray, np.ndarray]:
     return np.array(CAMERA_MOUNT_XYZ), _pitch_quat(CAMERA_PITCH)
 
 
-__all__ = ["ARM_MOUNT_XYZ", "BASE_BODY", "BASE_JOINTS", "BASE_LINK", "CAMERA_NAME",
-           "TUCKED_POSITIONS", "arm_mount_in_base", "build_mobile_manipulator_spec",
-           "camera_mount_in_base"]
+def base_visual_geoms(model: mujoco.MjModel, data: mujoco.MjData) -> list[int]:
+    """The visible geoms (robosuite's visual group 1) of everything on the base that is not
+    the arm: base, column, mast and camera, for a robot description. `data` must hold the
+    model at its zero pose (base_link at the origin)."""
+    arm_root = model.body(BASE_BODY).id
+    out = []
+    for g in range(model.ngeom):
+        body = int(model.geom_bodyid[g])
+        below_arm = False
+        while body != 0:
+            if body == arm_root:
+                below_arm = True
+                break
+            body = int(model.body_parentid[body])
+        if not below_arm and model.geom_group[g] == 1 and model.geom_bodyid[g] != 0:
+            out.append(g)
+    return out

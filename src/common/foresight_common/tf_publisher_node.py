@@ -46,6 +46,9 @@ class TfPublisherParams:
         "Yaw of panda_link0 in parent_frame (rad)", low=-3.1416, high=3.1416))
     publish_rate_hz: float = field(default=30.0, metadata=param(
         "Rate of /tf (robot_state_publisher's publish_frequency)", low=1.0, high=500.0))
+    mobile_base: bool = field(default=False, metadata=param(
+        "The arm rides on the home robot's mobile base: robot_description gets base_link "
+        "(with the base's visuals) as its root"))
     mesh_dir: str = field(default="", metadata=param(
         "Folder for the robot_description's mesh files (default: a folder per model under "
         "the system's temporary directory)"))
@@ -85,7 +88,7 @@ class TfPublisherNode(Node):
         folder = Path(self.params.mesh_dir) if self.params.mesh_dir else \
             Path(tempfile.gettempdir()) / f"foresight-robot-{model_digest(self.tree.kin.model)}"
         try:
-            urdf = robot_urdf(folder, self.tree.kin)
+            urdf = robot_urdf(folder, self.tree.kin, mobile_base=self.params.mobile_base)
         except OSError as exc:
             self.diagnostics.reject("robot_description", f"no robot_description: meshes "
                                     f"not written to {folder}: {exc}")

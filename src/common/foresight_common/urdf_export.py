@@ -12,6 +12,7 @@ is exactly the geom's pose in its body. No rclpy here.
 from __future__ import annotations
 
 import hashlib
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,6 +21,12 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from foresight_common.kinematics_tree import KinematicTree
+from foresight_common.mobile_manipulator import (
+    ARM_MOUNT_XYZ,
+    BASE_LINK,
+    base_visual_geoms,
+    build_mobile_manipulator_spec,
+)
 from foresight_common.robot_model import (
     ARM_JOINTS,
     ARM_VELOCITY_LIMITS,
@@ -73,9 +80,59 @@ def model_digest(model: mujoco.MjModel) -> str:
     return digest.hexdigest()[:12]
 
 
+def _visual(link: ET.Element, model: mujoco.MjModel, geom: int, position: np.ndarray,
+            quat: np.ndarray, mesh_dir: Path, stem: str) -> None:
+    """One <visual> of `link`: a mesh geom as an STL file written to `mesh_dir` (file://
+    URI), a box or cylinder as the URDF primitive; `position`/`quat` place it in the link."""
+    visual = ET.SubElement(link, "visual")
+    _origin(visual, position, quat)
+    geometry = ET.SubElement(visual, "geometry")
+    kind = model.geom_type[geom]
+    size = model.geom_size[geom]
+    if kind == mujoco.mjtGeom.mjGEOM_MESH:
+        mesh = model.geom_dataid[geom]
+        start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
+        first, faces = model.mesh_faceadr[mesh], model.mesh_facenum[mesh]
+        path = mesh_dir / f"{stem}.stl"
+        if not path.exists():
+            write_stl(path, model.mesh_vert[start:start + count],
+                      model.mesh_face[first:first + faces])
+        ET.SubElement(geometry, "mesh", filename=path.resolve().as_uri())
+    elif kind == mujoco.mjtGeom.mjGEOM_BOX:
+        ET.SubElement(geometry, "box", size=" ".join(f"{2 * v:.6g}" for v in size))
+    elif kind == mujoco.mjtGeom.mjGEOM_CYLINDER:
+        ET.SubElement(geometry, "cylinder", radius=f"{size[0]:.6g}", length=f"{2 * size[1]:.6g}")
+    else:
+        raise ValueError(f"geom {model.geom(geom).name!r}: type {int(kind)} has no URDF form here")
+    material = ET.SubElement(visual, "material", name=stem)
+    rgba = model.mat_rgba[model.geom_matid[geom]] if model.geom_matid[geom] >= 0 \
+        else model.geom_rgba[geom]
+    ET.SubElement(material, "color", rgba=" ".join(f"{v:.3g}" for v in rgba))
+
+
+def _mobile_base(robot: ET.Element, mesh_dir: Path) -> None:
+    """base_link with the visuals of the home robot's base, column, mast and camera, and the
+    fixed joint that mounts panda_link0 on it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Attaching a spec with an empty prefix")
+        model = build_mobile_manipulator_spec().compile()
+    data = mujoco.MjData(model)
+    mujoco.mj_kinematics(model, data)
+    link = ET.SubElement(robot, "link", name=BASE_LINK)
+    for k, g in enumerate(base_visual_geoms(model, data)):
+        quat = np.zeros(4)
+        mujoco.mju_mat2Quat(quat, data.geom_xmat[g])
+        _visual(link, model, g, data.geom_xpos[g], quat, mesh_dir, f"{BASE_LINK}_{k}")
+    joint = ET.SubElement(robot, "joint", name=f"{BASE_BODY}_mount", type="fixed")
+    _origin(joint, np.array(ARM_MOUNT_XYZ), np.array([1.0, 0.0, 0.0, 0.0]))
+    ET.SubElement(joint, "parent", link=BASE_LINK)
+    ET.SubElement(joint, "child", link=BASE_BODY)
+
+
 def robot_urdf(mesh_dir: Path, kinematics: RobotKinematics | None = None,
-               name: str = "panda") -> str:
-    """The URDF text; writes the visual meshes into `mesh_dir` (file:// URIs in the URDF)."""
+               name: str = "panda", mobile_base: bool = False) -> str:
+    """The URDF text; writes the visual meshes into `mesh_dir` (file:// URIs in the URDF).
+    `mobile_base` adds the home robot's base as the root link (base_link)."""
     tree = KinematicTree(kinematics or RobotKinematics())
     model = tree.kin.model
     mesh_dir.mkdir(parents=True, exist_ok=True)
@@ -83,6 +140,8 @@ def robot_urdf(mesh_dir: Path, kinematics: RobotKinematics | None = None,
                for parent, child, position, quat in tree.zero_transforms()}
     bodies = [model.body(BASE_BODY).id] + [body_id for _, _, body_id in tree.links]
     robot = ET.Element("robot", name=name)
+    if mobile_base:
+        _mobile_base(robot, mesh_dir)
     for body_id in bodies:
         body = model.body(body_id).name
         link = ET.SubElement(robot, "link", name=body)
@@ -90,21 +149,8 @@ def robot_urdf(mesh_dir: Path, kinematics: RobotKinematics | None = None,
                    if not (model.geom_contype[g] or model.geom_conaffinity[g])
                    and model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH]
         for k, g in enumerate(visuals):
-            mesh = model.geom_dataid[g]
-            start, count = model.mesh_vertadr[mesh], model.mesh_vertnum[mesh]
-            first, faces = model.mesh_faceadr[mesh], model.mesh_facenum[mesh]
-            path = mesh_dir / f"{body}_{k}.stl"
-            if not path.exists():
-                write_stl(path, model.mesh_vert[start:start + count],
-                          model.mesh_face[first:first + faces])
-            visual = ET.SubElement(link, "visual")
-            _origin(visual, model.geom_pos[g], model.geom_quat[g])
-            geometry = ET.SubElement(visual, "geometry")
-            ET.SubElement(geometry, "mesh", filename=path.resolve().as_uri())
-            material = ET.SubElement(visual, "material", name=f"{body}_{k}")
-            rgba = model.mat_rgba[model.geom_matid[g]] if model.geom_matid[g] >= 0 \
-                else model.geom_rgba[g]
-            ET.SubElement(material, "color", rgba=" ".join(f"{v:.3g}" for v in rgba))
+            _visual(link, model, g, model.geom_pos[g], model.geom_quat[g], mesh_dir,
+                    f"{body}_{k}")
         if body not in origins:  # the root
             continue
         parent, position, quat = origins[body]

@@ -96,3 +96,30 @@ def test_visual_meshes_sit_where_the_models_visual_geoms_are(exported):
         # same point cloud: every STL corner is a model vertex placed in the body
         gaps = np.min(np.linalg.norm(in_body[:200, None] - expected[None], axis=2), axis=1)
         assert np.max(gaps) < 1e-4
+
+
+def test_mobile_base_is_the_root_with_its_visuals_and_mounts_the_arm(tmp_path):
+    """The home robot's description: base_link first, carrying the base's meshes, column,
+    mast and camera where the MuJoCo model has them, and the fixed joint to panda_link0 at
+    the arm's mount."""
+    from foresight_common.mobile_manipulator import ARM_MOUNT_XYZ, CAMERA_MOUNT_XYZ
+
+    robot = ET.fromstring(robot_urdf(tmp_path, mobile_base=True))
+    links = robot.findall("link")
+    assert links[0].get("name") == "base_link"
+    visuals = links[0].findall("visual")
+    kinds = {child.tag for v in visuals for child in v.find("geometry")}
+    assert {"mesh", "cylinder", "box"} <= kinds
+    # every base visual lies on the base: inside its footprint, below the camera's top
+    for visual in visuals:
+        xyz, _ = _pose(visual)
+        assert abs(xyz[0]) < 0.45 and abs(xyz[1]) < 0.3 and -0.01 < xyz[2] < 1.5
+    # the mast's top carries the camera housing at the camera mount
+    housing = [_pose(v)[0] for v in visuals if v.find("geometry/box") is not None
+               and v.find("geometry/box").get("size").startswith("0.04")]
+    assert housing and np.linalg.norm(housing[0][[0, 2]] - np.array(
+        [CAMERA_MOUNT_XYZ[0], CAMERA_MOUNT_XYZ[2]])) < 0.05
+    mount = next(j for j in robot.findall("joint") if j.find("child").get("link") ==
+                 "panda_link0")
+    assert mount.get("type") == "fixed" and mount.find("parent").get("link") == "base_link"
+    assert _pose(mount)[0] == pytest.approx(ARM_MOUNT_XYZ)

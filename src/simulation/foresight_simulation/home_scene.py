@@ -418,6 +418,7 @@ class HomeRoom(SceneQueries):
             inverse, rel_quat = np.zeros(4), np.zeros(4)
             mujoco.mju_negQuat(inverse, self.data.xquat[obj_body])
             mujoco.mju_mulQuat(rel_quat, inverse, self.data.xquat[hand_body])
+            self.model.eq_data[weld, 0:3] = 0.0      # anchor at the hand's origin
             self.model.eq_data[weld, 3:6] = rel_pos
             self.model.eq_data[weld, 6:10] = rel_quat
             self.data.eq_active[weld] = 1

@@ -224,3 +224,33 @@ def test_odometry_drifts_like_wheels_do():
     assert odom.yaw == pytest.approx(math.remainder(5.0 * 0.98, 2 * math.pi), abs=1e-6)
     var_x, _, var_yaw = odom.covariance()
     assert var_x > 0.01 and var_yaw > 0.01     # grows with what was travelled
+
+
+def test_person_takes_an_offered_object_and_keeps_it(room):
+    """The hand-over from the person's side: a hand stretched out for the cup closes on it
+    once it is within reach of the hand and nothing else holds it; the cup then stays in
+    the hand (it does not drop) while the hand returns to rest."""
+    from foresight_simulation.home_scene import HANDOVER_KEEP_S, Handover
+
+    room.reset()
+    m, d = room.model, room.data
+    hand = room._poses["right_hand"][0]
+    room.handover = Handover(HandoverArm("right", hand, 0.5), started=0.0, last_offer=0.0)
+    assert room.person_reaching()
+    assert room.part_status()["person/right_hand"] == "reaching"
+    # the cup appears right at the hand (as if the robot had just opened its fingers there)
+    cup = m.body("cup").id
+    adr = m.jnt_qposadr[m.body_jntadr[cup]]
+    d.qpos[adr:adr + 3] = hand + np.array([0.0, 0.0, 0.06])
+    mujoco.mj_forward(m, d)
+    heights = []
+    for _ in range(int((HANDOVER_KEEP_S + 2.5) / m.opt.timestep)):
+        room.step_world()
+        mujoco.mj_step(m, d)
+        heights.append(float(d.xpos[cup][2]))
+    assert room.object_status()["cup"] == "handed_over"
+    assert min(heights) > 0.3                       # never fell to the floor
+    assert room.handover is None                    # hand back at rest, schedule resumed
+    assert not room.person_reaching()
+    rest = room._poses["right_hand"][0]
+    assert np.linalg.norm(d.xpos[cup] - rest) < 0.15   # the cup came along
