@@ -1,0 +1,330 @@
+"""Base navigation for the home robot, without rclpy: a global planner (A* over the map
+grid, costs rising near obstacles, shortened where the straight line stays clear) and a
+local controller for the holonomic base that samples velocity commands and scores their
+short rollouts against the map and against where the people are *predicted* to be, keeping
+the comfort distance from each predicted position at its own time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from foresight_common.occupancy import OccupancyMap
+
+#: Radius (m) of the circle that covers the base's 0.70 x 0.50 m footprint (+1 cm).
+ROBOT_RADIUS = 0.44
+
+
+class NoPathError(RuntimeError):
+    """No collision-free route between two poses on the map (the reason says why)."""
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    robot_radius: float = ROBOT_RADIUS
+    inflation_m: float = 0.35        # beyond the radius, costs fall off over this distance
+    cost_weight: float = 3.0         # extra cost per metre at the obstacle's edge
+
+
+def _cost_field(grid: OccupancyMap, config: PlannerConfig) -> np.ndarray:
+    """Per cell: inf where the robot would touch an obstacle, else 1 + a penalty that decays
+    with clearance (prefers the middle of passages)."""
+    d = grid.distance
+    extra = np.clip(1.0 - (d - config.robot_radius) / config.inflation_m, 0.0, 1.0)
+    cost = 1.0 + config.cost_weight * extra ** 2
+    cost[d < config.robot_radius] = np.inf
+    return cost
+
+
+def _line_clear(grid: OccupancyMap, a: Sequence[float], b: Sequence[float],
+                radius: float) -> bool:
+    length = math.dist(a, b)
+    n = max(2, int(length / (grid.geometry.resolution / 2.0)) + 1)
+    s = np.linspace(0.0, 1.0, n)[:, None]
+    points = np.asarray(a)[None, :] * (1 - s) + np.asarray(b)[None, :] * s
+    return bool(np.all(grid.clearance_at(points) >= radius))
+
+
+def plan_path(grid: OccupancyMap, start: Sequence[float], goal: Sequence[float],
+              config: PlannerConfig = PlannerConfig()) -> list[tuple[float, float]]:
+    """Waypoints start -> goal (map frame). Raises NoPathError with the reason."""
+    g = grid.geometry
+    cost = _cost_field(grid, config)
+    s_cell, g_cell = g.to_cell(*start), g.to_cell(*goal)
+    for name, cell, point in (("goal", g_cell, goal), ("start", s_cell, start)):
+        if not g.inside(*cell):
+            raise NoPathError(f"{name} ({point[0]:.2f}, {point[1]:.2f}) is outside the map")
+    if not np.isfinite(cost[g_cell]):
+        raise NoPathError(f"goal ({goal[0]:.2f}, {goal[1]:.2f}) is within "
+                          f"{config.robot_radius:.2f} m of an obstacle "
+                          f"(clearance {grid.clearance(*goal):.2f} m)")
+    if not np.isfinite(cost[s_cell]):
+        # the robot may stand closer than its radius (sensing, a squeeze): leave the start
+        # through the cells that increase clearance
+        cost = cost.copy()
+        cost[~np.isfinite(cost)] = np.where(grid.distance[~np.isfinite(cost)] > 0.0,
+                                            50.0, np.inf)
+    steps = [(-1, 0, 1.0), (1, 0, 1.0), (0, -1, 1.0), (0, 1, 1.0),
+             (-1, -1, math.sqrt(2)), (-1, 1, math.sqrt(2)), (1, -1, math.sqrt(2)),
+             (1, 1, math.sqrt(2))]
+    res = g.resolution
+
+    def heuristic(cell: tuple[int, int]) -> float:
+        return math.hypot(cell[0] - g_cell[0], cell[1] - g_cell[1]) * res
+
+    best = {s_cell: 0.0}
+    came: dict[tuple[int, int], tuple[int, int]] = {}
+    queue = [(heuristic(s_cell), 0.0, s_cell)]
+    while queue:
+        _, so_far, cell = heapq.heappop(queue)
+        if cell == g_cell:
+            break
+        if so_far > best.get(cell, math.inf):
+            continue
+        r, c = cell
+        for dr, dc, length in steps:
+            nxt = (r + dr, c + dc)
+            if not g.inside(*nxt) or not np.isfinite(cost[nxt]):
+                continue
+            total = so_far + length * res * 0.5 * (cost[cell] + cost[nxt])
+            if total < best.get(nxt, math.inf):
+                best[nxt] = total
+                came[nxt] = cell
+                heapq.heappush(queue, (total + heuristic(nxt), total, nxt))
+    if g_cell not in best:
+        raise NoPathError(f"no collision-free route from ({start[0]:.2f}, {start[1]:.2f}) "
+                          f"to ({goal[0]:.2f}, {goal[1]:.2f}) for a robot of radius "
+                          f"{config.robot_radius:.2f} m")
+    cells = [g_cell]
+    while cells[-1] != s_cell:
+        cells.append(came[cells[-1]])
+    points = [tuple(start)] + [g.to_point(*cell) for cell in reversed(cells[1:-1])] + [
+        tuple(goal)]
+    return _shorten(grid, points, config.robot_radius + 0.5 * config.inflation_m)
+
+
+def _shorten(grid: OccupancyMap, points: list, clearance: float) -> list[tuple[float, float]]:
+    """Greedy line-of-sight shortcuts that keep `clearance` (the passage's comfortable
+    middle where there is room; the raw cells elsewhere)."""
+    out = [points[0]]
+    i = 0
+    while i < len(points) - 1:
+        j = len(points) - 1
+        while j > i + 1 and not _line_clear(grid, points[i], points[j], clearance):
+            j -= 1
+        out.append(points[j])
+        i = j
+    return [(float(x), float(y)) for x, y in out]
+
+
+# --- local control ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PredictedPerson:
+    """Where a person is predicted at `t` s from now (centre, m, map frame) with the
+    uncertainty's radius (m)."""
+    t: float
+    x: float
+    y: float
+    radius: float = 0.0
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    max_speed: float = 0.5           # m/s
+    max_angular: float = 1.0         # rad/s
+    accel: float = 0.5               # m/s^2 (the slow-down near the goal)
+    lookahead: float = 0.6           # m along the path
+    horizon: float = 1.5             # s of rollout per candidate
+    comfort_m: float = 0.8           # kept from a person's predicted body centre
+    robot_radius: float = ROBOT_RADIUS
+    goal_tolerance: float = 0.05     # m
+    yaw_tolerance: float = 0.05      # rad
+    heading_gain: float = 1.5
+
+
+@dataclass(frozen=True)
+class Command:
+    vx: float                        # base frame
+    vy: float
+    wz: float
+    reason: str                      # why this command (for logs and markers)
+
+
+def _wrap(a: float) -> float:
+    return (a + math.pi) % (2.0 * math.pi) - math.pi
+
+
+def _lookahead_point(path: Sequence[tuple[float, float]], xy: np.ndarray,
+                     distance: float) -> tuple[np.ndarray, float]:
+    """The point `distance` m ahead of the path point nearest `xy`, and the path length
+    left from the nearest point."""
+    pts = np.asarray(path, dtype=float)
+    seg = pts[1:] - pts[:-1]
+    lengths = np.linalg.norm(seg, axis=1)
+    best, best_d, best_s = 0, math.inf, 0.0
+    for k, (a, v, length) in enumerate(zip(pts[:-1], seg, lengths, strict=True)):
+        s = 0.0 if length == 0 else float(np.clip((xy - a) @ v / length ** 2, 0.0, 1.0))
+        d = float(np.linalg.norm(a + s * v - xy))
+        if d < best_d:
+            best, best_d, best_s = k, d, s
+    remaining = (1.0 - best_s) * lengths[best] + float(lengths[best + 1:].sum())
+    left = distance
+    k, s = best, best_s
+    while k < len(seg):
+        room = (1.0 - s) * lengths[k]
+        if left <= room and lengths[k] > 0:
+            return pts[k] + (s + left / lengths[k]) * seg[k], remaining
+        left -= room
+        k, s = k + 1, 0.0
+    return pts[-1], remaining
+
+
+def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[float, float]],
+            goal_yaw: float, people: Sequence[PredictedPerson],
+            config: ControllerConfig = ControllerConfig()) -> Command:
+    """One velocity command for the base at `pose` (x, y, yaw in map) following `path` to
+    its end, turning to `goal_yaw` there. Candidates (direction x speed, world frame) are
+    rolled out over the horizon; one is admissible when the robot keeps its radius from the
+    map and the comfort distance from every predicted person position (at the prediction's
+    time); the best makes the most progress towards the lookahead point."""
+    xy = np.array(pose[:2], dtype=float)
+    yaw = float(pose[2])
+    target, remaining = _lookahead_point(path, xy, config.lookahead)
+    to_goal = math.dist(xy, path[-1])
+    if to_goal <= config.goal_tolerance:
+        error = _wrap(goal_yaw - yaw)
+        if abs(error) <= config.yaw_tolerance:
+            return Command(0.0, 0.0, 0.0, "arrived")
+        wz = float(np.clip(config.heading_gain * error, -config.max_angular,
+                           config.max_angular))
+        return Command(0.0, 0.0, wz, "turning to the goal heading")
+    direction = target - xy
+    heading = math.atan2(direction[1], direction[0])
+    # brake in time for the goal: v^2 = 2 a d
+    top = min(config.max_speed, math.sqrt(2.0 * config.accel * max(remaining, 0.0)) + 0.03)
+    times = np.linspace(0.25, config.horizon, 6)
+    best: tuple[float, np.ndarray, str] | None = None
+    for offset in np.radians([0, -20, 20, -40, 40, -60, 60, -90, 90]):
+        unit = np.array([math.cos(heading + offset), math.sin(heading + offset)])
+        for speed in (top, 0.66 * top, 0.33 * top):
+            rollout = xy[None, :] + times[:, None] * speed * unit[None, :]
+            if np.min(grid.clearance_at(rollout)) < config.robot_radius and np.min(
+                    grid.clearance_at(rollout)) < grid.clearance(*xy):
+                continue          # into an obstacle (leaving one we stand in is allowed)
+            if _too_close(rollout, times, people, config.comfort_m, xy):
+                continue
+            progress = float((rollout[-1] - xy) @ (target - xy)) / max(
+                float(np.linalg.norm(target - xy)), 1e-6)
+            score = progress - 0.05 * abs(offset)
+            if best is None or score > best[0]:
+                reason = "following the path" if offset == 0 and speed == top else \
+                    "around a predicted person" if people else "around an obstacle"
+                best = (score, speed * unit, reason)
+    if best is None:
+        return Command(0.0, 0.0, 0.0, "blocked: every motion comes too close to an "
+                       "obstacle or a person's predicted position")
+    velocity = best[1]
+    c, s = math.cos(yaw), math.sin(yaw)
+    vx, vy = c * velocity[0] + s * velocity[1], -s * velocity[0] + c * velocity[1]
+    # face the direction of travel while driving, the goal heading when close
+    face = goal_yaw if to_goal < 0.5 else heading
+    wz = float(np.clip(config.heading_gain * _wrap(face - yaw), -config.max_angular,
+                       config.max_angular))
+    return Command(float(vx), float(vy), wz, best[2])
+
+
+def _too_close(rollout: np.ndarray, times: np.ndarray, people: Sequence[PredictedPerson],
+               comfort: float, start: np.ndarray) -> bool:
+    """Whether a rollout enters the comfort distance of a person's predicted position (the
+    prediction nearest in time to each rollout point). Moving away from a person who is
+    already too close is allowed (so the robot can back off)."""
+    for person in people:
+        centre = np.array([person.x, person.y])
+        limit = comfort + person.radius
+        nearest = np.argmin(np.abs(times - person.t))
+        d_then = float(np.linalg.norm(rollout[nearest] - centre))
+        if d_then < limit and d_then < float(np.linalg.norm(start - centre)) + 1e-6:
+            return True
+    return False
+
+
+# --- one navigation goal ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class NavigatorConfig:
+    planner: PlannerConfig = PlannerConfig()
+    controller: ControllerConfig = ControllerConfig()
+    replan_after_s: float = 2.0      # blocked this long: plan around the people
+    give_up_after_s: float = 30.0    # blocked this long in all: the goal fails
+
+
+class Navigator:
+    """Drives one goal: plans on the map, follows the plan with `control`, and when the
+    controller stays blocked (a person in a passage) plans again around the people's
+    predicted positions; ends with success or with a reason."""
+
+    def __init__(self, grid: OccupancyMap, goal: Sequence[float],
+                 config: NavigatorConfig = NavigatorConfig()) -> None:
+        self.grid = grid
+        self.goal = (float(goal[0]), float(goal[1]), float(goal[2]))
+        self.config = config
+        self.path: list[tuple[float, float]] = []
+        self.blocked_since: float | None = None
+        self.blocked_total = 0.0
+        self.replans = 0
+        self.done: str | None = None           # "" success, else the failure's reason
+        self._last_t: float | None = None
+        self._best_left = math.inf             # closest the robot came to the goal (m)
+        self._progress_at = 0.0                # when it last came 5 cm closer
+
+    def start(self, pose: Sequence[float]) -> None:
+        """Plan from `pose`; raises NoPathError when the goal cannot be reached."""
+        self.path = plan_path(self.grid, pose[:2], self.goal[:2], self.config.planner)
+        self._best_left = math.dist(pose[:2], self.goal[:2])
+
+    def step(self, t: float, pose: Sequence[float],
+             people: Sequence[PredictedPerson]) -> Command:
+        """The command for now. A blocked controller, or one that has made no progress
+        (5 cm towards the goal) for `replan_after_s`, counts as blocked: plan around the
+        people; blocked `give_up_after_s` in all ends the goal with the reason."""
+        dt = 0.0 if self._last_t is None else max(t - self._last_t, 0.0)
+        self._last_t = t
+        command = control(self.grid, pose, self.path, self.goal[2], people,
+                          self.config.controller)
+        if command.reason == "arrived":
+            self.done = ""
+            return command
+        left = math.dist(pose[:2], self.goal[:2])
+        if left < self._best_left - 0.05 or command.reason.startswith("turning"):
+            self._best_left, self._progress_at = left, t
+        stalled = t - self._progress_at >= self.config.replan_after_s
+        if not (command.reason.startswith("blocked") or stalled):
+            self.blocked_since = None
+            return command
+        self.blocked_total += dt
+        if self.blocked_since is None:
+            self.blocked_since = t
+        if self.blocked_total >= self.config.give_up_after_s:
+            why = command.reason.removeprefix("blocked: ") if command.reason.startswith(
+                "blocked") else "no way past a person's predicted positions"
+            self.done = f"blocked for {self.blocked_total:.0f} s: {why}"
+        elif t - self.blocked_since >= self.config.replan_after_s and people:
+            self._replan_around(pose, people)
+            self.blocked_since = t
+        return command
+
+    def _replan_around(self, pose: Sequence[float],
+                       people: Sequence[PredictedPerson]) -> None:
+        comfort = self.config.controller.comfort_m
+        around = self.grid.with_obstacles(
+            np.array([[p.x, p.y] for p in people]),
+            comfort + max(p.radius for p in people) - self.config.planner.robot_radius)
+        try:
+            self.path = plan_path(around, pose[:2], self.goal[:2], self.config.planner)
+            self.replans += 1
+        except NoPathError:
+            pass                              # wait for the person to move on

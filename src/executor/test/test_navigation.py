@@ -1,0 +1,110 @@
+"""Base navigation on the home room's map: the grid, the global planner, the local
+controller's respect for obstacles and for people's predicted positions, and a goal that a
+standing person blocks (plan around them) or that cannot be reached (a clear reason)."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foresight_common.occupancy import room_map
+from foresight_common.room_layout import load_room_layout
+from foresight_executor.navigation import (
+    ROBOT_RADIUS,
+    Navigator,
+    NoPathError,
+    PredictedPerson,
+    control,
+    plan_path,
+)
+
+ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
+START = (1.3, 2.4, 0.0)
+
+
+@pytest.fixture(scope="module")
+def grid():
+    return room_map(load_room_layout(ROOM))
+
+
+def _drive(grid, navigator: Navigator, people=(), seconds: float = 90.0):
+    """Integrate the commands of a perfectly tracking holonomic base at 10 Hz."""
+    pose = np.array(START, dtype=float)
+    navigator.start(pose)
+    trace = [pose.copy()]
+    for k in range(int(seconds / 0.1)):
+        command = navigator.step(k * 0.1, pose, people)
+        if navigator.done is not None:
+            break
+        c, s = math.cos(pose[2]), math.sin(pose[2])
+        pose = pose + 0.1 * np.array([c * command.vx - s * command.vy,
+                                      s * command.vx + c * command.vy, command.wz])
+        trace.append(pose.copy())
+    return pose, np.array(trace)
+
+
+def test_room_map_marks_walls_and_furniture(grid):
+    assert grid.occupied(3.0, 2.6)           # the table
+    assert grid.occupied(-0.05, 2.0)         # the west wall
+    assert not grid.occupied(1.3, 2.4)       # the robot's start
+    assert grid.clearance(1.3, 2.4) == pytest.approx(1.1, abs=0.06)  # to the table's edge
+
+
+def test_planned_route_keeps_the_robot_off_the_furniture(grid):
+    path = plan_path(grid, START[:2], (5.0, 3.5))
+    assert path[0] == START[:2] and path[-1] == (5.0, 3.5)
+    for a, b in zip(path, path[1:], strict=False):
+        points = np.linspace(a, b, 40)
+        assert np.min(grid.clearance_at(points)) >= ROBOT_RADIUS - 1e-6
+
+
+def test_unreachable_goals_say_why(grid):
+    with pytest.raises(NoPathError, match="within 0.44 m of an obstacle"):
+        plan_path(grid, START[:2], (3.0, 2.6))          # on the table
+    with pytest.raises(NoPathError, match="outside the map"):
+        plan_path(grid, START[:2], (9.0, 1.0))
+
+
+def test_robot_reaches_the_goal_pose_without_touching_anything(grid):
+    navigator = Navigator(grid, (2.75, 0.45, 0.0))
+    pose, trace = _drive(grid, navigator)
+    assert navigator.done == ""
+    assert math.dist(pose[:2], (2.75, 0.45)) < 0.06 and abs(pose[2]) < 0.06
+    assert np.min(grid.clearance_at(trace[:, :2])) > ROBOT_RADIUS - 0.03
+
+
+def test_controller_keeps_the_comfort_distance_from_a_predicted_position(grid):
+    """A person predicted to step onto the robot's line in 1 s: the straight command would
+    bring the robot within the comfort distance then; the controller picks another."""
+    path = [(1.3, 2.4), (1.3, 0.8)]                     # straight south
+    free = control(grid, (1.3, 2.4, -math.pi / 2), path, -math.pi / 2, [])
+    assert free.reason == "following the path"
+    person = [PredictedPerson(0.0, 2.3, 1.9), PredictedPerson(1.0, 1.3, 1.55)]
+    dodged = control(grid, (1.3, 2.4, -math.pi / 2), path, -math.pi / 2, person)
+    assert dodged.reason != "following the path"
+    # its rollout keeps 0.8 m from the predicted position at 1 s
+    c, s = math.cos(-math.pi / 2), math.sin(-math.pi / 2)
+    world = np.array([c * dodged.vx - s * dodged.vy, s * dodged.vx + c * dodged.vy])
+    at_one_second = np.array([1.3, 2.4]) + world * 1.0
+    assert math.dist(at_one_second, (1.3, 1.55)) >= 0.8 - 1e-6
+
+
+def test_person_standing_in_a_passage_is_planned_around(grid):
+    """The short way to the window runs north of the table; a person stands in it. The
+    robot waits, plans around them and arrives, never within the comfort distance."""
+    person = [PredictedPerson(0.0, 3.0, 3.9), PredictedPerson(1.0, 3.0, 3.9)]
+    navigator = Navigator(grid, (5.0, 3.5, 0.0))
+    pose, trace = _drive(grid, navigator, person)
+    assert navigator.done == "" and navigator.replans >= 1
+    assert np.min(np.linalg.norm(trace[:, :2] - np.array([3.0, 3.9]), axis=1)) >= 0.8 - 0.02
+
+
+def test_goal_behind_a_person_who_never_moves_fails_with_a_reason(grid):
+    """Every way to the door passes the person standing in it: navigation gives up."""
+    person = [PredictedPerson(0.0, 0.9, 3.9, 0.3), PredictedPerson(1.0, 0.9, 3.9, 0.3)]
+    navigator = Navigator(grid, (0.9, 4.45, math.pi / 2))
+    _drive(grid, navigator, person, seconds=60.0)
+    assert navigator.done and "blocked for 30 s" in navigator.done
