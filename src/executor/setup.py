@@ -16,5 +16,8 @@ setup(
     maintainer_email="dev@foresight.invalid",
     description="Actuation: skill actions, IK, trajectories, safety supervisor.",
     license="Apache-2.0",
-    entry_points={"console_scripts": ["executor_node = foresight_executor.executor_node:main"]},
+    entry_points={"console_scripts": [
+        "executor_node = foresight_executor.executor_node:main",
+        "navigation_node = foresight_executor.navigation_node:main",
+    ]},
 )

@@ -18,5 +18,6 @@ setup(
     license="Apache-2.0",
     entry_points={"console_scripts": [
         "perception_node = foresight_perception.perception_node:main",
+        "localization_node = foresight_perception.localization_node:main",
     ]},
 )

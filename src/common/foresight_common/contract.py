@@ -11,8 +11,9 @@ from typing import Any
 
 from action_msgs.msg import GoalStatus  # noqa: F401  (re-exported for callers)
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import TwistStamped, WrenchStamped
-from nav_msgs.msg import Odometry
+from geometry_msgs.msg import PoseWithCovarianceStamped, TwistStamped, WrenchStamped
+from nav_msgs.msg import OccupancyGrid, Odometry
+from nav_msgs.msg import Path as PathMsg
 from rclpy.qos import (
     DurabilityPolicy,
     HistoryPolicy,
@@ -29,7 +30,7 @@ from trajectory_msgs.msg import JointTrajectory
 from visualization_msgs.msg import MarkerArray
 
 from foresight_common.error_kinds import ErrorKind  # noqa: F401  (part of the contract)
-from foresight_interfaces.action import ExecuteSkill, RunTask
+from foresight_interfaces.action import ExecuteSkill, NavigateToPose, RunTask
 from foresight_interfaces.msg import (
     CommandEvent,
     DetectionArray,
@@ -116,6 +117,10 @@ SAFETY_SCAN = Topic("safety_scan", LaserScan, SENSOR)
 # broadcasts odom -> base_link on /tf
 CMD_VEL = Topic("cmd_vel", TwistStamped, COMMAND)
 ODOM = Topic("odom", Odometry, STATE)
+LOCALIZATION_POSE = Topic("localization/pose", PoseWithCovarianceStamped, STATE)
+NAVIGATE_TO_POSE = Action("navigate_to_pose", NavigateToPose)
+NAVIGATION_PLAN = Topic("navigation/plan", PathMsg, STATE)
+NAVIGATION_MAP = Topic("navigation/map", OccupancyGrid, LATCHED)   # the map it plans on
 
 # --- Stack interfaces -------------------------------------------------------------------------
 EXECUTE_SKILL = Action("execute_skill", ExecuteSkill)

@@ -193,3 +193,20 @@ def camera_info(width: int, height: int, fx: float, fy: float, cx: float, cy: fl
     msg.r = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
     msg.p = [fx, 0.0, cx, 0.0, 0.0, fy, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
     return msg
+
+
+def store_tf_message(buffer, msg, static: bool) -> list[str]:
+    """Put every transform of a tf2_msgs/TFMessage into a `TransformBuffer`; returns the
+    reasons of the ones refused (NaN, a frame as its own parent)."""
+    refused = []
+    for t in msg.transforms:
+        try:
+            matrix = homogeneous(msg_to_vector(t.transform.translation),
+                                 msg_to_quat_wxyz(t.transform.rotation))
+            if not np.all(np.isfinite(matrix)):
+                raise ValueError("NaN in transform")
+            buffer.set_transform(t.header.frame_id, t.child_frame_id,
+                                 time_to_sec(t.header.stamp), matrix, static=static)
+        except ValueError as exc:
+            refused.append(f"{t.header.frame_id}->{t.child_frame_id}: {exc}")
+    return refused

@@ -70,19 +70,9 @@ class OccupancyMap:
         return float(self.distance[row, col])
 
     def clearance_at(self, xy: np.ndarray) -> np.ndarray:
-        """Vectorised `clearance` for points (n, 2), bilinear between cell centres."""
-        g = self.geometry
-        fx = (xy[:, 0] - g.origin[0]) / g.resolution - 0.5
-        fy = (xy[:, 1] - g.origin[1]) / g.resolution - 0.5
-        x0 = np.clip(np.floor(fx).astype(int), 0, g.width - 2)
-        y0 = np.clip(np.floor(fy).astype(int), 0, g.height - 2)
-        tx = np.clip(fx - x0, 0.0, 1.0)
-        ty = np.clip(fy - y0, 0.0, 1.0)
-        d = self.distance
-        value = ((1 - tx) * (1 - ty) * d[y0, x0] + tx * (1 - ty) * d[y0, x0 + 1]
-                 + (1 - tx) * ty * d[y0 + 1, x0] + tx * ty * d[y0 + 1, x0 + 1])
-        outside = (fx < -0.5) | (fy < -0.5) | (fx > g.width - 0.5) | (fy > g.height - 0.5)
-        return np.where(outside, 0.0, value)
+        """Vectorised `clearance` for points (n, 2), bilinear between cell centres (0 outside
+        the grid)."""
+        return bilinear(self.geometry, self.distance, xy, outside=0.0)
 
     def with_obstacles(self, xy: np.ndarray, radius: float) -> OccupancyMap:
         """A copy with discs of `radius` (m) around the points (n, 2) marked occupied (a live
@@ -95,6 +85,23 @@ class OccupancyMap:
             if g.inside(row, col):
                 cv2.circle(cells.view(np.uint8), (col, row), r, OCCUPIED, thickness=-1)
         return OccupancyMap(g, cells)
+
+
+def bilinear(geometry: GridGeometry, field: np.ndarray, xy: np.ndarray,
+             outside: float = 0.0) -> np.ndarray:
+    """A per-cell field sampled at points (n, 2), bilinear between cell centres; `outside`
+    for points off the grid."""
+    g = geometry
+    fx = (xy[:, 0] - g.origin[0]) / g.resolution - 0.5
+    fy = (xy[:, 1] - g.origin[1]) / g.resolution - 0.5
+    x0 = np.clip(np.floor(fx).astype(int), 0, g.width - 2)
+    y0 = np.clip(np.floor(fy).astype(int), 0, g.height - 2)
+    tx = np.clip(fx - x0, 0.0, 1.0)
+    ty = np.clip(fy - y0, 0.0, 1.0)
+    value = ((1 - tx) * (1 - ty) * field[y0, x0] + tx * (1 - ty) * field[y0, x0 + 1]
+             + (1 - tx) * ty * field[y0 + 1, x0] + tx * ty * field[y0 + 1, x0 + 1])
+    off = (fx < -0.5) | (fy < -0.5) | (fx > g.width - 0.5) | (fy > g.height - 0.5)
+    return np.where(off, outside, value)
 
 
 def _fill_polygon(cells: np.ndarray, geometry: GridGeometry,

@@ -38,13 +38,11 @@ from visualization_msgs.msg import Marker, MarkerArray
 from foresight_common import contract
 from foresight_common.conversions import (
     InvalidMessage,
-    homogeneous,
     image_to_numpy,
-    msg_to_quat_wxyz,
-    msg_to_vector,
     point_to_msg,
     pose_to_msg,
     sec_to_duration,
+    store_tf_message,
     time_to_sec,
     vector_to_msg,
     yaw_to_quat_wxyz,
@@ -324,17 +322,9 @@ class PerceptionNode(Node):
 
     def on_tf(self, msg: TFMessage, static: bool) -> None:
         with self._lock:
-            for t in msg.transforms:
-                try:
-                    matrix = homogeneous(msg_to_vector(t.transform.translation),
-                                         msg_to_quat_wxyz(t.transform.rotation))
-                    if not np.all(np.isfinite(matrix)):
-                        raise ValueError("NaN in transform")
-                    self._tf.set_transform(t.header.frame_id, t.child_frame_id,
-                                           time_to_sec(t.header.stamp), matrix, static=static)
-                except ValueError as exc:
-                    self.diagnostics.reject("tf", f"{t.header.frame_id}->{t.child_frame_id}:"
-                                                  f" {exc}")
+            refused = store_tf_message(self._tf, msg, static)
+        for reason in refused:
+            self.diagnostics.reject("tf", reason)
 
     # --- the worker: newest complete frame -> detector -> publish ----------------------------
     def _work(self) -> None:

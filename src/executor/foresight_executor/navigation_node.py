@@ -1,0 +1,315 @@
+"""Navigation node of the mobile base: serves `navigate_to_pose` (drive base_link to a pose
+in the map) with foresight_executor.navigation: a route on the known room's grid, followed
+by a local controller that keeps the comfort distance from the people's *predicted*
+positions (world_model/predictions), replanned around a person who blocks the way.
+
+Subscribes: /tf (map -> odom from localisation, odom -> base_link from the base driver),
+            world_model/predictions, world_model/people
+Publishes:  cmd_vel (TwistStamped, base_link), navigation/plan (Path), navigation/map
+            (OccupancyGrid, latched), /diagnostics
+Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
+
+Safety: without fresh person tracks (people_timeout_s) the base does not move, unless the
+timeout is 0 (a robot without a person predictor, or a test of the base alone).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+from geometry_msgs.msg import PoseStamped
+from nav_msgs.msg import OccupancyGrid
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+from tf2_msgs.msg import TFMessage
+
+from foresight_common import contract
+from foresight_common.conversions import (
+    msg_to_pose,
+    pose_to_msg,
+    store_tf_message,
+    time_to_sec,
+    yaw_to_quat_wxyz,
+)
+from foresight_common.node_support import (
+    DiagnosticsReporter,
+    async_sleep,
+    create_publisher,
+    create_subscription,
+    declare_parameters,
+    load_file_parameter,
+    run_node,
+)
+from foresight_common.occupancy import room_map
+from foresight_common.params import param
+from foresight_common.room_layout import load_room_layout
+from foresight_common.tf_buffer import TransformBuffer, TransformLookupError
+from foresight_executor.navigation import (
+    ControllerConfig,
+    Navigator,
+    NavigatorConfig,
+    NoPathError,
+    PlannerConfig,
+    PredictedPerson,
+)
+
+#: Person keypoints whose predictions the base keeps its distance from (the body, not the
+#: hands: a hand-over brings hands close on purpose).
+BODY_KEYPOINTS = ("torso", "head")
+
+
+@dataclass(frozen=True)
+class NavigationParams:
+    room_file: str = field(default="", metadata=param(
+        "Room layout YAML (config/rooms/...): the known map", non_empty=True))
+    map_resolution_m: float = field(default=0.05, metadata=param(
+        "Grid cell size (m)", low=0.01, high=0.5))
+    control_rate_hz: float = field(default=10.0, metadata=param(
+        "cmd_vel rate while driving", low=1.0, high=50.0))
+    max_speed_mps: float = field(default=0.5, metadata=param(
+        "Top base speed (m/s)", low=0.05, high=1.0))
+    comfort_distance_m: float = field(default=0.8, metadata=param(
+        "Kept from a person's predicted body position (m)", low=0.3, high=3.0))
+    goal_tolerance_m: float = field(default=0.05, metadata=param(
+        "Arrived within this of the goal position (m)", low=0.01, high=0.5))
+    yaw_tolerance_rad: float = field(default=0.05, metadata=param(
+        "Arrived within this of the goal heading (rad)", low=0.01, high=0.5))
+    give_up_after_s: float = field(default=30.0, metadata=param(
+        "A goal blocked this long in all fails", low=1.0, high=600.0))
+    default_timeout_s: float = field(default=120.0, metadata=param(
+        "A goal that takes longer fails (s, sim time)", low=1.0, high=3600.0))
+    people_timeout_s: float = field(default=0.5, metadata=param(
+        "The base stops when person tracks are older than this (s); 0: drive without them",
+        low=0.0, high=10.0))
+    tf_timeout_s: float = field(default=0.5, metadata=param(
+        "The base stops when its pose in map is older than this (s)", low=0.05, high=5.0))
+
+
+class NavigationNode(Node):
+    def __init__(self) -> None:
+        super().__init__("navigation")
+        self.params = p = declare_parameters(self, NavigationParams)
+        layout = load_file_parameter("room_file", p.room_file, load_room_layout)
+        self.grid = room_map(layout, p.map_resolution_m)
+        self.config = NavigatorConfig(
+            planner=PlannerConfig(),
+            controller=ControllerConfig(max_speed=p.max_speed_mps,
+                                        comfort_m=p.comfort_distance_m,
+                                        goal_tolerance=p.goal_tolerance_m,
+                                        yaw_tolerance=p.yaw_tolerance_rad),
+            give_up_after_s=p.give_up_after_s)
+        self._lock = threading.Lock()
+        self._tf = TransformBuffer(cache_s=5.0, tolerance_s=p.tf_timeout_s)
+        self._people: list[PredictedPerson] = []
+        self._people_stamp = -math.inf
+        self._busy = False
+        self.diagnostics = DiagnosticsReporter(self, "navigation")
+        self.pub_cmd = create_publisher(self, contract.CMD_VEL)
+        self.pub_plan = create_publisher(self, contract.NAVIGATION_PLAN)
+        self.pub_map = create_publisher(self, contract.NAVIGATION_MAP)
+        self.pub_map.publish(self._map_msg())
+        create_subscription(self, contract.TF_TOPIC, lambda m: self.on_tf(m, static=False))
+        create_subscription(self, contract.TF_STATIC_TOPIC, lambda m: self.on_tf(m, static=True))
+        create_subscription(self, contract.PREDICTIONS, self.on_predictions)
+        create_subscription(self, contract.PERSON_TRACKS, self.on_people)
+        self._server = ActionServer(
+            self, contract.NAVIGATE_TO_POSE.type, contract.NAVIGATE_TO_POSE.name,
+            execute_callback=self.execute, goal_callback=self.on_goal,
+            cancel_callback=lambda _: CancelResponse.ACCEPT,
+            callback_group=ReentrantCallbackGroup())
+        self.get_logger().info(
+            f"navigating in {layout.source}: {self.grid.geometry.width} x "
+            f"{self.grid.geometry.height} cells of {p.map_resolution_m} m, comfort distance "
+            f"{p.comfort_distance_m} m")
+
+    # --- inputs ------------------------------------------------------------------------------
+    def on_tf(self, msg: TFMessage, static: bool) -> None:
+        with self._lock:
+            refused = store_tf_message(self._tf, msg, static)
+        for reason in refused:
+            self.diagnostics.reject("tf", reason)
+
+    def on_people(self, msg) -> None:
+        with self._lock:
+            self._people_stamp = time_to_sec(msg.header.stamp)
+            if not msg.people:
+                self._people = []
+
+    def on_predictions(self, msg) -> None:
+        """The body keypoints' predicted positions (map frame), with their 95 % radius."""
+        if msg.header.frame_id not in ("", contract.MAP_FRAME):
+            self.diagnostics.reject("predictions", f"frame '{msg.header.frame_id}' is not "
+                                    f"{contract.MAP_FRAME}")
+            return
+        people = []
+        for pred in msg.predictions:
+            if pred.label != "person" or pred.keypoint not in BODY_KEYPOINTS:
+                continue
+            for k, (t, point) in enumerate(zip(pred.horizons_s, pred.positions, strict=False)):
+                cov = pred.covariances[9 * k:9 * k + 9]
+                sigma = math.sqrt(max(cov[0], cov[4], 0.0)) if len(cov) == 9 else 0.0
+                if all(math.isfinite(v) for v in (t, point.x, point.y, sigma)):
+                    people.append(PredictedPerson(float(t), point.x, point.y, 2.0 * sigma))
+        with self._lock:
+            self._people = people
+
+    def _pose(self) -> tuple[float, float, float] | None:
+        now = time_to_sec(self.get_clock().now().to_msg())
+        try:
+            with self._lock:
+                m = self._tf.lookup(contract.MAP_FRAME, contract.BASE_FRAME, now)
+        except TransformLookupError as exc:
+            self.diagnostics.set_value("pose", f"unavailable: {exc}")
+            return None
+        return float(m[0, 3]), float(m[1, 3]), math.atan2(float(m[1, 0]), float(m[0, 0]))
+
+    # --- the action ----------------------------------------------------------------------------
+    def on_goal(self, goal) -> GoalResponse:
+        pose = goal.pose
+        if pose.header.frame_id not in ("", contract.MAP_FRAME):
+            self.get_logger().warning(f"refused goal in frame '{pose.header.frame_id}' "
+                                      f"(goals are in {contract.MAP_FRAME})")
+            self.diagnostics.count("goals.refused")
+            return GoalResponse.REJECT
+        if self._busy:
+            self.get_logger().warning("refused goal: another goal is running")
+            self.diagnostics.count("goals.refused")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    async def execute(self, handle):
+        self._busy = True
+        try:
+            return await self._drive(handle)
+        finally:
+            self._busy = False
+            self._stop_base()
+
+    async def _drive(self, handle):
+        p = self.params
+        result = contract.NAVIGATE_TO_POSE.type.Result()
+        position, quat = msg_to_pose(handle.request.pose.pose)
+        goal = (float(position[0]), float(position[1]),
+                2.0 * math.atan2(float(quat[3]), float(quat[0])))
+        timeout = handle.request.timeout_s or p.default_timeout_s
+        started = time_to_sec(self.get_clock().now().to_msg())
+        pose = self._pose()
+        if pose is None:
+            return self._finish(handle, result, False, "no pose of base_link in map "
+                                "(is localisation running?)", None, started)
+        navigator = Navigator(self.grid, goal, self.config)
+        try:
+            navigator.start(pose)
+        except NoPathError as exc:
+            return self._finish(handle, result, False, str(exc), pose, started)
+        self.get_logger().info(
+            f"navigating to ({goal[0]:.2f}, {goal[1]:.2f}, {math.degrees(goal[2]):.0f} deg): "
+            f"{len(navigator.path)} waypoints")
+        self._publish_plan(navigator.path)
+        feedback = contract.NAVIGATE_TO_POSE.type.Feedback()
+        period = 1.0 / p.control_rate_hz
+        replans = 0
+        while True:
+            now = time_to_sec(self.get_clock().now().to_msg())
+            if handle.is_cancel_requested:
+                handle.canceled()
+                result.reason = "canceled"
+                result.final_pose = self._pose_msg(self._pose())
+                return result
+            if now - started > timeout:
+                return self._finish(handle, result, False, f"timed out after {timeout:.0f} s",
+                                    self._pose(), started, navigator.replans)
+            pose = self._pose()
+            with self._lock:
+                people = list(self._people)
+                people_age = now - self._people_stamp
+            if pose is None:
+                self._stop_base()
+                feedback.state = "stopped: no pose of base_link in map"
+            elif p.people_timeout_s > 0 and people_age > p.people_timeout_s:
+                self._stop_base()
+                feedback.state = (f"stopped: person tracks {people_age:.1f} s old "
+                                  f"(limit {p.people_timeout_s} s)")
+            else:
+                command = navigator.step(now, pose, people)
+                if navigator.done is not None:
+                    return self._finish(handle, result, navigator.done == "", navigator.done,
+                                        pose, started, navigator.replans)
+                if navigator.replans != replans:
+                    replans = navigator.replans
+                    self.get_logger().info(f"planned around {len(people)} predicted person "
+                                           "positions")
+                    self._publish_plan(navigator.path)
+                self._command(command.vx, command.vy, command.wz)
+                feedback.state = command.reason
+                feedback.distance_remaining_m = math.dist(pose[:2], goal[:2])
+            handle.publish_feedback(feedback)
+            await async_sleep(self, period)
+
+    def _finish(self, handle, result, success: bool, reason: str, pose, started: float,
+                replans: int = 0):
+        self._stop_base()
+        result.success, result.reason = success, reason
+        result.final_pose = self._pose_msg(pose)
+        result.duration_s = time_to_sec(self.get_clock().now().to_msg()) - started
+        result.replans = replans
+        if success:
+            handle.succeed()
+            self.get_logger().info(f"arrived in {result.duration_s:.1f} s")
+        else:
+            handle.abort()
+            self.diagnostics.count("goals.failed")
+            self.get_logger().warning(f"navigation failed: {reason}")
+        return result
+
+    # --- outputs -------------------------------------------------------------------------------
+    def _command(self, vx: float, vy: float, wz: float) -> None:
+        msg = contract.CMD_VEL.type()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = contract.BASE_FRAME
+        msg.twist.linear.x, msg.twist.linear.y, msg.twist.angular.z = vx, vy, wz
+        self.pub_cmd.publish(msg)
+
+    def _stop_base(self) -> None:
+        self._command(0.0, 0.0, 0.0)
+
+    @staticmethod
+    def _pose_msg(pose):
+        if pose is None:
+            return pose_to_msg(np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
+        return pose_to_msg(np.array([pose[0], pose[1], 0.0]), yaw_to_quat_wxyz(pose[2]))
+
+    def _publish_plan(self, path) -> None:
+        msg = contract.NAVIGATION_PLAN.type()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = contract.MAP_FRAME
+        for x, y in path:
+            stamped = PoseStamped()
+            stamped.header = msg.header
+            stamped.pose = pose_to_msg(np.array([x, y, 0.0]), np.array([1.0, 0.0, 0.0, 0.0]))
+            msg.poses.append(stamped)
+        self.pub_plan.publish(msg)
+
+    def _map_msg(self) -> OccupancyGrid:
+        g = self.grid.geometry
+        msg = OccupancyGrid()
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = contract.MAP_FRAME
+        msg.info.resolution = float(g.resolution)
+        msg.info.width, msg.info.height = g.width, g.height
+        msg.info.origin = pose_to_msg(np.array([g.origin[0], g.origin[1], 0.0]),
+                                      np.array([1.0, 0.0, 0.0, 0.0]))
+        msg.data = self.grid.cells.reshape(-1).astype(int).tolist()
+        return msg
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(NavigationNode, "navigation", args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
