@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import pytest
 from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionClient
@@ -106,6 +107,7 @@ def test_base_drives_on_cmd_vel_and_odometry_drifts_from_the_truth(launch_stack,
 def _navigate(probe, stack, client, x: float, y: float, yaw: float, timeout: float):
     goal = NavigateToPose.Goal()
     goal.pose.header.frame_id = "map"
+    goal.timeout_s = float(timeout)    # an int here is serialised as garbage (rosidl, Kilted)
     goal.pose.pose.position.x, goal.pose.pose.position.y = x, y
     goal.pose.pose.orientation.w, goal.pose.pose.orientation.z = math.cos(yaw / 2), \
         math.sin(yaw / 2)
@@ -133,26 +135,65 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
                    "the navigate_to_pose server", stack)
     probe.wait_for(lambda: len(probe.messages(contract.LOCALIZATION_POSE.name)) >= 3, 60,
                    "localisation", stack)
+    # bad goals first: one on the table is refused with the reason, no motion
+    on_table = _navigate(probe, stack, client, 3.0, 2.6, 0.0, 30)
+    assert not on_table.success and "of an obstacle" in on_table.reason
+    for bad in ({"frame": "odom"}, {"timeout_s": 1e-9}, {"w": 0.0}):
+        wrong = NavigateToPose.Goal()
+        wrong.pose.header.frame_id = bad.get("frame", "map")
+        wrong.pose.pose.orientation.w = bad.get("w", 1.0)
+        wrong.timeout_s = bad.get("timeout_s", 0.0)
+        future = client.send_goal_async(wrong)
+        probe.wait_for(future.done, 10, f"the bad goal {bad} to be answered", stack)
+        assert not future.result().accepted, bad
     for x, y, yaw in ((2.75, 0.45, 0.0), (0.97, 1.3, math.pi)):
         result = _navigate(probe, stack, client, x, y, yaw, 120)
-        assert result.success, result.reason
+        assert result.success, (result.reason, stack.output("navigation")[-2500:])
         truth = probe.messages(contract.GT_ROBOT_ODOM.name)[-1].pose.pose
-        assert math.dist((truth.position.x, truth.position.y), (x, y)) < 0.12
+        assert math.dist((truth.position.x, truth.position.y), (x, y)) < 0.12, {
+            v.key: v.value for m in probe.messages(contract.DIAGNOSTICS.name)
+            for st in m.status if "localization" in st.name for v in st.values}
         assert abs(math.remainder(_yaw(truth.orientation) - yaw, 2 * math.pi)) < 0.12
     assert probe.messages(contract.NAVIGATION_PLAN.name)
-    assert not any(m.robot_contacts for m in probe.messages(contract.GT_SAFETY.name))
-    # where localisation and where odometry alone put the base, against the truth (map)
+    touches = [(time_to_sec(m.header.stamp), list(m.robot_contacts))
+               for m in probe.messages(contract.GT_SAFETY.name) if m.robot_contacts]
+    if touches:
+        first = touches[0][0]
+        at = min(probe.messages(contract.GT_ROBOT_ODOM.name),
+                 key=lambda m: abs(time_to_sec(m.header.stamp) - first)).pose.pose
+        pytest.fail(f"the base touched {touches[0][1]} at {first:.2f} s ({len(touches)} "
+                    f"samples), true pose ({at.position.x:.3f}, {at.position.y:.3f}, "
+                    f"{math.degrees(_yaw(at.orientation)):.0f} deg)\n"
+                    + stack.output("navigation")[-2000:])
+    # where localisation and where odometry alone put the base, against the truth (map):
+    # every localised pose against the true pose of its stamp, and at the end (standing)
+    settled = probe.messages(contract.LOCALIZATION_POSE.name)[-1].header.stamp
+    probe.wait_for(lambda: time_to_sec(probe.messages(contract.LOCALIZATION_POSE.name)[-1]
+                                       .header.stamp) > time_to_sec(settled) + 1.5, 30,
+                   "localisation at rest", stack)
+    truths = {time_to_sec(m.header.stamp): m.pose.pose
+              for m in probe.messages(contract.GT_ROBOT_ODOM.name)}
+    stamps = np.array(sorted(truths))
+    errors = []
+    for m in probe.messages(contract.LOCALIZATION_POSE.name):
+        t = time_to_sec(m.header.stamp)
+        nearest = truths[stamps[np.argmin(np.abs(stamps - t))]]
+        errors.append(math.dist((m.pose.pose.position.x, m.pose.pose.position.y),
+                                (nearest.position.x, nearest.position.y)))
     start = (1.3, 2.4, 0.0)
     truth = probe.messages(contract.GT_ROBOT_ODOM.name)[-1].pose.pose
     odom = probe.messages(contract.ODOM.name)[-1].pose.pose
     c, s = math.cos(start[2]), math.sin(start[2])
     odom_in_map = (start[0] + c * odom.position.x - s * odom.position.y,
                    start[1] + s * odom.position.x + c * odom.position.y)
-    localised = probe.messages(contract.LOCALIZATION_POSE.name)[-1].pose.pose
     truth_xy = (truth.position.x, truth.position.y)
     odom_error = math.dist(odom_in_map, truth_xy)
-    localised_error = math.dist((localised.position.x, localised.position.y), truth_xy)
-    print(f"\nend pose error: odometry alone {odom_error:.3f} m, localised "
-          f"{localised_error:.3f} m")
-    assert localised_error < 0.06
-    assert localised_error < odom_error
+    values = {v.key: v.value for m in probe.messages(contract.DIAGNOSTICS.name)
+              for st in m.status if "localization" in st.name for v in st.values}
+    print(f"\nlocalisation diagnostics: {values}")
+    print(f"\nlocalisation error over {len(errors)} poses: median {np.median(errors):.3f} m, "
+          f"p95 {np.percentile(errors, 95):.3f} m, at rest {errors[-1]:.3f} m; odometry "
+          f"alone at the end {odom_error:.3f} m")
+    # facing the shelf, the position along it is seen only at its ends: a few cm there
+    assert np.median(errors) < 0.04 and np.percentile(errors, 95) < 0.12
+    assert errors[-1] < 0.10 and errors[-1] < odom_error

@@ -18,6 +18,10 @@ from foresight_common.occupancy import OccupancyMap
 
 #: Radius (m) of the circle that covers the base's 0.70 x 0.50 m footprint (+1 cm).
 ROBOT_RADIUS = 0.44
+#: Rollouts may pass this much (m) inside the robot's radius (localisation noise by a goal
+#: next to a wall); never more, so the base cannot creep closer step by step. A base that
+#: stands closer still may only move away.
+CLEARANCE_SLACK = 0.02
 
 
 class NoPathError(RuntimeError):
@@ -208,14 +212,16 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
     # brake in time for the goal: v^2 = 2 a d
     top = min(config.max_speed, math.sqrt(2.0 * config.accel * max(remaining, 0.0)) + 0.03)
     times = np.linspace(0.25, config.horizon, 6)
+    here = float(grid.clearance_at(xy[None, :])[0])
     best: tuple[float, np.ndarray, str] | None = None
     for offset in np.radians([0, -20, 20, -40, 40, -60, 60, -90, 90]):
         unit = np.array([math.cos(heading + offset), math.sin(heading + offset)])
         for speed in (top, 0.66 * top, 0.33 * top):
             rollout = xy[None, :] + times[:, None] * speed * unit[None, :]
-            if np.min(grid.clearance_at(rollout)) < config.robot_radius and np.min(
-                    grid.clearance_at(rollout)) < grid.clearance(*xy):
-                continue          # into an obstacle (leaving one we stand in is allowed)
+            clearance = grid.clearance_at(rollout)
+            floor = config.robot_radius - CLEARANCE_SLACK
+            if np.min(clearance) < floor and not (here < floor and clearance[-1] > here):
+                continue          # too close (unless it leads out of a spot already too close)
             if _too_close(rollout, times, people, config.comfort_m, xy):
                 continue
             progress = float((rollout[-1] - xy) @ (target - xy)) / max(
@@ -284,7 +290,7 @@ class Navigator:
     def start(self, pose: Sequence[float]) -> None:
         """Plan from `pose`; raises NoPathError when the goal cannot be reached."""
         self.path = plan_path(self.grid, pose[:2], self.goal[:2], self.config.planner)
-        self._best_left = math.dist(pose[:2], self.goal[:2])
+        self._best_left = math.inf
 
     def step(self, t: float, pose: Sequence[float],
              people: Sequence[PredictedPerson]) -> Command:
@@ -298,7 +304,9 @@ class Navigator:
         if command.reason == "arrived":
             self.done = ""
             return command
-        left = math.dist(pose[:2], self.goal[:2])
+        _, left = _lookahead_point(self.path, np.asarray(pose[:2], dtype=float), 0.0)
+        left += math.dist(pose[:2], _lookahead_point(self.path, np.asarray(
+            pose[:2], dtype=float), 0.0)[0])       # off the path counts too
         if left < self._best_left - 0.05 or command.reason.startswith("turning"):
             self._best_left, self._progress_at = left, t
         stalled = t - self._progress_at >= self.config.replan_after_s
@@ -310,7 +318,7 @@ class Navigator:
             self.blocked_since = t
         if self.blocked_total >= self.config.give_up_after_s:
             why = command.reason.removeprefix("blocked: ") if command.reason.startswith(
-                "blocked") else "no way past a person's predicted positions"
+                "blocked") else f"no progress towards the goal ({command.reason})"
             self.done = f"blocked for {self.blocked_total:.0f} s: {why}"
         elif t - self.blocked_since >= self.config.replan_after_s and people:
             self._replan_around(pose, people)

@@ -3,8 +3,11 @@ in the map) with foresight_executor.navigation: a route on the known room's grid
 by a local controller that keeps the comfort distance from the people's *predicted*
 positions (world_model/predictions), replanned around a person who blocks the way.
 
-Subscribes: /tf (map -> odom from localisation, odom -> base_link from the base driver),
-            world_model/predictions, world_model/people
+Subscribes: odom (the base driver's wheel odometry), localization/pose (the base in map at a
+            depth frame's stamp: with the odometry of that stamp it gives map -> odom),
+            world_model/predictions, world_model/people. Not /tf: ~100 messages/s of arm
+            links there kept this node a second behind under load (measured), so it reads
+            the two poses it needs directly.
 Publishes:  cmd_vel (TwistStamped, base_link), navigation/plan (Path), navigation/map
             (OccupancyGrid, latched), /diagnostics
 Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
@@ -25,13 +28,11 @@ from nav_msgs.msg import OccupancyGrid
 from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
-from tf2_msgs.msg import TFMessage
 
 from foresight_common import contract
 from foresight_common.conversions import (
     msg_to_pose,
     pose_to_msg,
-    store_tf_message,
     time_to_sec,
     yaw_to_quat_wxyz,
 )
@@ -46,8 +47,8 @@ from foresight_common.node_support import (
 )
 from foresight_common.occupancy import room_map
 from foresight_common.params import param
+from foresight_common.planar import PoseHistory, compose, inverse, yaw_of
 from foresight_common.room_layout import load_room_layout
-from foresight_common.tf_buffer import TransformBuffer, TransformLookupError
 from foresight_executor.navigation import (
     ControllerConfig,
     Navigator,
@@ -85,8 +86,9 @@ class NavigationParams:
     people_timeout_s: float = field(default=0.5, metadata=param(
         "The base stops when person tracks are older than this (s); 0: drive without them",
         low=0.0, high=10.0))
-    tf_timeout_s: float = field(default=0.5, metadata=param(
-        "The base stops when its pose in map is older than this (s)", low=0.05, high=5.0))
+    pose_timeout_s: float = field(default=0.5, metadata=param(
+        "The base stops when its odometry is older than this, or localisation older than "
+        "10 times this (s)", low=0.05, high=5.0))
 
 
 class NavigationNode(Node):
@@ -103,17 +105,21 @@ class NavigationNode(Node):
                                         yaw_tolerance=p.yaw_tolerance_rad),
             give_up_after_s=p.give_up_after_s)
         self._lock = threading.Lock()
-        self._tf = TransformBuffer(cache_s=5.0, tolerance_s=p.tf_timeout_s)
+        self._odom = PoseHistory(span_s=10.0)
+        self._map_to_odom: tuple[float, float, float] | None = None
+        self._localized_at = -math.inf
+        self._pending: tuple[float, tuple[float, float, float]] | None = None
         self._people: list[PredictedPerson] = []
         self._people_stamp = -math.inf
         self._busy = False
+        self._pose_error = ""
         self.diagnostics = DiagnosticsReporter(self, "navigation")
         self.pub_cmd = create_publisher(self, contract.CMD_VEL)
         self.pub_plan = create_publisher(self, contract.NAVIGATION_PLAN)
         self.pub_map = create_publisher(self, contract.NAVIGATION_MAP)
         self.pub_map.publish(self._map_msg())
-        create_subscription(self, contract.TF_TOPIC, lambda m: self.on_tf(m, static=False))
-        create_subscription(self, contract.TF_STATIC_TOPIC, lambda m: self.on_tf(m, static=True))
+        create_subscription(self, contract.ODOM, self.on_odom)
+        create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
         create_subscription(self, contract.PREDICTIONS, self.on_predictions)
         create_subscription(self, contract.PERSON_TRACKS, self.on_people)
         self._server = ActionServer(
@@ -127,11 +133,45 @@ class NavigationNode(Node):
             f"{p.comfort_distance_m} m")
 
     # --- inputs ------------------------------------------------------------------------------
-    def on_tf(self, msg: TFMessage, static: bool) -> None:
+    def on_odom(self, msg) -> None:
+        pose = msg.pose.pose
+        try:
+            with self._lock:
+                self._odom.add(time_to_sec(msg.header.stamp),
+                               (pose.position.x, pose.position.y, yaw_of(pose.orientation)))
+        except ValueError as exc:
+            self.diagnostics.reject("odom", str(exc))
+            return
+        self._apply_localization()
+
+    def on_localized(self, msg) -> None:
+        """Keep the localised pose until the odometry of its stamp is here (the two topics
+        arrive in any order)."""
+        if msg.header.frame_id != contract.MAP_FRAME:
+            self.diagnostics.reject("localization", f"frame '{msg.header.frame_id}' is not "
+                                    f"{contract.MAP_FRAME}")
+            return
+        pose = msg.pose.pose
         with self._lock:
-            refused = store_tf_message(self._tf, msg, static)
-        for reason in refused:
-            self.diagnostics.reject("tf", reason)
+            self._pending = (time_to_sec(msg.header.stamp),
+                             (pose.position.x, pose.position.y, yaw_of(pose.orientation)))
+        self._apply_localization()
+
+    def _apply_localization(self) -> None:
+        """map -> odom from the localised pose and the odometry of the same stamp."""
+        with self._lock:
+            newest = self._odom.latest()
+            if self._pending is None or newest is None or newest[0] < self._pending[0]:
+                return
+            stamp, in_map = self._pending
+            self._pending = None
+            try:
+                odom = self._odom.at(stamp)
+            except LookupError as exc:
+                self.diagnostics.reject("localization", f"no odometry at its stamp: {exc}")
+                return
+            self._map_to_odom = compose(in_map, inverse(odom))
+            self._localized_at = stamp
 
     def on_people(self, msg) -> None:
         with self._lock:
@@ -158,14 +198,22 @@ class NavigationNode(Node):
             self._people = people
 
     def _pose(self) -> tuple[float, float, float] | None:
+        """base_link in map now: the newest odometry through the newest map -> odom."""
         now = time_to_sec(self.get_clock().now().to_msg())
-        try:
-            with self._lock:
-                m = self._tf.lookup(contract.MAP_FRAME, contract.BASE_FRAME, now)
-        except TransformLookupError as exc:
-            self.diagnostics.set_value("pose", f"unavailable: {exc}")
-            return None
-        return float(m[0, 3]), float(m[1, 3]), math.atan2(float(m[1, 0]), float(m[0, 0]))
+        limit = self.params.pose_timeout_s
+        with self._lock:
+            newest, map_to_odom, localized = self._odom.latest(), self._map_to_odom, \
+                self._localized_at
+        if newest is None or now - newest[0] > limit:
+            self._pose_error = "no odometry" if newest is None else \
+                f"odometry {now - newest[0]:.2f} s old (limit {limit} s)"
+        elif map_to_odom is None or now - localized > 10.0 * limit:
+            self._pose_error = "no localisation" if map_to_odom is None else \
+                f"localisation {now - localized:.1f} s old (limit {10.0 * limit:g} s)"
+        else:
+            return compose(map_to_odom, newest[1])
+        self.diagnostics.set_value("pose", f"unavailable: {self._pose_error}")
+        return None
 
     # --- the action ----------------------------------------------------------------------------
     def on_goal(self, goal) -> GoalResponse:
@@ -173,6 +221,19 @@ class NavigationNode(Node):
         if pose.header.frame_id not in ("", contract.MAP_FRAME):
             self.get_logger().warning(f"refused goal in frame '{pose.header.frame_id}' "
                                       f"(goals are in {contract.MAP_FRAME})")
+            self.diagnostics.count("goals.refused")
+            return GoalResponse.REJECT
+        timeout = goal.timeout_s
+        if not (timeout == 0.0 or (math.isfinite(timeout) and 1.0 <= timeout <= 3600.0)):
+            self.get_logger().warning(f"refused goal: timeout_s {timeout!r} is neither 0 (the "
+                                      "default) nor in [1, 3600] s")
+            self.diagnostics.count("goals.refused")
+            return GoalResponse.REJECT
+        p = pose.pose.position
+        q = pose.pose.orientation
+        if not all(math.isfinite(v) for v in (p.x, p.y, q.w, q.x, q.y, q.z)) or \
+                abs(q.w * q.w + q.x * q.x + q.y * q.y + q.z * q.z - 1.0) > 0.01:
+            self.get_logger().warning("refused goal: pose not finite or not a unit quaternion")
             self.diagnostics.count("goals.refused")
             return GoalResponse.REJECT
         if self._busy:
@@ -213,6 +274,7 @@ class NavigationNode(Node):
         feedback = contract.NAVIGATE_TO_POSE.type.Feedback()
         period = 1.0 / p.control_rate_hz
         replans = 0
+        last_log = -math.inf
         while True:
             now = time_to_sec(self.get_clock().now().to_msg())
             if handle.is_cancel_requested:
@@ -229,7 +291,7 @@ class NavigationNode(Node):
                 people_age = now - self._people_stamp
             if pose is None:
                 self._stop_base()
-                feedback.state = "stopped: no pose of base_link in map"
+                feedback.state = f"stopped: no pose of base_link in map ({self._pose_error})"
             elif p.people_timeout_s > 0 and people_age > p.people_timeout_s:
                 self._stop_base()
                 feedback.state = (f"stopped: person tracks {people_age:.1f} s old "
@@ -245,8 +307,13 @@ class NavigationNode(Node):
                                            "positions")
                     self._publish_plan(navigator.path)
                 self._command(command.vx, command.vy, command.wz)
-                feedback.state = command.reason
                 feedback.distance_remaining_m = math.dist(pose[:2], goal[:2])
+                where = f"at ({pose[0]:.2f}, {pose[1]:.2f}, {math.degrees(pose[2]):.0f} deg), " \
+                    f"{feedback.distance_remaining_m:.2f} m to go: "
+                feedback.state = where + command.reason
+            if now - last_log >= 2.0:
+                last_log = now
+                self.get_logger().info(feedback.state)
             handle.publish_feedback(feedback)
             await async_sleep(self, period)
 

@@ -108,3 +108,37 @@ def test_goal_behind_a_person_who_never_moves_fails_with_a_reason(grid):
     navigator = Navigator(grid, (0.9, 4.45, math.pi / 2))
     _drive(grid, navigator, person, seconds=60.0)
     assert navigator.done and "blocked for 30 s" in navigator.done
+
+
+def test_goal_by_a_wall_is_reached_with_a_noisy_pose(grid):
+    """Localisation jitters by centimetres; a goal 0.45 m from the wall (1 cm beyond the
+    robot's radius) must still be reached, not end 'blocked' because a noisy pose put the
+    robot a hair inside its radius."""
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        navigator = Navigator(grid, (2.75, 0.45, 0.0))
+        pose = np.array(START, dtype=float)
+        navigator.start(pose)
+        for k in range(900):
+            noisy = pose + np.r_[rng.normal(0.0, 0.02, 2), rng.normal(0.0, 0.01)]
+            command = navigator.step(k * 0.1, noisy, [])
+            if navigator.done is not None:
+                break
+            c, s = math.cos(pose[2]), math.sin(pose[2])
+            pose = pose + 0.1 * np.array([c * command.vx - s * command.vy,
+                                          s * command.vx + c * command.vy, command.wz])
+        assert navigator.done == "", navigator.done
+        assert math.dist(pose[:2], (2.75, 0.45)) < 0.1
+
+
+def test_base_never_creeps_closer_than_its_radius(grid):
+    """Standing 0.40 m from the shelf's front (inside its 0.44 m radius), with the route's
+    end beside the shelf: no command may take it further in; moving out is allowed."""
+    pose = (0.82, 1.6, math.pi)                 # the shelf's front is at x = 0.42
+    here = grid.clearance(*pose[:2])
+    assert here < ROBOT_RADIUS
+    command = control(grid, pose, [(0.82, 1.6), (0.6, 1.1)], math.pi, [])
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    world = np.array([c * command.vx - s * command.vy, s * command.vx + c * command.vy])
+    ahead = np.array(pose[:2]) + world * np.linspace(0.25, 1.5, 6)[:, None]
+    assert grid.clearance_at(ahead)[-1] > here or np.allclose(world, 0.0)

@@ -1,7 +1,7 @@
 """Localisation of the mobile base against the known room map, from the head camera's depth
 (no rclpy). Each depth frame becomes a horizontal "virtual scan", as a laser would see the
-room: the pixels' points in base_link between shin and head height, outside the robot's
-own body, and per half-degree of bearing only the nearest (walls, the near sides and edges
+room: the pixels' points in base_link between shin and head height, off the robot's own
+footprint, and per half-degree of bearing only the nearest (walls, the near sides and edges
 of furniture: what a footprint map's outlines show). The base pose in the map is the one
 that puts those points onto the outlines of the map's obstacles: Gauss-Newton on
 (x, y, yaw) over the distance field of the outlines, with a Huber weight so that what the
@@ -27,8 +27,10 @@ from foresight_common.room_layout import RoomLayout
 #: and thresholds, below what a room's upper walls share with every other room.
 SCAN_MIN_Z = 0.15
 SCAN_MAX_Z = 2.0
-#: Points closer to base_link than this (m, horizontally) may be the robot itself.
-SELF_RADIUS = 0.55
+#: Points over the base's footprint (half extents in base_link, m, with 3 cm margin) are
+#: the robot itself: the base, its column and mast, the tucked arm. (A radius around
+#: base_link would also cut the surfaces the robot parks in front of: a shelf 0.4 m ahead.)
+SELF_HALF_EXTENTS = (0.38, 0.28)
 MAX_RANGE = 5.0
 
 
@@ -39,9 +41,15 @@ class LocalizerConfig:
     huber: float = 0.05               # m: residuals beyond count linearly
     iterations: int = 10
     min_points: int = 40
+    min_inlier_share: float = 0.5     # of the scan's points within 3 Huber widths of the map
     max_mean_residual: float = 0.06   # m, of the points' distance to the nearest obstacle
     max_correction: float = 0.5       # m from the odometry prediction
     max_yaw_correction: float = 0.35  # rad
+    # The odometry prediction as a prior: what the view does not constrain (facing a flat
+    # shelf, the position along it) stays where odometry puts it instead of drifting.
+    point_sigma: float = 0.03         # m, a scan point's distance to its outline
+    prior_sigma_xy: float = 0.10      # m
+    prior_sigma_yaw: float = 0.05     # rad
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,9 @@ def virtual_scan(depth: np.ndarray, intrinsics: tuple[float, float, float, float
     z, u, v = z[valid], cols[valid], rows[valid]
     optical = np.stack([(u - cx) / fx * z, (v - cy) / fy * z, z, np.ones_like(z)])
     base = (camera_in_base @ optical)[:3].T
-    keep = (base[:, 2] > SCAN_MIN_Z) & (base[:, 2] < SCAN_MAX_Z) & (
-        np.hypot(base[:, 0], base[:, 1]) > SELF_RADIUS)
+    on_robot = (np.abs(base[:, 0]) <= SELF_HALF_EXTENTS[0]) & (
+        np.abs(base[:, 1]) <= SELF_HALF_EXTENTS[1])
+    keep = (base[:, 2] > SCAN_MIN_Z) & (base[:, 2] < SCAN_MAX_Z) & ~on_robot
     flat = base[keep, :2]
     if flat.size == 0:
         return flat.reshape(0, 2)
@@ -84,30 +93,41 @@ def _transform(points: np.ndarray, pose: np.ndarray) -> np.ndarray:
     return points @ np.array([[c, s], [-s, c]]) + pose[:2]
 
 
-def map_outline(layout: RoomLayout) -> np.ndarray:
-    """(m, 2, 2) line segments of the known room: the walls' inner faces and every piece of
-    furniture's footprint."""
+#: Furniture that stays where the layout says (it stands against a wall); tables, chairs
+#: and the like get moved about in a home, so their outlines count for less in a match.
+FIXED_FURNITURE = ("shelf", "bed")
+MOVABLE_WEIGHT = 0.3
+
+
+def map_outline(layout: RoomLayout) -> tuple[np.ndarray, np.ndarray]:
+    """(m, 2, 2) line segments of the known room (the walls' inner faces and every piece of
+    furniture's footprint) and each segment's trust: 1 for walls and wall furniture,
+    MOVABLE_WEIGHT for furniture that people move."""
     sx, sy = layout.size
-    corners = [[(0.0, 0.0), (sx, 0.0), (sx, sy), (0.0, sy)]] + [
-        f.footprint() for f in layout.furniture]
-    segments = [(poly[i], poly[(i + 1) % len(poly)]) for poly in corners
+    polygons = [([(0.0, 0.0), (sx, 0.0), (sx, sy), (0.0, sy)], 1.0)] + [
+        (f.footprint(), 1.0 if f.kind in FIXED_FURNITURE else MOVABLE_WEIGHT)
+        for f in layout.furniture]
+    segments = [(poly[i], poly[(i + 1) % len(poly)]) for poly, _ in polygons
                 for i in range(len(poly))]
-    return np.array(segments, dtype=float)
+    trust = [w for poly, w in polygons for _ in range(len(poly))]
+    return np.array(segments, dtype=float), np.array(trust, dtype=float)
 
 
 class ScanMatcher:
     """Matches virtual scans to the outline segments of one room."""
 
-    def __init__(self, segments: np.ndarray, config: LocalizerConfig = LocalizerConfig()
-                 ) -> None:
+    def __init__(self, outline: tuple[np.ndarray, np.ndarray],
+                 config: LocalizerConfig = LocalizerConfig()) -> None:
+        segments, self.trust = outline
         self.a = segments[:, 0, :]
         self.ab = segments[:, 1, :] - segments[:, 0, :]
         self.length2 = np.maximum(np.sum(self.ab ** 2, axis=1), 1e-12)
         self.config = config
 
-    def distances(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Distance (m) of each point to the nearest outline segment, and the unit vector
-        from that segment's nearest point to the point (the distance's gradient)."""
+    def distances(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Distance (m) of each point to the nearest outline segment, the unit vector from
+        that segment's nearest point to the point (the distance's gradient) and the
+        segment's trust."""
         rel = xy[:, None, :] - self.a[None, :, :]
         t = np.clip(np.einsum("nmk,mk->nm", rel, self.ab) / self.length2, 0.0, 1.0)
         offset = rel - t[:, :, None] * self.ab[None, :, :]
@@ -116,7 +136,7 @@ class ScanMatcher:
         rows = np.arange(len(xy))
         d = dist[rows, nearest]
         gradient = offset[rows, nearest] / np.maximum(d, 1e-9)[:, None]
-        return d, gradient
+        return d, gradient, self.trust[nearest]
 
     def match(self, scan: np.ndarray, prior: tuple[float, float, float]) -> Match:
         """Refine `prior` (map -> base_link from odometry and the last correction) so the
@@ -129,54 +149,46 @@ class ScanMatcher:
         hessian = np.eye(3)
         for _ in range(cfg.iterations):
             world = _transform(scan, pose)
-            r, gradient = self.distances(world)
+            r, gradient, trust = self.distances(world)
             gx, gy = gradient[:, 0], gradient[:, 1]
             c, s = math.cos(pose[2]), math.sin(pose[2])
             # d(world)/d(yaw) for each point
             dwx = -s * scan[:, 0] - c * scan[:, 1]
             dwy = c * scan[:, 0] - s * scan[:, 1]
             jac = np.stack([gx, gy, gx * dwx + gy * dwy], axis=1)
-            weight = np.where(np.abs(r) <= cfg.huber, 1.0, cfg.huber / np.maximum(np.abs(r),
-                                                                                    1e-9))
-            hessian = (jac * weight[:, None]).T @ jac + np.diag([1e-3, 1e-3, 1e-3])
-            step = -np.linalg.solve(hessian, (jac * weight[:, None]).T @ r)
+            weight = trust * np.where(np.abs(r) <= cfg.huber, 1.0,
+                                      cfg.huber / np.maximum(np.abs(r), 1e-9))
+            prior_info = np.diag([cfg.prior_sigma_xy ** -2, cfg.prior_sigma_xy ** -2,
+                                  cfg.prior_sigma_yaw ** -2])
+            off_prior = pose - np.asarray(prior, dtype=float)
+            off_prior[2] = math.remainder(off_prior[2], 2 * math.pi)
+            hessian = (jac * weight[:, None]).T @ jac / cfg.point_sigma ** 2 + prior_info
+            gradient = (jac * weight[:, None]).T @ r / cfg.point_sigma ** 2 + \
+                prior_info @ off_prior
+            step = -np.linalg.solve(hessian, gradient)
             step[:2] = np.clip(step[:2], -0.1, 0.1)
             step[2] = float(np.clip(step[2], -0.1, 0.1))
             pose += step
             if np.linalg.norm(step[:2]) < 1e-4 and abs(step[2]) < 1e-4:
                 break
-        residual, _ = self.distances(_transform(scan, pose))
+        residual, _, _ = self.distances(_transform(scan, pose))
         inliers = np.abs(residual) <= 3 * cfg.huber
         mean = float(np.mean(np.abs(residual[inliers]))) if inliers.any() else math.inf
         shift = math.dist(pose[:2], prior[:2])
         turn = abs(math.remainder(pose[2] - prior[2], 2 * math.pi))
         reason = ""
-        if inliers.sum() < cfg.min_points:
+        if inliers.sum() < max(cfg.min_points, cfg.min_inlier_share * len(scan)):
             reason = f"{int(inliers.sum())} of {len(scan)} points on the map's obstacles"
         elif mean > cfg.max_mean_residual:
             reason = f"mean residual {mean:.3f} m"
         elif shift > cfg.max_correction or turn > cfg.max_yaw_correction:
             reason = f"correction {shift:.2f} m / {math.degrees(turn):.0f} deg is more than " \
                      "odometry drifts"
-        sigma2 = max(mean, 0.01) ** 2
         try:
-            cov = np.linalg.inv(hessian) * sigma2
+            cov = np.linalg.inv(hessian)
             variances = (float(cov[0, 0]), float(cov[1, 1]), float(cov[2, 2]))
         except np.linalg.LinAlgError:
             variances = (1.0, 1.0, 1.0)
         pose[2] = math.remainder(pose[2], 2 * math.pi)
         return Match((float(pose[0]), float(pose[1]), float(pose[2])), int(inliers.sum()),
                      mean, reason == "", reason, variances)
-
-
-def compose(a: tuple[float, float, float], b: tuple[float, float, float]
-            ) -> tuple[float, float, float]:
-    """Planar pose a * b."""
-    c, s = math.cos(a[2]), math.sin(a[2])
-    return (a[0] + c * b[0] - s * b[1], a[1] + s * b[0] + c * b[1],
-            math.remainder(a[2] + b[2], 2 * math.pi))
-
-
-def inverse(a: tuple[float, float, float]) -> tuple[float, float, float]:
-    c, s = math.cos(a[2]), math.sin(a[2])
-    return (-c * a[0] - s * a[1], s * a[0] - c * a[1], -a[2])

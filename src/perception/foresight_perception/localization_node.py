@@ -2,8 +2,8 @@
 head camera's depth to the known room (foresight_perception.localization) and broadcasts
 `map -> odom`, as AMCL does for a laser.
 
-Subscribes: camera/depth/{image_raw,camera_info}, /tf, /tf_static (odom -> base_link from the
-            base driver, the camera's mounting)
+Subscribes: camera/depth/{image_raw,camera_info}, odom (the base driver's wheel odometry:
+            odom -> base_link at the image stamp), /tf_static (the camera's mounting)
 Publishes:  /tf map -> odom (re-sent at publish_rate_hz, stamped a little ahead like AMCL's
             transform_tolerance), localization/pose (the base in map, with covariance),
             /diagnostics (matches accepted and refused, with the last reason)
@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 
 import numpy as np
+from nav_msgs.msg import Odometry
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image
 from tf2_msgs.msg import TFMessage
@@ -40,16 +41,18 @@ from foresight_common.node_support import (
     run_node,
 )
 from foresight_common.params import param
+from foresight_common.planar import PoseHistory, compose, inverse, yaw_of
 from foresight_common.room_layout import load_room_layout
-from foresight_common.tf_buffer import TransformBuffer, TransformLookupError
+from foresight_common.tf_buffer import TransformBuffer
 from foresight_perception.localization import (
     LocalizerConfig,
     ScanMatcher,
-    compose,
-    inverse,
     map_outline,
     virtual_scan,
 )
+
+#: The static transforms this node needs: the camera's mounting on the base.
+TF_CHILDREN = frozenset({contract.CAMERA_FRAME, contract.CAMERA_OPTICAL_FRAME})
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,8 @@ class LocalizationParams:
         high=1.0))
     blend: float = field(default=0.6, metadata=param(
         "Share of an accepted match's correction applied at once", low=0.05, high=1.0))
-    tf_cache_s: float = field(default=5.0, metadata=param(
-        "How long odom -> base_link samples are kept for lookups at image stamps (s)",
-        low=0.5, high=60.0))
+    odom_history_s: float = field(default=5.0, metadata=param(
+        "How long odometry is kept for lookups at image stamps (s)", low=0.5, high=60.0))
 
 
 class LocalizationNode(Node):
@@ -85,15 +87,16 @@ class LocalizationNode(Node):
         # odometry starts at the base's start: map -> odom = the start pose
         self._map_to_odom = (float(start[0]), float(start[1]), float(start[2]))
         self._lock = threading.Lock()
-        self._tf = TransformBuffer(cache_s=p.tf_cache_s)
+        self._tf = TransformBuffer()                 # static: the camera's mounting
+        self._odom = PoseHistory(span_s=p.odom_history_s)
         self._info: CameraInfo | None = None
         self._last_match = -math.inf
         self._last_pose = None
         self.diagnostics = DiagnosticsReporter(self, "localization")
         self.pub_tf = create_publisher(self, contract.TF_TOPIC)
         self.pub_pose = create_publisher(self, contract.LOCALIZATION_POSE)
-        create_subscription(self, contract.TF_TOPIC, lambda m: self.on_tf(m, static=False))
-        create_subscription(self, contract.TF_STATIC_TOPIC, lambda m: self.on_tf(m, static=True))
+        create_subscription(self, contract.TF_STATIC_TOPIC, self.on_tf_static)
+        create_subscription(self, contract.ODOM, self.on_odom)
         create_subscription(self, contract.DEPTH_INFO, self.on_info)
         create_subscription(self, contract.DEPTH_IMAGE, self.on_depth)
         self.create_timer(1.0 / p.publish_rate_hz, self.publish_map_to_odom)
@@ -101,11 +104,20 @@ class LocalizationNode(Node):
             f"localising in {layout.source} ({len(self.matcher.a)} outline segments) from "
             f"({start[0]:.2f}, {start[1]:.2f}, {math.degrees(start[2]):.0f} deg)")
 
-    def on_tf(self, msg: TFMessage, static: bool) -> None:
+    def on_tf_static(self, msg: TFMessage) -> None:
         with self._lock:
-            refused = store_tf_message(self._tf, msg, static)
+            refused = store_tf_message(self._tf, msg, True, TF_CHILDREN)
         for reason in refused:
             self.diagnostics.reject("tf", reason)
+
+    def on_odom(self, msg: Odometry) -> None:
+        pose = msg.pose.pose
+        try:
+            with self._lock:
+                self._odom.add(time_to_sec(msg.header.stamp),
+                               (pose.position.x, pose.position.y, yaw_of(pose.orientation)))
+        except ValueError as exc:
+            self.diagnostics.reject("odom", str(exc))
 
     def on_info(self, msg: CameraInfo) -> None:
         self._info = msg
@@ -126,13 +138,11 @@ class LocalizationNode(Node):
         try:
             with self._lock:
                 camera = self._tf.lookup(contract.BASE_FRAME, msg.header.frame_id, stamp)
-                odom = self._tf.lookup(contract.ODOM_FRAME, contract.BASE_FRAME, stamp)
-        except TransformLookupError as exc:
+                odom_pose = self._odom.at(stamp)
+        except LookupError as exc:
             self.diagnostics.reject("depth", f"no pose at the image stamp: {exc}")
             return
         self._last_match = stamp
-        odom_pose = (float(odom[0, 3]), float(odom[1, 3]),
-                     math.atan2(float(odom[1, 0]), float(odom[0, 0])))
         prior = compose(self._map_to_odom, odom_pose)
         scan = virtual_scan(depth, (info.k[0], info.k[4], info.k[2], info.k[5]), camera)
         match = self.matcher.match(scan, prior)
