@@ -1,9 +1,8 @@
 """Localisation of the mobile base against the known room map, from the head camera's depth
-(no rclpy). Each depth frame becomes a horizontal "virtual scan", as a laser would see the
-room: the pixels' points in base_link between shin and head height, off the robot's own
-footprint, and per half-degree of bearing only the nearest (walls, the near sides and edges
-of furniture: what a footprint map's outlines show). The base pose in the map is the one
-that puts those points onto the outlines of the map's obstacles: Gauss-Newton on
+(no rclpy). Each depth frame becomes a horizontal "virtual scan"
+(foresight_common.depth_scan: per half-degree of bearing the nearest point, i.e. walls and
+the near sides and edges of furniture, what a footprint map's outlines show). The base
+pose in the map is the one that puts those points onto the map's outlines: Gauss-Newton on
 (x, y, yaw) over the distance field of the outlines, with a Huber weight so that what the
 map does not know (a person, a moved chair) pulls little. The outlines are the room's line
 segments (walls, furniture footprints) taken exactly from the layout, not a grid: a 5 cm
@@ -23,21 +22,9 @@ import numpy as np
 
 from foresight_common.room_layout import RoomLayout
 
-#: Points between these heights (m above the floor) make the virtual scan: above the floor
-#: and thresholds, below what a room's upper walls share with every other room.
-SCAN_MIN_Z = 0.15
-SCAN_MAX_Z = 2.0
-#: Points over the base's footprint (half extents in base_link, m, with 3 cm margin) are
-#: the robot itself: the base, its column and mast, the tucked arm. (A radius around
-#: base_link would also cut the surfaces the robot parks in front of: a shelf 0.4 m ahead.)
-SELF_HALF_EXTENTS = (0.38, 0.28)
-MAX_RANGE = 5.0
-
 
 @dataclass(frozen=True)
 class LocalizerConfig:
-    stride: int = 2                   # use every stride-th pixel in each direction
-    bearing_step: float = math.radians(0.5)   # one scan point per this much bearing
     huber: float = 0.05               # m: residuals beyond count linearly
     iterations: int = 10
     min_points: int = 40
@@ -60,32 +47,6 @@ class Match:
     accepted: bool
     reason: str                       # why not accepted ("" when accepted)
     covariance: tuple[float, float, float]   # variances of x, y, yaw
-
-
-def virtual_scan(depth: np.ndarray, intrinsics: tuple[float, float, float, float],
-                 camera_in_base: np.ndarray, config: LocalizerConfig = LocalizerConfig()
-                 ) -> np.ndarray:
-    """(n, 2) points in base_link from a depth image (metres, NaN = no reading) whose
-    optical frame sits at `camera_in_base` (4 x 4)."""
-    fx, fy, cx, cy = intrinsics
-    s = config.stride
-    z = depth[::s, ::s].astype(np.float64)
-    rows, cols = np.mgrid[0:depth.shape[0]:s, 0:depth.shape[1]:s]
-    valid = np.isfinite(z) & (z > 0.1) & (z < MAX_RANGE)
-    z, u, v = z[valid], cols[valid], rows[valid]
-    optical = np.stack([(u - cx) / fx * z, (v - cy) / fy * z, z, np.ones_like(z)])
-    base = (camera_in_base @ optical)[:3].T
-    on_robot = (np.abs(base[:, 0]) <= SELF_HALF_EXTENTS[0]) & (
-        np.abs(base[:, 1]) <= SELF_HALF_EXTENTS[1])
-    keep = (base[:, 2] > SCAN_MIN_Z) & (base[:, 2] < SCAN_MAX_Z) & ~on_robot
-    flat = base[keep, :2]
-    if flat.size == 0:
-        return flat.reshape(0, 2)
-    bins = np.floor(np.arctan2(flat[:, 1], flat[:, 0]) / config.bearing_step).astype(np.int64)
-    ranges = np.hypot(flat[:, 0], flat[:, 1])
-    order = np.lexsort((ranges, bins))           # by bin, nearest first
-    first = order[np.r_[True, bins[order][1:] != bins[order][:-1]]]
-    return flat[first]
 
 
 def _transform(points: np.ndarray, pose: np.ndarray) -> np.ndarray:

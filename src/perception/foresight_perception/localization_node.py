@@ -32,6 +32,7 @@ from foresight_common.conversions import (
     transform_to_msg,
     yaw_to_quat_wxyz,
 )
+from foresight_common.depth_scan import virtual_scan
 from foresight_common.node_support import (
     DiagnosticsReporter,
     create_publisher,
@@ -48,7 +49,6 @@ from foresight_perception.localization import (
     LocalizerConfig,
     ScanMatcher,
     map_outline,
-    virtual_scan,
 )
 
 #: The static transforms this node needs: the camera's mounting on the base.

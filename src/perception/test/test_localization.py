@@ -11,10 +11,11 @@ import numpy as np
 import pytest
 
 from foresight_common.conversions import homogeneous
+from foresight_common.depth_scan import virtual_scan
 from foresight_common.mobile_manipulator import camera_mount_in_base
 from foresight_common.planar import PoseHistory, compose, inverse
 from foresight_common.room_layout import load_room_layout
-from foresight_perception.localization import ScanMatcher, map_outline, virtual_scan
+from foresight_perception.localization import ScanMatcher, map_outline
 from foresight_simulation.world import build_world
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"

@@ -1,0 +1,55 @@
+"""A depth image as a horizontal "virtual scan" of the base, as a laser would see the room:
+the pixels' points in base_link between shin and head height, off the robot's own
+footprint, and per half-degree of bearing only the nearest (walls, the near sides and edges
+of furniture, clutter, people). Used by localisation (matched to the room's outlines) and by
+navigation (its live obstacle layer). No rclpy.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Points between these heights (m above the floor) make the virtual scan: above the floor
+#: and thresholds, below what a room's upper walls share with every other room.
+SCAN_MIN_Z = 0.15
+SCAN_MAX_Z = 2.0
+#: Points over the base's footprint (half extents in base_link, m, with 3 cm margin) are
+#: the robot itself: the base, its column and mast, the tucked arm. (A radius around
+#: base_link would also cut the surfaces the robot parks in front of: a shelf 0.4 m ahead.)
+SELF_HALF_EXTENTS = (0.38, 0.28)
+MAX_RANGE = 5.0
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    stride: int = 2                   # use every stride-th pixel in each direction
+    bearing_step: float = math.radians(0.5)   # one scan point per this much bearing
+
+
+def virtual_scan(depth: np.ndarray, intrinsics: tuple[float, float, float, float],
+                 camera_in_base: np.ndarray, config: ScanConfig = ScanConfig()
+                 ) -> np.ndarray:
+    """(n, 2) points in base_link from a depth image (metres, NaN = no reading) whose
+    optical frame sits at `camera_in_base` (4 x 4)."""
+    fx, fy, cx, cy = intrinsics
+    s = config.stride
+    z = depth[::s, ::s].astype(np.float64)
+    rows, cols = np.mgrid[0:depth.shape[0]:s, 0:depth.shape[1]:s]
+    valid = np.isfinite(z) & (z > 0.1) & (z < MAX_RANGE)
+    z, u, v = z[valid], cols[valid], rows[valid]
+    optical = np.stack([(u - cx) / fx * z, (v - cy) / fy * z, z, np.ones_like(z)])
+    base = (camera_in_base @ optical)[:3].T
+    on_robot = (np.abs(base[:, 0]) <= SELF_HALF_EXTENTS[0]) & (
+        np.abs(base[:, 1]) <= SELF_HALF_EXTENTS[1])
+    keep = (base[:, 2] > SCAN_MIN_Z) & (base[:, 2] < SCAN_MAX_Z) & ~on_robot
+    flat = base[keep, :2]
+    if flat.size == 0:
+        return flat.reshape(0, 2)
+    bins = np.floor(np.arctan2(flat[:, 1], flat[:, 0]) / config.bearing_step).astype(np.int64)
+    ranges = np.hypot(flat[:, 0], flat[:, 1])
+    order = np.lexsort((ranges, bins))           # by bin, nearest first
+    first = order[np.r_[True, bins[order][1:] != bins[order][:-1]]]
+    return flat[first]
