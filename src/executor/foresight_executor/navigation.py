@@ -270,8 +270,9 @@ class NavigatorConfig:
 
 class Navigator:
     """Drives one goal: plans on the map, follows the plan with `control`, and when the
-    controller stays blocked (a person in a passage) plans again around the people's
-    predicted positions; ends with success or with a reason."""
+    controller stays blocked (a person in a passage, clutter the camera found on the route)
+    plans again on the current map and around the people's predicted positions; ends with
+    success or with a reason. `grid` may be replaced between steps (a live obstacle layer)."""
 
     def __init__(self, grid: OccupancyMap, goal: Sequence[float],
                  config: NavigatorConfig = NavigatorConfig()) -> None:
@@ -320,19 +321,74 @@ class Navigator:
             why = command.reason.removeprefix("blocked: ") if command.reason.startswith(
                 "blocked") else f"no progress towards the goal ({command.reason})"
             self.done = f"blocked for {self.blocked_total:.0f} s: {why}"
-        elif t - self.blocked_since >= self.config.replan_after_s and people:
+        elif t - self.blocked_since >= self.config.replan_after_s:
             self._replan_around(pose, people)
             self.blocked_since = t
         return command
 
     def _replan_around(self, pose: Sequence[float],
                        people: Sequence[PredictedPerson]) -> None:
-        comfort = self.config.controller.comfort_m
-        around = self.grid.with_obstacles(
-            np.array([[p.x, p.y] for p in people]),
-            comfort + max(p.radius for p in people) - self.config.planner.robot_radius)
+        """A new route on the current map (with what the camera has seen since) and around
+        the people's predicted positions; without one, wait (the person may move on)."""
+        around = self.grid
+        if people:
+            comfort = self.config.controller.comfort_m
+            around = self.grid.with_obstacles(
+                np.array([[p.x, p.y] for p in people]),
+                comfort + max(p.radius for p in people) - self.config.planner.robot_radius)
         try:
             self.path = plan_path(around, pose[:2], self.goal[:2], self.config.planner)
             self.replans += 1
         except NoPathError:
-            pass                              # wait for the person to move on
+            pass
+
+
+# --- what the camera sees that the map does not know ------------------------------------------
+@dataclass(frozen=True)
+class ObstacleLayerConfig:
+    keep_s: float = 10.0             # an obstacle out of view is forgotten after this
+    known_margin: float = 0.08       # points this close to the map's obstacles are the map
+    mark_radius: float = 0.05        # m marked around each point
+    max_points: int = 4000
+
+
+class ObstacleLayer:
+    """Obstacles the depth camera sees that the known map lacks (floor clutter, a moved
+    chair, a person standing still): points in the map frame with the time they were last
+    seen. A new scan replaces what it covers (its bearings up to its ranges), so an
+    obstacle that went away is cleared when the camera looks there again; points out of
+    view are kept for `keep_s`."""
+
+    def __init__(self, known: OccupancyMap,
+                 config: ObstacleLayerConfig = ObstacleLayerConfig()) -> None:
+        self.known = known
+        self.config = config
+        self.points = np.zeros((0, 2))
+        self.seen = np.zeros(0)
+
+    def add_scan(self, t: float, pose: Sequence[float], scan_base: np.ndarray,
+                 fov: float) -> None:
+        """A virtual scan (points in base_link) taken at base pose `pose` (map) with a
+        horizontal field of view `fov` (rad) centred ahead."""
+        c, s = math.cos(pose[2]), math.sin(pose[2])
+        origin = np.array(pose[:2], dtype=float)
+        scan = scan_base @ np.array([[c, s], [-s, c]]) + origin
+        if len(self.points):
+            rel = self.points - origin
+            bearing = np.arctan2(rel[:, 1], rel[:, 0]) - pose[2]
+            bearing = (bearing + math.pi) % (2 * math.pi) - math.pi
+            in_view = np.abs(bearing) < fov / 2.0
+            reach = np.max(np.hypot(scan_base[:, 0], scan_base[:, 1])) if len(scan) else 0.0
+            covered = in_view & (np.hypot(rel[:, 0], rel[:, 1]) < reach)
+            stale = t - self.seen > self.config.keep_s
+            keep = ~(covered | stale)
+            self.points, self.seen = self.points[keep], self.seen[keep]
+        new = scan[self.known.clearance_at(scan) > self.config.known_margin]
+        self.points = np.vstack([self.points, new])[-self.config.max_points:]
+        self.seen = np.concatenate([self.seen, np.full(len(new), t)])[-self.config.max_points:]
+
+    def grid(self) -> OccupancyMap:
+        """The known map with the seen obstacles marked."""
+        if not len(self.points):
+            return self.known
+        return self.known.with_obstacles(self.points, self.config.mark_radius)

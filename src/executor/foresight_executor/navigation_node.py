@@ -3,7 +3,9 @@ in the map) with foresight_executor.navigation: a route on the known room's grid
 by a local controller that keeps the comfort distance from the people's *predicted*
 positions (world_model/predictions), replanned around a person who blocks the way.
 
-Subscribes: odom (the base driver's wheel odometry), localization/pose (the base in map at a
+Subscribes: camera/depth/{image_raw,camera_info} and /tf_static (the camera's mounting): a live
+            obstacle layer of what the map lacks (clutter, moved furniture),
+            odom (the base driver's wheel odometry), localization/pose (the base in map at a
             depth frame's stamp: with the odometry of that stamp it gives map -> odom),
             world_model/predictions, world_model/people. Not /tf: ~100 messages/s of arm
             links there kept this node a second behind under load (measured), so it reads
@@ -31,11 +33,15 @@ from rclpy.node import Node
 
 from foresight_common import contract
 from foresight_common.conversions import (
+    InvalidMessage,
+    image_to_numpy,
     msg_to_pose,
     pose_to_msg,
+    store_tf_message,
     time_to_sec,
     yaw_to_quat_wxyz,
 )
+from foresight_common.depth_scan import virtual_scan
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -49,15 +55,20 @@ from foresight_common.occupancy import room_map
 from foresight_common.params import param
 from foresight_common.planar import PoseHistory, compose, inverse, yaw_of
 from foresight_common.room_layout import load_room_layout
+from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
     ControllerConfig,
     Navigator,
     NavigatorConfig,
     NoPathError,
+    ObstacleLayer,
+    ObstacleLayerConfig,
     PlannerConfig,
     PredictedPerson,
 )
 
+#: The static transforms this node needs: the camera's mounting on the base.
+CAMERA_MOUNT = frozenset({contract.CAMERA_FRAME, contract.CAMERA_OPTICAL_FRAME})
 #: Person keypoints whose predictions the base keeps its distance from (the body, not the
 #: hands: a hand-over brings hands close on purpose).
 BODY_KEYPOINTS = ("torso", "head")
@@ -86,6 +97,12 @@ class NavigationParams:
     people_timeout_s: float = field(default=0.5, metadata=param(
         "The base stops when person tracks are older than this (s); 0: drive without them",
         low=0.0, high=10.0))
+    obstacle_rate_hz: float = field(default=5.0, metadata=param(
+        "Depth frames per second folded into the obstacle layer at most", low=0.1,
+        high=30.0))
+    obstacle_keep_s: float = field(default=10.0, metadata=param(
+        "An obstacle out of the camera's view is forgotten after this (s)", low=0.5,
+        high=600.0))
     pose_timeout_s: float = field(default=0.5, metadata=param(
         "The base stops when its odometry is older than this, or localisation older than "
         "10 times this (s)", low=0.05, high=5.0))
@@ -106,6 +123,10 @@ class NavigationNode(Node):
             give_up_after_s=p.give_up_after_s)
         self._lock = threading.Lock()
         self._odom = PoseHistory(span_s=10.0)
+        self.layer = ObstacleLayer(self.grid, ObstacleLayerConfig(keep_s=p.obstacle_keep_s))
+        self._mounts = TransformBuffer()              # static: the camera on the base
+        self._depth_info = None
+        self._last_depth = -math.inf
         self._map_to_odom: tuple[float, float, float] | None = None
         self._localized_at = -math.inf
         self._pending: tuple[float, tuple[float, float, float]] | None = None
@@ -119,6 +140,9 @@ class NavigationNode(Node):
         self.pub_map = create_publisher(self, contract.NAVIGATION_MAP)
         self.pub_map.publish(self._map_msg())
         create_subscription(self, contract.ODOM, self.on_odom)
+        create_subscription(self, contract.TF_STATIC_TOPIC, self.on_tf_static)
+        create_subscription(self, contract.DEPTH_INFO, self.on_depth_info)
+        create_subscription(self, contract.DEPTH_IMAGE, self.on_depth)
         create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
         create_subscription(self, contract.PREDICTIONS, self.on_predictions)
         create_subscription(self, contract.PERSON_TRACKS, self.on_people)
@@ -172,6 +196,39 @@ class NavigationNode(Node):
                 return
             self._map_to_odom = compose(in_map, inverse(odom))
             self._localized_at = stamp
+
+    def on_tf_static(self, msg) -> None:
+        with self._lock:
+            refused = store_tf_message(self._mounts, msg, True, CAMERA_MOUNT)
+        for reason in refused:
+            self.diagnostics.reject("tf", reason)
+
+    def on_depth_info(self, msg) -> None:
+        self._depth_info = msg
+
+    def on_depth(self, msg) -> None:
+        """Fold a depth frame into the obstacle layer at the base's pose of its stamp."""
+        stamp = time_to_sec(msg.header.stamp)
+        info = self._depth_info
+        if stamp - self._last_depth < 1.0 / self.params.obstacle_rate_hz or info is None:
+            return
+        try:
+            depth = image_to_numpy(msg, expected=("32FC1",))
+            with self._lock:
+                camera = self._mounts.lookup(contract.BASE_FRAME, msg.header.frame_id, stamp)
+                odom = self._odom.at(stamp)
+                map_to_odom = self._map_to_odom
+        except (InvalidMessage, LookupError) as exc:
+            self.diagnostics.reject("depth", str(exc))
+            return
+        if map_to_odom is None or (info.width, info.height) != (msg.width, msg.height):
+            return
+        self._last_depth = stamp
+        scan = virtual_scan(depth, (info.k[0], info.k[4], info.k[2], info.k[5]), camera)
+        fov = 2.0 * math.atan(info.width / (2.0 * info.k[0]))
+        with self._lock:
+            self.layer.add_scan(stamp, compose(map_to_odom, odom), scan, fov)
+        self.diagnostics.set_value("obstacle_points", str(len(self.layer.points)))
 
     def on_people(self, msg) -> None:
         with self._lock:
@@ -262,7 +319,9 @@ class NavigationNode(Node):
         if pose is None:
             return self._finish(handle, result, False, "no pose of base_link in map "
                                 "(is localisation running?)", None, started)
-        navigator = Navigator(self.grid, goal, self.config)
+        with self._lock:
+            live = self.layer.grid()
+        navigator = Navigator(live, goal, self.config)
         try:
             navigator.start(pose)
         except NoPathError as exc:
@@ -297,6 +356,8 @@ class NavigationNode(Node):
                 feedback.state = (f"stopped: person tracks {people_age:.1f} s old "
                                   f"(limit {p.people_timeout_s} s)")
             else:
+                with self._lock:
+                    navigator.grid = self.layer.grid()
                 command = navigator.step(now, pose, people)
                 if navigator.done is not None:
                     return self._finish(handle, result, navigator.done == "", navigator.done,

@@ -16,6 +16,7 @@ from foresight_executor.navigation import (
     ROBOT_RADIUS,
     Navigator,
     NoPathError,
+    ObstacleLayer,
     PredictedPerson,
     control,
     plan_path,
@@ -142,3 +143,27 @@ def test_base_never_creeps_closer_than_its_radius(grid):
     world = np.array([c * command.vx - s * command.vy, s * command.vx + c * command.vy])
     ahead = np.array(pose[:2]) + world * np.linspace(0.25, 1.5, 6)[:, None]
     assert grid.clearance_at(ahead)[-1] > here or np.allclose(world, 0.0)
+
+
+def test_seen_clutter_is_planned_around_and_cleared_when_gone(grid):
+    """A box on the floor that the map lacks, seen by the camera, blocks the straight way
+    to the bedside table; once the camera sees the spot empty, it is forgotten."""
+    layer = ObstacleLayer(grid)
+    box = np.array([[x, y] for x in np.linspace(1.8, 2.2, 9) for y in np.linspace(1.3, 1.7, 9)
+                    if x in (1.8, 2.2) or y in (1.3, 1.7)])  # its outline
+    pose = (1.3, 2.4, -0.7)                            # looking towards it
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    in_base = (box - np.array(pose[:2])) @ np.array([[c, -s], [s, c]])
+    walls = np.array([[3.0, -2.5]])                    # something far behind the box
+    layer.add_scan(0.0, pose, np.vstack([in_base, walls]), math.radians(72))
+    with_box = layer.grid()
+    assert with_box.occupied(2.0, 1.3) and not grid.occupied(2.0, 1.3)
+    path = plan_path(with_box, pose[:2], (2.75, 0.45))
+    for a, b in zip(path, path[1:], strict=False):
+        assert np.min(with_box.clearance_at(np.linspace(a, b, 40))) >= ROBOT_RADIUS - 1e-6
+    # the box was taken away: the next scan sees the wall behind it
+    layer.add_scan(1.0, pose, walls, math.radians(72))
+    assert not layer.grid().occupied(2.0, 1.3)
+    # what the map already has (the table's edge) is not added again
+    layer.add_scan(2.0, (1.3, 2.4, 0.0), np.array([[1.1, 0.0]]), math.radians(72))
+    assert len(layer.points) == 0
