@@ -23,6 +23,13 @@ def inverse(a: Pose2D) -> Pose2D:
     return (-c * a[0] - s * a[1], s * a[0] - c * a[1], -a[2])
 
 
+def odometry_pose(msg) -> tuple[float, Pose2D]:
+    """(stamp s, (x, y, yaw)) of a nav_msgs/Odometry."""
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    return stamp, (p.x, p.y, yaw_of(q))
+
+
 def yaw_of(q) -> float:
     """Yaw (rad) of a geometry_msgs/Quaternion (or anything with w, x, y, z)."""
     return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))

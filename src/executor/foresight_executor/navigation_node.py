@@ -53,7 +53,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.occupancy import room_map
 from foresight_common.params import param
-from foresight_common.planar import PoseHistory, compose, inverse, yaw_of
+from foresight_common.planar import PoseHistory, compose, inverse, odometry_pose, yaw_of
 from foresight_common.room_layout import load_room_layout
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
@@ -158,11 +158,9 @@ class NavigationNode(Node):
 
     # --- inputs ------------------------------------------------------------------------------
     def on_odom(self, msg) -> None:
-        pose = msg.pose.pose
         try:
             with self._lock:
-                self._odom.add(time_to_sec(msg.header.stamp),
-                               (pose.position.x, pose.position.y, yaw_of(pose.orientation)))
+                self._odom.add(*odometry_pose(msg))
         except ValueError as exc:
             self.diagnostics.reject("odom", str(exc))
             return

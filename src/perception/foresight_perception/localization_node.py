@@ -42,7 +42,7 @@ from foresight_common.node_support import (
     run_node,
 )
 from foresight_common.params import param
-from foresight_common.planar import PoseHistory, compose, inverse, yaw_of
+from foresight_common.planar import PoseHistory, compose, inverse, odometry_pose
 from foresight_common.room_layout import load_room_layout
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_perception.localization import (
@@ -111,11 +111,9 @@ class LocalizationNode(Node):
             self.diagnostics.reject("tf", reason)
 
     def on_odom(self, msg: Odometry) -> None:
-        pose = msg.pose.pose
         try:
             with self._lock:
-                self._odom.add(time_to_sec(msg.header.stamp),
-                               (pose.position.x, pose.position.y, yaw_of(pose.orientation)))
+                self._odom.add(*odometry_pose(msg))
         except ValueError as exc:
             self.diagnostics.reject("odom", str(exc))
 

@@ -248,21 +248,27 @@ def family_path(name_or_path: str | Path, config_dir: str | Path | None = None) 
     return path
 
 
-def cell_layout_path(family: Family, config_dir: str | Path | None = None) -> Path:
-    """Where the family's cell layout lives: config_dir/cells/<cell>.yaml, or the path the
-    family names (relative to the family file)."""
-    cell = family.cell
-    if "/" in cell or cell.endswith((".yaml", ".yml")):
-        path = Path(cell)
-        if not path.is_absolute() and family.source:
-            path = Path(family.source).parent / path
+def layout_path(name: str, key: str, folder_name: str, family_source: str,
+                family_name: str, config_dir: str | Path | None = None) -> Path:
+    """Where a family's layout file lives: config_dir/<folder_name>/<name>.yaml, or the path
+    the family names under `key` (relative to the family file)."""
+    if "/" in name or name.endswith((".yaml", ".yml")):
+        path = Path(name)
+        if not path.is_absolute() and family_source:
+            path = Path(family_source).parent / path
     else:
         folder = Path(config_dir) if config_dir is not None else default_config_dir()
-        path = folder / "cells" / f"{cell}.yaml"
+        path = folder / folder_name / f"{name}.yaml"
     if not path.is_file():
-        raise FamilyError(f"{Path(family.source).name or family.name}: invalid 'cell': got "
-                          f"{cell!r}, allowed: a layout under config/cells/ (no file {path})")
+        raise FamilyError(f"{Path(family_source).name or family_name}: invalid '{key}': got "
+                          f"{name!r}, allowed: a layout under config/{folder_name}/ (no file "
+                          f"{path})")
     return path
+
+
+def cell_layout_path(family: Family, config_dir: str | Path | None = None) -> Path:
+    """Where the family's cell layout lives (config/cells/ or a path in the family)."""
+    return layout_path(family.cell, "cell", "cells", family.source, family.name, config_dir)
 
 
 # --- reading a family -------------------------------------------------------------------------

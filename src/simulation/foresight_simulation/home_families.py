@@ -31,8 +31,8 @@ from foresight_simulation.families import (
     _pose_jitter,
     _range,
     _uniform,
-    default_config_dir,
     family_path,
+    layout_path,
     read_camera,
     read_lighting,
     sample_camera_noise,
@@ -173,19 +173,8 @@ def load_home_family(name_or_path: str | Path,
 
 
 def room_layout_path(family: HomeFamily, config_dir: str | Path | None = None) -> Path:
-    """config_dir/rooms/<room>.yaml, or the path the family names (relative to its file)."""
-    room = family.room
-    if "/" in room or room.endswith((".yaml", ".yml")):
-        path = Path(room)
-        if not path.is_absolute() and family.source:
-            path = Path(family.source).parent / path
-    else:
-        folder = Path(config_dir) if config_dir is not None else default_config_dir()
-        path = folder / "rooms" / f"{room}.yaml"
-    if not path.is_file():
-        raise FamilyError(f"{Path(family.source).name or family.name}: invalid 'room': got "
-                          f"{room!r}, allowed: a layout under config/rooms/ (no file {path})")
-    return path
+    """Where the family's room layout lives (config/rooms/ or a path in the family)."""
+    return layout_path(family.room, "room", "rooms", family.source, family.name, config_dir)
 
 
 def _fail(family: HomeFamily, key: str, value: Any, allowed: str) -> FamilyError:
