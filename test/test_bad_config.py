@@ -19,13 +19,13 @@ EXIT_TIMEOUT_S = 30.0
 MISSING_CELL_FILE = "/nonexistent/foresight/no_such_cell.yaml"
 
 
-def node_spec(name: str, **bad: object) -> NodeSpec:
+def node_spec(name: str, scenario: str = "industrial_assembly", **bad: object) -> NodeSpec:
     """The node's spec from the scenario launch file with `bad` parameters appended last
     (later parameters win, as under ros2 launch)."""
     share = bringup_share()
     description = parse_launch_file(
-        share / "launch" / "industrial_assembly.launch.xml",
-        {"family": "smoke"})
+        share / "launch" / f"{scenario}.launch.xml",
+        {"family": "smoke" if scenario == "industrial_assembly" else "home_smoke"})
     spec = next(s for s in description.nodes if s.name == name)
     extra = {key: str(value) for key, value in bad.items()}
     return dataclasses.replace(spec, parameters=(*spec.parameters, extra))
@@ -90,3 +90,16 @@ def test_planner_with_unknown_decision_mode_exits_listing_the_modes(domain_id: i
     spec = node_spec("planner", decision_mode="psychic")
     assert_one_line_exit(spec, domain_id, ("decision_mode", "psychic", "world_model",
                                            "reactive"))
+
+
+@pytest.mark.parametrize("node", ["localization", "navigation"])
+def test_home_base_nodes_with_missing_room_file_exit_naming_the_file(domain_id: int,
+                                                                     node: str) -> None:
+    spec = node_spec(node, scenario="home_care",
+                     room_file="/nonexistent/foresight/no_such_room.yaml")
+    assert_one_line_exit(spec, domain_id, ("room_file", "no_such_room.yaml"))
+
+
+def test_home_simulation_with_an_industrial_family_exits_saying_so(domain_id: int) -> None:
+    spec = node_spec("simulation", scenario="home_care", family="default")
+    assert_one_line_exit(spec, domain_id, ("family", "default"))
