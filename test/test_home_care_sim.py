@@ -6,6 +6,7 @@ base_link, the arm's TF under base_link, and bad commands rejected."""
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -120,7 +121,17 @@ def _navigate(probe, stack, client, x: float, y: float, yaw: float, timeout: flo
     return result.result().result
 
 
-def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe):
+#: Scenes driven: the nominal room, and a train room whose table, chair and bedside table
+#: stand elsewhere (the robot's map is the nominal room: the obstacle layer must see them).
+#: FORESIGHT_NAV_FAMILY=home_heldout:SEED drives a held-out room instead (a measurement,
+#: not a CI case: held-out families are not for tuning).
+NAV_SCENES = [tuple(os.environ["FORESIGHT_NAV_FAMILY"].split(":"))] if os.environ.get(
+    "FORESIGHT_NAV_FAMILY") else [("home_smoke", "0"), ("home_train", "1")]
+
+
+@pytest.mark.parametrize("family,seed", NAV_SCENES)
+def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe, family,
+                                                             seed):
     """Localisation + navigation + the simulated base as real processes: the base drives
     from its start to a pose beside the bedside table and then to the shelf; the judge of
     where it is is ground truth. Localisation must beat the drifting odometry."""
@@ -130,7 +141,8 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
     client = ActionClient(probe.node, NavigateToPose, contract.NAVIGATE_TO_POSE.name)
     probe.node.create_publisher(TwistStamped, contract.CMD_VEL.name, contract.CMD_VEL.qos)
     stack = launch_stack(nodes=("simulation", "tf_publisher", "localization", "navigation"),
-                         scenario="home_care", people_timeout_s="0.0")
+                         scenario="home_care", people_timeout_s="0.0", family=family,
+                         seed=seed)
     probe.wait_for(lambda: client.wait_for_server(timeout_sec=0.1), 90,
                    "the navigate_to_pose server", stack)
     probe.wait_for(lambda: len(probe.messages(contract.LOCALIZATION_POSE.name)) >= 3, 60,
@@ -146,7 +158,7 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
         future = client.send_goal_async(wrong)
         probe.wait_for(future.done, 10, f"the bad goal {bad} to be answered", stack)
         assert not future.result().accepted, bad
-    for x, y, yaw in ((2.75, 0.45, 0.0), (0.97, 1.3, math.pi)):
+    for x, y, yaw in ((2.72, 0.52, 0.0), (0.97, 1.3, math.pi)):
         result = _navigate(probe, stack, client, x, y, yaw, 120)
         assert result.success, (result.reason, stack.output("navigation")[-2500:])
         truth = probe.messages(contract.GT_ROBOT_ODOM.name)[-1].pose.pose

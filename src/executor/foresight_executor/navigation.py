@@ -16,8 +16,10 @@ import numpy as np
 
 from foresight_common.occupancy import OccupancyMap
 
-#: Radius (m) of the circle that covers the base's 0.70 x 0.50 m footprint (+1 cm).
-ROBOT_RADIUS = 0.44
+#: Radius (m) of the circle the planner and controller keep clear: the base's 0.70 x 0.50 m
+#: footprint reaches 0.43 m from its centre at the corners; 4 cm more for localisation
+#: error (measured: a base turning on the spot 0.45 m from a wall touched it).
+ROBOT_RADIUS = 0.47
 #: Rollouts may pass this much (m) inside the robot's radius (localisation noise by a goal
 #: next to a wall); never more, so the base cannot creep closer step by step. A base that
 #: stands closer still may only move away.
