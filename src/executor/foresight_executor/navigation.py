@@ -20,10 +20,10 @@ from foresight_common.occupancy import OccupancyMap
 #: footprint reaches 0.43 m from its centre at the corners; 4 cm more for localisation
 #: error (measured: a base turning on the spot 0.45 m from a wall touched it).
 ROBOT_RADIUS = 0.47
-#: Rollouts may pass this much (m) inside the robot's radius (localisation noise by a goal
-#: next to a wall); never more, so the base cannot creep closer step by step. A base that
-#: stands closer still may only move away.
-CLEARANCE_SLACK = 0.02
+#: Rollouts may pass this much (m) inside the robot's radius. 0: with localisation errors of
+#: 2-4 cm, 2 cm of slack let a base turning by a wall touch it (measured); the radius holds
+#: the margin. A base that stands closer (a localisation jump) may only move away.
+CLEARANCE_SLACK = 0.0
 
 
 class NoPathError(RuntimeError):
@@ -222,7 +222,8 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
             rollout = xy[None, :] + times[:, None] * speed * unit[None, :]
             clearance = grid.clearance_at(rollout)
             floor = config.robot_radius - CLEARANCE_SLACK
-            if np.min(clearance) < floor and not (here < floor and clearance[-1] > here):
+            if np.min(clearance) < floor and not (here < floor and clearance[-1] > here
+                                                   and np.min(clearance) >= here - 0.005):
                 continue          # too close (unless it leads out of a spot already too close)
             if _too_close(rollout, times, people, config.comfort_m, xy):
                 continue
