@@ -34,9 +34,10 @@ CAMERA_MOUNT_XYZ: tuple[float, float, float] = (-0.12, 0.0, 1.45)
 CAMERA_PITCH = math.radians(30.0)
 CAMERA_FOVY_DEG = 58.0
 CAMERA_NAME = "head_camera"
-#: The arm folded over the base while driving: every link inside the footprint, the hand
-#: at 0.76 m over the column; of the head camera's image it covers the bottom-centre 7 %
-#: (the shoulder; a search over 12000 collision-free poses found none below that).
+#: The arm folded over the base while driving: every link's origin over the footprint (its
+#: geometry reaches 0.32 m sideways, within the 0.43 m circle of the base's corners), the
+#: hand at 0.76 m over the column; of the head camera's image it covers the bottom-centre
+#: 7 % (the shoulder; a search over 12000 collision-free poses found none below that).
 TUCKED_POSITIONS: tuple[float, ...] = (2.46, 1.53, -0.15, -1.81, 0.02, 0.4, -2.69)
 #: Base speed limits (m/s, rad/s) and acceleration limits (m/s^2, rad/s^2) the base driver
 #: enforces; a home robot moves at walking pace or below.
