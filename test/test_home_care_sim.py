@@ -204,6 +204,10 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
     values = {v.key: v.value for m in probe.messages(contract.DIAGNOSTICS.name)
               for st in m.status if "localization" in st.name for v in st.values}
     print(f"\nlocalisation diagnostics: {values}")
+    navigation = {v.key: v.value for m in probe.messages(contract.DIAGNOSTICS.name)
+                  for st in m.status if "navigation" in st.name for v in st.values}
+    print(f"navigation diagnostics: {navigation}")
+    assert "obstacle_points" in navigation      # depth frames reached the obstacle layer
     print(f"\nlocalisation error over {len(errors)} poses: median {np.median(errors):.3f} m, "
           f"p95 {np.percentile(errors, 95):.3f} m, at rest {errors[-1]:.3f} m; odometry "
           f"alone at the end {odom_error:.3f} m")

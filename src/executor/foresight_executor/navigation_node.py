@@ -127,6 +127,7 @@ class NavigationNode(Node):
         self._mounts = TransformBuffer()              # static: the camera on the base
         self._depth_info = None
         self._last_depth = -math.inf
+        self._pending_scan: tuple[float, np.ndarray, float] | None = None
         self._map_to_odom: tuple[float, float, float] | None = None
         self._localized_at = -math.inf
         self._pending: tuple[float, tuple[float, float, float]] | None = None
@@ -165,6 +166,7 @@ class NavigationNode(Node):
             self.diagnostics.reject("odom", str(exc))
             return
         self._apply_localization()
+        self._apply_scan()
 
     def on_localized(self, msg) -> None:
         """Keep the localised pose until the odometry of its stamp is here (the two topics
@@ -205,28 +207,46 @@ class NavigationNode(Node):
         self._depth_info = msg
 
     def on_depth(self, msg) -> None:
-        """Fold a depth frame into the obstacle layer at the base's pose of its stamp."""
+        """Turn a depth frame into a scan (base_link); it joins the obstacle layer once the
+        odometry of its stamp is here (the image often arrives first)."""
         stamp = time_to_sec(msg.header.stamp)
         info = self._depth_info
         if stamp - self._last_depth < 1.0 / self.params.obstacle_rate_hz or info is None:
+            return
+        if (info.width, info.height) != (msg.width, msg.height):
+            self.diagnostics.reject("depth", "no camera_info of this image size yet")
             return
         try:
             depth = image_to_numpy(msg, expected=("32FC1",))
             with self._lock:
                 camera = self._mounts.lookup(contract.BASE_FRAME, msg.header.frame_id, stamp)
-                odom = self._odom.at(stamp)
-                map_to_odom = self._map_to_odom
         except (InvalidMessage, LookupError) as exc:
             self.diagnostics.reject("depth", str(exc))
-            return
-        if map_to_odom is None or (info.width, info.height) != (msg.width, msg.height):
             return
         self._last_depth = stamp
         scan = virtual_scan(depth, (info.k[0], info.k[4], info.k[2], info.k[5]), camera)
         fov = 2.0 * math.atan(info.width / (2.0 * info.k[0]))
         with self._lock:
-            self.layer.add_scan(stamp, compose(map_to_odom, odom), scan, fov)
-        self.diagnostics.set_value("obstacle_points", str(len(self.layer.points)))
+            self._pending_scan = (stamp, scan, fov)
+        self._apply_scan()
+
+    def _apply_scan(self) -> None:
+        """The pending scan into the obstacle layer at the base's pose of its stamp."""
+        with self._lock:
+            newest = self._odom.latest()
+            if self._pending_scan is None or newest is None or self._map_to_odom is None \
+                    or newest[0] < self._pending_scan[0]:
+                return
+            stamp, scan, fov = self._pending_scan
+            self._pending_scan = None
+            try:
+                pose = compose(self._map_to_odom, self._odom.at(stamp))
+            except LookupError as exc:
+                self.diagnostics.reject("depth", f"no odometry at its stamp: {exc}")
+                return
+            self.layer.add_scan(stamp, pose, scan, fov)
+            points = len(self.layer.points)
+        self.diagnostics.set_value("obstacle_points", str(points))
 
     def on_people(self, msg) -> None:
         with self._lock:
