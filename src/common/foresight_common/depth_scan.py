@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from foresight_common.conversions import image_to_numpy, time_to_sec
+from foresight_common.mobile_manipulator import BASE_LINK
+
 #: Points between these heights (m above the floor) make the virtual scan: above the floor
 #: and thresholds, below what a room's upper walls share with every other room.
 SCAN_MIN_Z = 0.15
@@ -53,3 +56,21 @@ def virtual_scan(depth: np.ndarray, intrinsics: tuple[float, float, float, float
     order = np.lexsort((ranges, bins))           # by bin, nearest first
     first = order[np.r_[True, bins[order][1:] != bins[order][:-1]]]
     return flat[first]
+
+
+def scan_from_depth_message(msg, info, mounts, config: ScanConfig = ScanConfig()
+                            ) -> tuple[np.ndarray, float]:
+    """The virtual scan (base_link) of a sensor_msgs/Image depth frame with its CameraInfo,
+    the camera's mounting looked up in `mounts` (a TransformBuffer holding it), and the
+    camera's horizontal field of view (rad). Raises ValueError with the reason (size
+    mismatch, wrong encoding, no mounting)."""
+    if (info.width, info.height) != (msg.width, msg.height):
+        raise ValueError("no camera_info of this image size yet")
+    depth = image_to_numpy(msg, expected=("32FC1",))
+    try:
+        camera = mounts.lookup(BASE_LINK, msg.header.frame_id, time_to_sec(msg.header.stamp))
+    except LookupError as exc:
+        raise ValueError(f"no camera mounting: {exc}") from exc
+    fx, fy, cx, cy = info.k[0], info.k[4], info.k[2], info.k[5]
+    return (virtual_scan(depth, (fx, fy, cx, cy), camera, config),
+            2.0 * math.atan(info.width / (2.0 * fx)))

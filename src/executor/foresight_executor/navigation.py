@@ -308,9 +308,8 @@ class Navigator:
         if command.reason == "arrived":
             self.done = ""
             return command
-        _, left = _lookahead_point(self.path, np.asarray(pose[:2], dtype=float), 0.0)
-        left += math.dist(pose[:2], _lookahead_point(self.path, np.asarray(
-            pose[:2], dtype=float), 0.0)[0])       # off the path counts too
+        nearest, left = _lookahead_point(self.path, np.asarray(pose[:2], dtype=float), 0.0)
+        left += math.dist(pose[:2], nearest)       # off the path counts too
         if left < self._best_left - 0.05 or command.reason.startswith("turning"):
             self._best_left, self._progress_at = left, t
         stalled = t - self._progress_at >= self.config.replan_after_s
@@ -368,6 +367,7 @@ class ObstacleLayer:
         self.config = config
         self.points = np.zeros((0, 2))
         self.seen = np.zeros(0)
+        self._grid: OccupancyMap | None = None    # the marked map, until the next scan
 
     def add_scan(self, t: float, pose: Sequence[float], scan_base: np.ndarray,
                  fov: float) -> None:
@@ -387,11 +387,15 @@ class ObstacleLayer:
             keep = ~(covered | stale)
             self.points, self.seen = self.points[keep], self.seen[keep]
         new = scan[self.known.clearance_at(scan) > self.config.known_margin]
+        self._grid = None
         self.points = np.vstack([self.points, new])[-self.config.max_points:]
         self.seen = np.concatenate([self.seen, np.full(len(new), t)])[-self.config.max_points:]
 
     def grid(self) -> OccupancyMap:
-        """The known map with the seen obstacles marked."""
+        """The known map with the seen obstacles marked (built once per scan: the control
+        loop asks for it at 10 Hz)."""
         if not len(self.points):
             return self.known
-        return self.known.with_obstacles(self.points, self.config.mark_radius)
+        if self._grid is None:
+            self._grid = self.known.with_obstacles(self.points, self.config.mark_radius)
+        return self._grid

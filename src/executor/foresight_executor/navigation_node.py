@@ -33,15 +33,13 @@ from rclpy.node import Node
 
 from foresight_common import contract
 from foresight_common.conversions import (
-    InvalidMessage,
-    image_to_numpy,
     msg_to_pose,
     pose_to_msg,
     store_tf_message,
     time_to_sec,
     yaw_to_quat_wxyz,
 )
-from foresight_common.depth_scan import virtual_scan
+from foresight_common.depth_scan import scan_from_depth_message
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -213,19 +211,13 @@ class NavigationNode(Node):
         info = self._depth_info
         if stamp - self._last_depth < 1.0 / self.params.obstacle_rate_hz or info is None:
             return
-        if (info.width, info.height) != (msg.width, msg.height):
-            self.diagnostics.reject("depth", "no camera_info of this image size yet")
-            return
         try:
-            depth = image_to_numpy(msg, expected=("32FC1",))
             with self._lock:
-                camera = self._mounts.lookup(contract.BASE_FRAME, msg.header.frame_id, stamp)
-        except (InvalidMessage, LookupError) as exc:
+                scan, fov = scan_from_depth_message(msg, info, self._mounts)
+        except ValueError as exc:
             self.diagnostics.reject("depth", str(exc))
             return
         self._last_depth = stamp
-        scan = virtual_scan(depth, (info.k[0], info.k[4], info.k[2], info.k[5]), camera)
-        fov = 2.0 * math.atan(info.width / (2.0 * info.k[0]))
         with self._lock:
             self._pending_scan = (stamp, scan, fov)
         self._apply_scan()

@@ -108,6 +108,8 @@ class ScanMatcher:
             return Match(tuple(pose), len(scan), math.inf, False,
                          f"{len(scan)} scan points (need {cfg.min_points})", (1.0, 1.0, 1.0))
         hessian = np.eye(3)
+        prior_info = np.diag([cfg.prior_sigma_xy ** -2, cfg.prior_sigma_xy ** -2,
+                              cfg.prior_sigma_yaw ** -2])
         for _ in range(cfg.iterations):
             world = _transform(scan, pose)
             r, gradient, trust = self.distances(world)
@@ -119,8 +121,6 @@ class ScanMatcher:
             jac = np.stack([gx, gy, gx * dwx + gy * dwy], axis=1)
             weight = trust * np.where(np.abs(r) <= cfg.huber, 1.0,
                                       cfg.huber / np.maximum(np.abs(r), 1e-9))
-            prior_info = np.diag([cfg.prior_sigma_xy ** -2, cfg.prior_sigma_xy ** -2,
-                                  cfg.prior_sigma_yaw ** -2])
             off_prior = pose - np.asarray(prior, dtype=float)
             off_prior[2] = math.remainder(off_prior[2], 2 * math.pi)
             hessian = (jac * weight[:, None]).T @ jac / cfg.point_sigma ** 2 + prior_info

@@ -23,8 +23,6 @@ from tf2_msgs.msg import TFMessage
 
 from foresight_common import contract
 from foresight_common.conversions import (
-    InvalidMessage,
-    image_to_numpy,
     pose_to_msg,
     sec_to_time,
     store_tf_message,
@@ -32,7 +30,7 @@ from foresight_common.conversions import (
     transform_to_msg,
     yaw_to_quat_wxyz,
 )
-from foresight_common.depth_scan import virtual_scan
+from foresight_common.depth_scan import scan_from_depth_message
 from foresight_common.node_support import (
     DiagnosticsReporter,
     create_publisher,
@@ -125,24 +123,23 @@ class LocalizationNode(Node):
         if stamp - self._last_match < 1.0 / self.params.update_rate_hz:
             return
         info = self._info
-        if info is None or (info.width, info.height) != (msg.width, msg.height):
+        if info is None:
             self.diagnostics.reject("depth", "no camera_info of this image size yet")
             return
         try:
-            depth = image_to_numpy(msg, expected=("32FC1",))
-        except InvalidMessage as exc:
+            with self._lock:
+                scan, _ = scan_from_depth_message(msg, info, self._tf)
+        except ValueError as exc:
             self.diagnostics.reject("depth", str(exc))
             return
         try:
             with self._lock:
-                camera = self._tf.lookup(contract.BASE_FRAME, msg.header.frame_id, stamp)
                 odom_pose = self._odom.at(stamp)
         except LookupError as exc:
             self.diagnostics.reject("depth", f"no pose at the image stamp: {exc}")
             return
         self._last_match = stamp
         prior = compose(self._map_to_odom, odom_pose)
-        scan = virtual_scan(depth, (info.k[0], info.k[4], info.k[2], info.k[5]), camera)
         match = self.matcher.match(scan, prior)
         self.diagnostics.set_value("last_mean_residual_m", f"{match.mean_residual:.3f}")
         if not match.accepted:

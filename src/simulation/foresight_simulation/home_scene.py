@@ -381,29 +381,28 @@ class HomeRoom(SceneQueries):
         pose = self._pose
         shoulder = shoulder_position(pose, h.arm.hand)
         offered = self.held_object()
+        rest = self._rest_hand(pose, h.arm.hand)
         if h.taken:
-            target = h.arm.position if t - h.taken_at < HANDOVER_KEEP_S else \
-                self._rest_hand(pose, h.arm.hand)
             h.returning = t - h.taken_at >= HANDOVER_KEEP_S
+            target = rest if h.returning else h.arm.position
         elif offered:
             h.last_offer = t
             obj = self.data.xpos[self._object_body[offered]]
             target = clip_to_reach(shoulder, obj)
         else:
-            target = self._rest_hand(pose, h.arm.hand) if \
-                t - h.last_offer > HANDOVER_PATIENCE_S else h.arm.position
             h.returning = t - h.last_offer > HANDOVER_PATIENCE_S
+            target = rest if h.returning else h.arm.position
         if not h.taken:
-            self._maybe_take(h, t)
+            self._maybe_take(h, t, offered)
         h.arm.step(target, dt)
-        if h.returning and np.linalg.norm(h.arm.position - self._rest_hand(
-                pose, h.arm.hand)) < 0.02:
+        if h.returning and np.linalg.norm(h.arm.position - rest) < 0.02:
             self.handover = None
 
-    def _maybe_take(self, h: Handover, t: float) -> None:
-        """The person closes their hand on an object near it that the fingers let go of."""
+    def _maybe_take(self, h: Handover, t: float, held: str) -> None:
+        """The person closes their hand on an object near it that the fingers let go of
+        (`held`: the one the fingers hold now)."""
         for name in self.object_names:
-            if name in self.handed_over or name == self.held_object():
+            if name in self.handed_over or name == held:
                 continue
             pos = self.data.xpos[self._object_body[name]]
             if np.linalg.norm(pos - h.arm.position) > HANDOVER_TAKE_DIST:
