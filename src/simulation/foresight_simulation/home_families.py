@@ -32,6 +32,7 @@ from foresight_simulation.families import (
     _range,
     _uniform,
     family_path,
+    footprints_overlap,
     layout_path,
     read_camera,
     read_lighting,
@@ -183,19 +184,8 @@ def _fail(family: HomeFamily, key: str, value: Any, allowed: str) -> FamilyError
 
 
 def _overlaps(a: Furniture, b: Furniture, gap: float) -> bool:
-    """Whether two footprints come closer than `gap` (separating axis test on the rectangles
-    grown by half the gap each)."""
-    pa, pb = a.footprint(gap / 2.0), b.footprint(gap / 2.0)
-    for poly in (pa, pb):
-        for i in range(4):
-            x0, y0 = poly[i]
-            x1, y1 = poly[(i + 1) % 4]
-            nx, ny = y1 - y0, x0 - x1
-            da = [nx * x + ny * y for x, y in pa]
-            db = [nx * x + ny * y for x, y in pb]
-            if max(da) < min(db) or max(db) < min(da):
-                return False
-    return True
+    """Whether two footprints come closer than `gap` (each grown by half of it)."""
+    return footprints_overlap(a.footprint(gap / 2.0), b.footprint(gap / 2.0))
 
 
 def _inside_room(item: Furniture, layout: RoomLayout) -> bool:
