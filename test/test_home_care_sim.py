@@ -174,10 +174,14 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
         first = touches[0][0]
         at = min(probe.messages(contract.GT_ROBOT_ODOM.name),
                  key=lambda m: abs(time_to_sec(m.header.stamp) - first)).pose.pose
+        trace = [(round(time_to_sec(m.header.stamp), 2),
+                  round(m.pose.pose.position.x, 3), round(m.pose.pose.position.y, 3))
+                 for m in probe.messages(contract.LOCALIZATION_POSE.name)
+                 if abs(time_to_sec(m.header.stamp) - first) < 3.0]
         pytest.fail(f"the base touched {touches[0][1]} at {first:.2f} s ({len(touches)} "
                     f"samples), true pose ({at.position.x:.3f}, {at.position.y:.3f}, "
-                    f"{math.degrees(_yaw(at.orientation)):.0f} deg)\n"
-                    + stack.output("navigation")[-2000:])
+                    f"{math.degrees(_yaw(at.orientation)):.0f} deg); localised poses "
+                    f"within 3 s: {trace}\n" + stack.output("navigation")[-2000:])
     # where localisation and where odometry alone put the base, against the truth (map):
     # every localised pose against the true pose of its stamp, and at the end (standing)
     settled = probe.messages(contract.LOCALIZATION_POSE.name)[-1].header.stamp

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from foresight_common.mobile_manipulator import BASE_FOOTPRINT, BASE_MAX_LINEAR_ACCEL
 from foresight_common.occupancy import OccupancyMap
 
 #: Radius (m) of the circle the planner and controller keep clear: the base's 0.70 x 0.50 m
@@ -345,34 +346,30 @@ class Navigator:
             pass
 
 
+#: The head camera (1.45 m up, 30 deg down, 58 deg vertical view) sees an obstacle 10 cm
+#: tall only from ~0.7 m ahead of the base's centre: a scan says nothing about what is
+#: nearer, so it does not clear what was seen there before.
+BLIND_RANGE = 0.7
+
+
 # --- what the camera sees that the map does not know ------------------------------------------
-@dataclass(frozen=True)
-class ObstacleLayerConfig:
-    keep_s: float = 10.0             # an obstacle out of view is forgotten after this
-    known_margin: float = 0.08       # points this close to the map's obstacles are the map
-    mark_radius: float = 0.05        # m marked around each point
-    max_points: int = 4000
+class ScanMemory:
+    """Scan points in one fixed frame (map or odom) with the time each was last seen. A new
+    scan replaces what it covers (its bearings up to its ranges), so an obstacle that went
+    away is cleared when the camera looks there again; points out of view (or below it:
+    nearer than `blind_range`) are kept for `keep_s`."""
 
-
-class ObstacleLayer:
-    """Obstacles the depth camera sees that the known map lacks (floor clutter, a moved
-    chair, a person standing still): points in the map frame with the time they were last
-    seen. A new scan replaces what it covers (its bearings up to its ranges), so an
-    obstacle that went away is cleared when the camera looks there again; points out of
-    view are kept for `keep_s`."""
-
-    def __init__(self, known: OccupancyMap,
-                 config: ObstacleLayerConfig = ObstacleLayerConfig()) -> None:
-        self.known = known
-        self.config = config
+    def __init__(self, keep_s: float, max_points: int, blind_range: float = 0.0) -> None:
+        self.keep_s = keep_s
+        self.max_points = max_points
+        self.blind_range = blind_range      # m: nearer than this the camera sees no obstacle
         self.points = np.zeros((0, 2))
         self.seen = np.zeros(0)
-        self._grid: OccupancyMap | None = None    # the marked map, until the next scan
 
-    def add_scan(self, t: float, pose: Sequence[float], scan_base: np.ndarray,
-                 fov: float) -> None:
-        """A virtual scan (points in base_link) taken at base pose `pose` (map) with a
-        horizontal field of view `fov` (rad) centred ahead."""
+    def add(self, t: float, pose: Sequence[float], scan_base: np.ndarray,
+            fov: float) -> np.ndarray:
+        """Fold in a scan (points in base_link, horizontal field of view `fov` rad centred
+        ahead) taken at base pose `pose` in this frame; returns the scan in this frame."""
         c, s = math.cos(pose[2]), math.sin(pose[2])
         origin = np.array(pose[:2], dtype=float)
         scan = scan_base @ np.array([[c, s], [-s, c]]) + origin
@@ -382,14 +379,53 @@ class ObstacleLayer:
             bearing = (bearing + math.pi) % (2 * math.pi) - math.pi
             in_view = np.abs(bearing) < fov / 2.0
             reach = np.max(np.hypot(scan_base[:, 0], scan_base[:, 1])) if len(scan) else 0.0
-            covered = in_view & (np.hypot(rel[:, 0], rel[:, 1]) < reach)
-            stale = t - self.seen > self.config.keep_s
-            keep = ~(covered | stale)
+            distance = np.hypot(rel[:, 0], rel[:, 1])
+            covered = in_view & (distance < reach) & (distance > self.blind_range)
+            keep = ~(covered | (t - self.seen > self.keep_s))
             self.points, self.seen = self.points[keep], self.seen[keep]
-        new = scan[self.known.clearance_at(scan) > self.config.known_margin]
+        return scan
+
+    def keep(self, t: float, points: np.ndarray) -> None:
+        self.points = np.vstack([self.points, points])[-self.max_points:]
+        self.seen = np.concatenate([self.seen, np.full(len(points), t)])[-self.max_points:]
+
+    def in_base(self, pose: Sequence[float]) -> np.ndarray:
+        """The points in base_link of a base at `pose` (this frame)."""
+        c, s = math.cos(pose[2]), math.sin(pose[2])
+        return (self.points - np.array(pose[:2], dtype=float)) @ np.array([[c, -s], [s, c]])
+
+
+@dataclass(frozen=True)
+class ObstacleLayerConfig:
+    keep_s: float = 10.0             # an obstacle out of view is forgotten after this
+    known_margin: float = 0.08       # points this close to the map's obstacles are the map
+    mark_radius: float = 0.05        # m marked around each point
+    max_points: int = 4000
+    blind_range: float = BLIND_RANGE
+
+
+class ObstacleLayer:
+    """Obstacles the depth camera sees that the known map lacks (floor clutter, a moved
+    chair, a person standing still), remembered in the map frame (ScanMemory)."""
+
+    def __init__(self, known: OccupancyMap,
+                 config: ObstacleLayerConfig = ObstacleLayerConfig()) -> None:
+        self.known = known
+        self.config = config
+        self.memory = ScanMemory(config.keep_s, config.max_points, config.blind_range)
+        self._grid: OccupancyMap | None = None    # the marked map, until the next scan
+
+    @property
+    def points(self) -> np.ndarray:
+        return self.memory.points
+
+    def add_scan(self, t: float, pose: Sequence[float], scan_base: np.ndarray,
+                 fov: float) -> None:
+        """A virtual scan (points in base_link) taken at base pose `pose` (map) with a
+        horizontal field of view `fov` (rad) centred ahead."""
+        scan = self.memory.add(t, pose, scan_base, fov)
+        self.memory.keep(t, scan[self.known.clearance_at(scan) > self.config.known_margin])
         self._grid = None
-        self.points = np.vstack([self.points, new])[-self.config.max_points:]
-        self.seen = np.concatenate([self.seen, np.full(len(new), t)])[-self.config.max_points:]
 
     def grid(self) -> OccupancyMap:
         """The known map with the seen obstacles marked (built once per scan: the control
@@ -399,3 +435,65 @@ class ObstacleLayer:
         if self._grid is None:
             self._grid = self.known.with_obstacles(self.points, self.config.mark_radius)
         return self._grid
+
+
+# --- the last line of defence: what the camera sees around the footprint ----------------------
+@dataclass(frozen=True)
+class MonitorConfig:
+    half_length: float = BASE_FOOTPRINT[0] / 2.0   # m, along base x
+    half_width: float = BASE_FOOTPRINT[1] / 2.0    # m, along base y
+    margin: float = 0.03             # m kept between the footprint and anything seen
+    latency_s: float = 0.3           # command -> motion, and the scan's age
+    decel: float = BASE_MAX_LINEAR_ACCEL   # m/s^2 the base brakes with
+    steps: int = 8
+
+
+def footprint_distance(points: np.ndarray, half_length: float, half_width: float
+                       ) -> np.ndarray:
+    """Distance (m) of base-frame points to the footprint rectangle (0 inside)."""
+    dx = np.maximum(np.abs(points[:, 0]) - half_length, 0.0)
+    dy = np.maximum(np.abs(points[:, 1]) - half_width, 0.0)
+    return np.hypot(dx, dy)
+
+
+def monitor(command: Command, points: np.ndarray,
+            config: MonitorConfig = MonitorConfig()) -> Command:
+    """The command, slowed or stopped so the footprint cannot touch what the camera saw
+    (points in base_link now) within its stopping distance: the motion is rolled out for
+    the latency plus the braking time; points beyond the margin must stay beyond it,
+    points already inside it must not get closer. Independent of localisation: it guards
+    against a wrong map pose as much as against an obstacle the map lacks."""
+    if not len(points) or (command.vx == command.vy == command.wz == 0.0):
+        return command
+    start = footprint_distance(points, config.half_length, config.half_width)
+    floor = np.minimum(start, config.margin) - 1e-3
+    for scale in (1.0, 0.5, 0.25):
+        vx, vy = command.vx * scale, command.vy * scale
+        horizon = config.latency_s + math.hypot(vx, vy) / (2.0 * config.decel)
+        if _sweep_clear(points, vx, vy, command.wz, horizon, floor, config):
+            if scale == 1.0:
+                return command
+            return Command(vx, vy, command.wz, f"slowed to {scale:.0%}: an obstacle in "
+                           f"view {float(np.min(start)):.2f} m from the footprint")
+    # no translation is safe: turn on the spot where that is clear, else stand still
+    turn = command.wz if _sweep_clear(points, 0.0, 0.0, command.wz, config.latency_s,
+                                      floor, config) else 0.0
+    return Command(0.0, 0.0, turn, f"blocked: an obstacle in view "
+                   f"{float(np.min(start)):.2f} m from the footprint")
+
+
+def _sweep_clear(points: np.ndarray, vx: float, vy: float, wz: float, horizon: float,
+                 floor: np.ndarray, config: MonitorConfig) -> bool:
+    """Whether the footprint moving with the twist for `horizon` s keeps every point at
+    least its floor away (the points move the other way in the base's frame)."""
+    x = y = yaw = 0.0
+    dt = horizon / config.steps
+    for _ in range(config.steps):
+        x += (vx * math.cos(yaw) - vy * math.sin(yaw)) * dt
+        y += (vx * math.sin(yaw) + vy * math.cos(yaw)) * dt
+        yaw += wz * dt
+        c, s = math.cos(yaw), math.sin(yaw)
+        rel = (points - np.array([x, y])) @ np.array([[c, -s], [s, c]])
+        if np.any(footprint_distance(rel, config.half_length, config.half_width) < floor):
+            return False
+    return True

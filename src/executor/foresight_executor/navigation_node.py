@@ -56,6 +56,7 @@ from foresight_common.room_layout import load_room_layout
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
     ControllerConfig,
+    MonitorConfig,
     Navigator,
     NavigatorConfig,
     NoPathError,
@@ -63,6 +64,8 @@ from foresight_executor.navigation import (
     ObstacleLayerConfig,
     PlannerConfig,
     PredictedPerson,
+    ScanMemory,
+    monitor,
 )
 
 #: The static transforms this node needs: the camera's mounting on the base.
@@ -101,6 +104,9 @@ class NavigationParams:
     obstacle_keep_s: float = field(default=10.0, metadata=param(
         "An obstacle out of the camera's view is forgotten after this (s)", low=0.5,
         high=600.0))
+    monitor_margin_m: float = field(default=0.03, metadata=param(
+        "Kept between the footprint and anything the camera saw, whatever the map pose says "
+        "(the collision monitor; m)", low=0.0, high=0.3))
     pose_timeout_s: float = field(default=0.5, metadata=param(
         "The base stops when its odometry is older than this, or localisation older than "
         "10 times this (s)", low=0.05, high=5.0))
@@ -122,6 +128,11 @@ class NavigationNode(Node):
         self._lock = threading.Lock()
         self._odom = PoseHistory(span_s=10.0)
         self.layer = ObstacleLayer(self.grid, ObstacleLayerConfig(keep_s=p.obstacle_keep_s))
+        # what the camera saw near the base, in odom: the collision monitor's input, free
+        # of localisation errors
+        self.near = ScanMemory(keep_s=3.0, max_points=3000,
+                               blind_range=self.layer.config.blind_range)
+        self.monitor_config = MonitorConfig(margin=p.monitor_margin_m)
         self._mounts = TransformBuffer()              # static: the camera on the base
         self._depth_info = None
         self._last_depth = -math.inf
@@ -223,20 +234,23 @@ class NavigationNode(Node):
         self._apply_scan()
 
     def _apply_scan(self) -> None:
-        """The pending scan into the obstacle layer at the base's pose of its stamp."""
+        """The pending scan into the collision monitor's memory (odom) and the obstacle
+        layer (map) at the base's pose of its stamp."""
         with self._lock:
             newest = self._odom.latest()
-            if self._pending_scan is None or newest is None or self._map_to_odom is None \
-                    or newest[0] < self._pending_scan[0]:
+            if self._pending_scan is None or newest is None or newest[0] < self._pending_scan[0]:
                 return
             stamp, scan, fov = self._pending_scan
             self._pending_scan = None
             try:
-                pose = compose(self._map_to_odom, self._odom.at(stamp))
+                in_odom = self._odom.at(stamp)
             except LookupError as exc:
                 self.diagnostics.reject("depth", f"no odometry at its stamp: {exc}")
                 return
-            self.layer.add_scan(stamp, pose, scan, fov)
+            self.near.keep(stamp, self.near.add(stamp, in_odom, scan, fov))
+            if self._map_to_odom is None:
+                return
+            self.layer.add_scan(stamp, compose(self._map_to_odom, in_odom), scan, fov)
             points = len(self.layer.points)
         self.diagnostics.set_value("obstacle_points", str(points))
 
@@ -372,6 +386,7 @@ class NavigationNode(Node):
                 if navigator.done is not None:
                     return self._finish(handle, result, navigator.done == "", navigator.done,
                                         pose, started, navigator.replans)
+                command = self._guard(command)
                 if navigator.replans != replans:
                     replans = navigator.replans
                     self.get_logger().info(f"planned around {len(people)} predicted person "
@@ -403,6 +418,19 @@ class NavigationNode(Node):
             self.diagnostics.count("goals.failed")
             self.get_logger().warning(f"navigation failed: {reason}")
         return result
+
+    def _guard(self, command):
+        """The collision monitor: the command slowed or stopped by what the camera saw
+        near the footprint (odom frame, so a wrong map pose cannot hide it)."""
+        with self._lock:
+            newest = self._odom.latest()
+            near = self.near.in_base(newest[1]) if newest is not None else np.zeros((0, 2))
+        guarded = monitor(command, near, self.monitor_config)
+        if guarded is not command:
+            kind = "stopped" if guarded.reason.startswith("blocked") else "slowed"
+            self.diagnostics.count(f"monitor.{kind}")
+            self.diagnostics.set_value("monitor.last", guarded.reason)
+        return guarded
 
     # --- outputs -------------------------------------------------------------------------------
     def _command(self, vx: float, vy: float, wz: float) -> None:

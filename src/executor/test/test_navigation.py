@@ -13,12 +13,17 @@ import pytest
 from foresight_common.occupancy import room_map
 from foresight_common.room_layout import load_room_layout
 from foresight_executor.navigation import (
+    BLIND_RANGE,
     ROBOT_RADIUS,
+    Command,
     Navigator,
     NoPathError,
     ObstacleLayer,
     PredictedPerson,
+    ScanMemory,
     control,
+    footprint_distance,
+    monitor,
     plan_path,
 )
 
@@ -167,3 +172,53 @@ def test_seen_clutter_is_planned_around_and_cleared_when_gone(grid):
     # what the map already has (the table's edge) is not added again
     layer.add_scan(2.0, (1.3, 2.4, 0.0), np.array([[1.1, 0.0]]), math.radians(72))
     assert len(layer.points) == 0
+
+
+def test_an_obstacle_below_the_cameras_view_is_not_cleared_by_a_later_scan():
+    """Seen 1.2 m ahead, then the base drives up to it: the next scan (of the wall beyond)
+    cannot see 0.5 m ahead, so it keeps the point; a scan from further back clears it."""
+    memory = ScanMemory(keep_s=10.0, max_points=100, blind_range=BLIND_RANGE)
+    memory.keep(0.0, memory.add(0.0, (0.0, 0.0, 0.0), np.array([[1.2, 0.0]]), 1.0))
+    memory.add(1.0, (0.7, 0.0, 0.0), np.array([[3.0, 0.0]]), 1.0)
+    assert len(memory.points) == 1
+    assert memory.in_base((0.7, 0.0, math.pi / 2)) == pytest.approx(np.array([[0.0, -0.5]]))
+    memory.add(2.0, (0.0, 0.0, 0.0), np.array([[3.0, 0.0]]), 1.0)
+    assert len(memory.points) == 0
+
+
+def _wall(x: float) -> np.ndarray:
+    """Points of a wall across the base's path, `x` m ahead of its centre (base frame)."""
+    return np.array([[x, y] for y in np.linspace(-1.0, 1.0, 41)])
+
+
+def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
+    """Hand-computed cases: footprint 0.70 x 0.50 m, margin 3 cm, 0.3 s latency, 0.5 m/s^2.
+    Stopping distance v * 0.3 + v^2 / 1.0: 0.40 m at 0.5 m/s, 0.1375 at 0.25, 0.053 at 0.125.
+    A wall 0.60 m ahead of the front (0.95 from the centre) is clear; 0.30 m ahead slows to
+    50 %, 0.12 m to 25 %, 0.04 m stops the translation. Sideways and backwards stay free; a
+    point already inside the margin may only be left."""
+    ahead = Command(0.5, 0.0, 0.0, "following the path")
+    assert monitor(ahead, _wall(0.95)) is ahead
+    half = monitor(ahead, _wall(0.65))
+    assert half.vx == pytest.approx(0.25) and half.reason.startswith("slowed to 50%")
+    slowed = monitor(ahead, _wall(0.47))
+    assert slowed.vx == pytest.approx(0.125) and slowed.reason.startswith("slowed to 25%")
+    stopped = monitor(ahead, _wall(0.39))
+    assert (stopped.vx, stopped.vy) == (0.0, 0.0) and stopped.reason.startswith("blocked")
+    backwards = Command(-0.3, 0.0, 0.0, "")
+    assert monitor(backwards, _wall(0.39)) is backwards
+    sideways = Command(0.0, 0.4, 0.0, "")
+    assert monitor(sideways, _wall(0.39)) is sideways
+    inside = _wall(0.36)                               # 1 cm from the front edge
+    assert monitor(ahead, inside).vx == 0.0 and monitor(backwards, inside) is backwards
+    # turning on the spot sweeps the corners (0.43 m from the centre) forward
+    turn = Command(0.0, 0.0, 1.0, "")
+    assert monitor(turn, _wall(0.40)).wz == 0.0
+    assert monitor(turn, _wall(0.50)) is turn
+    # nothing seen: nothing changes
+    assert monitor(ahead, np.zeros((0, 2))) is ahead
+
+
+def test_footprint_distance_is_zero_inside_and_euclidean_outside():
+    points = np.array([[0.0, 0.0], [0.45, 0.0], [0.0, -0.35], [0.38, 0.29]])
+    assert footprint_distance(points, 0.35, 0.25) == pytest.approx([0.0, 0.1, 0.1, 0.05])

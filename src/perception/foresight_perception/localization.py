@@ -30,8 +30,15 @@ class LocalizerConfig:
     min_points: int = 40
     min_inlier_share: float = 0.5     # of the scan's points within 3 Huber widths of the map
     max_mean_residual: float = 0.06   # m, of the points' distance to the nearest obstacle
-    max_correction: float = 0.5       # m from the odometry prediction
+    max_correction: float = 0.5       # m from the odometry prediction (the first match)
     max_yaw_correction: float = 0.35  # rad
+    # After a match, what odometry can have drifted since: a base allowance plus a share of
+    # the motion (wheel odometry is off by 1-3 %; a wrong minimum of the match is often
+    # 0.2-0.5 m away and must not be taken for drift)
+    correction_base: float = 0.10     # m
+    correction_per_m: float = 0.08    # m per m driven since the last accepted match
+    yaw_correction_base: float = 0.08     # rad
+    yaw_correction_per_rad: float = 0.08  # rad per rad turned since
     # The odometry prediction as a prior: what the view does not constrain (facing a flat
     # shelf, the position along it) stays where odometry puts it instead of drifting.
     point_sigma: float = 0.03         # m, a scan point's distance to its outline
@@ -99,10 +106,19 @@ class ScanMatcher:
         gradient = offset[rows, nearest] / np.maximum(d, 1e-9)[:, None]
         return d, gradient, self.trust[nearest]
 
-    def match(self, scan: np.ndarray, prior: tuple[float, float, float]) -> Match:
+    def match(self, scan: np.ndarray, prior: tuple[float, float, float],
+              since_last: tuple[float, float] | None = None) -> Match:
         """Refine `prior` (map -> base_link from odometry and the last correction) so the
-        scan's points land on the map's obstacles."""
+        scan's points land on the map's obstacles. `since_last` (m driven, rad turned since
+        the last accepted match; None before the first) bounds the correction odometry can
+        explain."""
         cfg = self.config
+        max_shift, max_turn = cfg.max_correction, cfg.max_yaw_correction
+        if since_last is not None:
+            max_shift = min(max_shift, cfg.correction_base + cfg.correction_per_m *
+                            since_last[0])
+            max_turn = min(max_turn, cfg.yaw_correction_base + cfg.yaw_correction_per_rad *
+                           since_last[1])
         pose = np.array(prior, dtype=float)
         if len(scan) < cfg.min_points:
             return Match(tuple(pose), len(scan), math.inf, False,
@@ -142,7 +158,7 @@ class ScanMatcher:
             reason = f"{int(inliers.sum())} of {len(scan)} points on the map's obstacles"
         elif mean > cfg.max_mean_residual:
             reason = f"mean residual {mean:.3f} m"
-        elif shift > cfg.max_correction or turn > cfg.max_yaw_correction:
+        elif shift > max_shift or turn > max_turn:
             reason = f"correction {shift:.2f} m / {math.degrees(turn):.0f} deg is more than " \
                      "odometry drifts"
         try:

@@ -89,7 +89,7 @@ class LocalizationNode(Node):
         self._odom = PoseHistory(span_s=p.odom_history_s)
         self._info: CameraInfo | None = None
         self._last_match = -math.inf
-        self._last_pose = None
+        self._accepted_at: tuple[float, float, float] | None = None   # odom pose then
         self.diagnostics = DiagnosticsReporter(self, "localization")
         self.pub_tf = create_publisher(self, contract.TF_TOPIC)
         self.pub_pose = create_publisher(self, contract.LOCALIZATION_POSE)
@@ -140,7 +140,11 @@ class LocalizationNode(Node):
             return
         self._last_match = stamp
         prior = compose(self._map_to_odom, odom_pose)
-        match = self.matcher.match(scan, prior)
+        since = None
+        if self._accepted_at is not None:
+            moved = compose(inverse(self._accepted_at), odom_pose)
+            since = (math.hypot(moved[0], moved[1]), abs(moved[2]))
+        match = self.matcher.match(scan, prior, since)
         self.diagnostics.set_value("last_mean_residual_m", f"{match.mean_residual:.3f}")
         if not match.accepted:
             self.diagnostics.count("matches.refused")
@@ -154,6 +158,7 @@ class LocalizationNode(Node):
                     prior[1] + w * (match.pose[1] - prior[1]), prior[2] + w * dyaw)
             with self._lock:
                 self._map_to_odom = compose(pose, inverse(odom_pose))
+            self._accepted_at = odom_pose
         self._publish_pose(msg.header.stamp, pose, match.covariance)
 
     def _publish_pose(self, stamp, pose: tuple[float, float, float],

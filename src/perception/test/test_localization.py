@@ -84,6 +84,21 @@ def test_bad_matches_are_refused_with_a_reason(matcher):
     assert not match.accepted and match.reason
 
 
+def test_a_correction_is_bounded_by_the_motion_since_the_last_match(matcher):
+    """The 18 cm / 4.6 deg correction is taken as the first match, and after 2 m of driving
+    (what odometry may drift then), but not right after an accepted match: there it is a
+    jump odometry cannot explain (the shape of a wrong minimum), refused with the reason."""
+    pose, scan = _scans("home_smoke", 0)[2]
+    prior = (pose[0] + 0.15, pose[1] - 0.1, pose[2] + 0.08)
+    assert matcher.match(scan, prior).accepted
+    assert matcher.match(scan, prior, since_last=(2.0, 0.5)).accepted
+    jump = matcher.match(scan, prior, since_last=(0.05, 0.0))
+    assert not jump.accepted and "more than odometry drifts" in jump.reason
+    small = matcher.match(scan, (pose[0] + 0.03, pose[1] - 0.02, pose[2] + 0.02),
+                          since_last=(0.05, 0.0))
+    assert small.accepted and math.dist(small.pose[:2], pose[:2]) < 0.03
+
+
 def test_planar_pose_algebra():
     a, b = (1.0, 2.0, 0.5), (0.3, -0.2, 1.0)
     back = compose(compose(a, b), inverse(b))
