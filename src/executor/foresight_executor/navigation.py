@@ -148,6 +148,7 @@ class ControllerConfig:
                                      # what the base can, as rollouts start at the commanded
                                      # speed, not at the one the base still has
     latency_s: float = 0.3           # command -> motion, allowed for when braking
+    base_accel: float = BASE_MAX_LINEAR_ACCEL   # m/s^2 the base changes velocity with
     lookahead: float = 0.6           # m along the path
     horizon: float = 1.5             # s of rollout per candidate
     comfort_m: float = 0.8           # kept from a person's predicted body centre
@@ -196,7 +197,8 @@ def _lookahead_point(path: Sequence[tuple[float, float]], xy: np.ndarray,
 
 def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[float, float]],
             goal_yaw: float, people: Sequence[PredictedPerson],
-            config: ControllerConfig = ControllerConfig()) -> Command:
+            config: ControllerConfig = ControllerConfig(),
+            velocity: Sequence[float] = (0.0, 0.0)) -> Command:
     """One velocity command for the base at `pose` (x, y, yaw in map) following `path` to
     its end, turning to `goal_yaw` there. Candidates (direction x speed, world frame) are
     rolled out over the horizon; one is admissible when the robot keeps its radius from the
@@ -222,11 +224,15 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
                                               + lag * lag) - lag, 0.03))
     times = np.linspace(0.25, config.horizon, 6)
     here = float(grid.clearance_at(xy[None, :])[0])
+    now_velocity = np.asarray(velocity, dtype=float)
     best: tuple[float, np.ndarray, str] | None = None
     for offset in np.radians([0, -20, 20, -40, 40, -60, 60, -90, 90]):
         unit = np.array([math.cos(heading + offset), math.sin(heading + offset)])
-        for speed in (top, 0.66 * top, 0.33 * top):
-            rollout = xy[None, :] + times[:, None] * speed * unit[None, :]
+        for speed in (top, 0.66 * top, 0.33 * top, 0.0):
+            if speed == 0.0 and offset != 0.0:
+                continue                     # one candidate that stops
+            rollout = xy[None, :] + ramped_offsets(now_velocity, speed * unit, times,
+                                                   config.base_accel, config.latency_s)
             clearance = grid.clearance_at(rollout)
             floor = config.robot_radius - CLEARANCE_SLACK
             if np.min(clearance) < floor and not (here < floor and clearance[-1] > here
@@ -239,6 +245,7 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
             score = progress - 0.05 * abs(offset)
             if best is None or score > best[0]:
                 reason = "following the path" if offset == 0 and speed == top else \
+                    "stopping" if speed == 0.0 else \
                     "around a predicted person" if people else "around an obstacle"
                 best = (score, speed * unit, reason)
     if best is None:
@@ -252,6 +259,22 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
     wz = float(np.clip(config.heading_gain * _wrap(face - yaw), -config.max_angular,
                        config.max_angular))
     return Command(float(vx), float(vy), wz, best[2])
+
+
+def ramped_offsets(v0: np.ndarray, target: np.ndarray, times: np.ndarray, accel: float,
+                   latency: float) -> np.ndarray:
+    """(n, 2) displacements at `times` of a base moving at `v0` (world, m/s) that is told
+    to move at `target`: unchanged for the latency, then changing velocity at `accel`
+    towards the target, then holding it (what the base driver does with a command)."""
+    delta = np.asarray(target, dtype=float) - v0
+    change = float(np.linalg.norm(delta))
+    ramp = change / accel if change > 0.0 else 0.0
+    direction = delta / change if change > 0.0 else np.zeros(2)
+    t = np.asarray(times, dtype=float)[:, None]
+    during = np.clip(t - latency, 0.0, ramp)        # time spent ramping by then
+    after = np.maximum(t - latency - ramp, 0.0)     # time at the target velocity by then
+    return v0[None, :] * (t - after) + 0.5 * accel * during ** 2 * direction[None, :] + \
+        np.asarray(target, dtype=float)[None, :] * after
 
 
 def _too_close(rollout: np.ndarray, times: np.ndarray, people: Sequence[PredictedPerson],
@@ -303,15 +326,15 @@ class Navigator:
         self.path = plan_path(self.grid, pose[:2], self.goal[:2], self.config.planner)
         self._best_left = math.inf
 
-    def step(self, t: float, pose: Sequence[float],
-             people: Sequence[PredictedPerson]) -> Command:
+    def step(self, t: float, pose: Sequence[float], people: Sequence[PredictedPerson],
+             velocity: Sequence[float] = (0.0, 0.0)) -> Command:
         """The command for now. A blocked controller, or one that has made no progress
         (5 cm towards the goal) for `replan_after_s`, counts as blocked: plan around the
         people; blocked `give_up_after_s` in all ends the goal with the reason."""
         dt = 0.0 if self._last_t is None else max(t - self._last_t, 0.0)
         self._last_t = t
         command = control(self.grid, pose, self.path, self.goal[2], people,
-                          self.config.controller)
+                          self.config.controller, velocity)
         if command.reason == "arrived":
             self.done = ""
             return command
@@ -450,8 +473,8 @@ class MonitorConfig:
     half_width: float = BASE_FOOTPRINT[1] / 2.0    # m, along base y
     margin: float = 0.03             # m kept between the footprint and anything seen
     latency_s: float = 0.3           # command -> motion, and the scan's age
-    decel: float = BASE_MAX_LINEAR_ACCEL   # m/s^2 the base brakes with
-    steps: int = 8
+    decel: float = BASE_MAX_LINEAR_ACCEL   # m/s^2 the base changes velocity with
+    step_s: float = 0.04             # s per step of the rollout
 
 
 def footprint_distance(points: np.ndarray, half_length: float, half_width: float
@@ -462,44 +485,62 @@ def footprint_distance(points: np.ndarray, half_length: float, half_width: float
     return np.hypot(dx, dy)
 
 
-def monitor(command: Command, points: np.ndarray,
-            config: MonitorConfig = MonitorConfig()) -> Command:
+def monitor(command: Command, points: np.ndarray, config: MonitorConfig = MonitorConfig(),
+            current: Sequence[float] = (0.0, 0.0)) -> Command:
     """The command, slowed or stopped so the footprint cannot touch what the camera saw
-    (points in base_link now) within its stopping distance: the motion is rolled out for
-    the latency plus the braking time; points beyond the margin must stay beyond it,
-    points already inside it must not get closer. Independent of localisation: it guards
-    against a wrong map pose as much as against an obstacle the map lacks."""
-    if not len(points) or (command.vx == command.vy == command.wz == 0.0):
+    (points in base_link now): the base, moving at `current` (base frame, m/s), keeps that
+    velocity for the latency, changes to the command at the base's acceleration and then
+    brakes to a stop; points beyond the margin must stay beyond it all along, points
+    already inside it must not get closer. Independent of localisation: it guards against
+    a wrong map pose as much as against an obstacle the map lacks."""
+    moving = math.hypot(*current) > 1e-3
+    if not len(points) or (command.vx == command.vy == command.wz == 0.0 and not moving):
         return command
     start = footprint_distance(points, config.half_length, config.half_width)
     floor = np.minimum(start, config.margin) - 1e-3
+    v0 = np.asarray(current, dtype=float)
     for scale in (1.0, 0.5, 0.25):
-        vx, vy = command.vx * scale, command.vy * scale
-        horizon = config.latency_s + math.hypot(vx, vy) / (2.0 * config.decel)
-        if _sweep_clear(points, vx, vy, command.wz, horizon, floor, config):
+        target = np.array([command.vx, command.vy]) * scale
+        if _sweep_clear(points, v0, target, command.wz, floor, config):
             if scale == 1.0:
                 return command
-            return Command(vx, vy, command.wz, f"slowed to {scale:.0%}: an obstacle in "
-                           f"view {float(np.min(start)):.2f} m from the footprint")
-    # no translation is safe: turn on the spot where that is clear, else stand still
-    turn = command.wz if _sweep_clear(points, 0.0, 0.0, command.wz, config.latency_s,
-                                      floor, config) else 0.0
+            return Command(float(target[0]), float(target[1]), command.wz,
+                           f"slowed to {scale:.0%}: an obstacle in view "
+                           f"{float(np.min(start)):.2f} m from the footprint")
+    # no translation is safe: stop (turning on the spot only where that is clear)
+    turn = command.wz if _sweep_clear(points, v0, np.zeros(2), command.wz, floor,
+                                      config) else 0.0
     return Command(0.0, 0.0, turn, f"blocked: an obstacle in view "
                    f"{float(np.min(start)):.2f} m from the footprint")
 
 
-def _sweep_clear(points: np.ndarray, vx: float, vy: float, wz: float, horizon: float,
+def _sweep_clear(points: np.ndarray, v0: np.ndarray, target: np.ndarray, wz: float,
                  floor: np.ndarray, config: MonitorConfig) -> bool:
-    """Whether the footprint moving with the twist for `horizon` s keeps every point at
-    least its floor away (the points move the other way in the base's frame)."""
-    x = y = yaw = 0.0
-    dt = horizon / config.steps
-    for _ in range(config.steps):
-        x += (vx * math.cos(yaw) - vy * math.sin(yaw)) * dt
-        y += (vx * math.sin(yaw) + vy * math.cos(yaw)) * dt
+    """Whether the footprint keeps every point at least its floor away while the base
+    (velocities in its frame at the start) holds `v0` for the latency, changes to `target`
+    at the base's acceleration and brakes to a stop, turning at `wz` (the points move the
+    other way in the base's frame)."""
+    x = y = yaw = t = 0.0
+    velocity = v0.astype(float).copy()
+    braking = False
+    dt = config.step_s
+    while True:
+        if t >= config.latency_s:
+            goal = np.zeros(2) if braking else target
+            delta = goal - velocity
+            size = float(np.linalg.norm(delta))
+            if size <= config.decel * dt:
+                velocity = goal.copy()
+                if braking:
+                    return True
+                braking = True
+            else:
+                velocity = velocity + delta * (config.decel * dt / size)
+        x += (velocity[0] * math.cos(yaw) - velocity[1] * math.sin(yaw)) * dt
+        y += (velocity[0] * math.sin(yaw) + velocity[1] * math.cos(yaw)) * dt
         yaw += wz * dt
+        t += dt
         c, s = math.cos(yaw), math.sin(yaw)
         rel = (points - np.array([x, y])) @ np.array([[c, -s], [s, c]])
         if np.any(footprint_distance(rel, config.half_length, config.half_width) < floor):
             return False
-    return True

@@ -127,6 +127,7 @@ class NavigationNode(Node):
             give_up_after_s=p.give_up_after_s)
         self._lock = threading.Lock()
         self._odom = PoseHistory(span_s=10.0)
+        self._velocity = (0.0, 0.0)          # the base's, in base_link (odom's twist)
         self.layer = ObstacleLayer(self.grid, ObstacleLayerConfig(keep_s=p.obstacle_keep_s))
         # what the camera saw near the base, in odom: the collision monitor's input, free
         # of localisation errors
@@ -168,9 +169,15 @@ class NavigationNode(Node):
 
     # --- inputs ------------------------------------------------------------------------------
     def on_odom(self, msg) -> None:
+        twist = msg.twist.twist
+        velocity = (float(twist.linear.x), float(twist.linear.y))
+        if not all(math.isfinite(v) for v in velocity):
+            self.diagnostics.reject("odom", f"velocity not finite: {velocity}")
+            return
         try:
             with self._lock:
                 self._odom.add(*odometry_pose(msg))
+                self._velocity = velocity
         except ValueError as exc:
             self.diagnostics.reject("odom", str(exc))
             return
@@ -382,7 +389,10 @@ class NavigationNode(Node):
             else:
                 with self._lock:
                     navigator.grid = self.layer.grid()
-                command = navigator.step(now, pose, people)
+                with self._lock:
+                    vx, vy = self._velocity
+                c, s = math.cos(pose[2]), math.sin(pose[2])
+                command = navigator.step(now, pose, people, (c * vx - s * vy, s * vx + c * vy))
                 if navigator.done is not None:
                     return self._finish(handle, result, navigator.done == "", navigator.done,
                                         pose, started, navigator.replans)
@@ -423,9 +433,9 @@ class NavigationNode(Node):
         """The collision monitor: the command slowed or stopped by what the camera saw
         near the footprint (odom frame, so a wrong map pose cannot hide it)."""
         with self._lock:
-            newest = self._odom.latest()
+            newest, velocity = self._odom.latest(), self._velocity
             near = self.near.in_base(newest[1]) if newest is not None else np.zeros((0, 2))
-        guarded = monitor(command, near, self.monitor_config)
+        guarded = monitor(command, near, self.monitor_config, velocity)
         if guarded is not command:
             kind = "stopped" if guarded.reason.startswith("blocked") else "slowed"
             self.diagnostics.count(f"monitor.{kind}")

@@ -25,6 +25,7 @@ from foresight_executor.navigation import (
     footprint_distance,
     monitor,
     plan_path,
+    ramped_offsets,
 )
 
 ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
@@ -91,10 +92,12 @@ def test_controller_keeps_the_comfort_distance_from_a_predicted_position(grid):
     person = [PredictedPerson(0.0, 2.3, 1.9), PredictedPerson(1.0, 1.3, 1.55)]
     dodged = control(grid, (1.3, 2.4, -math.pi / 2), path, -math.pi / 2, person)
     assert dodged.reason != "following the path"
-    # its rollout keeps 0.8 m from the predicted position at 1 s
+    # its rollout (from rest: 0.3 s latency, then 0.5 m/s^2) keeps 0.8 m from the
+    # predicted position at 1 s
     c, s = math.cos(-math.pi / 2), math.sin(-math.pi / 2)
     world = np.array([c * dodged.vx - s * dodged.vy, s * dodged.vx + c * dodged.vy])
-    at_one_second = np.array([1.3, 2.4]) + world * 1.0
+    at_one_second = np.array([1.3, 2.4]) + ramped_offsets(np.zeros(2), world, [1.0], 0.5,
+                                                          0.3)[0]
     assert math.dist(at_one_second, (1.3, 1.55)) >= 0.8 - 1e-6
 
 
@@ -193,10 +196,11 @@ def _wall(x: float) -> np.ndarray:
 
 def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
     """Hand-computed cases: footprint 0.70 x 0.50 m, margin 3 cm, 0.3 s latency, 0.5 m/s^2.
-    Stopping distance v * 0.3 + v^2 / 1.0: 0.40 m at 0.5 m/s, 0.1375 at 0.25, 0.053 at 0.125.
-    A wall 0.60 m ahead of the front (0.95 from the centre) is clear; 0.30 m ahead slows to
-    50 %, 0.12 m to 25 %, 0.04 m stops the translation. Sideways and backwards stay free; a
-    point already inside the margin may only be left."""
+    From rest a command u moves the base u^2/2a while it speeds up and u^2/2a while it
+    brakes: 0.50 m at 0.5 m/s, 0.125 at 0.25, 0.031 at 0.125. A wall 0.60 m ahead of the
+    front (0.95 from the centre) is clear; 0.30 m ahead slows to 50 %, 0.12 m to 25 %, 0.04 m
+    stops the translation. Sideways and backwards stay free; a point already inside the
+    margin may only be left."""
     ahead = Command(0.5, 0.0, 0.0, "following the path")
     assert monitor(ahead, _wall(0.95)) is ahead
     half = monitor(ahead, _wall(0.65))
@@ -219,6 +223,87 @@ def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
     assert monitor(ahead, np.zeros((0, 2))) is ahead
 
 
+def test_the_monitor_counts_the_speed_the_base_still_has():
+    """Driving at 0.5 m/s the base needs 0.15 m (latency) + 0.25 m (braking) to stop: with a
+    wall 0.60 m ahead of the front a stop is fine; 0.30 m ahead nothing avoids the wall, the
+    answer is to stop now, saying so; a slow command is no better than a stop."""
+    stop = Command(0.0, 0.0, 0.0, "arrived")
+    assert monitor(stop, _wall(0.95), current=(0.5, 0.0)) is stop
+    late = monitor(Command(0.1, 0.0, 0.0, ""), _wall(0.65), current=(0.5, 0.0))
+    assert (late.vx, late.vy) == (0.0, 0.0) and late.reason.startswith("blocked")
+    assert monitor(Command(0.1, 0.0, 0.0, ""), _wall(0.65)).vx == 0.1     # from rest: fine
+
+
+def test_ramped_rollout_holds_then_ramps_then_cruises():
+    """Hand-computed: at 0.5 m/s along x told to go 0.5 m/s along y, latency 0.3 s, 0.5
+    m/s^2: the change (0.707 m/s) takes 1.414 s; at 0.3 s it is 0.15 m along x, at the end
+    of the ramp (1.714 s) 0.15 + 0.354 m along x and 0.354 m along y, then y grows at 0.5."""
+    out = ramped_offsets(np.array([0.5, 0.0]), np.array([0.0, 0.5]), [0.3, 1.714, 2.714],
+                         0.5, 0.3)
+    assert out[0] == pytest.approx([0.15, 0.0], abs=1e-6)
+    assert out[1] == pytest.approx([0.15 + 0.3536, 0.3536], abs=2e-3)
+    assert out[2] == pytest.approx([0.15 + 0.3536, 0.8536], abs=2e-3)
+
+
 def test_footprint_distance_is_zero_inside_and_euclidean_outside():
     points = np.array([[0.0, 0.0], [0.45, 0.0], [0.0, -0.35], [0.38, 0.29]])
     assert footprint_distance(points, 0.35, 0.25) == pytest.approx([0.0, 0.1, 0.1, 0.05])
+
+
+class _LaggingBase:
+    """A holonomic base as the simulation drives it: commands act after `latency` s, the
+    velocity (base frame) follows them at 0.5 m/s^2 and 1.5 rad/s^2."""
+
+    def __init__(self, pose, latency: float = 0.3, dt: float = 0.02) -> None:
+        self.pose = np.array(pose, dtype=float)
+        self.velocity = np.zeros(3)               # vx, vy, wz in base_link
+        self.queue: list[tuple[float, np.ndarray]] = []
+        self.target = np.zeros(3)
+        self.latency, self.dt, self.t = latency, dt, 0.0
+
+    def command(self, vx: float, vy: float, wz: float) -> None:
+        self.queue.append((self.t + self.latency, np.array([vx, vy, wz])))
+
+    def run(self, seconds: float) -> None:
+        for _ in range(int(round(seconds / self.dt))):
+            while self.queue and self.queue[0][0] <= self.t:
+                self.target = self.queue.pop(0)[1]
+            delta = self.target - self.velocity
+            linear = math.hypot(delta[0], delta[1])
+            if linear > 0.5 * self.dt:
+                delta[:2] *= 0.5 * self.dt / linear
+            delta[2] = float(np.clip(delta[2], -1.5 * self.dt, 1.5 * self.dt))
+            self.velocity = self.velocity + delta
+            c, s = math.cos(self.pose[2]), math.sin(self.pose[2])
+            vx, vy, wz = self.velocity
+            self.pose += self.dt * np.array([c * vx - s * vy, s * vx + c * vy, wz])
+            self.t += self.dt
+
+    def world_velocity(self) -> tuple[float, float]:
+        c, s = math.cos(self.pose[2]), math.sin(self.pose[2])
+        vx, vy, _ = self.velocity
+        return (c * vx - s * vy, s * vx + c * vy)
+
+
+@pytest.mark.parametrize("start,goal", [((2.71, 0.55, 0.0), (0.97, 1.30, math.pi)),
+                                        ((1.3, 2.4, 0.0), (2.72, 0.52, 0.0))])
+def test_a_base_that_lags_its_commands_stops_at_the_goal_not_past_it(grid, start, goal):
+    """The overshoot CI and a clean clone saw: driving to a goal 0.55 m from the shelf, a
+    base with 0.3 s of command latency and 0.5 m/s^2 ramps ran 0.3 m past it into the
+    shelf's clearance. The controller knows the base's velocity (odometry) and rolls out
+    what the base will really do: it arrives, and never comes closer to anything than its
+    radius less 2 cm."""
+    base = _LaggingBase(start)
+    navigator = Navigator(grid, goal)
+    navigator.start(base.pose)
+    closest = math.inf
+    for k in range(600):
+        command = navigator.step(k * 0.1, base.pose, [], velocity=base.world_velocity())
+        if navigator.done is not None:
+            break
+        base.command(command.vx, command.vy, command.wz)
+        base.run(0.1)
+        closest = min(closest, grid.clearance(*base.pose[:2]))
+    assert navigator.done == "", navigator.done
+    assert math.dist(base.pose[:2], goal[:2]) < 0.08
+    assert closest >= ROBOT_RADIUS - 0.02, closest
