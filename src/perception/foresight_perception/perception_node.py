@@ -97,6 +97,9 @@ class PerceptionParams:
         high=100))
     min_valid_depth_fraction: float = field(default=0.05, metadata=param(
         "Share of valid depth pixels below which a frame is rejected", low=0.0, high=1.0))
+    tf_children: tuple[str, ...] = field(default=(), metadata=param(
+        "Child frames taken from /tf and /tf_static (empty: all). A mobile robot's /tf "
+        "carries ~100 arm-link messages/s this node need not convert"))
     tf_cache_s: float = field(default=10.0, metadata=param(
         "How long moving transforms are kept for lookups at image stamps (s)", low=0.5,
         high=600.0))
@@ -273,6 +276,7 @@ class PerceptionNode(Node):
         self._lock = threading.Condition()
         self._assembler = FrameAssembler(p.pairing_window)
         self._tf = TransformBuffer(cache_s=p.tf_cache_s)
+        self._tf_children = frozenset(p.tf_children) or None
         self._last_processed: float | None = None
         self._stop = False
         create_subscription(self, contract.COLOR_IMAGE, self.on_color)
@@ -322,7 +326,7 @@ class PerceptionNode(Node):
 
     def on_tf(self, msg: TFMessage, static: bool) -> None:
         with self._lock:
-            refused = store_tf_message(self._tf, msg, static)
+            refused = store_tf_message(self._tf, msg, static, self._tf_children)
         for reason in refused:
             self.diagnostics.reject("tf", reason)
 
