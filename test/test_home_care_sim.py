@@ -105,18 +105,19 @@ def test_base_drives_on_cmd_vel_and_odometry_drifts_from_the_truth(launch_stack,
                    "the rejected command on /diagnostics", stack)
 
 
-def test_perception_finds_the_person_in_the_map_frame(launch_stack, probe):
-    """Simulation, TF, localisation and perception as real processes (home_smoke: the
-    person sits in the chair): the base turns towards the chair; the person's torso and
-    head come out in `map`, where the ground truth has them; the task objects are not
-    reported (not yet found from the side view) and nothing false is."""
+def test_the_person_is_seen_and_tracked_in_the_map_frame(launch_stack, probe):
+    """Simulation, TF, localisation, perception and the world model as real processes
+    (home_smoke: the person sits in the chair): the base turns towards the chair; the
+    person's torso and head come out in `map`, where the ground truth has them, and the
+    world model tracks and predicts them there; the task objects are not reported (not yet
+    found from the side view) and nothing false is."""
     for topic in (contract.DETECTIONS, contract.GT_OBJECTS, contract.ODOM,
-                  contract.DIAGNOSTICS):
+                  contract.DIAGNOSTICS, contract.PERSON_TRACKS, contract.PREDICTIONS):
         probe.subscribe(topic, keep=2000)
     cmd = probe.node.create_publisher(TwistStamped, contract.CMD_VEL.name,
                                       contract.CMD_VEL.qos)
-    stack = launch_stack(nodes=("simulation", "tf_publisher", "localization", "perception"),
-                         scenario="home_care")
+    stack = launch_stack(nodes=("simulation", "tf_publisher", "localization", "perception",
+                                "world_model"), scenario="home_care")
     probe.wait_for(lambda: probe.messages(contract.DETECTIONS.name), 90,
                    "detections in the map frame", stack)
 
@@ -154,6 +155,17 @@ def test_perception_finds_the_person_in_the_map_frame(launch_stack, probe):
           f"median {np.median(errors['head']):.3f} m ({len(errors['head'])} frames)")
     assert len(errors["torso"]) == len(with_person) and max(errors["torso"]) < 0.15
     assert errors["head"] and np.median(errors["head"]) < 0.08
+    # the world model: one person track in map near the truth, its body predicted
+    tracks = [m for m in probe.messages(contract.PERSON_TRACKS.name)
+              if time_to_sec(m.header.stamp) > turned + 1.0 and m.people]
+    assert tracks and all(m.header.frame_id == "map" for m in tracks)
+    person = tracks[-1].people[0]
+    torso = dict(zip(person.keypoint_names, person.keypoints, strict=True))["torso"]
+    t = truth["person/torso"]
+    assert math.dist((torso.x, torso.y), (t.x, t.y)) < 0.15
+    predicted = [p for m in probe.messages(contract.PREDICTIONS.name) for p in m.predictions
+                 if p.label == "person" and p.keypoint == "torso"]
+    assert predicted and len(predicted[-1].horizons_s) >= 2
 
 
 def _navigate(probe, stack, client, x: float, y: float, yaw: float, timeout: float):
@@ -191,9 +203,9 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
         probe.subscribe(topic, keep=5000)
     client = ActionClient(probe.node, NavigateToPose, contract.NAVIGATE_TO_POSE.name)
     probe.node.create_publisher(TwistStamped, contract.CMD_VEL.name, contract.CMD_VEL.qos)
-    stack = launch_stack(nodes=("simulation", "tf_publisher", "localization", "navigation"),
-                         scenario="home_care", people_timeout_s="0.0", family=family,
-                         seed=seed)
+    stack = launch_stack(nodes=("simulation", "tf_publisher", "localization", "perception",
+                                "world_model", "navigation"),
+                         scenario="home_care", family=family, seed=seed)
     probe.wait_for(lambda: client.wait_for_server(timeout_sec=0.1), 90,
                    "the navigate_to_pose server", stack)
     probe.wait_for(lambda: len(probe.messages(contract.LOCALIZATION_POSE.name)) >= 3, 60,
@@ -262,6 +274,10 @@ def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe
     navigation = {v.key: v.value for m in probe.messages(contract.DIAGNOSTICS.name)
                   for st in m.status if "navigation" in st.name for v in st.values}
     print(f"navigation diagnostics: {navigation}")
+    for name in ("perception", "tracking"):
+        print(f"{name} diagnostics: ", {v.key: v.value for m in probe.messages(
+            contract.DIAGNOSTICS.name) for st in m.status if name in st.name
+            for v in st.values if not v.key.startswith("score.")})
     assert "obstacle_points" in navigation      # depth frames reached the obstacle layer
     print(f"\nlocalisation error over {len(errors)} poses: median {np.median(errors):.3f} m, "
           f"p95 {np.percentile(errors, 95):.3f} m, at rest {errors[-1]:.3f} m; odometry "

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -70,6 +70,8 @@ from foresight_executor.navigation import (
 
 #: The static transforms this node needs: the camera's mounting on the base.
 CAMERA_MOUNT = frozenset({contract.CAMERA_FRAME, contract.CAMERA_OPTICAL_FRAME})
+#: A goal that arrives before the base's pose is known waits this long for it (s).
+POSE_WAIT_S = 2.0
 #: Person keypoints whose predictions the base keeps its distance from (the body, not the
 #: hands: a hand-over brings hands close on purpose).
 BODY_KEYPOINTS = ("torso", "head")
@@ -143,6 +145,7 @@ class NavigationNode(Node):
         self._pending: tuple[float, tuple[float, float, float]] | None = None
         self._people: list[PredictedPerson] = []
         self._people_stamp = -math.inf
+        self._predicted_at = -math.inf
         self._busy = False
         self._pose_error = ""
         self.diagnostics = DiagnosticsReporter(self, "navigation")
@@ -284,6 +287,19 @@ class NavigationNode(Node):
                     people.append(PredictedPerson(float(t), point.x, point.y, 2.0 * sigma))
         with self._lock:
             self._people = people
+            self._predicted_at = time_to_sec(msg.header.stamp)
+
+    def _people_now(self, now: float) -> list[PredictedPerson]:
+        """The predicted body positions with their times counted from now (a prediction is
+        made at its image's stamp, a few tenths of a second ago); ones already past are
+        left out, unless nothing else is left (then the latest stands for now)."""
+        with self._lock:
+            people, age = list(self._people), now - self._predicted_at
+        ahead = [replace(p, t=p.t - age) for p in people if p.t - age >= 0.0]
+        if ahead or not people:
+            return ahead
+        latest = max(p.t for p in people)
+        return [replace(p, t=0.0) for p in people if p.t == latest]
 
     def _pose(self) -> tuple[float, float, float] | None:
         """base_link in map now: the newest odometry through the newest map -> odom."""
@@ -347,9 +363,15 @@ class NavigationNode(Node):
         timeout = handle.request.timeout_s or p.default_timeout_s
         started = time_to_sec(self.get_clock().now().to_msg())
         pose = self._pose()
+        waited = 0.0
+        while pose is None and waited < POSE_WAIT_S:      # e.g. right after start-up
+            await async_sleep(self, 0.1)
+            waited += 0.1
+            pose = self._pose()
         if pose is None:
-            return self._finish(handle, result, False, "no pose of base_link in map "
-                                "(is localisation running?)", None, started)
+            return self._finish(handle, result, False, "no pose of base_link in map after "
+                                f"{POSE_WAIT_S:.0f} s ({self._pose_error}; is localisation "
+                                "running?)", None, started)
         with self._lock:
             live = self.layer.grid()
         navigator = Navigator(live, goal, self.config)
@@ -377,13 +399,15 @@ class NavigationNode(Node):
                                     self._pose(), started, navigator.replans)
             pose = self._pose()
             with self._lock:
-                people = list(self._people)
                 people_age = now - self._people_stamp
+            people = self._people_now(now)
             if pose is None:
                 self._stop_base()
+                self.diagnostics.count("stopped_steps.no_pose")
                 feedback.state = f"stopped: no pose of base_link in map ({self._pose_error})"
             elif p.people_timeout_s > 0 and people_age > p.people_timeout_s:
                 self._stop_base()
+                self.diagnostics.count("stopped_steps.people_stale")
                 feedback.state = (f"stopped: person tracks {people_age:.1f} s old "
                                   f"(limit {p.people_timeout_s} s)")
             else:

@@ -100,6 +100,9 @@ class PerceptionParams:
     tf_children: tuple[str, ...] = field(default=(), metadata=param(
         "Child frames taken from /tf and /tf_static (empty: all). A mobile robot's /tf "
         "carries ~100 arm-link messages/s this node need not convert"))
+    tf_wait_s: float = field(default=0.3, metadata=param(
+        "How long a frame waits for the camera's transform at its stamp (s, wall time)",
+        low=0.0, high=5.0))
     tf_cache_s: float = field(default=10.0, metadata=param(
         "How long moving transforms are kept for lookups at image stamps (s)", low=0.5,
         high=600.0))
@@ -363,11 +366,8 @@ class PerceptionNode(Node):
             self.diagnostics.reject("frame", f"colour in '{color_frame}' but depth in "
                                              f"'{depth_frame}' (depth must be registered)")
             return
-        try:
-            with self._lock:
-                pose = self._tf.lookup(self.params.world_frame, color_frame, stamp_s)
-        except TransformLookupError as exc:
-            self.diagnostics.reject("tf", f"no camera pose at {stamp_s:.3f} s: {exc}")
+        pose = self._camera_pose(color_frame, stamp_s)
+        if pose is None:
             return
         frame = Frame(rgb=rgb, depth=depth, intrinsics=intrinsics, world_from_optical=pose,
                       stamp=stamp_s)
@@ -393,6 +393,23 @@ class PerceptionNode(Node):
         self.diagnostics.set_value("last_processing_ms", f"{1e3 * elapsed:.1f}")
         self.diagnostics.set_value("last_objects", len(result.objects))
         self.diagnostics.set_value("last_people", len(result.people))
+
+    def _camera_pose(self, frame_id: str, stamp_s: float) -> np.ndarray | None:
+        """The camera pose at the image stamp, waiting up to `tf_wait_s` for transforms
+        that have not arrived yet (a moving camera's TF often comes just after its image,
+        as tf2's message filter waits); None, counted with the reason, when it never does."""
+        waited = 0.0
+        while True:
+            try:
+                with self._lock:
+                    return self._tf.lookup(self.params.world_frame, frame_id, stamp_s)
+            except TransformLookupError as exc:
+                if waited >= self.params.tf_wait_s or self._stop:
+                    self.diagnostics.reject("tf", f"no camera pose at {stamp_s:.3f} s after "
+                                            f"waiting {waited:.2f} s: {exc}")
+                    return None
+            time.sleep(0.01)
+            waited += 0.01
 
     def on_shutdown(self) -> None:
         with self._lock:

@@ -17,7 +17,8 @@ Publishes:  world_model/objects (foresight_interfaces/ObjectTrackArray),
             track and per person keypoint),
             world_model/markers (visualization_msgs/MarkerArray),
             /diagnostics (rejections, tracker cost, `score.<class>.<horizon>.<metric>`)
-Parameters: see WorldModelParams (`cell_file` is required; the rest have defaults)
+Parameters: see WorldModelParams (all have defaults; the cell's launch file gives
+`cell_file`, the home robot's runs without one: no belt, no arm)
 """
 
 from __future__ import annotations
@@ -100,10 +101,14 @@ TCP_VELOCITY_DT = 0.04
 
 @dataclass(frozen=True)
 class WorldModelParams:
-    cell_file: str = field(default="", metadata=param("Cell layout YAML", non_empty=True))
+    cell_file: str = field(default="", metadata=param(
+        "Cell layout YAML: part types, the belt, the camera and the arm's base. Empty: a "
+        "scene without them (the home robot: labels from `labels`, no arm)"))
     labels: tuple[str, ...] = field(default=(), metadata=param(
         "Object labels accepted from perception; empty: the layout's part and hole types "
         "plus extra_labels"))
+    round_labels: tuple[str, ...] = field(default=(), metadata=param(
+        "Labels drawn as cylinders without a cell file (with one: its round part types)"))
     extra_labels: tuple[str, ...] = field(default=("tray",), metadata=param(
         "Labels accepted in addition to the layout's part and hole types"))
     horizons: tuple[float, ...] = field(default=DEFAULT_HORIZONS, metadata=param(
@@ -203,8 +208,8 @@ class WorldModelParams:
         "Process noise of the constant-velocity baseline (m^2/s^3)", low=0.0, high=1000.0))
 
 
-def allowed_labels(params: WorldModelParams, layout: CellLayout) -> frozenset[str]:
-    if params.labels:
+def allowed_labels(params: WorldModelParams, layout: CellLayout | None) -> frozenset[str]:
+    if params.labels or layout is None:
         return frozenset(params.labels)
     names = set(layout.part_types) | {p.hole_type for p in layout.part_types.values()}
     return frozenset(names | set(params.extra_labels))
@@ -468,12 +473,13 @@ class WorldModelNode(Node):
         if missing:
             raise ParameterError("score_horizons", list(p.score_horizons),
                                  f"values among horizons {list(p.horizons)}")
-        layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
+        layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout) \
+            if p.cell_file else None
         self.labels = allowed_labels(p, layout)
-        self.round_labels = frozenset(
+        self.round_labels = frozenset(p.round_labels) if layout is None else frozenset(
             [n for n, t in layout.part_types.items() if t.shape == "cylinder"]
             + [t.hole_type for t in layout.part_types.values() if t.shape == "cylinder"])
-        scene = SceneGeometry.from_layout(layout)
+        scene = SceneGeometry() if layout is None else SceneGeometry.from_layout(layout)
         self.tracker = MultiObjectTracker(tracker_config(p), scene)
         self.models = default_models(prediction_config(p), scene.belt)
         self.baseline = baseline_model(prediction_config(p))
@@ -484,7 +490,10 @@ class WorldModelNode(Node):
         self._score_index = [int(np.argmin(np.abs(self.horizons - h)))
                              for h in p.score_horizons]
         self.scorer = PredictionScorer(p.score_horizons, tolerance_s=p.score_tolerance_s)
-        self.arm_model = ArmGeometry(RobotKinematics(), layout.robot_base, layout.robot_yaw)
+        # the arm's links in this frame need its base there: known in a cell; on a mobile
+        # base it moves (TF), which the tracker does not use yet: tracking without the arm
+        self.arm_model = None if layout is None else ArmGeometry(
+            RobotKinematics(), layout.robot_base, layout.robot_yaw)
         self.joints = JointHistory()
         self.stamp_gate = StampGate(p.future_tolerance_s, p.max_age_s)
         self._queue: deque[DetectionFrame] = deque()
@@ -498,7 +507,8 @@ class WorldModelNode(Node):
         self.pub_predictions = create_publisher(self, contract.PREDICTIONS)
         self.pub_markers = create_publisher(self, contract.WORLD_MODEL_MARKERS)
         create_subscription(self, contract.DETECTIONS, self.on_detections)
-        create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
+        if self.arm_model is not None:
+            create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
         # Wall-clock timers: they must run before simulated time starts, too.
         wall = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(1.0 / p.update_rate_hz, self.process, clock=wall)
@@ -506,8 +516,10 @@ class WorldModelNode(Node):
         if p.marker_rate_hz > 0.0:
             self.create_timer(1.0 / p.marker_rate_hz, self.publish_markers, clock=wall)
         self.get_logger().info(
-            f"tracking labels {', '.join(sorted(self.labels))} + people; horizons "
-            f"{list(p.horizons)} s")
+            f"tracking labels {', '.join(sorted(self.labels)) or '(none)'} + people in "
+            f"'{p.frame_id}'; horizons {list(p.horizons)} s"
+            + ("" if self.arm_model else "; no cell file: no belt, no arm (occlusion by the "
+               "arm and held objects not modelled)"))
 
     # --- callbacks store ----------------------------------------------------------------------
     def _now(self) -> float:
@@ -542,6 +554,8 @@ class WorldModelNode(Node):
 
     # --- timers decide ------------------------------------------------------------------------
     def arm_at(self, stamp: float) -> ArmState | None:
+        if self.arm_model is None:
+            return None
         gap = self.params.joint_state_max_gap_s
         q = self.joints.at(stamp, gap)
         if q is None:
