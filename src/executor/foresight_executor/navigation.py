@@ -10,7 +10,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -275,6 +275,17 @@ def ramped_offsets(v0: np.ndarray, target: np.ndarray, times: np.ndarray, accel:
     after = np.maximum(t - latency - ramp, 0.0)     # time at the target velocity by then
     return v0[None, :] * (t - after) + 0.5 * accel * during ** 2 * direction[None, :] + \
         np.asarray(target, dtype=float)[None, :] * after
+
+
+def from_now(people: Sequence[PredictedPerson], age: float) -> list[PredictedPerson]:
+    """Predictions made `age` s ago (at their image's stamp) with their times counted from
+    now; ones already past are left out, unless nothing else is left (then the latest
+    stands for now)."""
+    ahead = [replace(p, t=p.t - age) for p in people if p.t - age >= 0.0]
+    if ahead or not people:
+        return ahead
+    latest = max(p.t for p in people)
+    return [replace(p, t=0.0) for p in people if p.t == latest]
 
 
 def _too_close(rollout: np.ndarray, times: np.ndarray, people: Sequence[PredictedPerson],

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -65,6 +65,7 @@ from foresight_executor.navigation import (
     PlannerConfig,
     PredictedPerson,
     ScanMemory,
+    from_now,
     monitor,
 )
 
@@ -290,16 +291,8 @@ class NavigationNode(Node):
             self._predicted_at = time_to_sec(msg.header.stamp)
 
     def _people_now(self, now: float) -> list[PredictedPerson]:
-        """The predicted body positions with their times counted from now (a prediction is
-        made at its image's stamp, a few tenths of a second ago); ones already past are
-        left out, unless nothing else is left (then the latest stands for now)."""
         with self._lock:
-            people, age = list(self._people), now - self._predicted_at
-        ahead = [replace(p, t=p.t - age) for p in people if p.t - age >= 0.0]
-        if ahead or not people:
-            return ahead
-        latest = max(p.t for p in people)
-        return [replace(p, t=0.0) for p in people if p.t == latest]
+            return from_now(self._people, now - self._predicted_at)
 
     def _pose(self) -> tuple[float, float, float] | None:
         """base_link in map now: the newest odometry through the newest map -> odom."""

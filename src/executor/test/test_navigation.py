@@ -23,6 +23,7 @@ from foresight_executor.navigation import (
     ScanMemory,
     control,
     footprint_distance,
+    from_now,
     monitor,
     plan_path,
     ramped_offsets,
@@ -307,3 +308,14 @@ def test_a_base_that_lags_its_commands_stops_at_the_goal_not_past_it(grid, start
     assert navigator.done == "", navigator.done
     assert math.dist(base.pose[:2], goal[:2]) < 0.08
     assert closest >= ROBOT_RADIUS - 0.02, closest
+
+
+def test_predictions_made_at_the_image_stamp_count_from_now():
+    """Predicted 0.3 s ago at horizons 0, 0.5 and 1 s: now they are 0.2 and 0.7 s ahead (the
+    0 s one is past); predictions older than their last horizon stand for now."""
+    made = [PredictedPerson(t, 1.0 + t, 2.0) for t in (0.0, 0.5, 1.0)]
+    shifted = from_now(made, 0.3)
+    assert [p.t for p in shifted] == pytest.approx([0.2, 0.7])
+    assert [p.x for p in shifted] == pytest.approx([1.5, 2.0])
+    assert [(p.t, p.x) for p in from_now(made, 1.5)] == [(0.0, 2.0)]
+    assert from_now([], 0.3) == []
