@@ -109,10 +109,10 @@ def test_the_person_is_seen_and_tracked_in_the_map_frame(launch_stack, probe):
     """Simulation, TF, localisation, perception and the world model as real processes
     (home_smoke: the person sits in the chair): the base turns towards the chair; the
     person's torso and head come out in `map`, where the ground truth has them, and the
-    world model tracks and predicts them there; the task objects are not reported (not yet
-    found from the side view) and nothing false is."""
+    world model tracks and predicts them there; objects in view are where they are."""
     for topic in (contract.DETECTIONS, contract.GT_OBJECTS, contract.ODOM,
-                  contract.DIAGNOSTICS, contract.PERSON_TRACKS, contract.PREDICTIONS):
+                  contract.DIAGNOSTICS, contract.PERSON_TRACKS, contract.PREDICTIONS,
+                  contract.OBJECT_TRACKS):
         probe.subscribe(topic, keep=2000)
     cmd = probe.node.create_publisher(TwistStamped, contract.CMD_VEL.name,
                                       contract.CMD_VEL.qos)
@@ -124,6 +124,17 @@ def test_the_person_is_seen_and_tracked_in_the_map_frame(launch_stack, probe):
     def sim_now() -> float:
         return time_to_sec(probe.messages(contract.ODOM.name)[-1].header.stamp)
 
+    # from the start the cup on the table is 1.4 m ahead: seen and tracked where it is
+    probe.wait_for(lambda: any(t.label == "cup" for m in probe.messages(
+        contract.OBJECT_TRACKS.name) for t in m.tracks), 30, "a cup track", stack)
+    cup = next(t for t in probe.messages(contract.OBJECT_TRACKS.name)[-1].tracks
+               if t.label == "cup")
+    true_cup = next(o.pose.position for o in probe.messages(contract.GT_OBJECTS.name)[-1]
+                    .objects if o.name == "cup")
+    cup_error = math.dist((cup.pose.position.x, cup.pose.position.y, cup.pose.position.z),
+                          (true_cup.x, true_cup.y, true_cup.z))
+    print(f"\ncup track {cup_error:.3f} m from the truth")
+    assert cup_error < 0.04
     first = sim_now()
     while sim_now() - first < 1.5:                     # ~0.5 rad to the left: the chair
         _drive(probe, cmd, 0.0, 0.0, 0.4)
@@ -139,7 +150,11 @@ def test_the_person_is_seen_and_tracked_in_the_map_frame(launch_stack, probe):
     seen = [m for m in probe.messages(contract.DETECTIONS.name)
             if time_to_sec(m.header.stamp) > turned + 1.0]
     assert all(m.header.frame_id == "map" for m in seen)
-    assert all(not m.detections for m in seen)          # no objects, nothing false
+    for m in seen:                                       # objects in view: where they are
+        for d in m.detections:
+            t = truth[d.label]
+            assert math.dist((d.pose.position.x, d.pose.position.y, d.pose.position.z),
+                             (t.x, t.y, t.z)) < 0.05, d
     with_person = [m for m in seen if m.people]
     assert len(with_person) >= 0.8 * len(seen)
     errors = {"torso": [], "head": []}

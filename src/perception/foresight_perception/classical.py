@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -65,7 +65,6 @@ from foresight_perception.geometry import (
     rotated_rect_of_points,
     wrap_angle,
 )
-from foresight_perception.upright_people import UprightPersonSettings, find_upright_people
 
 #: Variance of a yaw that cannot be observed (uniform over a full turn): pi^2 / 3 rad^2.
 UNOBSERVABLE_YAW_VARIANCE = math.pi ** 2 / 3.0
@@ -151,15 +150,6 @@ class PersonSettings:
 
 
 @dataclass(frozen=True)
-class UprightPeople:
-    """People seen by a camera that looks across a room (foresight_perception.upright_people)
-    instead of down on a bench."""
-    skin: str
-    clothing: str
-    settings: UprightPersonSettings
-
-
-@dataclass(frozen=True)
 class ClassicalConfig:
     colours: dict[str, ColourRange]
     white_balance: bool
@@ -171,7 +161,6 @@ class ClassicalConfig:
     containers: ContainerSettings
     covariance: CovarianceSettings
     person: PersonSettings | None
-    upright_people: UprightPeople | None = None
 
 
 def _fraction_pair(sec: YamlSection, key: str) -> tuple[float, float]:
@@ -181,7 +170,8 @@ def _fraction_pair(sec: YamlSection, key: str) -> tuple[float, float]:
     return lo, hi
 
 
-def _colour(sec: YamlSection) -> ColourRange:
+def parse_colour_range(sec: YamlSection) -> ColourRange:
+    """One colour class of a back end's `colours` section (hue intervals, saturation, value)."""
     hue_values = sec.items("hue", 1)
     if hue_values and isinstance(hue_values[0], (int, float)):
         hue_values = [hue_values]
@@ -210,7 +200,8 @@ def parse_classical_config(data: Mapping[str, Any], catalog: ClassCatalog) -> Cl
     must be defined)."""
     root = YamlSection(data, "backends.classical", catalog.source, ConfigError)
     colours_sec = root.section("colours")
-    colours = {name: _colour(colours_sec.section(name)) for name in list(colours_sec.data)}
+    colours = {name: parse_colour_range(colours_sec.section(name))
+               for name in list(colours_sec.data)}
     colours_sec.done()
     for cls in catalog.classes.values():
         if cls.colour not in colours:
@@ -251,13 +242,9 @@ def parse_classical_config(data: Mapping[str, Any], catalog: ClassCatalog) -> Cl
         yaw_gain=v.number("yaw_gain", 0.0, 100.0),
         floor_yaw_deg=v.number("floor_yaw_deg", 0.0, 180.0))
     v.done()
-    person, upright = None, None
-    if root.has("person") and root.section("person").has("view") and \
-            root.section("person").string("view", PERSON_VIEWS) == "upright":
-        upright = _upright_people(root.section("person"), tuple(colours), catalog.surface_z)
-    elif root.has("person"):
+    person = None
+    if root.has("person"):
         s = root.section("person")
-        s.string("view", PERSON_VIEWS, default="overhead")
         person = PersonSettings(
             skin=s.string("skin", tuple(colours)),
             clothing=s.string("clothing", tuple(colours)),
@@ -282,33 +269,9 @@ def parse_classical_config(data: Mapping[str, Any], catalog: ClassCatalog) -> Cl
         floor_window=root.number("floor_window", 0.01, 2.0),
         min_blob_area=root.number("min_blob_area", 0.0, 1.0),
         parts=parts, holes=holes, containers=containers, covariance=covariance,
-        person=person, upright_people=upright)
+        person=person)
     root.done()
     return config
-
-
-#: How the camera sees people: `overhead` (the cell's camera above the bench: arms reach in
-#: from the image edge) or `upright` (a robot's head camera looking across a room).
-PERSON_VIEWS = ("overhead", "upright")
-
-
-def _upright_people(s: YamlSection, colours: tuple[str, ...], floor_z: float) -> UprightPeople:
-    """The `person` section of an upright view: the colour names and the finder's settings
-    (each optional, defaults of UprightPersonSettings)."""
-    s.string("view", PERSON_VIEWS)
-    defaults = UprightPersonSettings()
-    values = {}
-    for name, value in ((f.name, getattr(defaults, f.name)) for f in fields(defaults)):
-        if name == "floor_z":
-            continue
-        if isinstance(value, int):
-            values[name] = s.integer(name, 1, 10000, default=value)
-        else:
-            values[name] = s.number(name, 0.0, 5.0, default=value)
-    people = UprightPeople(skin=s.string("skin", colours), clothing=s.string("clothing", colours),
-                           settings=UprightPersonSettings(floor_z=floor_z, **values))
-    s.done()
-    return people
 
 
 # --- per-frame scene -----------------------------------------------------------------------------
@@ -382,8 +345,7 @@ class ClassicalDetector:
             objects += self._find_parts_and_holes(scene, colour)
         for cls in self._containers:
             objects += self._find_containers(scene, cls)
-        people = self._find_people(scene) if self.config.person is not None else \
-            self._find_upright_people(scene) if self.config.upright_people is not None else []
+        people = self._find_people(scene) if self.config.person is not None else []
         return DetectionResult(objects=tuple(objects), people=tuple(people))
 
     # --- shared per-frame work ---------------------------------------------------------------
@@ -821,15 +783,6 @@ class ClassicalDetector:
         return found
 
     # --- people ----------------------------------------------------------------------------------
-    def _find_upright_people(self, scene: _Scene) -> list[PersonObservation]:
-        up = self.config.upright_people
-        assert up is not None
-        intr = scene.frame.intrinsics
-        depth = np.where(scene.valid, scene.frame.depth, np.float32(np.nan))
-        return find_upright_people(scene.points, depth, self._mask(scene, up.skin),
-                                   self._mask(scene, up.clothing), scene.camera,
-                                   (depth / intr.fx) * (depth / intr.fy), up.settings)
-
     def _find_people(self, scene: _Scene) -> list[PersonObservation]:
         pc = self.config.person
         assert pc is not None

@@ -261,6 +261,7 @@ def check_stamp(stamp: float, last_processed: float | None, now: float, max_age_
 #: only when it is chosen.
 BACKENDS: Mapping[str, str] = MappingProxyType({
     "classical": "foresight_perception.classical:ClassicalDetector",
+    "upright": "foresight_perception.upright:UprightDetector",
 })
 
 

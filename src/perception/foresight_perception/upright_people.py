@@ -40,11 +40,14 @@ class UprightPersonSettings:
 
 
 def depth_edges(depth: np.ndarray, jump: float) -> np.ndarray:
-    """Pixels next to a depth step larger than `jump` (m) or to a pixel without depth."""
-    d = np.where(np.isfinite(depth), depth, np.float32(1e6)).astype(np.float32)
-    kernel = np.ones((3, 3), np.uint8)
-    spread = cv2.dilate(d, kernel) - cv2.erode(d, kernel)
-    return spread > jump
+    """Pixels on the far side of a depth step larger than `jump` (m): a neighbour is that
+    much nearer. Removing them cuts a near object from a surface of its colour behind it
+    and leaves the object whole (a thin one, a few pixels tall, would vanish if both sides
+    went); pixels without depth neither cut nor are cut."""
+    near = np.where(np.isfinite(depth), depth, np.float32(1e6)).astype(np.float32)
+    nearest = cv2.erode(near, np.ones((3, 3), np.uint8))
+    with np.errstate(invalid="ignore"):
+        return np.isfinite(depth) & (depth - nearest > jump)
 
 
 def _components(mask: np.ndarray, min_pixels: int) -> list[np.ndarray]:

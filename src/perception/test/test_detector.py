@@ -4,7 +4,6 @@ checks and the back-end registry."""
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,30 +58,6 @@ def test_the_cell_class_file_loads_with_every_class(catalog):
 def test_bad_class_files_fail_with_a_reason(edit, needle, raw_config):
     config = copy.deepcopy(raw_config)
     edit(config)
-    with pytest.raises(ConfigError, match=needle):
-        ClassicalDetector(parse_class_catalog(config, "test.yaml"))
-
-
-HOME_CLASSES = Path(__file__).resolve().parents[3] / "config" / "perception" / \
-    "home_classes.yaml"
-
-
-def test_the_home_class_file_selects_the_upright_person_finder():
-    config = ClassicalDetector(load_class_catalog(HOME_CLASSES)).config
-    assert config.person is None and config.upright_people is not None
-    assert config.upright_people.settings.floor_z == 0.0
-    assert config.upright_people.settings.hand_sigma == 0.10       # from the file
-
-
-@pytest.mark.parametrize("edit, needle", [
-    (lambda p: p.update(view="sideways"), "overhead, upright"),
-    (lambda p: p.update(arm_reech=0.9), "arm_reech"),
-    (lambda p: p.update(min_height=-0.3), "min_height"),
-    (lambda p: p.update(clothing="tartan"), "clothing"),
-])
-def test_bad_upright_person_settings_fail_with_a_reason(edit, needle):
-    config = yaml.safe_load(HOME_CLASSES.read_text())
-    edit(config["backends"]["classical"]["person"])
     with pytest.raises(ConfigError, match=needle):
         ClassicalDetector(parse_class_catalog(config, "test.yaml"))
 
