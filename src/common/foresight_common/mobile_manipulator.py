@@ -129,3 +129,24 @@ def base_visual_geoms(model: mujoco.MjModel, data: mujoco.MjData) -> list[int]:
         if not below_arm and model.geom_group[g] == 1 and model.geom_bodyid[g] != 0:
             out.append(g)
     return out
+
+
+
+def body_boxes() -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """The base's own geometry (not the arm) as boxes in base_link, (name, centre, half
+    extents), for the arm's collision checks on the mobile robot: the shell (the footprint,
+    BASE_HEIGHT tall), the column the arm stands on (robosuite's omron support, its bounding
+    circle), the camera mast and the camera. The shell's mesh bounding box reaches 0.52 m and
+    would put the tucked arm in collision; the shell itself is 0.38 m tall."""
+    mast_top = CAMERA_MOUNT_XYZ[2]
+    return [
+        ("base_shell", np.array([0.0, 0.0, BASE_HEIGHT / 2.0]),
+         np.array([BASE_FOOTPRINT[0] / 2.0, BASE_FOOTPRINT[1] / 2.0, BASE_HEIGHT / 2.0])),
+        # robosuite's support is round, 0.112 m in radius: a box of 0.105 plus the checker's
+        # 1 cm padding covers it, and leaves the tucked hand (1.5 cm off) free
+        ("base_column", np.array([0.15, 0.0, 0.5]), np.array([0.105, 0.105, 0.2])),
+        ("camera_mast", np.array([CAMERA_MOUNT_XYZ[0], 0.0, (BASE_HEIGHT + mast_top) / 2.0]),
+         np.array([0.025, 0.025, (mast_top - BASE_HEIGHT) / 2.0])),
+        ("camera", np.array([CAMERA_MOUNT_XYZ[0] - 0.02, 0.0, mast_top]),
+         np.array([0.03, 0.06, 0.03])),
+    ]

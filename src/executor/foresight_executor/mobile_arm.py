@@ -1,0 +1,55 @@
+"""The arm on the mobile base, without rclpy: where the arm's base is in the map for a base
+pose, and what the arm must not touch there (the room's furniture as boxes, and the robot's
+own shell, column, mast and camera), so the cell's SkillRunner plans and runs the same skills
+(pick, place, move_to_pose, go_home) while the base stands still.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from foresight_common.mobile_manipulator import ARM_MOUNT_XYZ, body_boxes
+from foresight_common.robot_model import RobotKinematics
+from foresight_common.room_layout import Furniture
+from foresight_executor.collision import Box, CollisionChecker
+from foresight_executor.skills import SkillRunner, SkillSettings
+
+
+def arm_base_in_map(base_pose: Sequence[float]) -> tuple[np.ndarray, float]:
+    """Position (m) and yaw (rad) of `panda_link0` in the map for base_link at
+    `base_pose` (x, y, yaw)."""
+    x, y, yaw = (float(v) for v in base_pose)
+    c, s = math.cos(yaw), math.sin(yaw)
+    return np.array([x + c * ARM_MOUNT_XYZ[0] - s * ARM_MOUNT_XYZ[1],
+                     y + s * ARM_MOUNT_XYZ[0] + c * ARM_MOUNT_XYZ[1], ARM_MOUNT_XYZ[2]]), yaw
+
+
+def furniture_boxes(furniture: Iterable[Furniture]) -> list[Box]:
+    """Each piece of furniture as one solid box from the floor to its height (a table's
+    legs and a shelf's compartments are not modelled: conservative)."""
+    return [Box(f.name, (f.center[0], f.center[1], f.size[2] / 2.0),
+                (f.size[0] / 2.0, f.size[1] / 2.0, f.size[2] / 2.0), f.yaw)
+            for f in furniture]
+
+
+def robot_boxes(base_pose: Sequence[float]) -> list[Box]:
+    """The robot's own shell, column, mast and camera in the map at `base_pose`."""
+    x, y, yaw = (float(v) for v in base_pose)
+    c, s = math.cos(yaw), math.sin(yaw)
+    rotation = np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return [Box(f"robot/{name}", tuple(rotation @ centre + np.array([x, y, 0.0])),
+                tuple(half), yaw) for name, centre, half in body_boxes()]
+
+
+def mobile_skill_runner(furniture: Iterable[Furniture], base_pose: Sequence[float],
+                        settings: SkillSettings,
+                        kinematics: RobotKinematics | None = None) -> SkillRunner:
+    """A SkillRunner for the arm with the base standing at `base_pose` in the map."""
+    boxes = furniture_boxes(furniture) + robot_boxes(base_pose)
+    position, yaw = arm_base_in_map(base_pose)
+    checker = CollisionChecker(boxes, base_pos=position, base_yaw=yaw)
+    return SkillRunner(kinematics or RobotKinematics(), checker, settings, position, yaw,
+                       tuple(b.name for b in boxes))

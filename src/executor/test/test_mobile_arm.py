@@ -1,0 +1,46 @@
+"""Where the arm's base is for a base pose, and the boxes the arm plans around on the mobile
+robot (hand-computed cases); the tucked arm is free of them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foresight_common.mobile_manipulator import TUCKED_POSITIONS
+from foresight_common.room_layout import load_room_layout
+from foresight_executor.mobile_arm import (
+    arm_base_in_map,
+    furniture_boxes,
+    mobile_skill_runner,
+    robot_boxes,
+)
+from foresight_executor.skills import SkillSettings
+
+ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
+
+
+def test_the_arm_base_rides_0_2_m_ahead_of_the_base_and_0_7_m_up():
+    position, yaw = arm_base_in_map((1.0, 2.0, math.pi / 2))
+    assert position == pytest.approx([1.0, 2.2, 0.7]) and yaw == pytest.approx(math.pi / 2)
+
+
+def test_furniture_is_a_box_from_the_floor_and_the_robot_turns_with_its_base():
+    layout = load_room_layout(ROOM)
+    table = next(b for b in furniture_boxes(layout.furniture) if b.name == "table")
+    assert table.center == pytest.approx((3.0, 2.6, 0.375))
+    assert table.half_size == pytest.approx((0.6, 0.4, 0.375))
+    boxes = {b.name: b for b in robot_boxes((1.0, 2.0, math.pi / 2))}
+    assert set(boxes) == {"robot/base_shell", "robot/base_column", "robot/camera_mast",
+                          "robot/camera"}
+    # the mast stands 0.12 m behind the base's centre: facing +y, that is y - 0.12
+    assert boxes["robot/camera_mast"].center[:2] == pytest.approx((1.0, 1.88))
+    assert boxes["robot/base_shell"].yaw == pytest.approx(math.pi / 2)
+
+
+def test_the_tucked_arm_is_free_of_the_robots_own_body():
+    runner = mobile_skill_runner(load_room_layout(ROOM).furniture, (1.3, 2.4, 0.0),
+                                 SkillSettings())
+    assert runner.checker.check_configuration(np.array(TUCKED_POSITIONS)) == []
