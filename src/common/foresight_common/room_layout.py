@@ -164,6 +164,41 @@ class RoomLayout:
 SHELF_PANEL = 0.02
 
 
+def furniture_parts(f: Furniture) -> list[tuple[str, tuple[float, float, float],
+                                                tuple[float, float, float]]]:
+    """The boxes a piece of furniture is made of, (part, centre, half extents) in its own
+    frame (origin on the floor under its centre): what the simulation builds and what the
+    arm plans around. Tables and chairs: a 3 cm top on four legs (a chair's backrest on its
+    -x side); a shelf: back, sides, top and boards (SHELF_PANEL thick), open at +x; a bed:
+    frame, mattress, headboard; anything else one block."""
+    hx, hy, h = f.size[0] / 2, f.size[1] / 2, f.size[2]
+    parts: list[tuple[str, tuple[float, float, float], tuple[float, float, float]]] = []
+    if f.kind in ("table", "chair"):
+        top, leg = 0.03, 0.025
+        parts.append(("top", (0.0, 0.0, h - top / 2), (hx, hy, top / 2)))
+        for i, (dx, dy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
+            parts.append((f"leg{i}", (dx * (hx - leg), dy * (hy - leg), (h - top) / 2),
+                          (leg, leg, (h - top) / 2)))
+        if f.kind == "chair":
+            parts.append(("back", (-hx + 0.015, 0.0, h + 0.2), (0.015, hy, 0.2)))
+    elif f.kind == "shelf":
+        panel = SHELF_PANEL / 2
+        parts.append(("back", (-hx + panel, 0.0, h / 2), (panel, hy, h / 2)))
+        parts.append(("side_l", (0.0, hy - panel, h / 2), (hx, panel, h / 2)))
+        parts.append(("side_r", (0.0, -hy + panel, h / 2), (hx, panel, h / 2)))
+        parts.append(("top", (0.0, 0.0, h - panel), (hx, hy, panel)))
+        for i, level in enumerate(f.levels):
+            parts.append((f"board{i}", (panel, 0.0, level - panel),
+                          (hx - panel, hy - 2 * panel, panel)))
+    elif f.kind == "bed":
+        parts.append(("frame", (0.0, 0.0, (h - 0.15) / 2), (hx, hy, (h - 0.15) / 2)))
+        parts.append(("mattress", (0.0, 0.0, h - 0.075), (hx - 0.02, hy - 0.02, 0.075)))
+        parts.append(("headboard", (hx - 0.03, 0.0, 0.45), (0.03, hy, 0.45)))
+    else:
+        parts.append(("block", (0.0, 0.0, h / 2), (hx, hy, h / 2)))
+    return parts
+
+
 def _colour(sec: YamlSection, key: str, default: Any = ...) -> tuple[float, float, float, float]:
     v = sec.vector(key, 4, 0.0, 1.0, default=default)
     return (v[0], v[1], v[2], v[3])

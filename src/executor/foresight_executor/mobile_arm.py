@@ -13,7 +13,7 @@ import numpy as np
 
 from foresight_common.mobile_manipulator import ARM_MOUNT_XYZ, body_boxes
 from foresight_common.robot_model import RobotKinematics
-from foresight_common.room_layout import Furniture
+from foresight_common.room_layout import Furniture, furniture_parts
 from foresight_executor.collision import Box, CollisionChecker
 from foresight_executor.skills import SkillRunner, SkillSettings
 
@@ -28,11 +28,15 @@ def arm_base_in_map(base_pose: Sequence[float]) -> tuple[np.ndarray, float]:
 
 
 def furniture_boxes(furniture: Iterable[Furniture]) -> list[Box]:
-    """Each piece of furniture as one solid box from the floor to its height (a table's
-    legs and a shelf's compartments are not modelled: conservative)."""
-    return [Box(f.name, (f.center[0], f.center[1], f.size[2] / 2.0),
-                (f.size[0] / 2.0, f.size[1] / 2.0, f.size[2] / 2.0), f.yaw)
-            for f in furniture]
+    """Every piece of furniture as the boxes it is made of (a table's top and legs, a
+    shelf's boards and panels: the arm may reach into a shelf), in the map."""
+    out = []
+    for f in furniture:
+        c, s = math.cos(f.yaw), math.sin(f.yaw)
+        for part, (x, y, z), half in furniture_parts(f):
+            out.append(Box(f"{f.name}/{part}", (f.center[0] + c * x - s * y,
+                                                f.center[1] + s * x + c * y, z), half, f.yaw))
+    return out
 
 
 def robot_boxes(base_pose: Sequence[float]) -> list[Box]:

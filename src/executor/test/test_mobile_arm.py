@@ -27,11 +27,18 @@ def test_the_arm_base_rides_0_2_m_ahead_of_the_base_and_0_7_m_up():
     assert position == pytest.approx([1.0, 2.2, 0.7]) and yaw == pytest.approx(math.pi / 2)
 
 
-def test_furniture_is_a_box_from_the_floor_and_the_robot_turns_with_its_base():
+def test_furniture_is_its_parts_and_the_robot_turns_with_its_base():
+    """The table's 3 cm top at 0.75 m and its legs; the shelf open to the front (the arm may
+    reach in between its boards)."""
     layout = load_room_layout(ROOM)
-    table = next(b for b in furniture_boxes(layout.furniture) if b.name == "table")
-    assert table.center == pytest.approx((3.0, 2.6, 0.375))
-    assert table.half_size == pytest.approx((0.6, 0.4, 0.375))
+    boxes = {b.name: b for b in furniture_boxes(layout.furniture)}
+    assert boxes["table/top"].center == pytest.approx((3.0, 2.6, 0.735))
+    assert boxes["table/top"].half_size == pytest.approx((0.6, 0.4, 0.015))
+    assert {"table/leg0", "shelf/board1", "shelf/back", "bed/mattress"} <= set(boxes)
+    # the shelf (0.40 deep, its back against the west wall) has its board 1 top at 0.90 m
+    board = boxes["shelf/board1"]
+    assert board.center[2] + board.half_size[2] == pytest.approx(0.90)
+    assert board.center[0] - board.half_size[0] == pytest.approx(0.02 + 0.02)
     boxes = {b.name: b for b in robot_boxes((1.0, 2.0, math.pi / 2))}
     assert set(boxes) == {"robot/base_shell", "robot/base_column", "robot/camera_mast",
                           "robot/camera"}

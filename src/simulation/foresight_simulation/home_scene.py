@@ -34,7 +34,7 @@ from foresight_common.robot_model import (
     MAX_GRIPPER_WIDTH,
     TCP_SITE,
 )
-from foresight_common.room_layout import SHELF_PANEL, Furniture
+from foresight_common.room_layout import Furniture, furniture_parts
 from foresight_simulation.home_families import HomeSceneParams
 from foresight_simulation.person import (
     PERSON_SEGMENTS,
@@ -195,37 +195,13 @@ class HomeRoom(SceneQueries):
         and boards open at its +x face, a bed and a bedside table as blocks."""
         body = world.add_body(name=f"furniture/{f.name}", pos=[f.center[0], f.center[1], 0],
                               quat=list(yaw_to_quat(f.yaw)))
-        hx, hy, h = f.size[0] / 2, f.size[1] / 2, f.size[2]
         colour = list(f.colour)
-        boxes: list[tuple[str, list[float], list[float]]] = []
-        if f.kind in ("table", "chair"):
-            top = 0.03
-            leg = 0.025
-            boxes.append(("top", [0, 0, h - top / 2], [hx, hy, top / 2]))
-            for i, (dx, dy) in enumerate(((1, 1), (1, -1), (-1, 1), (-1, -1))):
-                boxes.append((f"leg{i}", [dx * (hx - leg), dy * (hy - leg), (h - top) / 2],
-                              [leg, leg, (h - top) / 2]))
-            if f.kind == "chair":   # backrest on the -x side (a chair faces +x)
-                boxes.append(("back", [-hx + 0.015, 0, h + 0.2], [0.015, hy, 0.2]))
-        elif f.kind == "shelf":
-            panel = SHELF_PANEL / 2
-            boxes.append(("back", [-hx + panel, 0, h / 2], [panel, hy, h / 2]))
-            boxes.append(("side_l", [0, hy - panel, h / 2], [hx, panel, h / 2]))
-            boxes.append(("side_r", [0, -hy + panel, h / 2], [hx, panel, h / 2]))
-            boxes.append(("top", [0, 0, h - panel], [hx, hy, panel]))
-            for i, level in enumerate(f.levels):
-                boxes.append((f"board{i}", [panel, 0, level - panel],
-                              [hx - panel, hy - 2 * panel, panel]))
-        elif f.kind == "bed":
-            boxes.append(("frame", [0, 0, (h - 0.15) / 2], [hx, hy, (h - 0.15) / 2]))
-            boxes.append(("mattress", [0, 0, h - 0.075], [hx - 0.02, hy - 0.02, 0.075]))
-            boxes.append(("headboard", [hx - 0.03, 0, 0.45], [0.03, hy, 0.45]))
-        else:
-            boxes.append(("block", [0, 0, h / 2], [hx, hy, h / 2]))
+        boxes = furniture_parts(f)
         for part, pos, size in boxes:
             rgba = [0.92, 0.92, 0.95, 1.0] if part == "mattress" else colour
             self._geom(body, "furniture", name=f"{f.name}/{part}",
-                       type=mujoco.mjtGeom.mjGEOM_BOX, pos=pos, size=size, rgba=rgba)
+                       type=mujoco.mjtGeom.mjGEOM_BOX, pos=list(pos), size=list(size),
+                       rgba=rgba)
 
     def _add_person(self, spec: mujoco.MjSpec) -> None:
         """Capsule figure of mocap bodies (contype = conaffinity = 0: renders, measurable by
