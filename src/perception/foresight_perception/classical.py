@@ -53,6 +53,7 @@ from foresight_perception.detector import (
     ObjectClass,
     ObjectDetection,
     PersonObservation,
+    backend_section,
     validate_frame,
 )
 from foresight_perception.geometry import (
@@ -325,11 +326,7 @@ class ClassicalDetector:
     def __init__(self, catalog: ClassCatalog, config: ClassicalConfig | None = None) -> None:
         self.catalog = catalog
         if config is None:
-            section = catalog.backends.get("classical")
-            if section is None:
-                raise ConfigError(f"{catalog.source}: no 'backends.classical' section for the "
-                                  "classical detector")
-            config = parse_classical_config(section, catalog)
+            config = parse_classical_config(backend_section(catalog, "classical"), catalog)
         self.config = config
         self._grid: PixelGrid | None = None
         self._parts_by_colour = _group_by_colour(catalog.of_kind("part"))

@@ -265,6 +265,15 @@ BACKENDS: Mapping[str, str] = MappingProxyType({
 })
 
 
+def backend_section(catalog: ClassCatalog, name: str) -> Mapping[str, Any]:
+    """The `backends.<name>` section of the class file; ConfigError when it has none."""
+    section = catalog.backends.get(name)
+    if section is None:
+        raise ConfigError(f"{catalog.source}: no 'backends.{name}' section for the {name} "
+                          "detector")
+    return section
+
+
 def make_detector(name: str, catalog: ClassCatalog) -> Detector:
     """Build the back end `name` (a key of BACKENDS or "package.module:ClassName") from the
     class catalogue; the back end reads its own section (`backends: {classical: ...}`).

@@ -28,6 +28,7 @@ from foresight_perception.detector import (
     Frame,
     ObjectClass,
     ObjectDetection,
+    backend_section,
     validate_frame,
 )
 from foresight_perception.geometry import PixelGrid, camera_position
@@ -130,11 +131,7 @@ class UprightDetector:
     def __init__(self, catalog: ClassCatalog, config: UprightConfig | None = None) -> None:
         self.catalog = catalog
         if config is None:
-            section = catalog.backends.get("upright")
-            if section is None:
-                raise ConfigError(f"{catalog.source}: no 'backends.upright' section for the "
-                                  "upright detector")
-            config = parse_upright_config(section, catalog)
+            config = parse_upright_config(backend_section(catalog, "upright"), catalog)
         self.config = config
         self._grid: PixelGrid | None = None
 
