@@ -175,17 +175,13 @@ def find_upright_objects(points: np.ndarray, depth: np.ndarray, masks: Mapping[s
             reach > s.min_range) & (reach < s.max_range)
     inner = usable & ~depth_edges(depth, s.depth_edge)
     found = []
-    grow_kernel = np.ones((3, 3), np.uint8)
     ring_kernel = np.ones((5, 5), np.uint8)
     for cls in classes:
         colour = masks[cls.colour]
         count, labels = cv2.connectedComponents((colour & inner).astype(np.uint8),
                                                 connectivity=8)
         for i in range(1, count):
-            # cut apart at depth steps, then given back the pixel of its own colour at the
-            # step (a small object's outline is a large share of it)
-            blob_mask = cv2.dilate((labels == i).astype(np.uint8), grow_kernel).astype(
-                bool) & colour & usable
+            blob_mask = labels == i
             rows, cols = np.nonzero(blob_mask)
             if len(rows) < s.min_pixels:
                 continue
