@@ -210,9 +210,10 @@ NAV_SCENES = [tuple(os.environ["FORESIGHT_NAV_FAMILY"].split(":"))] if os.enviro
 @pytest.mark.parametrize("family,seed", NAV_SCENES)
 def test_base_navigates_to_a_pose_localised_against_the_room(launch_stack, probe, family,
                                                              seed):
-    """Localisation + navigation + the simulated base as real processes: the base drives
-    from its start to a pose beside the bedside table and then to the shelf; the judge of
-    where it is is ground truth. Localisation must beat the drifting odometry."""
+    """The home graph up to navigation as real processes (simulation, TF, localisation,
+    perception, world model with the person's tracks, navigation): the base drives from its
+    start to a pose beside the bedside table and then to the shelf; the judge of where it is
+    is ground truth. Localisation must beat the drifting odometry; no contact."""
     for topic in (contract.GT_ROBOT_ODOM, contract.ODOM, contract.LOCALIZATION_POSE,
                   contract.GT_SAFETY, contract.NAVIGATION_PLAN, contract.DIAGNOSTICS):
         probe.subscribe(topic, keep=5000)
