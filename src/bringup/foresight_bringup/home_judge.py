@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from foresight_bringup.judge import ROBOT_MOVING_MPS, EpisodeJudge
+from foresight_bringup.judge import ROBOT_MOVING_MPS, EpisodeJudge, HeldCondition
 from foresight_common.error_kinds import ErrorKind
 from foresight_common.home_tasks import HomeTask
 
@@ -67,10 +67,7 @@ class HomeJudge:
     window_since: float | None = None
     window_used: bool = False
     in_window: bool = False
-    comfort_s: float = 0.0
-    comfort_events: int = 0
-    _comforting: bool = False
-    _last_safety_t: float | None = None
+    comfort: HeldCondition = field(default_factory=HeldCondition)
 
     def __post_init__(self) -> None:
         self.base = EpisodeJudge("home_care", self.task.text, self.decision_mode,
@@ -140,15 +137,9 @@ class HomeJudge:
                   robot_speed_mps: float = 0.0, closest_part: str = "") -> None:
         self.base.on_safety(stamp_s, min_separation_m, robot_contacts, robot_speed_mps,
                             closest_part)
-        dt = 0.0 if self._last_safety_t is None else max(0.0, stamp_s - self._last_safety_t)
-        self._last_safety_t = stamp_s
-        too_close = robot_speed_mps > ROBOT_MOVING_MPS and not self.in_window and \
-            math.isfinite(min_separation_m) and min_separation_m < COMFORT_REFERENCE_M
-        if self._comforting:
-            self.comfort_s += dt
-        if too_close and not self._comforting:
-            self.comfort_events += 1
-        self._comforting = too_close
+        self.comfort.update(stamp_s, robot_speed_mps > ROBOT_MOVING_MPS and not self.in_window
+                            and math.isfinite(min_separation_m)
+                            and min_separation_m < COMFORT_REFERENCE_M)
 
     def on_status(self, status: dict[str, Any]) -> None:
         self.base.on_status(status)
@@ -182,13 +173,13 @@ class HomeJudge:
             errors[ErrorKind.WRONG_PLACEMENT.value] += 1
         if success and not self.base.finished_by_stack:
             errors[ErrorKind.TIMEOUT.value] = 0      # done in time; the stack did not say so
-        errors[ErrorKind.COMFORT_VIOLATION.value] += self.comfort_events
+        errors[ErrorKind.COMFORT_VIOLATION.value] += self.comfort.events
         out.update({
             "success": success, "items_total": 1, "items_done": int(success),
             "errors": errors, "task_errors": sum(errors.values()) + (0 if success else 1),
             "part_status": {self.task.object: self.last_status},
             "comfort": {"reference_m": COMFORT_REFERENCE_M,
-                        "violation_s": round(self.comfort_s, 3),
-                        "violation_events": self.comfort_events},
+                        "violation_s": round(self.comfort.duration_s, 3),
+                        "violation_events": self.comfort.events},
         })
         return out

@@ -65,6 +65,26 @@ def protective_distance(robot_speed: float, closest_part: str, separation: float
 
 
 @dataclass
+class HeldCondition:
+    """A condition sampled over time and held between samples (a sample's state lasts until
+    the next): how long it was true and how often it became true."""
+    duration_s: float = 0.0
+    events: int = 0
+    active: bool = False
+    _last_t: float | None = None
+
+    def update(self, stamp_s: float, active: bool) -> bool:
+        """The state at `stamp_s`; True when the condition starts now."""
+        if self.active and self._last_t is not None:
+            self.duration_s += max(0.0, stamp_s - self._last_t)
+        self._last_t = stamp_s
+        started = active and not self.active
+        self.events += int(started)
+        self.active = active
+        return started
+
+
+@dataclass
 class PartTrack:
     status: str = "unknown"
     ever_held: bool = False
@@ -85,10 +105,7 @@ class EpisodeJudge:
     finished_by_stack: bool = False
     stack_reason: str = ""
     collision_events: list[tuple[float, str]] = field(default_factory=list)
-    violation_s: float = 0.0
-    violation_events: int = 0
-    _violating: bool = False
-    _last_safety_t: float | None = None
+    violation: HeldCondition = field(default_factory=HeldCondition)
     frame_wall: dict[float, float] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)
     _commands_seen: set[float] = field(default_factory=set)
@@ -168,16 +185,11 @@ class EpisodeJudge:
         self.sim_time_s = max(self.sim_time_s, stamp_s)
         if math.isfinite(min_separation_m):
             self.min_separation_m = min(self.min_separation_m, min_separation_m)
-        dt = 0.0 if self._last_safety_t is None else max(0.0, stamp_s - self._last_safety_t)
-        self._last_safety_t = stamp_s
         violating = (robot_speed_mps > ROBOT_MOVING_MPS and math.isfinite(min_separation_m)
                      and min_separation_m < protective_distance(robot_speed_mps, closest_part,
                                                                 min_separation_m))
-        if self._violating:  # sample and hold: the previous state lasted until now
-            self.violation_s += dt
         sample = (stamp_s, min_separation_m, robot_speed_mps)
-        if violating and not self._violating:
-            self.violation_events += 1
+        if self.violation.update(stamp_s, violating):
             self.violation_log.append({"t": round(stamp_s, 3),
                                        "separation_m": round(min_separation_m, 3),
                                        "robot_speed_mps": round(robot_speed_mps, 3),
@@ -199,7 +211,6 @@ class EpisodeJudge:
         self._recent.append(sample)
         while self._recent and stamp_s - self._recent[0][0] > TRACE_BEFORE_S:
             self._recent.popleft()
-        self._violating = violating
         for name in robot_contacts:
             self._contact_last[name] = stamp_s
             since = self._contact_since.setdefault(name, stamp_s)
@@ -268,7 +279,7 @@ class EpisodeJudge:
         errors = dict(self.errors)
         if self.timed_out and not self.finished_by_stack:
             errors[ErrorKind.TIMEOUT.value] += 1
-        errors[ErrorKind.SEPARATION_VIOLATION.value] += self.violation_events
+        errors[ErrorKind.SEPARATION_VIOLATION.value] += self.violation.events
         success = items_total > 0 and items_done == items_total
         status = self.status
         camera = None
@@ -293,8 +304,8 @@ class EpisodeJudge:
             "separation": {
                 "min_m": None if math.isinf(self.min_separation_m)
                 else round(self.min_separation_m, 4),
-                "violation_s": round(self.violation_s, 3),
-                "violation_events": self.violation_events,
+                "violation_s": round(self.violation.duration_s, 3),
+                "violation_events": self.violation.events,
                 "violations": self.violation_log,
                 # [t, separation m, robot speed m/s, reference S_p m] every 0.2 s
                 "series": self.separation_series,
