@@ -196,19 +196,25 @@ def _per_kind(sec: YamlSection) -> dict[str, float]:
     return values
 
 
+def parse_colours(root: YamlSection, catalog: ClassCatalog,
+                  backend: str) -> dict[str, ColourRange]:
+    """A back end's `colours` section; every class colour of the catalogue must be in it."""
+    section = root.section("colours")
+    colours = {name: parse_colour_range(section.section(name)) for name in list(section.data)}
+    section.done()
+    for cls in catalog.classes.values():
+        if cls.colour not in colours:
+            raise ConfigError(f"{catalog.source}: class '{cls.label}' has colour "
+                              f"'{cls.colour}', not defined in backends.{backend}.colours "
+                              f"(defined: {', '.join(sorted(colours))})")
+    return colours
+
+
 def parse_classical_config(data: Mapping[str, Any], catalog: ClassCatalog) -> ClassicalConfig:
     """Validate the `backends.classical` section against the catalogue (every class colour
     must be defined)."""
     root = YamlSection(data, "backends.classical", catalog.source, ConfigError)
-    colours_sec = root.section("colours")
-    colours = {name: parse_colour_range(colours_sec.section(name))
-               for name in list(colours_sec.data)}
-    colours_sec.done()
-    for cls in catalog.classes.values():
-        if cls.colour not in colours:
-            raise ConfigError(f"{catalog.source}: class '{cls.label}' has colour "
-                              f"'{cls.colour}', not defined in backends.classical.colours "
-                              f"(defined: {', '.join(sorted(colours))})")
+    colours = parse_colours(root, catalog, "classical")
     p = root.section("parts")
     parts = PartSettings(
         min_protrusion=p.number("min_protrusion", 0.0, 0.5),

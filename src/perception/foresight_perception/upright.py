@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from foresight_common.cell_layout import YamlSection
-from foresight_perception.classical import ColourRange, parse_colour_range, white_balanced
+from foresight_perception.classical import ColourRange, parse_colours, white_balanced
 from foresight_perception.detector import (
     ClassCatalog,
     ConfigError,
@@ -76,12 +76,12 @@ class UprightConfig:
     people: UprightPeople | None
 
 
-def _settings(sec: YamlSection, defaults: Any, skip: tuple[str, ...] = (), **fixed: Any):
+def _settings(sec: YamlSection, defaults: Any, **fixed: Any):
     """A settings dataclass from a YAML section: every field optional (its default), range
     checked, unknown keys refused."""
     values = dict(fixed)
     for f in fields(defaults):
-        if f.name in skip or f.name in fixed:
+        if f.name in fixed:
             continue
         value = getattr(defaults, f.name)
         values[f.name] = sec.integer(f.name, 1, 100000, default=value) if isinstance(
@@ -93,18 +93,11 @@ def parse_upright_config(data: Mapping[str, Any], catalog: ClassCatalog) -> Upri
     """Validate the `backends.upright` section against the catalogue (every class colour
     must be defined; only parts: the room has no holes or containers yet)."""
     root = YamlSection(data, "backends.upright", catalog.source, ConfigError)
-    colours_sec = root.section("colours")
-    colours = {name: parse_colour_range(colours_sec.section(name))
-               for name in list(colours_sec.data)}
-    colours_sec.done()
     for cls in catalog.classes.values():
         if cls.kind != "part":
             raise ConfigError(f"{catalog.source}: class '{cls.label}' is a {cls.kind}; the "
                               "upright back end finds parts only")
-        if cls.colour not in colours:
-            raise ConfigError(f"{catalog.source}: class '{cls.label}' has colour "
-                              f"'{cls.colour}', not defined in backends.upright.colours "
-                              f"(defined: {', '.join(sorted(colours))})")
+    colours = parse_colours(root, catalog, "upright")
     objects_sec = root.section("objects", default={})
     objects = _settings(objects_sec, UprightObjectSettings())
     objects_sec.done()

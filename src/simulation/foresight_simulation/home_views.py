@@ -111,8 +111,7 @@ def measure_views(room, detect, rng: np.random.Generator, stats: ViewStats,
                   person_distances: Sequence[float] = (1.4, 2.0, 2.6)) -> ViewStats:
     """Look at each task object and at the person from the given distances; `detect(view)`
     returns (objects as (label, position), people as {keypoint: position})."""
-    for name in sorted(n for n, o in ((o.name, o) for o in room.ground_truth())
-                       if o.kind == "object"):
+    for name in sorted(o.name for o in room.ground_truth() if o.kind == "object"):
         for distance in object_distances:
             pose = facing_pose(room, truth(room)[name], distance)
             if pose is None:
