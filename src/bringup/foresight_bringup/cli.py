@@ -22,6 +22,7 @@ from foresight_bringup.cli_common import REPO, default_domain_id, log_sink, pars
 from foresight_bringup.episode import EpisodeConfig, EpisodeError, check_runnable, run_episode
 from foresight_bringup.launch_xml import LaunchFileError
 from foresight_bringup.stats import wilson_interval
+from foresight_common.home_tasks import HOME_TASKS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,9 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mode", choices=("world_model", "reactive"), default="world_model",
                      help="planner decision mode")
     family = run.add_mutually_exclusive_group()
-    family.add_argument("--family", default="default", help="variation family name")
+    family.add_argument("--family", default=None,
+                        help="variation family name (default: the scenario's training "
+                             "family: default, home_train)")
     family.add_argument("--families", metavar="FILE", help="variation family YAML file")
-    run.add_argument("--task", default="assemble all")
+    run.add_argument("--task", default=None,
+                     help="task text (default: 'assemble all'; home_care cycles through its "
+                          "three tasks, one per episode)")
     run.add_argument("--camera", type=parse_camera, default=(320, 240, 15.0),
                      help="WIDTHxHEIGHT@HZ (default 320x240@15)")
     run.add_argument("--rtf", type=float, default=1.0, help="real-time-factor target")
@@ -69,6 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
     later = sub.add_parser("train", help="not yet available: the data loop (issue #7)")
     later.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+#: The family an episode uses when none is given.
+DEFAULT_FAMILY = {"industrial_assembly": "default", "home_care": "home_train"}
+
+
+def episode_task(scenario: str, task: str | None, index: int) -> str:
+    """The task of episode `index`: the one given, else the scenario's (home_care cycles
+    through its tasks)."""
+    if task is not None:
+        return task
+    if scenario == "home_care":
+        return HOME_TASKS[index % len(HOME_TASKS)].text
+    return "assemble all"
 
 
 def summarize(records: list[dict]) -> dict:
@@ -106,8 +125,10 @@ def command_run(args: argparse.Namespace) -> int:
         for index in range(args.episodes):
             seed = args.seed + index
             config = EpisodeConfig(
-                scenario=args.scenario, seed=seed, decision_mode=args.mode, task=args.task,
-                family=args.family if not args.families else "",
+                scenario=args.scenario, seed=seed, decision_mode=args.mode,
+                task=episode_task(args.scenario, args.task, index),
+                family="" if args.families else args.family or DEFAULT_FAMILY.get(
+                    args.scenario, "default"),
                 families_file=str(Path(args.families).resolve()) if args.families else "",
                 camera=args.camera, rtf=args.rtf, gui=args.gui,
                 time_limit_s=args.time_limit,

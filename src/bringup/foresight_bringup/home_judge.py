@@ -144,6 +144,28 @@ class HomeJudge:
     def on_status(self, status: dict[str, Any]) -> None:
         self.base.on_status(status)
 
+    # the cell judge's bookkeeping, shared as it is: latency, perception, the supervisor's
+    # belief, prediction accuracy
+    def on_supervisor(self, *args) -> None:
+        self.base.on_supervisor(*args)
+
+    def on_frame(self, stamp_s: float, wall_time_s: float) -> None:
+        self.base.on_frame(stamp_s, wall_time_s)
+
+    def on_command(self, source_stamp_s: float, wall_time_s: float, skill: str) -> None:
+        self.base.on_command(source_stamp_s, wall_time_s, skill)
+
+    def on_detections(self, detections) -> None:
+        self.base.on_detections(detections)
+
+    @property
+    def prediction(self):
+        return self.base.prediction
+
+    @property
+    def sim_time_s(self) -> float:
+        return self.base.sim_time_s
+
     def on_task_finished(self, reason: str) -> None:
         self.base.on_task_finished(reason)
 

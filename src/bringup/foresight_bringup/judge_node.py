@@ -15,6 +15,7 @@ import numpy as np
 from rclpy.context import Context
 from rclpy.node import Node
 
+from foresight_bringup.home_judge import HomeJudge, ObjectSample
 from foresight_bringup.judge import EpisodeJudge
 from foresight_bringup.prediction_score import TrackedPoint
 from foresight_common import contract
@@ -39,7 +40,7 @@ SETTLE_AFTER_FINISH_S = 1.0
 
 
 class JudgeNode(Node):
-    def __init__(self, judge: EpisodeJudge, context: Context | None = None) -> None:
+    def __init__(self, judge: EpisodeJudge | HomeJudge, context: Context | None = None) -> None:
         super().__init__("episode_judge", context=context)
         self.judge = judge
         self.finished_at: float | None = None
@@ -77,6 +78,13 @@ class JudgeNode(Node):
         self.judge.prediction.on_truth(time_to_sec(msg.header.stamp), {
             o.name: (o.kind, o.type, o.status, msg_to_vector(o.pose.position), o.visible)
             for o in msg.objects if o.kind in ("part", "person")})
+        if isinstance(self.judge, HomeJudge):
+            self.judge.on_objects(time_to_sec(msg.header.stamp), {
+                o.name: ObjectSample(o.status, tuple(msg_to_vector(o.pose.position)),
+                                     (o.pose.orientation.w, o.pose.orientation.x,
+                                      o.pose.orientation.y, o.pose.orientation.z))
+                for o in msg.objects})
+            return
         parts = [o for o in msg.objects if o.kind == "part"]
         self.judge.on_parts(time_to_sec(msg.header.stamp), {o.name: o.status for o in parts})
         self.judge.on_static_parts({

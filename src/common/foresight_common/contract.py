@@ -37,6 +37,7 @@ from foresight_interfaces.msg import (
     FrameTiming,
     GroundTruthObjectArray,
     GroundTruthSafety,
+    HelpRequest,
     ObjectTrackArray,
     PersonTrackArray,
     SafetyState,
@@ -128,6 +129,8 @@ RUN_TASK = Action("run_task", RunTask)
 ESTOP = Topic("safety/estop", Bool, LATCHED)  # True engages; latched until reset
 RESET_ESTOP = Service("safety/reset_estop", Trigger)
 TASK_EVENTS = Topic("task_events", TaskEvent, EVENTS)
+# latched: a user interface started after the planner gave up still sees what it needs
+HELP_REQUESTS = Topic("planner/help_request", HelpRequest, LATCHED)
 EXECUTOR_MARKERS = Topic("executor/markers", MarkerArray, STATE)
 COMMAND_EVENTS = Topic("executor/command_events", CommandEvent, EVENTS)
 SAFETY_STATE = Topic("executor/safety_state", SafetyState, STATE)

@@ -28,6 +28,10 @@ ARM_MOUNT_XYZ: tuple[float, float, float] = (0.20, 0.0, 0.70)
 #: Footprint of the base (m, x by y), centred on base_link: robosuite's collision box.
 BASE_FOOTPRINT: tuple[float, float] = (0.70, 0.50)
 BASE_HEIGHT = 0.38
+#: Radius (m) of the circle navigation keeps clear (the planner's goals must have it): the
+#: footprint reaches 0.43 m from its centre at the corners; 4 cm more for localisation
+#: error (measured: a base turning on the spot 0.45 m from a wall touched it).
+ROBOT_RADIUS = 0.47
 #: camera_link in base_link (m) and its downward pitch (rad): a head camera on a mast
 #: behind the arm, high enough to see table tops and shelves over the tucked arm.
 CAMERA_MOUNT_XYZ: tuple[float, float, float] = (-0.12, 0.0, 1.45)

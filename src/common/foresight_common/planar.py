@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 
 Pose2D = tuple[float, float, float]
 
@@ -80,3 +81,80 @@ class PoseHistory:
         return (a[0] + w * (b[0] - a[0]), a[1] + w * (b[1] - a[1]),
                 math.remainder(a[2] + w * math.remainder(b[2] - a[2], 2 * math.pi),
                                2 * math.pi))
+
+
+class MapPose:
+    """base_link in map now, the way a base node needs it without all of /tf: the wheel
+    odometry's history (odom -> base_link) and the newest localised pose (base_link in map
+    at a camera stamp), joined as map -> odom once the odometry of that stamp is here (the
+    two topics arrive in any order). Thread-safe."""
+
+    def __init__(self, span_s: float = 10.0) -> None:
+        self._lock = threading.Lock()
+        self.odom = PoseHistory(span_s=span_s)
+        self._pending: tuple[float, Pose2D] | None = None
+        self._map_to_odom: Pose2D | None = None
+        self._localized_at = -math.inf
+
+    def add_odom(self, stamp: float, pose: Pose2D) -> str | None:
+        """Store one odometry pose; the reason when a pending localisation could not be
+        joined to it (else None). ValueError for a non-finite pose."""
+        with self._lock:
+            self.odom.add(stamp, pose)
+        return self._join()
+
+    def add_localized(self, stamp: float, pose: Pose2D) -> str | None:
+        with self._lock:
+            self._pending = (stamp, pose)
+        return self._join()
+
+    def _join(self) -> str | None:
+        with self._lock:
+            newest = self.odom.latest()
+            if self._pending is None or newest is None or newest[0] < self._pending[0]:
+                return None
+            stamp, in_map = self._pending
+            self._pending = None
+            try:
+                odom = self.odom.at(stamp)
+            except LookupError as exc:
+                return f"no odometry at its stamp: {exc}"
+            self._map_to_odom = compose(in_map, inverse(odom))
+            self._localized_at = stamp
+            return None
+
+    def latest_odom(self) -> tuple[float, Pose2D] | None:
+        with self._lock:
+            return self.odom.latest()
+
+    def pose(self, now: float, timeout_s: float) -> tuple[Pose2D | None, str]:
+        """(base_link in map from the newest odometry through the newest map -> odom, "")
+        or (None, why not): odometry older than `timeout_s`, localisation older than 10
+        times that, or either missing."""
+        with self._lock:
+            newest, map_to_odom, localized = self.odom.latest(), self._map_to_odom, \
+                self._localized_at
+        if newest is None or now - newest[0] > timeout_s:
+            return None, "no odometry" if newest is None else \
+                f"odometry {now - newest[0]:.2f} s old (limit {timeout_s} s)"
+        if map_to_odom is None or now - localized > 10.0 * timeout_s:
+            return None, "no localisation" if map_to_odom is None else \
+                f"localisation {now - localized:.1f} s old (limit {10.0 * timeout_s:g} s)"
+        return compose(map_to_odom, newest[1]), ""
+
+    def map_to_odom(self) -> Pose2D | None:
+        with self._lock:
+            return self._map_to_odom
+
+
+def localized_pose(msg, map_frame: str) -> tuple[float, Pose2D]:
+    """(stamp s, (x, y, yaw)) of a localisation PoseWithCovarianceStamped in `map_frame`;
+    ValueError with the reason when it is in another frame or not finite."""
+    if msg.header.frame_id != map_frame:
+        raise ValueError(f"frame '{msg.header.frame_id}' is not {map_frame}")
+    p, q = msg.pose.pose.position, msg.pose.pose.orientation
+    stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+    pose = (float(p.x), float(p.y), yaw_of(q))
+    if not all(math.isfinite(v) for v in pose):
+        raise ValueError(f"pose not finite: {pose}")
+    return stamp, pose

@@ -49,9 +49,12 @@ from foresight_common.node_support import (
     run_node,
 )
 from foresight_common.params import param
-from foresight_common.robot_model import RobotKinematics
+from foresight_common.planar import MapPose, localized_pose, odometry_pose
+from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
+from foresight_common.room_layout import load_room_layout
 from foresight_executor.collision import CollisionChecker
 from foresight_executor.markers import executor_markers
+from foresight_executor.mobile_arm import arm_base_in_map, mobile_skill_runner
 from foresight_executor.people_view import PeopleView
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
@@ -87,12 +90,29 @@ GRIPPER_MOVING_MPS = 0.005  # a finger sliding faster than this is moving (m/s)
 SKILL_POLL_S = 0.01  # wall s between checks whether the skill thread has finished
 MARKER_RATE_HZ = 10.0  # executor/markers (the supervisor runs faster)
 MARKER_PATH_POINTS = 30  # TCP points drawn along a motion
+#: A turning base's fastest point moves this far from its centre (half the 0.70 m footprint)
+BASE_HALF_LENGTH_M = 0.35
+BASE_SETTLE_WAIT_S = 3.0  # wall s a goal waits for a base that has just stopped
 
 
 @dataclass(frozen=True)
 class ExecutorParams:
     cell_file: str = field(default="", metadata=param(
-        "Cell layout YAML: robot mounting and the static planning scene", non_empty=True))
+        "Cell layout YAML: robot mounting and the static planning scene (a fixed arm; "
+        "exactly one of cell_file and room_file)"))
+    room_file: str = field(default="", metadata=param(
+        "Room layout YAML: the arm rides on a mobile base in this room; its pose comes from "
+        "odom and localization/pose at each goal, the furniture is the planning scene"))
+    frame_id: str = field(default="world", metadata=param(
+        "Frame of skill targets, people and markers (world: the cell; map: a room)",
+        non_empty=True))
+    base_pose_timeout_s: float = field(default=0.5, metadata=param(
+        "Mobile base: odometry older than this (localisation: 10 times this) refuses a goal "
+        "(s)", low=0.05, high=5.0))
+    base_still_mps: float = field(default=0.04, metadata=param(
+        "Mobile base: a goal waits while the base moves faster than this by its odometry "
+        "(whose twist carries 0.01 m/s noise per axis) (m/s)",
+        low=0.001, high=0.5))
     collision_padding_m: float = field(default=0.01, metadata=param(
         "Clearance kept from the static cell (m)", low=0.0, high=0.1))
     default_speed_scale: float = field(default=0.5, metadata=param(
@@ -111,6 +131,10 @@ class ExecutorParams:
         "Target tolerance of the TCP (m)", low=0.0005, high=0.05))
     grasp_min_width_m: float = field(default=0.004, metadata=param(
         "Finger opening that means an object is held (m)", low=0.0, high=0.05))
+    stow_joint_positions: tuple[float, ...] = field(default=tuple(HOME_POSITIONS),
+                                                    metadata=param(
+        "Joint positions of the stow skill: the arm's pose while a mobile base drives "
+        "(rad; the cell's ready pose by default)", length=7, low=-3.0, high=3.8))
     grasp_depth_m: float = field(default=0.015, metadata=param(
         "Distance from a part's top to the TCP when grasped (m)", low=0.0, high=0.05))
     gripper_settle_s: float = field(default=0.8, metadata=param(
@@ -150,22 +174,40 @@ class ExecutorNode(Node):
         super().__init__("executor")
         p = declare_parameters(self, ExecutorParams)
         self.params = p
-        layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
-        obstacles = layout.static_obstacles()
+        if bool(p.cell_file) == bool(p.room_file):
+            raise ValueError("set exactly one of cell_file (a fixed arm) and room_file (the "
+                             f"arm on a mobile base); got cell_file='{p.cell_file}', "
+                             f"room_file='{p.room_file}'")
         kinematics = RobotKinematics()
-        checker = CollisionChecker(obstacles, base_pos=layout.robot_base,
-                                   base_yaw=getattr(layout, "robot_yaw", 0.0),
-                                   padding=p.collision_padding_m)
-        settings = SkillSettings(
+        self.settings = SkillSettings(
             default_speed_scale=p.default_speed_scale, linear_speed_scale=p.linear_speed_scale,
             insert_tcp_speed=p.insert_tcp_speed_mps, approach_height=p.approach_height_m,
             lift_height=p.lift_height_m, insert_force_limit_n=p.insert_force_limit_n,
             position_tolerance_m=p.position_tolerance_m, grasp_min_width=p.grasp_min_width_m,
-            gripper_settle_s=p.gripper_settle_s, grasp_depth=p.grasp_depth_m)
-        self.runner = SkillRunner(kinematics, checker, settings,
-                                  np.asarray(layout.robot_base),
-                                  getattr(layout, "robot_yaw", 0.0),
-                                  tuple(b.name for b in obstacles))
+            gripper_settle_s=p.gripper_settle_s, grasp_depth=p.grasp_depth_m,
+            stow_positions=tuple(p.stow_joint_positions))
+        self.room = None
+        self.map_pose: MapPose | None = None
+        if p.room_file:
+            self.room = load_file_parameter("room_file", p.room_file, load_room_layout)
+            self.map_pose = MapPose()
+            self._base_speed = 0.0
+            self.runner = mobile_skill_runner(self.room.furniture, self.room.robot_start,
+                                              self.settings, kinematics)
+            scanner = None
+            scene = f"{len(self.room.furniture)} pieces of furniture from {p.room_file}"
+        else:
+            layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
+            obstacles = layout.static_obstacles()
+            checker = CollisionChecker(obstacles, base_pos=layout.robot_base,
+                                       base_yaw=getattr(layout, "robot_yaw", 0.0),
+                                       padding=p.collision_padding_m)
+            self.runner = SkillRunner(kinematics, checker, self.settings,
+                                      np.asarray(layout.robot_base),
+                                      getattr(layout, "robot_yaw", 0.0),
+                                      tuple(b.name for b in obstacles))
+            scanner = layout.safety_scanner
+            scene = f"{len(obstacles)} static obstacles from {p.cell_file}"
         self.diagnostics = DiagnosticsReporter(self, "skills and safety")
         self.state = RobotState()
         self.pub_trajectory = create_publisher(self, contract.ARM_TRAJECTORY)
@@ -178,7 +220,7 @@ class ExecutorNode(Node):
             reaction_time_s=p.ssm_reaction_time_s, deceleration_mps2=p.ssm_deceleration_mps2,
             sensor_uncertainty_m=p.ssm_sensor_uncertainty_m,
             robot_radius_m=p.ssm_robot_radius_m))
-        self.people = PeopleView(p.ssm_prediction_window_s, layout.safety_scanner)
+        self.people = PeopleView(p.ssm_prediction_window_s, scanner)
         self.reach_watch = ReachWatch(self.ssm.config)
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
@@ -186,13 +228,15 @@ class ExecutorNode(Node):
         self._gripper_target: float | None = None  # last commanded width (m)
         self._gripper_held = False  # a stop froze or deferred a gripper command
         self._motion_ends_at = -math.inf  # when the last motion sent ends (node clock)
-        self._base = np.asarray(layout.robot_base, dtype=float)
         self._camera_stamp = -math.inf
         create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
         create_subscription(self, contract.PREDICTIONS, self.people.on_predictions)
         create_subscription(self, contract.SAFETY_SCAN, self.people.on_scan)
         if p.camera_timeout_s > 0:
             create_subscription(self, contract.COLOR_INFO, self.on_camera_info)
+        if self.map_pose is not None:
+            create_subscription(self, contract.ODOM, self.on_odom)
+            create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
         self.pub_safety = create_publisher(self, contract.SAFETY_STATE)
         self.pub_markers = create_publisher(self, contract.EXECUTOR_MARKERS)
         self._marker_every = max(1, round(p.safety_rate_hz / MARKER_RATE_HZ))
@@ -211,8 +255,8 @@ class ExecutorNode(Node):
             handle_accepted_callback=self.on_accepted,
             cancel_callback=lambda _handle: CancelResponse.ACCEPT)
         self.get_logger().info(
-            f"serving {contract.EXECUTE_SKILL.name}; planning scene: {len(obstacles)} "
-            f"static obstacles from {p.cell_file}")
+            f"serving {contract.EXECUTE_SKILL.name} in frame {p.frame_id}; planning scene: "
+            f"{scene}")
 
     # --- sensors and safety inputs -------------------------------------------------------
     def on_joint_states(self, msg) -> None:
@@ -224,6 +268,27 @@ class ExecutorNode(Node):
         reason = self.state.update_wrench(msg)
         if reason:
             self.diagnostics.reject("wrist_wrench", reason)
+
+    def on_odom(self, msg) -> None:
+        """Mobile base: the wheel odometry (its twist says whether the base stands still)."""
+        twist = msg.twist.twist
+        try:
+            refused = self.map_pose.add_odom(*odometry_pose(msg))
+        except ValueError as exc:
+            self.diagnostics.reject("odom", str(exc))
+            return
+        self._base_speed = math.hypot(float(twist.linear.x), float(twist.linear.y)) + \
+            BASE_HALF_LENGTH_M * abs(float(twist.angular.z))
+        if refused:
+            self.diagnostics.reject("localization", refused)
+
+    def on_localized(self, msg) -> None:
+        try:
+            refused = self.map_pose.add_localized(*localized_pose(msg, self.params.frame_id))
+        except ValueError as exc:
+            refused = str(exc)
+        if refused:
+            self.diagnostics.reject("localization", refused)
 
     def on_estop(self, msg: Bool) -> None:
         self.state.estop_input = bool(msg.data)
@@ -311,7 +376,7 @@ class ExecutorNode(Node):
         state = 3 if self.state.estop_latched else int(verdict.level)
         path = self._path_shown if self._now() < self._motion_ends_at else None
         self.pub_markers.publish(executor_markers(
-            contract.WORLD_FRAME, stamp, state, verdict.protective_distance_m,
+            self.params.frame_id, stamp, state, verdict.protective_distance_m,
             verdict.robot_point, verdict.person_point, target, text,
             points[-1] if len(points) else None, path))
 
@@ -322,7 +387,19 @@ class ExecutorNode(Node):
         points = [chain[0]]
         for a, b in zip(chain[:-1], chain[1:], strict=True):
             points.extend([(a + b) / 2.0, b])
-        return np.array(points) + self._base
+        position, rotation = self._arm_base()
+        return np.array(points) @ rotation.T + position
+
+    def _arm_base(self) -> tuple[np.ndarray, np.ndarray]:
+        """The arm's base (position, rotation) in the frame: fixed in a cell; on a mobile
+        base where the base is now (the last goal's place while its pose is unknown)."""
+        if self.map_pose is not None:
+            pose, _ = self.map_pose.pose(self._now(), self.params.base_pose_timeout_s)
+            if pose is not None:
+                position, yaw = arm_base_in_map(pose)
+                c, s = math.cos(yaw), math.sin(yaw)
+                return position, np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        return self.runner.base_position, self.runner.base_rotation
 
     def _person_points(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float,
                                       float, dict[str, float]]:
@@ -495,6 +572,10 @@ class ExecutorNode(Node):
     def _refusal(self) -> str | None:
         if self.state.estop_latched:
             return f"e-stop engaged: call {contract.RESET_ESTOP.name} first"
+        if self.map_pose is not None:
+            reason = self._place_arm()
+            if reason:
+                return reason
         # Right after start-up the first joint state may still be on its way.
         deadline = time.monotonic() + STARTUP_JOINT_STATE_WAIT_S
         while self.state.arm_positions() is None and time.monotonic() < deadline:
@@ -506,13 +587,31 @@ class ExecutorNode(Node):
             return f"joint states are stale ({age:.2f} s old)"
         return None
 
+    def _place_arm(self) -> str | None:
+        """Mobile base: plan this goal with the arm where the base stands now (localised in
+        the map); the reason it cannot be, else None."""
+        deadline = time.monotonic() + BASE_SETTLE_WAIT_S   # a base just stopped settles
+        while self._base_speed > self.params.base_still_mps and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if self._base_speed > self.params.base_still_mps:
+            return (f"the base is moving ({self._base_speed:.3f} m/s after waiting "
+                    f"{BASE_SETTLE_WAIT_S:g} s): the arm works only while it stands still")
+        pose, why = self.map_pose.pose(self._now(), self.params.base_pose_timeout_s)
+        if pose is None:
+            return f"the base's pose in {self.params.frame_id} is unknown: {why}"
+        self.runner = mobile_skill_runner(self.room.furniture, pose, self.settings,
+                                          self.runner.kin)
+        self.get_logger().info(f"arm planned with the base at ({pose[0]:.3f}, {pose[1]:.3f}, "
+                               f"{math.degrees(pose[2]):.1f} deg) in {self.params.frame_id}")
+        return None
+
     def _request_from(self, goal) -> tuple[SkillRequest, str | None]:
         position = quat = None
         if goal.skill in ("move_to_pose", "pick", "place", "insert"):
-            frame = goal.target_pose.header.frame_id or contract.WORLD_FRAME
-            if frame != contract.WORLD_FRAME:
+            frame = goal.target_pose.header.frame_id or self.params.frame_id
+            if frame != self.params.frame_id:
                 return SkillRequest(goal.skill), (f"target frame '{frame}' not supported "
-                                                  f"(use '{contract.WORLD_FRAME}')")
+                                                  f"(use '{self.params.frame_id}')")
             try:
                 position, quat = msg_to_pose(goal.target_pose.pose)
             except InvalidMessage as exc:

@@ -14,13 +14,13 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from foresight_common.mobile_manipulator import BASE_FOOTPRINT, BASE_MAX_LINEAR_ACCEL
+from foresight_common.mobile_manipulator import (
+    BASE_FOOTPRINT,
+    BASE_MAX_LINEAR_ACCEL,
+    ROBOT_RADIUS,
+)
 from foresight_common.occupancy import OccupancyMap
 
-#: Radius (m) of the circle the planner and controller keep clear: the base's 0.70 x 0.50 m
-#: footprint reaches 0.43 m from its centre at the corners; 4 cm more for localisation
-#: error (measured: a base turning on the spot 0.45 m from a wall touched it).
-ROBOT_RADIUS = 0.47
 #: Rollouts may pass this much (m) inside the robot's radius. 0: with localisation errors of
 #: 2-4 cm, 2 cm of slack let a base turning by a wall touch it (measured); the radius holds
 #: the margin. A base that stands closer (a localisation jump) may only move away.

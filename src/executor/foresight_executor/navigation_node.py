@@ -51,7 +51,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.occupancy import room_map
 from foresight_common.params import param
-from foresight_common.planar import PoseHistory, compose, inverse, odometry_pose, yaw_of
+from foresight_common.planar import MapPose, compose, localized_pose, odometry_pose
 from foresight_common.room_layout import load_room_layout
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
@@ -129,7 +129,7 @@ class NavigationNode(Node):
                                         yaw_tolerance=p.yaw_tolerance_rad),
             give_up_after_s=p.give_up_after_s)
         self._lock = threading.Lock()
-        self._odom = PoseHistory(span_s=10.0)
+        self.map_pose = MapPose(span_s=10.0)
         self._velocity = (0.0, 0.0)          # the base's, in base_link (odom's twist)
         self.layer = ObstacleLayer(self.grid, ObstacleLayerConfig(keep_s=p.obstacle_keep_s))
         # what the camera saw near the base, in odom: the collision monitor's input, free
@@ -141,9 +141,6 @@ class NavigationNode(Node):
         self._depth_info = None
         self._last_depth = -math.inf
         self._pending_scan: tuple[float, np.ndarray, float] | None = None
-        self._map_to_odom: tuple[float, float, float] | None = None
-        self._localized_at = -math.inf
-        self._pending: tuple[float, tuple[float, float, float]] | None = None
         self._people: list[PredictedPerson] = []
         self._people_stamp = -math.inf
         self._predicted_at = -math.inf
@@ -179,43 +176,25 @@ class NavigationNode(Node):
             self.diagnostics.reject("odom", f"velocity not finite: {velocity}")
             return
         try:
-            with self._lock:
-                self._odom.add(*odometry_pose(msg))
-                self._velocity = velocity
+            refused = self.map_pose.add_odom(*odometry_pose(msg))
         except ValueError as exc:
             self.diagnostics.reject("odom", str(exc))
             return
-        self._apply_localization()
+        with self._lock:
+            self._velocity = velocity
+        if refused:
+            self.diagnostics.reject("localization", refused)
         self._apply_scan()
 
     def on_localized(self, msg) -> None:
         """Keep the localised pose until the odometry of its stamp is here (the two topics
         arrive in any order)."""
-        if msg.header.frame_id != contract.MAP_FRAME:
-            self.diagnostics.reject("localization", f"frame '{msg.header.frame_id}' is not "
-                                    f"{contract.MAP_FRAME}")
-            return
-        pose = msg.pose.pose
-        with self._lock:
-            self._pending = (time_to_sec(msg.header.stamp),
-                             (pose.position.x, pose.position.y, yaw_of(pose.orientation)))
-        self._apply_localization()
-
-    def _apply_localization(self) -> None:
-        """map -> odom from the localised pose and the odometry of the same stamp."""
-        with self._lock:
-            newest = self._odom.latest()
-            if self._pending is None or newest is None or newest[0] < self._pending[0]:
-                return
-            stamp, in_map = self._pending
-            self._pending = None
-            try:
-                odom = self._odom.at(stamp)
-            except LookupError as exc:
-                self.diagnostics.reject("localization", f"no odometry at its stamp: {exc}")
-                return
-            self._map_to_odom = compose(in_map, inverse(odom))
-            self._localized_at = stamp
+        try:
+            refused = self.map_pose.add_localized(*localized_pose(msg, contract.MAP_FRAME))
+        except ValueError as exc:
+            refused = str(exc)
+        if refused:
+            self.diagnostics.reject("localization", refused)
 
     def on_tf_static(self, msg) -> None:
         with self._lock:
@@ -248,20 +227,21 @@ class NavigationNode(Node):
         """The pending scan into the collision monitor's memory (odom) and the obstacle
         layer (map) at the base's pose of its stamp."""
         with self._lock:
-            newest = self._odom.latest()
+            newest = self.map_pose.latest_odom()
             if self._pending_scan is None or newest is None or newest[0] < self._pending_scan[0]:
                 return
             stamp, scan, fov = self._pending_scan
             self._pending_scan = None
             try:
-                in_odom = self._odom.at(stamp)
+                in_odom = self.map_pose.odom.at(stamp)
             except LookupError as exc:
                 self.diagnostics.reject("depth", f"no odometry at its stamp: {exc}")
                 return
             self.near.keep(stamp, self.near.add(stamp, in_odom, scan, fov))
-            if self._map_to_odom is None:
+            map_to_odom = self.map_pose.map_to_odom()
+            if map_to_odom is None:
                 return
-            self.layer.add_scan(stamp, compose(self._map_to_odom, in_odom), scan, fov)
+            self.layer.add_scan(stamp, compose(map_to_odom, in_odom), scan, fov)
             points = len(self.layer.points)
         self.diagnostics.set_value("obstacle_points", str(points))
 
@@ -297,18 +277,9 @@ class NavigationNode(Node):
     def _pose(self) -> tuple[float, float, float] | None:
         """base_link in map now: the newest odometry through the newest map -> odom."""
         now = time_to_sec(self.get_clock().now().to_msg())
-        limit = self.params.pose_timeout_s
-        with self._lock:
-            newest, map_to_odom, localized = self._odom.latest(), self._map_to_odom, \
-                self._localized_at
-        if newest is None or now - newest[0] > limit:
-            self._pose_error = "no odometry" if newest is None else \
-                f"odometry {now - newest[0]:.2f} s old (limit {limit} s)"
-        elif map_to_odom is None or now - localized > 10.0 * limit:
-            self._pose_error = "no localisation" if map_to_odom is None else \
-                f"localisation {now - localized:.1f} s old (limit {10.0 * limit:g} s)"
-        else:
-            return compose(map_to_odom, newest[1])
+        pose, self._pose_error = self.map_pose.pose(now, self.params.pose_timeout_s)
+        if pose is not None:
+            return pose
         self.diagnostics.set_value("pose", f"unavailable: {self._pose_error}")
         return None
 
@@ -450,7 +421,7 @@ class NavigationNode(Node):
         """The collision monitor: the command slowed or stopped by what the camera saw
         near the footprint (odom frame, so a wrong map pose cannot hide it)."""
         with self._lock:
-            newest, velocity = self._odom.latest(), self._velocity
+            newest, velocity = self.map_pose.latest_odom(), self._velocity
             near = self.near.in_base(newest[1]) if newest is not None else np.zeros((0, 2))
         guarded = monitor(command, near, self.monitor_config, velocity)
         if guarded is not command:

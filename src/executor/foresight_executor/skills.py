@@ -30,7 +30,7 @@ from foresight_executor.trajectory import (
 )
 
 SKILLS = ("move_to_pose", "pick", "place", "insert", "open_gripper", "close_gripper",
-          "go_home")
+          "go_home", "stow")
 SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert")
 #: A straight TCP line may end in another arm configuration than the goal's; up to this far
 #: (any joint) a last short blend reaches the goal configuration, beyond it the line is not used.
@@ -148,6 +148,7 @@ class SkillSettings:
     grasp_min_width: float = 0.004  # m between the fingers that means "holding something"
     gripper_settle_s: float = 0.8
     grasp_depth: float = 0.015  # m from the part's top to the TCP when grasped
+    stow_positions: tuple[float, ...] = tuple(HOME_POSITIONS)  # the arm's pose for driving
     intercept_reach_s: float = 1.5  # s first guess of the move to above a moving part
     intercept_descend_s: float = 0.8  # s from above the moving part down to it
     intercept_lift_s: float = 0.8  # s lifting off the belt
@@ -245,8 +246,16 @@ class SkillRunner:
         return f"reached target within {error * 1000:.1f} mm"
 
     def _go_home(self, request: SkillRequest, io: RobotIO) -> str:
-        self._move_joint(np.array(HOME_POSITIONS), request.speed_scale, io)
+        self._move_joint(np.array(HOME_POSITIONS), request.speed_scale, io,
+                         attached=self._held(request))
         return "at home"
+
+    def _stow(self, request: SkillRequest, io: RobotIO) -> str:
+        """The pose the arm rides in while the base drives (a held object with it: give
+        its height), clear of the camera's view and within the base's footprint."""
+        self._move_joint(np.array(self.settings.stow_positions), request.speed_scale, io,
+                         attached=self._held(request))
+        return "stowed"
 
     def _open_gripper(self, request: SkillRequest, io: RobotIO) -> str:
         width = request.gripper_width or MAX_GRIPPER_WIDTH

@@ -67,7 +67,13 @@ class SkillLibrary:
 LIBRARY_KEYS = ("parameters", "preconditions", "effects", "success_checks", "description")
 
 
-def load_skill_library(path: str | Path) -> SkillLibrary:
+#: The skills each scenario's planner needs from its library.
+ASSEMBLY_SKILLS = ("pick", "insert", "move_to_pose", "go_home")
+HOME_SKILLS = ("navigate_to", "look_for", "pick", "place", "hand_over", "stow", "go_home")
+
+
+def load_skill_library(path: str | Path,
+                       required: tuple[str, ...] = ASSEMBLY_SKILLS) -> SkillLibrary:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except OSError as exc:
@@ -87,9 +93,9 @@ def load_skill_library(path: str | Path) -> SkillLibrary:
         for key in ("preconditions", "effects", "success_checks"):
             if not isinstance(entry.get(key, []), list):
                 raise PlanningError(f"skill library: 'skills.{name}.{key}' must be a list")
-    for required in ("pick", "insert", "move_to_pose", "go_home"):
-        if required not in data["skills"]:
-            raise PlanningError(f"skill library: skill '{required}' is missing")
+    for name in required:
+        if name not in data["skills"]:
+            raise PlanningError(f"skill library: skill '{name}' is missing")
     return SkillLibrary(skills=data["skills"])
 
 

@@ -38,6 +38,7 @@ class TrackedObject:
     yaw: float
     velocity: np.ndarray
     age_s: float = math.inf  # how long the world model has tracked it
+    size: np.ndarray | None = None  # bounding box extents (m) when perception measured them
 
 
 @dataclass(frozen=True)

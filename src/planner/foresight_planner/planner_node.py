@@ -25,7 +25,13 @@ from rclpy.node import Node
 
 from foresight_common import contract
 from foresight_common.cell_layout import load_cell_layout
-from foresight_common.conversions import pose_to_msg, sec_to_time, vector_to_msg
+from foresight_common.conversions import (
+    pose_to_msg,
+    sec_to_time,
+    vector_to_msg,
+    yaw_to_quat_wxyz,
+)
+from foresight_common.home_tasks import HOME_TASKS, find_home_task
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -35,10 +41,14 @@ from foresight_common.node_support import (
     load_file_parameter,
     run_node,
 )
+from foresight_common.occupancy import room_map
 from foresight_common.params import param
+from foresight_common.planar import MapPose, localized_pose, odometry_pose
+from foresight_common.room_layout import load_room_layout
 from foresight_interfaces.action import ExecuteSkill, RunTask
-from foresight_interfaces.msg import SkillOutcome, TaskEvent
+from foresight_interfaces.msg import HelpRequest, SkillOutcome, TaskEvent
 from foresight_planner.assembly_plan import (
+    HOME_SKILLS,
     UNDERSTOOD_TASKS,
     load_skill_library,
     tool_down_quat,
@@ -59,6 +69,8 @@ from foresight_planner.decisions import (
     Wait,
     WorldSnapshot,
 )
+from foresight_planner.home_plan import HomePlanConfig, class_heights
+from foresight_planner.home_runner import CANCELED, DONE, HomeTaskRunner
 from foresight_planner.world_view import WorldView
 
 #: A pick may give way to a conveyor part only before the arm goes down to the part: one
@@ -77,7 +89,20 @@ def outcome_name(value: int) -> str:
 
 @dataclass(frozen=True)
 class PlannerParams:
-    cell_file: str = field(default="", metadata=param("Cell layout YAML", non_empty=True))
+    cell_file: str = field(default="", metadata=param(
+        "Cell layout YAML: the assembly task (exactly one of cell_file and room_file)"))
+    room_file: str = field(default="", metadata=param(
+        "Room layout YAML: the home-care tasks with a mobile base in this room"))
+    class_config_file: str = field(default="", metadata=param(
+        "Perception's class YAML: the nominal object sizes (home-care tasks)"))
+    frame_id: str = field(default="world", metadata=param(
+        "Frame of skill targets (world: the cell; map: a room)", non_empty=True))
+    stand_off_m: float = field(default=0.50, metadata=param(
+        "Home: the base stands this far from a surface's edge to work on it (m)", low=0.3,
+        high=1.0))
+    arm_reach_m: float = field(default=0.60, metadata=param(
+        "Home: farthest a target may be from the arm's base, horizontally (m)", low=0.2,
+        high=0.85))
     skill_library_file: str = field(default="", metadata=param(
         "Skill library YAML (config/skills/...)", non_empty=True))
     decision_mode: str = field(default="world_model", metadata=param(
@@ -141,12 +166,38 @@ class PlannerNode(Node):
         super().__init__("planner")
         p = declare_parameters(self, PlannerParams)
         self.params = p
-        self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
-        self.library = load_file_parameter("skill_library_file", p.skill_library_file,
-                                           load_skill_library)
-        config = decision_config(p, self.layout, self.library)
-        horizon = config.prediction_horizon_s
-        self.decisions = DecisionMaker(self.layout, config)
+        if bool(p.cell_file) == bool(p.room_file):
+            raise ValueError("set exactly one of cell_file (the assembly task) and room_file "
+                             f"(the home-care tasks); got cell_file='{p.cell_file}', "
+                             f"room_file='{p.room_file}'")
+        self.home: HomeTaskRunner | None = None
+        self._task_text = ""
+        if p.room_file:
+            room = load_file_parameter("room_file", p.room_file, load_room_layout)
+            self.library = load_file_parameter(
+                "skill_library_file", p.skill_library_file,
+                lambda path: load_skill_library(path, HOME_SKILLS))
+            heights = load_file_parameter("class_config_file", p.class_config_file,
+                                          class_heights)
+            self.home = HomeTaskRunner(self, room, room_map(room), self.library, heights,
+                                       HomePlanConfig(standoff_m=p.stand_off_m,
+                                                      reach_m=p.arm_reach_m))
+            self.map_pose = MapPose()
+            self.nav_client = ActionClient(self, contract.NAVIGATE_TO_POSE.type,
+                                           contract.NAVIGATE_TO_POSE.name)
+            self.pub_help = create_publisher(self, contract.HELP_REQUESTS)
+            create_subscription(self, contract.ODOM, self.on_odom)
+            create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
+            self.understood = tuple(t.text for t in HOME_TASKS)
+            horizon = 0.0
+        else:
+            self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
+            self.library = load_file_parameter("skill_library_file", p.skill_library_file,
+                                               load_skill_library)
+            config = decision_config(p, self.layout, self.library)
+            horizon = config.prediction_horizon_s
+            self.decisions = DecisionMaker(self.layout, config)
+            self.understood = UNDERSTOOD_TASKS
         self.view = WorldView()
         self.diagnostics = DiagnosticsReporter(self, "task planning")
         self.pub_events = create_publisher(self, contract.TASK_EVENTS)
@@ -165,7 +216,7 @@ class PlannerNode(Node):
                                                 clock=self._wall_clock)
         self.get_logger().info(
             f"decision_mode={p.decision_mode} (prediction horizon {horizon:g} s); understood "
-            f"tasks: {', '.join(UNDERSTOOD_TASKS)}")
+            f"tasks: {', '.join(self.understood)}")
 
     def now(self) -> float:
         return self.get_clock().now().nanoseconds * 1e-9
@@ -195,9 +246,10 @@ class PlannerNode(Node):
         return result
 
     async def run_task(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
-        if not understood(text):
+        known = find_home_task(text) is not None if self.home else understood(text)
+        if not known:
             reason = (f"task '{text}' not understood; understood tasks: "
-                      f"{', '.join(repr(t) for t in UNDERSTOOD_TASKS)}")
+                      f"{', '.join(repr(t) for t in self.understood)}")
             self.diagnostics.reject("task", reason)
             self._event(text, 0, "", "", "", "finished", SkillOutcome.REJECTED, reason)
             return SkillOutcome.REJECTED, reason, 0, 0
@@ -205,14 +257,108 @@ class PlannerNode(Node):
             return SkillOutcome.REJECTED, "another task is running", 0, 0
         self._busy = True
         try:
+            if self.home is not None:
+                return await self._home_task(text, cancel_requested)
             return await self._assemble(text, cancel_requested)
         finally:
             self._busy = False
 
+    # --- the home-care tasks -----------------------------------------------------------------
+    def on_odom(self, msg) -> None:
+        try:
+            refused = self.map_pose.add_odom(*odometry_pose(msg))
+        except ValueError as exc:
+            refused = str(exc)
+        if refused:
+            self.diagnostics.reject("odom", refused)
+
+    def on_localized(self, msg) -> None:
+        try:
+            refused = self.map_pose.add_localized(*localized_pose(msg, self.params.frame_id))
+        except ValueError as exc:
+            refused = str(exc)
+        if refused:
+            self.diagnostics.reject("localization", refused)
+
+    def base_pose(self):
+        return self.map_pose.pose(self.now(), 1.0)[0]
+
+    def world(self) -> WorldSnapshot | None:
+        return self.view.snapshot(self.now(), self.params.tracks_max_age_s)
+
+    async def sleep(self, seconds: float) -> None:
+        await async_sleep(self, seconds)
+
+    async def _home_task(self, text: str, cancel_requested) -> tuple[int, str, int, int]:
+        task = find_home_task(text)
+        self._task_text = text
+        for client, what in ((self.skill_client, contract.EXECUTE_SKILL.name),
+                             (self.nav_client, contract.NAVIGATE_TO_POSE.name)):
+            if not await self._wait_for_server(client):
+                reason = f"action '{what}' not available"
+                self._event(text, 0, "", "", "", "finished", SkillOutcome.FAILED, reason)
+                return SkillOutcome.FAILED, reason, 1, 0
+        started = self.now()
+        await async_sleep(self, self.params.warmup_s)
+        end = await self.home.run(task, cancel_requested, self.params.task_timeout_s)
+        outcome = {DONE: SkillOutcome.SUCCEEDED, CANCELED: SkillOutcome.CANCELED}.get(
+            end.status, SkillOutcome.FAILED)
+        summary = f"{end.reason} ({self.now() - started:.0f} s, {end.steps} steps)"
+        self._event(text, end.steps + 1, "", "", "", "finished", outcome, summary)
+        return outcome, summary, 1, int(end.status == DONE)
+
+    async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
+                    position=None, yaw: float = 0.0, width: float = 0.0,
+                    height: float = 0.0, speed: float = 0.0) -> tuple[bool, str]:
+        """One executor goal of the home task: (succeeded, reason)."""
+        if position is None:
+            goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
+                                     speed_scale=speed, timeout_s=self.params.skill_timeout_s)
+        else:
+            goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
+                              self.now(), speed)
+        outcome, reason = await self._run_step(self._task_text, step, goal)
+        return outcome == SkillOutcome.SUCCEEDED, reason
+
+    async def navigate(self, step: int, pose, place_id: str, timeout_s: float
+                       ) -> tuple[bool, str]:
+        """Drive the base to `pose` (x, y, yaw in map) with navigation's action."""
+        text = self._task_text
+        self._event(text, step, "navigate_to", "", place_id, "started",
+                    SkillOutcome.SUCCEEDED, "")
+        goal = contract.NAVIGATE_TO_POSE.type.Goal(timeout_s=float(timeout_s))
+        goal.pose.header.frame_id = self.params.frame_id
+        goal.pose.header.stamp = self.get_clock().now().to_msg()
+        goal.pose.pose = pose_to_msg(np.array([pose[0], pose[1], 0.0]),
+                                     np.asarray(yaw_to_quat_wxyz(pose[2])))
+        self.get_logger().info(f"navigate_to {place_id}: ({pose[0]:.2f}, {pose[1]:.2f}, "
+                               f"{np.degrees(pose[2]):.0f} deg)")
+        handle = await self.nav_client.send_goal_async(goal)
+        if not handle.accepted:
+            ok, reason = False, "navigation refused the goal"
+        else:
+            response = await handle.get_result_async()
+            ok, reason = bool(response.result.success), response.result.reason
+        state = "succeeded" if ok else "failed"
+        self._event(text, step, "navigate_to", "", place_id, state,
+                    SkillOutcome.SUCCEEDED if ok else SkillOutcome.FAILED, reason)
+        self.diagnostics.count(f"steps.navigate_to.{state}")
+        return ok, reason
+
+    def help(self, needs: str, reason: str) -> None:
+        msg = HelpRequest(task=self._task_text, needs=needs, reason=reason)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.pub_help.publish(msg)
+        self.diagnostics.count("help_requests")
+        self.get_logger().warning(f"help needed: {needs} ({reason})")
+
     # --- the assembly task ----------------------------------------------------------------
     async def _wait_for_executor(self) -> bool:
+        return await self._wait_for_server(self.skill_client)
+
+    async def _wait_for_server(self, client) -> bool:
         deadline = time.monotonic() + self.params.executor_wait_s
-        while not self.skill_client.server_is_ready():
+        while not client.server_is_ready():
             if time.monotonic() > deadline:
                 return False
             await async_sleep(self, 0.2)
@@ -388,7 +534,7 @@ class PlannerNode(Node):
         goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
                                  speed_scale=speed, gripper_width=width, object_height=height,
                                  timeout_s=self.params.skill_timeout_s)
-        goal.target_pose.header.frame_id = contract.WORLD_FRAME
+        goal.target_pose.header.frame_id = self.params.frame_id
         goal.target_pose.pose = pose_to_msg(position, np.asarray(tool_down_quat(yaw)))
         goal.source_stamp = sec_to_time(source)
         return goal

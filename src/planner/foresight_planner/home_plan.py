@@ -1,0 +1,244 @@
+"""The home-care planner's geometry, without rclpy: where the mobile base stands so the arm
+reaches a spot on a surface, where a carried object is set down, where the gripper holds an
+object, and which track is the task's object. The room's known layout (the map) is an
+input; simulation ground truth never is.
+
+Conventions (foresight_common.mobile_manipulator): base_link is the footprint's centre,
+x forward; the arm's base sits `arm_ahead_m` ahead of it. A stand pose faces the surface's
+edge square on, `standoff_m` from it, so the 0.70 m footprint keeps a hand's width from the
+furniture and the arm reaches over the edge.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from foresight_common.cell_layout import load_yaml_mapping
+from foresight_common.mobile_manipulator import ARM_MOUNT_XYZ, BASE_FOOTPRINT, ROBOT_RADIUS
+from foresight_common.occupancy import OccupancyMap
+from foresight_common.planar import Pose2D
+from foresight_common.room_layout import RoomLayout, Surface, rotate_xy
+from foresight_planner.decisions import TrackedObject
+
+
+class HomePlanError(ValueError):
+    """A task step that cannot be planned, with the reason a person can act on."""
+
+
+@dataclass(frozen=True)
+class HomePlanConfig:
+    standoff_m: float = 0.50          # base centre to the surface's edge, at least
+    max_standoff_m: float = 0.65      # ... at most, stepping out to keep the nav clearance
+    goal_clearance_m: float = ROBOT_RADIUS + 0.03   # navigation's radius + grid slack
+    reach_m: float = 0.60             # arm base to a target, horizontally, at most
+    edge_inset_m: float = 0.12        # a set-down spot's centre inside the surface's edge
+    side_margin_m: float = 0.05       # a stand pose's foot point inside the edge's ends
+    footprint_clearance_m: float = 0.04   # the footprint kept from the known map
+    grasp_below_top_m: float = 0.03   # TCP below an object's top when grasped
+    place_drop_m: float = 0.005       # an object's bottom above the surface when released
+    spot_clearance_m: float = 0.10    # a set-down spot kept from other tracked objects
+    surface_margin_m: float = 0.05    # a track counts as on a surface this far beyond it
+    surface_height_tolerance_m: float = 0.08   # ... and its bottom this near the top
+
+
+@dataclass(frozen=True)
+class StandPose:
+    pose: Pose2D                      # base_link in map
+    target_xy: tuple[float, float]    # what the arm reaches from there
+    reach_m: float                    # arm base to target, horizontally
+
+
+def arm_base_xy(pose: Pose2D) -> tuple[float, float]:
+    x, y, yaw = pose
+    return (x + math.cos(yaw) * ARM_MOUNT_XYZ[0], y + math.sin(yaw) * ARM_MOUNT_XYZ[0])
+
+
+def footprint_free(grid: OccupancyMap, pose: Pose2D, clearance: float) -> bool:
+    """The base's footprint at `pose`, grown by `clearance`, touches nothing in `grid`
+    (sampled every 5 cm over the rectangle)."""
+    half_x = BASE_FOOTPRINT[0] / 2.0 + clearance
+    half_y = BASE_FOOTPRINT[1] / 2.0 + clearance
+    xs = np.linspace(-half_x, half_x, max(2, int(math.ceil(2 * half_x / 0.05)) + 1))
+    ys = np.linspace(-half_y, half_y, max(2, int(math.ceil(2 * half_y / 0.05)) + 1))
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    for lx in xs:
+        for ly in ys:
+            if grid.occupied(pose[0] + c * lx - s * ly, pose[1] + s * lx + c * ly):
+                return False
+    return True
+
+
+def _open_sides(layout: RoomLayout, surface: Surface) -> tuple[int, ...]:
+    """Sides of a surface the arm may reach over (0: +x, 1: +y, 2: -x, 3: -y, in the
+    surface's frame): a shelf's boards only from the front (+x), a table-like top from all
+    four."""
+    kind = layout.furniture_named(surface.furniture).kind
+    return (0,) if kind == "shelf" and surface.name != f"{surface.furniture}/top" \
+        else (0, 1, 2, 3)
+
+
+def stand_poses(layout: RoomLayout, grid: OccupancyMap, surface: Surface,
+                target_xy: Sequence[float], config: HomePlanConfig) -> list[StandPose]:
+    """Base poses from which the arm reaches `target_xy` on `surface`, nearest reach
+    first: one per open side whose footprint is free in `grid` and within reach."""
+    lx, ly = rotate_xy(target_xy[0] - surface.center[0], target_xy[1] - surface.center[1],
+                       -surface.yaw)
+    half = (surface.size[0] / 2.0, surface.size[1] / 2.0)
+    out = []
+    for side in _open_sides(layout, surface):
+        normal_axis = side % 2                # 0: x, 1: y
+        sign = 1.0 if side < 2 else -1.0
+        along = ly if normal_axis == 0 else lx
+        along_half = half[1 - normal_axis]
+        limit = max(0.0, along_half - config.side_margin_m)
+        wanted = min(max(along, -limit), limit)
+        side_yaw = surface.yaw + (0.0 if normal_axis == 0 else math.pi / 2.0) + \
+            (0.0 if sign > 0 else math.pi)
+        # the foot point nearest the target first, then along the edge (a bed beside a
+        # bedside table leaves only part of its edge free), each as near the edge as the
+        # navigation's clearance allows
+        for along in sorted({wanted, *np.linspace(-limit, limit, 11)},
+                            key=lambda a: abs(a - wanted)):
+            stand = _stand_on_side(grid, surface, target_xy, normal_axis, sign, along,
+                                   side_yaw, config)
+            if stand is not None:
+                out.append(stand)
+                break
+    return sorted(out, key=lambda s: s.reach_m)
+
+
+def _stand_on_side(grid: OccupancyMap, surface: Surface, target_xy: Sequence[float],
+                   normal_axis: int, sign: float, along: float, side_yaw: float,
+                   config: HomePlanConfig) -> StandPose | None:
+    """The nearest stand pose out from one side at `along`, stepping out 1 cm at a time
+    from `standoff_m` until navigation's clearance holds, while the arm still reaches."""
+    half = (surface.size[0] / 2.0, surface.size[1] / 2.0)
+    standoff = config.standoff_m
+    while standoff <= config.max_standoff_m + 1e-9:
+        out_dist = half[normal_axis] + standoff
+        local = (sign * out_dist, along) if normal_axis == 0 else (along, sign * out_dist)
+        dx, dy = rotate_xy(local[0], local[1], surface.yaw)
+        pose = (float(surface.center[0] + dx), float(surface.center[1] + dy),
+                math.remainder(side_yaw + math.pi, 2.0 * math.pi))     # facing the surface
+        reach = math.dist(arm_base_xy(pose), target_xy)
+        if reach > config.reach_m:
+            return None
+        if grid.clearance(pose[0], pose[1]) >= config.goal_clearance_m and \
+                footprint_free(grid, pose, config.footprint_clearance_m):
+            return StandPose(pose, (float(target_xy[0]), float(target_xy[1])), reach)
+        standoff += 0.01
+    return None
+
+
+def set_down_spots(layout: RoomLayout, grid: OccupancyMap, surface: Surface,
+                   robot_xy: Sequence[float], others: Sequence[np.ndarray],
+                   config: HomePlanConfig) -> list[StandPose]:
+    """Where to set an object down on `surface` and where the base stands for it: on each
+    open side the spot `edge_inset_m` inside the edge, as close along it to the robot as
+    the edge allows, away from the other objects on it; nearest to the robot first."""
+    rx, ry = rotate_xy(robot_xy[0] - surface.center[0], robot_xy[1] - surface.center[1],
+                       -surface.yaw)
+    half = (surface.size[0] / 2.0, surface.size[1] / 2.0)
+    out = []
+    for side in _open_sides(layout, surface):
+        normal_axis = side % 2
+        sign = 1.0 if side < 2 else -1.0
+        inward = max(0.0, half[normal_axis] - config.edge_inset_m)
+        limit = max(0.0, half[1 - normal_axis] - config.edge_inset_m)
+        along = min(max(ry if normal_axis == 0 else rx, -limit), limit)
+        candidates = [along] + [a for a in np.linspace(-limit, limit, 7) if a != along]
+        for a in sorted(candidates, key=lambda v: abs(v - along)):
+            local = (sign * inward, a) if normal_axis == 0 else (a, sign * inward)
+            dx, dy = rotate_xy(local[0], local[1], surface.yaw)
+            spot = (surface.center[0] + dx, surface.center[1] + dy)
+            if any(math.dist(spot, o[:2]) < config.spot_clearance_m for o in others):
+                continue
+            stands = [s for s in stand_poses(layout, grid, surface, spot, config)
+                      if _facing_side(s.pose, surface) == side]
+            if stands:
+                out.append(stands[0])
+                break
+    return sorted(out, key=lambda s: math.dist(s.pose[:2], robot_xy))
+
+
+def _facing_side(pose: Pose2D, surface: Surface) -> int:
+    """Which side of `surface` a base at `pose` stands at (by where it is)."""
+    lx, ly = rotate_xy(pose[0] - surface.center[0], pose[1] - surface.center[1],
+                       -surface.yaw)
+    fx, fy = lx / max(surface.size[0], 1e-6), ly / max(surface.size[1], 1e-6)
+    if abs(fx) >= abs(fy):
+        return 0 if fx > 0 else 2
+    return 1 if fy > 0 else 3
+
+
+def on_surface(obj: TrackedObject, surface: Surface, height: float,
+               config: HomePlanConfig) -> bool:
+    """A track lies on `surface`: inside its outline (with a margin) and its bottom near
+    the top."""
+    bottom = float(obj.position[2]) - height / 2.0
+    return surface.contains_xy(float(obj.position[0]), float(obj.position[1]),
+                               -config.surface_margin_m) and \
+        abs(bottom - surface.height) <= config.surface_height_tolerance_m
+
+
+def find_object(objects: Sequence[TrackedObject], label: str,
+                near: Sequence[float] | None = None) -> TrackedObject | None:
+    """The track of class `label` (the nearest to `near` when several, else the longest
+    tracked)."""
+    matches = [o for o in objects if o.label == label and np.all(np.isfinite(o.position))]
+    if not matches:
+        return None
+    if near is not None:
+        return min(matches, key=lambda o: math.dist(o.position[:2], near[:2]))
+    return max(matches, key=lambda o: o.age_s)
+
+
+def grasp_yaw(object_yaw: float, base_yaw: float, round_object: bool) -> float:
+    """The gripper's yaw for a top grasp: fingers close across a box's narrow side (the
+    box's yaw, or the same turned half a turn), whichever is nearer the arm's heading
+    less a quarter turn (the hand's comfortable pose); any yaw suits a round object."""
+    preferred = base_yaw - math.pi / 2.0
+    if round_object:
+        return math.remainder(preferred, 2.0 * math.pi)
+    return min((math.remainder(object_yaw + k * math.pi, 2.0 * math.pi) for k in (0, 1)),
+               key=lambda y: abs(math.remainder(y - preferred, 2.0 * math.pi)))
+
+
+def grasp_point(obj: TrackedObject, height: float, config: HomePlanConfig) -> np.ndarray:
+    """TCP position of a top grasp: `grasp_below_top_m` below the object's top (the
+    track's position is the object's centre)."""
+    return np.asarray(obj.position, dtype=float) + np.array(
+        [0.0, 0.0, height / 2.0 - min(config.grasp_below_top_m, height / 2.0)])
+
+
+def release_point(spot_xy: Sequence[float], surface: Surface, height: float,
+                  config: HomePlanConfig) -> np.ndarray:
+    """TCP position that holds an object (grasped as by grasp_point) with its bottom
+    `place_drop_m` above `surface` at `spot_xy`."""
+    return np.array([spot_xy[0], spot_xy[1], surface.height + config.place_drop_m + height
+                     - min(config.grasp_below_top_m, height / 2.0)])
+
+
+def class_heights(path: str) -> dict[str, float]:
+    """Nominal height (m) of every class with a size in perception's class YAML
+    (`classes.<name>.size: [x, y, z]`): what the planner assumes when a track's measured
+    height is implausible. HomePlanError with the reason for a malformed file."""
+    data = load_yaml_mapping(path, HomePlanError)
+    classes = data.get("classes")
+    if not isinstance(classes, dict):
+        raise HomePlanError(f"{path}: top-level key 'classes' (a mapping) is required")
+    out = {}
+    for name, entry in classes.items():
+        size = entry.get("size") if isinstance(entry, dict) else None
+        if size is None:
+            continue
+        if not (isinstance(size, list) and len(size) == 3 and
+                all(isinstance(v, int | float) and 0 < v < 2 for v in size)):
+            raise HomePlanError(f"{path}: classes.{name}.size must be three lengths in "
+                                f"(0, 2) m, got {size!r}")
+        out[str(name)] = float(size[2])
+    return out
