@@ -7,7 +7,8 @@ Subscribes: camera/depth/{image_raw,camera_info} and /tf_static (the camera's mo
             obstacle layer of what the map lacks (clutter, moved furniture),
             odom (the base driver's wheel odometry), localization/pose (the base in map at a
             depth frame's stamp: with the odometry of that stamp it gives map -> odom),
-            world_model/predictions, world_model/people. Not /tf: ~100 messages/s of arm
+            world_model/predictions, world_model/people, joint_states (the arm, cut
+            out of the depth). Not /tf: ~100 messages/s of arm
             links there kept this node a second behind under load (measured), so it reads
             the two poses it needs directly.
 Publishes:  cmd_vel (TwistStamped, base_link), navigation/plan (Path), navigation/map
@@ -53,6 +54,7 @@ from foresight_common.occupancy import room_map
 from foresight_common.params import param
 from foresight_common.planar import MapPose, compose, localized_pose, odometry_pose
 from foresight_common.room_layout import load_room_layout
+from foresight_common.self_filter import ArmSelfFilter
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
     ControllerConfig,
@@ -153,6 +155,9 @@ class NavigationNode(Node):
         self.pub_map.publish(self._map_msg())
         create_subscription(self, contract.ODOM, self.on_odom)
         create_subscription(self, contract.TF_STATIC_TOPIC, self.on_tf_static)
+        # the arm's links and what it holds are cut out of the depth (a self filter)
+        self.arm = ArmSelfFilter()
+        create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
         create_subscription(self, contract.DEPTH_INFO, self.on_depth_info)
         create_subscription(self, contract.DEPTH_IMAGE, self.on_depth)
         create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
@@ -196,6 +201,11 @@ class NavigationNode(Node):
         if refused:
             self.diagnostics.reject("localization", refused)
 
+    def on_joint_states(self, msg) -> None:
+        reason = self.arm.on_joint_states(msg)
+        if reason:
+            self.diagnostics.reject("joint_states", reason)
+
     def on_tf_static(self, msg) -> None:
         with self._lock:
             refused = store_tf_message(self._mounts, msg, True, CAMERA_MOUNT)
@@ -214,7 +224,8 @@ class NavigationNode(Node):
             return
         try:
             with self._lock:
-                scan, fov = scan_from_depth_message(msg, info, self._mounts)
+                scan, fov, _ = scan_from_depth_message(msg, info, self._mounts,
+                                                       arm=self.arm.capsules())
         except ValueError as exc:
             self.diagnostics.reject("depth", str(exc))
             return

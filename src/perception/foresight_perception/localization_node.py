@@ -3,7 +3,8 @@ head camera's depth to the known room (foresight_perception.localization) and br
 `map -> odom`, as AMCL does for a laser.
 
 Subscribes: camera/depth/{image_raw,camera_info}, odom (the base driver's wheel odometry:
-            odom -> base_link at the image stamp), /tf_static (the camera's mounting)
+            odom -> base_link at the image stamp), /tf_static (the camera's mounting),
+            joint_states (the arm, cut out of the depth)
 Publishes:  /tf map -> odom (re-sent at publish_rate_hz, stamped a little ahead like AMCL's
             transform_tolerance), localization/pose (the base in map, with covariance),
             /diagnostics (matches accepted and refused, with the last reason)
@@ -42,6 +43,7 @@ from foresight_common.node_support import (
 from foresight_common.params import param
 from foresight_common.planar import PoseHistory, compose, inverse, odometry_pose
 from foresight_common.room_layout import load_room_layout
+from foresight_common.self_filter import ArmSelfFilter
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_perception.localization import (
     LocalizerConfig,
@@ -73,6 +75,15 @@ class LocalizationParams:
         "Share of an accepted match's correction applied at once", low=0.05, high=1.0))
     odom_history_s: float = field(default=5.0, metadata=param(
         "How long odometry is kept for lookups at image stamps (s)", low=0.5, high=60.0))
+    update_min_d_m: float = field(default=0.05, metadata=param(
+        "A match needs the base to have driven this far since the last one (m; or turned "
+        "update_min_a_rad), as AMCL's update_min_d", low=0.0, high=2.0))
+    update_min_a_rad: float = field(default=0.05, metadata=param(
+        "... or turned this far (rad)", low=0.0, high=3.2))
+    max_arm_share: float = field(default=0.05, metadata=param(
+        "A depth frame whose in-band points are more than this share the robot's own arm "
+        "is not matched (the arm hides the room; the base stands while it works)",
+        low=0.0, high=1.0))
 
 
 class LocalizationNode(Node):
@@ -85,6 +96,7 @@ class LocalizationNode(Node):
         # odometry starts at the base's start: map -> odom = the start pose
         self._map_to_odom = (float(start[0]), float(start[1]), float(start[2]))
         self._lock = threading.Lock()
+        self._variances = (1.0, 1.0, 1.0)      # of the last match (none yet: unknown)
         self._tf = TransformBuffer()                 # static: the camera's mounting
         self._odom = PoseHistory(span_s=p.odom_history_s)
         self._info: CameraInfo | None = None
@@ -94,6 +106,9 @@ class LocalizationNode(Node):
         self.pub_tf = create_publisher(self, contract.TF_TOPIC)
         self.pub_pose = create_publisher(self, contract.LOCALIZATION_POSE)
         create_subscription(self, contract.TF_STATIC_TOPIC, self.on_tf_static)
+        # the arm's links and what it holds are cut out of the depth (a self filter)
+        self.arm = ArmSelfFilter()
+        create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
         create_subscription(self, contract.ODOM, self.on_odom)
         create_subscription(self, contract.DEPTH_INFO, self.on_info)
         create_subscription(self, contract.DEPTH_IMAGE, self.on_depth)
@@ -101,6 +116,11 @@ class LocalizationNode(Node):
         self.get_logger().info(
             f"localising in {layout.source} ({len(self.matcher.a)} outline segments) from "
             f"({start[0]:.2f}, {start[1]:.2f}, {math.degrees(start[2]):.0f} deg)")
+
+    def on_joint_states(self, msg) -> None:
+        reason = self.arm.on_joint_states(msg)
+        if reason:
+            self.diagnostics.reject("joint_states", reason)
 
     def on_tf_static(self, msg: TFMessage) -> None:
         with self._lock:
@@ -119,6 +139,7 @@ class LocalizationNode(Node):
         self._info = msg
 
     def on_depth(self, msg: Image) -> None:
+        p = self.params
         stamp = time_to_sec(msg.header.stamp)
         if stamp - self._last_match < 1.0 / self.params.update_rate_hz:
             return
@@ -128,7 +149,8 @@ class LocalizationNode(Node):
             return
         try:
             with self._lock:
-                scan, _ = scan_from_depth_message(msg, info, self._tf)
+                depth = scan_from_depth_message(msg, info, self._tf,
+                                                arm=self.arm.capsules())
         except ValueError as exc:
             self.diagnostics.reject("depth", str(exc))
             return
@@ -144,7 +166,18 @@ class LocalizationNode(Node):
         if self._accepted_at is not None:
             moved = compose(inverse(self._accepted_at), odom_pose)
             since = (math.hypot(moved[0], moved[1]), abs(moved[2]))
-        match = self.matcher.match(scan, prior, since)
+        if since is not None and since[0] < p.update_min_d_m and since[1] < p.update_min_a_rad:
+            # standing since the last match: nothing to correct (AMCL's update_min_d/_a);
+            # matching again would only walk along what the view leaves unconstrained
+            self.diagnostics.count("matches.skipped_standing")
+            self._publish_pose(msg.header.stamp, prior, self._variances)
+            return
+        if depth.arm_share > p.max_arm_share:
+            # the arm at work hides the room (the base stands meanwhile): odometry holds
+            self.diagnostics.count("matches.skipped_arm_in_view")
+            self._publish_pose(msg.header.stamp, prior, self._variances)
+            return
+        match = self.matcher.match(depth.points, prior, since)
         self.diagnostics.set_value("last_mean_residual_m", f"{match.mean_residual:.3f}")
         if not match.accepted:
             self.diagnostics.count("matches.refused")
@@ -159,6 +192,7 @@ class LocalizationNode(Node):
             with self._lock:
                 self._map_to_odom = compose(pose, inverse(odom_pose))
             self._accepted_at = odom_pose
+        self._variances = match.covariance
         self._publish_pose(msg.header.stamp, pose, match.covariance)
 
     def _publish_pose(self, stamp, pose: tuple[float, float, float],

@@ -26,8 +26,8 @@ from foresight_common.trajectory_validation import validate_trajectory
 from foresight_simulation.base_driver import (
     BaseDriver,
     OdometryErrors,
+    PoseHold,
     WheelOdometry,
-    base_to_world_velocity,
 )
 from foresight_simulation.controllers import (
     ImpedanceGains,
@@ -181,6 +181,7 @@ class SimulatedMobileManipulator(SimulatedCell):
         super().__init__(room, initial_arm=TUCKED_POSITIONS)
         self.base_act = np.array([self.model.actuator(j).id for j in BASE_JOINTS])
         self.driver = BaseDriver()
+        self.hold = PoseHold()
         self.odometry = WheelOdometry(OdometryErrors.sample(odometry_rng), odometry_rng)
 
     def command_base(self, vx: float, vy: float, wz: float) -> str | None:
@@ -189,9 +190,9 @@ class SimulatedMobileManipulator(SimulatedCell):
 
     def step(self) -> None:
         dt = float(self.model.opt.timestep)
-        yaw = self.cell.base_pose()[2]
-        self.data.ctrl[self.base_act] = base_to_world_velocity(
-            self.driver.step(self.sim_time, dt), yaw)
+        pose = self.cell.base_pose()
+        self.data.ctrl[self.base_act] = self.hold.velocity(
+            self.driver.step(self.sim_time, dt), np.asarray(pose), pose[2])
         super().step()
         self.odometry.update(np.array(self.cell.base_velocity()), dt)
 
