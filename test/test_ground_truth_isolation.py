@@ -15,7 +15,8 @@ REPO = Path(__file__).resolve().parent.parent
 ONLINE_PACKAGES = ("perception", "world_model", "planner", "executor")
 ONLINE_NODES = {
     "industrial_assembly": ("tf_publisher", "perception", "world_model", "executor", "planner"),
-    "home_care": ("tf_publisher", "localization", "perception", "world_model", "navigation"),
+    "home_care": ("tf_publisher", "localization", "perception", "world_model", "navigation",
+                  "executor", "planner"),
 }
 
 

@@ -209,8 +209,9 @@ def grasp_yaw(object_yaw: float, base_yaw: float, round_object: bool) -> float:
 
 
 def grasp_point(obj: TrackedObject, height: float, config: HomePlanConfig) -> np.ndarray:
-    """TCP position of a top grasp: `grasp_below_top_m` below the object's top (the
-    track's position is the object's centre)."""
+    """TCP position of a top grasp: `grasp_below_top_m` below the object's top, at most
+    half its height (a flat object is held at its middle; the track's position is the
+    object's centre)."""
     return np.asarray(obj.position, dtype=float) + np.array(
         [0.0, 0.0, height / 2.0 - min(config.grasp_below_top_m, height / 2.0)])
 

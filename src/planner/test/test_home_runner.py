@@ -1,0 +1,163 @@
+"""The home-care task's steps (home_runner) against a scripted robot: which goals go out in
+which order, and how a task that cannot succeed ends (a reason and a help request, never a
+loop). The ports stand in for the wire only; the planning is the real code."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from foresight_common.home_tasks import find_home_task
+from foresight_common.occupancy import room_map
+from foresight_common.room_layout import load_room_layout
+from foresight_planner.assembly_plan import HOME_SKILLS, load_skill_library
+from foresight_planner.decisions import TrackedObject, WorldSnapshot
+from foresight_planner.home_runner import CANCELED, DONE, FAILED, HomeTaskRunner
+
+CONFIG = Path(__file__).resolve().parents[3] / "config"
+BOX = "put the medicine box on the bedside table"
+
+
+@dataclass
+class ScriptedRobot:
+    """A robot whose drives and skills succeed unless told otherwise; the world holds the
+    tracks the test gives, stamped now, and a pick moves the object into the gripper."""
+    objects: list[TrackedObject] = field(default_factory=list)
+    seen_after_driving: list[TrackedObject] = field(default_factory=list)
+    fail_navigation: bool = False
+    fail_skills: tuple[str, ...] = ()
+    time: float = 0.0
+    pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
+    calls: list[tuple] = field(default_factory=list)
+    helps: list[tuple[str, str]] = field(default_factory=list)
+
+    def now(self) -> float:
+        return self.time
+
+    def world(self) -> WorldSnapshot:
+        return WorldSnapshot(stamp=self.time, objects=list(self.objects))
+
+    def base_pose(self):
+        return self.pose
+
+    async def sleep(self, seconds: float) -> None:
+        self.time += seconds
+
+    async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
+                    width=0.0, height=0.0, speed=0.0):
+        self.calls.append(("skill", skill, object_id, place_id,
+                           None if position is None else tuple(np.round(position, 3)), height))
+        self.time += 5.0
+        if skill in self.fail_skills:
+            return False, f"{skill} failed on purpose"
+        if skill == "pick":
+            self.objects = [o for o in self.objects if f"{o.label}#{o.id}" != object_id]
+        return True, ""
+
+    async def navigate(self, step, pose, place_id, timeout_s):
+        self.calls.append(("navigate", place_id, tuple(np.round(pose, 3))))
+        self.time += 10.0
+        if self.fail_navigation:
+            return False, "no path: the way is blocked"
+        self.pose = pose
+        self.objects += self.seen_after_driving
+        self.seen_after_driving = []
+        return True, ""
+
+    def help(self, needs: str, reason: str) -> None:
+        self.helps.append((needs, reason))
+
+
+@pytest.fixture(scope="module")
+def room():
+    return load_room_layout(CONFIG / "rooms" / "home_room.yaml")
+
+
+def _runner(room, robot: ScriptedRobot) -> HomeTaskRunner:
+    library = load_skill_library(CONFIG / "skills" / "home_care.yaml", HOME_SKILLS)
+    heights = {"cup": 0.10, "medicine_box": 0.05, "remote": 0.025}
+    return HomeTaskRunner(robot, room, room_map(room), library, heights)
+
+
+def _box(xyz=(3.3, 2.38, 0.775)) -> TrackedObject:
+    return TrackedObject(id=3, label="medicine_box", motion=1, position=np.array(xyz),
+                         yaw=0.0, velocity=np.zeros(3), age_s=4.0,
+                         size=np.array([0.10, 0.06, 0.05]))
+
+
+def _run(runner, text, cancel=lambda: False, timeout_s=math.inf):
+    return asyncio.run(runner.run(find_home_task(text), cancel, timeout_s))
+
+
+def test_a_seen_box_is_fetched_and_set_down_on_the_bedside_table(room):
+    robot = ScriptedRobot(objects=[_box()])
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert kinds == ["pick:table", "go_home", "pick", "stow", "place:bedside_table",
+                     "place", "stow"]
+    pick = next(c for c in robot.calls if c[1] == "pick")
+    # TCP at the box's centre (5 cm box: half its height below the top), its height given
+    assert pick[4] == pytest.approx((3.3, 2.38, 0.775)) and pick[5] == pytest.approx(0.05)
+    place = next(c for c in robot.calls if c[1] == "place")
+    bedside = room.surface("bedside_table")
+    assert bedside.contains_xy(place[4][0], place[4][1], margin=0.1)
+    assert place[4][2] == pytest.approx(0.55 + 0.005 + 0.05 - 0.025)
+    assert robot.helps == []
+
+
+def test_an_unseen_box_is_looked_for_at_the_table_first(room):
+    robot = ScriptedRobot(seen_after_driving=[_box()])
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    assert [c[1] for c in robot.calls[:2]] == ["view:table", "pick:table"]
+
+
+def test_an_object_not_in_the_room_ends_with_a_help_request(room):
+    robot = ScriptedRobot()
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == FAILED
+    assert "no medicine box seen" in end.reason
+    assert robot.helps and "medicine box" in robot.helps[0][0]
+    assert [c[1] for c in robot.calls] == ["view:table"]
+    assert robot.time < 60.0                # looked for a while, then said so
+
+
+def test_an_unreachable_goal_is_tried_twice_then_reported(room):
+    robot = ScriptedRobot(objects=[_box()], fail_navigation=True)
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == FAILED and "could not drive to pick:table" in end.reason
+    assert [c[0] for c in robot.calls] == ["navigate", "navigate"]
+    assert robot.helps == [("the way to table cleared", end.reason)]
+
+
+def test_a_failed_pick_tries_the_next_stand_pose_then_asks(room):
+    robot = ScriptedRobot(objects=[_box()], fail_skills=("pick",))
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == FAILED and "could not pick" in end.reason
+    drives = [c for c in robot.calls if c[0] == "navigate"]
+    assert len(drives) >= 1
+    assert ("skill", "open_gripper") in [c[:2] for c in robot.calls]
+    assert robot.helps and "medicine box" in robot.helps[0][0]
+
+
+def test_cancel_and_timeout_end_the_task_between_steps(room):
+    robot = ScriptedRobot(objects=[_box()])
+    end = _run(_runner(room, robot), BOX, cancel=lambda: robot.time > 12.0)
+    assert end.status == CANCELED and robot.helps == []
+    robot = ScriptedRobot(objects=[_box()])
+    end = _run(_runner(room, robot), BOX, timeout_s=12.0)
+    assert end.status == FAILED and "gave up after 12 s" in end.reason
+    assert robot.helps
+
+
+def test_an_object_off_every_surface_is_reported(room):
+    robot = ScriptedRobot(objects=[_box((1.0, 1.0, 0.03))])     # on the floor
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == FAILED and "on no known surface" in end.reason
+    assert robot.helps
