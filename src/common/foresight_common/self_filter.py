@@ -65,6 +65,16 @@ class ArmSelfFilter:
             self._fingers = float(np.mean(np.abs(fingers))) if fingers else 0.0
         return None
 
+    def tcp_in_base(self) -> np.ndarray | None:
+        """The TCP's position in base_link (m), None before a joint state: where a held
+        object is, for a planner that offers it to someone."""
+        with self._lock:
+            q = self._q
+        if q is None:
+            return None
+        position, _rotation = self.kin.tcp_pose(q)
+        return np.asarray(position, dtype=float) + np.asarray(ARM_MOUNT_XYZ)
+
     def capsules(self) -> tuple[np.ndarray, np.ndarray, float] | None:
         """(starts, ends, radius) of the arm's capsules in base_link (depth_scan's `arm`),
         None before a joint state."""

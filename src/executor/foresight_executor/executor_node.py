@@ -92,6 +92,7 @@ MARKER_RATE_HZ = 10.0  # executor/markers (the supervisor runs faster)
 MARKER_PATH_POINTS = 30  # TCP points drawn along a motion
 #: A turning base's fastest point moves this far from its centre (half the 0.70 m footprint)
 BASE_HALF_LENGTH_M = 0.35
+ARM_STILL_MPS = 0.02  # the arm's fastest point slower than this: standing (a release may open)
 BASE_SETTLE_WAIT_S = 3.0  # wall s a goal waits for a base that has just stopped
 
 
@@ -225,6 +226,8 @@ class ExecutorNode(Node):
         self._verdict = SafetyVerdict(SafetyLevel.OK, float("inf"), 0.0, 1.0, "", "starting")
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
         self._robot_speed = 0.0
+        self._arm_speed = 0.0          # fastest supervised point without the fingers (m/s)
+        self._handing_over = False     # a release goal runs (see _release_allowed)
         self._gripper_target: float | None = None  # last commanded width (m)
         self._gripper_held = False  # a stop froze or deferred a gripper command
         self._motion_ends_at = -math.inf  # when the last motion sent ends (node clock)
@@ -327,8 +330,9 @@ class ExecutorNode(Node):
             return
         q, velocity, joint_stamp = motion
         points = self.robot_points(q)
+        self._arm_speed = self._point_speed(q, velocity, joint_stamp, points)
         # the finger tips move with the hand and slide on their own: an upper bound
-        speed = self._point_speed(q, velocity, joint_stamp, points) + self.state.finger_speed()
+        speed = self._arm_speed + self.state.finger_speed()
         self._robot_speed = speed
         people, predicted, people_stamp, scan_stamp, measured = self._person_points()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
@@ -355,7 +359,7 @@ class ExecutorNode(Node):
             if self._gripper_held and self._gripper_target is not None:
                 self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
             self._gripper_held = False  # finish what the stop interrupted
-        if verdict.level == SafetyLevel.STOP:
+        if verdict.level == SafetyLevel.STOP and not self._release_allowed():
             self._hold_gripper()  # every cycle: fingers a command set going just before
         msg = SafetyState(state=int(verdict.level), separation_m=float(verdict.separation_m),
                           protective_distance_m=float(verdict.protective_distance_m),
@@ -478,10 +482,17 @@ class ExecutorNode(Node):
         """Move the fingers to `width`, unless the supervisor holds the robot (then they
         move when it resumes): fingers in motion are robot motion next to a person."""
         self._gripper_target = float(width)
-        if self.safety_stopped():
+        if self.safety_stopped() and not self._release_allowed():
             self._gripper_held = True
         else:
             self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
+
+    def _release_allowed(self) -> bool:
+        """A hand-over's release may open the fingers next to the person who takes the
+        object, with the arm standing still and no e-stop (the supervisor's stop is for
+        the hand coming to it)."""
+        return self._handing_over and not self.state.estop_latched and \
+            self._arm_speed < ARM_STILL_MPS
 
     def _hold_gripper(self) -> None:
         """Stop fingers that are moving where they are; fingers at rest (squeezing a part)
@@ -554,6 +565,7 @@ class ExecutorNode(Node):
                     self._skill_shown = (
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
+                    self._handing_over = goal.skill == "release"
                     try:
                         report = self.runner.run(request, io)
                     except Exception as exc:  # noqa: BLE001 - a bug must not lose the goal
@@ -564,6 +576,7 @@ class ExecutorNode(Node):
                         report = self.runner_report(
                             Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}")
             finally:
+                self._handing_over = False
                 self._skill_shown = ("", None)
                 with self._active_guard:
                     self._active_io = None

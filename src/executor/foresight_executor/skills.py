@@ -30,7 +30,7 @@ from foresight_executor.trajectory import (
 )
 
 SKILLS = ("move_to_pose", "pick", "place", "insert", "open_gripper", "close_gripper",
-          "go_home", "stow")
+          "go_home", "stow", "release")
 SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert")
 #: A straight TCP line may end in another arm configuration than the goal's; up to this far
 #: (any joint) a last short blend reaches the goal configuration, beyond it the line is not used.
@@ -262,6 +262,14 @@ class SkillRunner:
         io.set_gripper(width)
         io.wait(self.settings.gripper_settle_s)
         return f"gripper open to {io.gripper_width() * 1000:.1f} mm"
+
+    def _release(self, request: SkillRequest, io: RobotIO) -> str:
+        """Let go of the held object into a person's hand: the fingers open while the arm
+        stands (the executor lets them open next to the hand that takes it)."""
+        width = request.gripper_width or MAX_GRIPPER_WIDTH
+        io.set_gripper(width)
+        io.wait(self.settings.gripper_settle_s)
+        return f"released: gripper open to {io.gripper_width() * 1000:.1f} mm"
 
     def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
         io.set_gripper(0.0)

@@ -243,3 +243,61 @@ def class_heights(path: str) -> dict[str, float]:
                                 f"(0, 2) m, got {size!r}")
         out[str(name)] = float(size[2])
     return out
+
+
+@dataclass(frozen=True)
+class HandoverConfig:
+    # base centre to the person's torso when handing over: far enough that the stowed
+    # object (0.07 m ahead of the base's centre) is beyond an arm's length and a half from
+    # a shoulder (0.6 m arm, 0.19 m beside the torso), so nobody reaches out for it while
+    # the base still moves; near enough that the offered one comes within their reach
+    distance_m: float = 1.45
+    offer_reach_m: float = 0.62       # the offered object this far from the arm's base
+    offer_min_height_m: float = 0.85  # the offer point's height range (m above the floor)
+    offer_max_height_m: float = 1.20
+    release_m: float = 0.10           # a tracked hand this near the object: let go
+    still_m: float = 0.30             # a person predicted to move less than this is still
+
+
+def torso_positions(people: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Person track id -> torso position, from the world model's keypoints ("id/torso")."""
+    return {key.split("/")[0]: np.asarray(p, dtype=float) for key, p in people.items()
+            if key.endswith("/torso") and np.all(np.isfinite(p))}
+
+
+def hands_of(people: dict[str, np.ndarray], person: str) -> list[np.ndarray]:
+    return [np.asarray(p, dtype=float) for key, p in people.items()
+            if key.startswith(f"{person}/") and key.endswith("_hand")
+            and np.all(np.isfinite(p))]
+
+
+def approach_poses(grid: OccupancyMap, person_xy: Sequence[float],
+                   robot_xy: Sequence[float], config: HomePlanConfig,
+                   handover: HandoverConfig) -> list[Pose2D]:
+    """Base poses facing the person at `handover.distance_m` (every 15 degrees round
+    them) where navigation can stand, nearest to the robot first."""
+    out = []
+    for k in range(24):
+        angle = 2.0 * math.pi * k / 24
+        x = person_xy[0] + handover.distance_m * math.cos(angle)
+        y = person_xy[1] + handover.distance_m * math.sin(angle)
+        pose = (x, y, math.remainder(angle + math.pi, 2.0 * math.pi))
+        if grid.clearance(x, y) >= config.goal_clearance_m and \
+                footprint_free(grid, pose, config.footprint_clearance_m):
+            out.append(pose)
+    return sorted(out, key=lambda p: math.dist(p[:2], robot_xy[:2]))
+
+
+def offer_point(stand: Pose2D, torso: Sequence[float], handover: HandoverConfig
+                ) -> np.ndarray:
+    """Where the TCP holds the object out to the person: from the arm's base towards the
+    torso, `offer_reach_m` out (less when the person is nearer), at about the torso's
+    height within the arm's comfortable range."""
+    base = np.array(arm_base_xy(stand))
+    towards = np.asarray(torso[:2], dtype=float) - base
+    distance = float(np.linalg.norm(towards))
+    reach = min(handover.offer_reach_m, max(0.0, distance - 0.40))
+    xy = base + (towards / distance * reach if distance > 1e-6 else 0.0)
+    z = min(max(float(torso[2]) + 0.05, handover.offer_min_height_m),
+            handover.offer_max_height_m)
+    return np.array([xy[0], xy[1], z])

@@ -11,6 +11,7 @@ module holds no subscriptions and no timers.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -23,14 +24,19 @@ from foresight_common.room_layout import RoomLayout, Surface
 from foresight_planner.assembly_plan import SkillLibrary
 from foresight_planner.decisions import TrackedObject, WorldSnapshot
 from foresight_planner.home_plan import (
+    HandoverConfig,
     HomePlanConfig,
+    approach_poses,
     find_object,
     grasp_point,
     grasp_yaw,
+    hands_of,
+    offer_point,
     on_surface,
     release_point,
     set_down_spots,
     stand_poses,
+    torso_positions,
 )
 
 #: The robot's own outcomes of a task (the planner node maps them onto SkillOutcome).
@@ -45,10 +51,12 @@ class HomePorts(Protocol):
     def now(self) -> float: ...
     def world(self) -> WorldSnapshot | None: ...
     def base_pose(self) -> Pose2D | None: ...
+    def tcp_position(self) -> np.ndarray | None: ...
     async def sleep(self, seconds: float) -> None: ...
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position: np.ndarray | None = None, yaw: float = 0.0,
-                    width: float = 0.0, height: float = 0.0, speed: float = 0.0
+                    width: float = 0.0, height: float = 0.0, speed: float = 0.0,
+                    stop_when: Callable[[], str | None] | None = None
                     ) -> tuple[bool, str]: ...
     async def navigate(self, step: int, pose: Pose2D, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]: ...
@@ -71,13 +79,17 @@ class _Abort(Exception):
 class HomeTaskRunner:
     def __init__(self, ports: HomePorts, layout: RoomLayout, grid: OccupancyMap,
                  library: SkillLibrary, heights: dict[str, float],
-                 config: HomePlanConfig | None = None) -> None:
+                 config: HomePlanConfig | None = None, horizon_s: float = 0.0,
+                 handover: HandoverConfig | None = None) -> None:
         self.ports = ports
         self.layout = layout
         self.grid = grid
         self.library = library
         self.heights = heights            # nominal object height per class (m)
         self.config = config or HomePlanConfig()
+        # how far ahead the person's predicted path is read (reactive: 0, where they are)
+        self.horizon_s = horizon_s
+        self.handover = handover or HandoverConfig()
         self.step = 0
         self.cancel_requested = lambda: False
 
@@ -98,9 +110,9 @@ class HomeTaskRunner:
             obj, surface = await self._find(task, name)
             held_yaw, height = await self._fetch(obj, surface, name)
             if task.is_handover:
-                raise _Abort("handing over is not implemented yet",
-                             f"someone to take the {name} from the gripper")
-            await self._put_down(task, name, held_yaw, height)
+                await self._hand_over(name, held_yaw, height)
+            else:
+                await self._put_down(task, name, held_yaw, height)
         except _Abort as stop:
             if stop.reason == CANCELED:
                 if cancel_requested():
@@ -110,8 +122,9 @@ class HomeTaskRunner:
             if stop.needs:
                 self.ports.help(stop.needs, stop.reason)
             return TaskEnd(FAILED, stop.reason, self.step)
-        return TaskEnd(DONE, f"the {name} is on the {task.target.replace('_', ' ')}",
-                       self.step)
+        done = f"the {name} is handed over" if task.is_handover else \
+            f"the {name} is on the {task.target.replace('_', ' ')}"
+        return TaskEnd(DONE, done, self.step)
 
     def _check_cancel(self) -> None:
         if self.cancel_requested():
@@ -176,15 +189,20 @@ class HomeTaskRunner:
             await self.ports.sleep(0.2)
         return None
 
-    async def _drive(self, pose: Pose2D, place_id: str) -> None:
+    async def _drive(self, pose: Pose2D, place_id: str,
+                     alternatives: tuple[Pose2D, ...] = ()) -> Pose2D:
+        """Drive to `pose`, tried `attempts` times, then to each alternative once (e.g.
+        where navigation's live map finds the first too close to something); the pose
+        reached."""
         reason = ""
-        for _ in range(int(self._p("navigate_to", "attempts"))):
+        tries = [pose] * int(self._p("navigate_to", "attempts")) + list(alternatives)
+        for goal in tries:
             self._check_cancel()
             self.step += 1
-            ok, reason = await self.ports.navigate(self.step, pose, place_id,
+            ok, reason = await self.ports.navigate(self.step, goal, place_id,
                                                    self._p("navigate_to", "timeout_s"))
             if ok:
-                return
+                return goal
         raise _Abort(f"could not drive to {place_id}: {reason}",
                      f"the way to {place_id.split(':')[-1]} cleared")
 
@@ -255,3 +273,105 @@ class HomeTaskRunner:
                 return
         raise _Abort(f"could not set the {name} down on the {surface.name}: {reason}",
                      f"someone to take the {name} from the gripper")
+
+    # --- the hand-over --------------------------------------------------------------------
+    def _person_goal(self, world: WorldSnapshot) -> tuple[str, np.ndarray] | None:
+        """The person to hand to and where their torso will be: the one nearest the robot;
+        world_model mode reads the predicted path `horizon_s` ahead and waits while it says
+        the person is on the move; reactive mode takes where they are now."""
+        torsos = torso_positions(world.people)
+        here = self.ports.base_pose()
+        if not torsos or here is None:
+            return None
+        person = min(torsos, key=lambda k: math.dist(torsos[k][:2], here[:2]))
+        now = torsos[person]
+        path = world.people_paths.get(f"{person}/torso")
+        if self.horizon_s <= 0 or path is None:
+            return person, now
+        ahead = path.at(min(world.stamp + self.horizon_s, float(path.times[-1])))
+        if math.dist(ahead[:2], now[:2]) > self.handover.still_m:
+            return None                                  # walking: wait until they stop
+        return person, ahead
+
+    async def _wait_for_person(self, name: str) -> tuple[str, np.ndarray]:
+        deadline = self.ports.now() + self._p("hand_over", "wait_s")
+        self.step += 1
+        while self.ports.now() < deadline:
+            self._check_cancel()
+            world = self.ports.world()
+            goal = self._person_goal(world) if world is not None else None
+            if goal is not None:
+                return goal
+            await self.ports.sleep(0.2)
+        raise _Abort(f"no person stood still in view for "
+                     f"{self._p('hand_over', 'wait_s'):.0f} s",
+                     f"the person to come to the robot for the {name}")
+
+    async def _hand_over(self, name: str, held_yaw: float, height: float) -> None:
+        """Drive to face the person, hold the object out towards them, and let go when a
+        tracked hand of theirs is at it."""
+        reason = ""
+        for _ in range(2):
+            person, torso = await self._wait_for_person(name)
+            here = self.ports.base_pose() or (0.0, 0.0, 0.0)
+            poses = approach_poses(self.grid, torso[:2], here[:2], self.config,
+                                   self.handover)
+            if not poses:
+                raise _Abort(f"no free place to stand at the person "
+                             f"({torso[0]:.2f}, {torso[1]:.2f})",
+                             "the person to come where the robot can reach them")
+            await self._drive(poses[0], "person", tuple(poses[1:3]))
+            await self.ports.sleep(self._p("look_for", "settle_s"))   # fresh tracks
+            world = self.ports.world()
+            seen = torso_positions(world.people) if world is not None else {}
+            # the same person (the track's id may be new after they left the view)
+            near = [k for k, p in seen.items() if math.dist(p[:2], torso[:2]) <= 0.5]
+            if not near:
+                reason = "the person moved away while the robot came"
+                continue
+            person = min(near, key=lambda k: math.dist(seen[k][:2], torso[:2]))
+            now = seen[person]
+            stand = self.ports.base_pose() or poses[0]
+            offer = offer_point(stand, now, self.handover)
+            # hold it out; a hand of theirs at it (wherever the supervisor stopped the arm
+            # as the hand came) ends the motion
+            ok, reason = await self._arm(
+                "move_to_pose", object_id=name, place_id="person", position=offer,
+                yaw=stand[2] + held_yaw, height=height,
+                stop_when=lambda who=person: self._hand_at_object(who, height))
+            if ok and (self._hand_at_object(person, height) or
+                       await self._wait_for_hand(person, height)):
+                ok, reason = await self._arm("release", object_id=name, place_id="person")
+                if ok:
+                    await self._arm("stow")
+                    return
+            elif ok:
+                reason = "no hand of the person came to the object"
+            await self._arm("stow", height=height)
+        raise _Abort(f"could not hand the {name} over: {reason}",
+                     f"the person to take the {name} from the gripper")
+
+    def _hand_at_object(self, person: str, height: float) -> str | None:
+        """Why to let go now (a tracked hand of `person` at the held object), else None."""
+        tcp = self.ports.tcp_position()
+        world = self.ports.world()
+        if tcp is None or world is None:
+            return None
+        held = tcp - np.array([0.0, 0.0, height / 2.0 - min(self.config.grasp_below_top_m,
+                                                             height / 2.0)])
+        for hand in hands_of(world.people, person):
+            gap = float(np.linalg.norm(hand - held))
+            if gap <= self.handover.release_m:
+                return f"the person's hand is at the object ({gap * 100:.0f} cm)"
+        return None
+
+    async def _wait_for_hand(self, person: str, height: float) -> bool:
+        """Hold the object out until a hand of `person` is at it (hand_over.wait_s)."""
+        deadline = self.ports.now() + self._p("hand_over", "wait_s")
+        self.step += 1
+        while self.ports.now() < deadline:
+            self._check_cancel()
+            if self._hand_at_object(person, height):
+                return True
+            await self.ports.sleep(0.1)
+        return False

@@ -14,6 +14,7 @@ Parameters: see PlannerParams
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -45,6 +46,7 @@ from foresight_common.occupancy import room_map
 from foresight_common.params import param
 from foresight_common.planar import MapPose, localized_pose, odometry_pose
 from foresight_common.room_layout import load_room_layout
+from foresight_common.self_filter import ArmSelfFilter
 from foresight_interfaces.action import ExecuteSkill, RunTask
 from foresight_interfaces.msg import HelpRequest, SkillOutcome, TaskEvent
 from foresight_planner.assembly_plan import (
@@ -179,17 +181,19 @@ class PlannerNode(Node):
                 lambda path: load_skill_library(path, HOME_SKILLS))
             heights = load_file_parameter("class_config_file", p.class_config_file,
                                           class_heights)
+            horizon = p.prediction_horizon_s if p.decision_mode == "world_model" else 0.0
             self.home = HomeTaskRunner(self, room, room_map(room), self.library, heights,
                                        HomePlanConfig(standoff_m=p.stand_off_m,
-                                                      reach_m=p.arm_reach_m))
+                                                      reach_m=p.arm_reach_m), horizon)
             self.map_pose = MapPose()
             self.nav_client = ActionClient(self, contract.NAVIGATE_TO_POSE.type,
                                            contract.NAVIGATE_TO_POSE.name)
             self.pub_help = create_publisher(self, contract.HELP_REQUESTS)
             create_subscription(self, contract.ODOM, self.on_odom)
             create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
+            self.arm = ArmSelfFilter()        # where the TCP (and a held object) is
+            create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
             self.understood = tuple(t.text for t in HOME_TASKS)
-            horizon = 0.0
         else:
             self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
             self.library = load_file_parameter("skill_library_file", p.skill_library_file,
@@ -280,8 +284,22 @@ class PlannerNode(Node):
         if refused:
             self.diagnostics.reject("localization", refused)
 
+    def on_joint_states(self, msg) -> None:
+        reason = self.arm.on_joint_states(msg)
+        if reason:
+            self.diagnostics.reject("joint_states", reason)
+
     def base_pose(self):
         return self.map_pose.pose(self.now(), 1.0)[0]
+
+    def tcp_position(self) -> np.ndarray | None:
+        """The TCP in the map: the arm's joint states through the base's localised pose."""
+        pose, tcp = self.base_pose(), self.arm.tcp_in_base()
+        if pose is None or tcp is None:
+            return None
+        c, s = math.cos(pose[2]), math.sin(pose[2])
+        return np.array([pose[0] + c * tcp[0] - s * tcp[1], pose[1] + s * tcp[0] + c * tcp[1],
+                         tcp[2]])
 
     def world(self) -> WorldSnapshot | None:
         return self.view.snapshot(self.now(), self.params.tracks_max_age_s)
@@ -309,15 +327,27 @@ class PlannerNode(Node):
 
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
-                    height: float = 0.0, speed: float = 0.0) -> tuple[bool, str]:
-        """One executor goal of the home task: (succeeded, reason)."""
+                    height: float = 0.0, speed: float = 0.0,
+                    stop_when=None) -> tuple[bool, str]:
+        """One executor goal of the home task: (succeeded, reason); `stop_when()` (polled
+        while it runs) may return a reason to cancel it, which counts as succeeded."""
         if position is None:
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
                                      speed_scale=speed, timeout_s=self.params.skill_timeout_s)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
                               self.now(), speed)
-        outcome, reason = await self._run_step(self._task_text, step, goal)
+        stopped: list[str] = []
+
+        def preempt(_phase: str) -> str | None:
+            why = stop_when() if stop_when is not None else None
+            if why:
+                stopped.append(why)
+            return why
+        outcome, reason = await self._run_step(self._task_text, step, goal,
+                                               preempt if stop_when is not None else None)
+        if stopped:
+            return True, stopped[0]
         return outcome == SkillOutcome.SUCCEEDED, reason
 
     async def navigate(self, step: int, pose, place_id: str, timeout_s: float
