@@ -156,6 +156,15 @@ class ControllerConfig:
     goal_tolerance: float = 0.05     # m
     yaw_tolerance: float = 0.05      # rad
     heading_gain: float = 1.5
+    # speed near people (speed and separation as ISO/TS 15066 has it for the arm): the
+    # base may move only as fast as it can stop before a person walking at human_speed
+    # towards it closes the gap, counting its reaction time and the base's braking
+    human_speed: float = 1.6         # m/s
+    person_reaction_s: float = 0.2   # s: a command cycle and the tracks' lag since the image
+    body_radius: float = 0.30        # m around a body keypoint a seated person's limbs reach
+    person_margin: float = 0.05      # m
+    person_creep: float = 0.10       # m/s allowed however near (the comfort distance and the
+                                     # collision monitor keep the base off the person)
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,9 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
     lag = config.accel * config.latency_s
     top = min(config.max_speed, max(math.sqrt(2.0 * config.accel * max(remaining, 0.0)
                                               + lag * lag) - lag, 0.03))
+    near_person = max(person_speed_limit(xy, people, config), config.person_creep)
+    if near_person < top:
+        top = near_person
     times = np.linspace(0.25, config.horizon, 6)
     here = float(grid.clearance_at(xy[None, :])[0])
     now_velocity = np.asarray(velocity, dtype=float)
@@ -244,7 +256,9 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
                 float(np.linalg.norm(target - xy)), 1e-6)
             score = progress - 0.05 * abs(offset)
             if best is None or score > best[0]:
-                reason = "following the path" if offset == 0 and speed == top else \
+                reason = "slowed near a person" if offset == 0 and speed == top and \
+                    top == near_person else \
+                    "following the path" if offset == 0 and speed == top else \
                     "stopping" if speed == 0.0 else \
                     "around a predicted person" if people else "around an obstacle"
                 best = (score, speed * unit, reason)
@@ -286,6 +300,25 @@ def from_now(people: Sequence[PredictedPerson], age: float) -> list[PredictedPer
         return ahead
     latest = max(p.t for p in people)
     return [replace(p, t=0.0) for p in people if p.t == latest]
+
+
+def person_speed_limit(xy: np.ndarray, people: Sequence[PredictedPerson],
+                       config: ControllerConfig) -> float:
+    """Fastest speed (m/s) at which the base still stops before the nearest person (their
+    positions now, each grown by its uncertainty and `body_radius`) could reach it: the
+    gap d between the two surfaces must hold v_h (T_r + v / a) + v T_r + v^2 / 2a + margin,
+    solved for v; inf with nobody around."""
+    now = [p for p in people if p.t <= min(q.t for q in people) + 1e-9] if people else []
+    if not now:
+        return math.inf
+    gap = min(math.dist(xy, (p.x, p.y)) - p.radius for p in now) - config.robot_radius - \
+        config.body_radius
+    a, h, t_r = config.base_accel, config.human_speed, config.person_reaction_s
+    # v^2 / 2a + v (h / a + T_r) + (h T_r + margin - gap) <= 0
+    qa, qb, qc = 1.0 / (2.0 * a), h / a + t_r, h * t_r + config.person_margin - gap
+    if qc >= 0.0:
+        return 0.0
+    return (-qb + math.sqrt(qb * qb - 4.0 * qa * qc)) / (2.0 * qa)
 
 
 def _too_close(rollout: np.ndarray, times: np.ndarray, people: Sequence[PredictedPerson],

@@ -16,6 +16,7 @@ from foresight_executor.navigation import (
     BLIND_RANGE,
     ROBOT_RADIUS,
     Command,
+    ControllerConfig,
     Navigator,
     NoPathError,
     ObstacleLayer,
@@ -25,6 +26,7 @@ from foresight_executor.navigation import (
     footprint_distance,
     from_now,
     monitor,
+    person_speed_limit,
     plan_path,
     ramped_offsets,
 )
@@ -319,3 +321,30 @@ def test_predictions_made_at_the_image_stamp_count_from_now():
     assert [p.x for p in shifted] == pytest.approx([1.5, 2.0])
     assert [(p.t, p.x) for p in from_now(made, 1.5)] == [(0.0, 2.0)]
     assert from_now([], 0.3) == []
+
+
+def test_speed_near_a_person_lets_the_base_stop_before_they_could_reach_it():
+    """Hand-computed: a person 2.0 m from the base's centre leaves a gap of
+    2.0 - 0.47 (robot) - 0.30 (limbs) = 1.23 m; v^2/(2 * 0.5) + v (1.6 / 0.5 + 0.2)
+    + 1.6 * 0.2 + 0.05 - 1.23 = 0 gives v = (-3.4 + sqrt(3.4^2 + 4 * 0.86)) / 2."""
+    config = ControllerConfig()
+    at = np.array([0.0, 0.0])
+    expected = (-3.4 + math.sqrt(3.4 ** 2 + 4 * 0.86)) / 2
+    assert person_speed_limit(at, [PredictedPerson(0.0, 2.0, 0.0)], config) == \
+        pytest.approx(expected)
+    assert expected == pytest.approx(0.2365, abs=1e-3)
+    # the position's uncertainty counts as nearer; later predictions do not count
+    assert person_speed_limit(at, [PredictedPerson(0.0, 2.1, 0.0, 0.1),
+                                   PredictedPerson(1.0, 0.5, 0.0)], config) == \
+        pytest.approx(expected)
+    assert person_speed_limit(at, [], config) == math.inf
+    assert person_speed_limit(at, [PredictedPerson(0.0, 1.0, 0.0)], config) == 0.0
+
+
+def test_the_controller_drives_slowly_past_a_person_off_its_path(grid):
+    path = [(1.3, 2.4), (1.3, 0.8)]                     # straight south
+    person = [PredictedPerson(0.0, 3.3, 2.4)]           # 2 m east, not in the way
+    command = control(grid, (1.3, 2.4, -math.pi / 2), path, -math.pi / 2, person)
+    assert command.reason == "slowed near a person"
+    assert math.hypot(command.vx, command.vy) == pytest.approx(
+        person_speed_limit(np.array([1.3, 2.4]), person, ControllerConfig()))

@@ -16,7 +16,7 @@ from foresight_common.home_tasks import find_home_task
 from foresight_common.occupancy import room_map
 from foresight_common.room_layout import load_room_layout
 from foresight_planner.assembly_plan import HOME_SKILLS, load_skill_library
-from foresight_planner.decisions import TrackedObject, WorldSnapshot
+from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
 from foresight_planner.home_runner import CANCELED, DONE, FAILED, HomeTaskRunner
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
@@ -35,12 +35,20 @@ class ScriptedRobot:
     pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
     calls: list[tuple] = field(default_factory=list)
     helps: list[tuple[str, str]] = field(default_factory=list)
+    people: dict[str, np.ndarray] = field(default_factory=dict)
+    people_paths: dict[str, PredictedPath] = field(default_factory=dict)
+    tcp: np.ndarray | None = None
+    takes_it: bool = True                   # the person's hand comes to an offered object
 
     def now(self) -> float:
         return self.time
 
     def world(self) -> WorldSnapshot:
-        return WorldSnapshot(stamp=self.time, objects=list(self.objects))
+        return WorldSnapshot(stamp=self.time, objects=list(self.objects),
+                             people=dict(self.people), people_paths=dict(self.people_paths))
+
+    def tcp_position(self):
+        return self.tcp
 
     def base_pose(self):
         return self.pose
@@ -49,10 +57,16 @@ class ScriptedRobot:
         self.time += seconds
 
     async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
-                    width=0.0, height=0.0, speed=0.0):
+                    width=0.0, height=0.0, speed=0.0, stop_when=None):
         self.calls.append(("skill", skill, object_id, place_id,
                            None if position is None else tuple(np.round(position, 3)), height))
         self.time += 5.0
+        if skill == "move_to_pose" and place_id == "person":
+            self.tcp = np.asarray(position, dtype=float)
+            if self.takes_it:               # the hand comes to the held object
+                self.people["7/right_hand"] = self.tcp - np.array([0.0, 0.0, 0.02])
+            if stop_when is not None and stop_when():
+                return True, stop_when()
         if skill in self.fail_skills:
             return False, f"{skill} failed on purpose"
         if skill == "pick":
@@ -78,10 +92,11 @@ def room():
     return load_room_layout(CONFIG / "rooms" / "home_room.yaml")
 
 
-def _runner(room, robot: ScriptedRobot) -> HomeTaskRunner:
+def _runner(room, robot: ScriptedRobot, horizon_s: float = 0.0) -> HomeTaskRunner:
     library = load_skill_library(CONFIG / "skills" / "home_care.yaml", HOME_SKILLS)
     heights = {"cup": 0.10, "medicine_box": 0.05, "remote": 0.025}
-    return HomeTaskRunner(robot, room, room_map(room), library, heights)
+    return HomeTaskRunner(robot, room, room_map(room), library, heights,
+                          horizon_s=horizon_s)
 
 
 def _box(xyz=(3.3, 2.38, 0.775)) -> TrackedObject:
@@ -161,3 +176,56 @@ def test_an_object_off_every_surface_is_reported(room):
     end = _run(_runner(room, robot), BOX)
     assert end.status == FAILED and "on no known surface" in end.reason
     assert robot.helps
+
+
+CUP = "bring the cup to the person"
+SEATED = np.array([3.0, 3.42, 0.75])        # the person's torso on the chair
+
+
+def _cup() -> TrackedObject:
+    return TrackedObject(id=1, label="cup", motion=1, position=np.array([2.65, 2.4, 0.80]),
+                         yaw=0.0, velocity=np.zeros(3), age_s=4.0,
+                         size=np.array([0.07, 0.07, 0.10]))
+
+
+def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room):
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED})
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert kinds[-5:] == ["stow", "person", "move_to_pose", "release", "stow"]
+    stand = next(c[2] for c in robot.calls if c[1] == "person")
+    assert math.dist(stand[:2], SEATED[:2]) == pytest.approx(1.45, abs=2e-3)
+    # facing the person
+    assert math.remainder(math.atan2(SEATED[1] - stand[1], SEATED[0] - stand[0]) - stand[2],
+                          2 * math.pi) == pytest.approx(0.0, abs=2e-3)
+
+
+def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, takes_it=False)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == FAILED and "could not hand the cup over" in end.reason
+    assert "release" not in [c[1] for c in robot.calls]
+    assert robot.helps == [("the person to take the cup from the gripper", end.reason)]
+
+
+def test_nobody_in_view_ends_the_hand_over_with_a_help_request(room):
+    robot = ScriptedRobot(objects=[_cup()])
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == FAILED and "no person stood still" in end.reason
+    assert robot.helps[0][0] == "the person to come to the robot for the cup"
+
+
+def test_world_model_mode_waits_for_a_walking_person_where_reactive_goes_now(room):
+    walking = PredictedPath(np.array([0.0, 4.0, 100.0]),
+                            np.array([SEATED, SEATED + [1.5, 0.0, 0.0], SEATED + [1.5, 0, 0]]))
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED},
+                          people_paths={"7/torso": walking})
+    end = _run(_runner(room, robot, horizon_s=0.0), CUP)
+    assert end.status == DONE                 # reactive: went to where the person was
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED},
+                          people_paths={"7/torso": walking})
+    end = _run(_runner(room, robot, horizon_s=4.0), CUP)
+    # world_model: the path says they are leaving; it waited (and here nobody stops)
+    assert end.status == FAILED and "no person stood still" in end.reason
+    assert "person" not in [c[1] for c in robot.calls]
