@@ -26,6 +26,7 @@ from foresight_planner.decisions import TrackedObject, WorldSnapshot
 from foresight_planner.home_plan import (
     HandoverConfig,
     HomePlanConfig,
+    StandPose,
     approach_poses,
     find_object,
     grasp_point,
@@ -223,8 +224,14 @@ class HomeTaskRunner:
                          "every free side", f"the {name} moved nearer the edge")
         object_id = f"{obj.label}#{obj.id}"
         reason = ""
-        for stand in stands[:2]:
-            await self._drive(stand.pose, f"pick:{surface.name}")
+        # each stand pose twice (a pick the supervisor held up may go through the second
+        # time), the first one first
+        tries = [stand for stand in stands[:2] for _ in range(2)]
+        here: StandPose | None = None
+        for stand in tries:
+            if stand is not here:
+                await self._drive(stand.pose, f"pick:{surface.name}")
+                here = stand
             seen = await self._look(obj.label, obj.position, name)
             if seen is None:
                 reason = f"the {name} was not seen again from the stand pose"
