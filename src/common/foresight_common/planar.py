@@ -123,6 +123,22 @@ class MapPose:
             self._localized_at = stamp
             return None
 
+    def add_odom_msg(self, msg) -> str | None:
+        """add_odom from a nav_msgs/Odometry; the reason it was refused or could not be
+        joined, else None."""
+        try:
+            return self.add_odom(*odometry_pose(msg))
+        except ValueError as exc:
+            return str(exc)
+
+    def add_localized_msg(self, msg, map_frame: str) -> str | None:
+        """add_localized from localisation's PoseWithCovarianceStamped in `map_frame`; the
+        reason it was refused, else None."""
+        try:
+            return self.add_localized(*localized_pose(msg, map_frame))
+        except ValueError as exc:
+            return str(exc)
+
     def latest_odom(self) -> tuple[float, Pose2D] | None:
         with self._lock:
             return self.odom.latest()

@@ -49,7 +49,7 @@ from foresight_common.node_support import (
     run_node,
 )
 from foresight_common.params import param
-from foresight_common.planar import MapPose, localized_pose, odometry_pose
+from foresight_common.planar import MapPose
 from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
 from foresight_common.room_layout import load_room_layout
 from foresight_executor.collision import CollisionChecker
@@ -275,21 +275,16 @@ class ExecutorNode(Node):
     def on_odom(self, msg) -> None:
         """Mobile base: the wheel odometry (its twist says whether the base stands still)."""
         twist = msg.twist.twist
-        try:
-            refused = self.map_pose.add_odom(*odometry_pose(msg))
-        except ValueError as exc:
-            self.diagnostics.reject("odom", str(exc))
-            return
-        self._base_speed = math.hypot(float(twist.linear.x), float(twist.linear.y)) + \
-            BASE_HALF_LENGTH_M * abs(float(twist.angular.z))
+        refused = self.map_pose.add_odom_msg(msg)
         if refused:
-            self.diagnostics.reject("localization", refused)
+            self.diagnostics.reject("odom", refused)
+        speed = math.hypot(float(twist.linear.x), float(twist.linear.y)) + \
+            BASE_HALF_LENGTH_M * abs(float(twist.angular.z))
+        if math.isfinite(speed):
+            self._base_speed = speed
 
     def on_localized(self, msg) -> None:
-        try:
-            refused = self.map_pose.add_localized(*localized_pose(msg, self.params.frame_id))
-        except ValueError as exc:
-            refused = str(exc)
+        refused = self.map_pose.add_localized_msg(msg, self.params.frame_id)
         if refused:
             self.diagnostics.reject("localization", refused)
 

@@ -52,7 +52,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.occupancy import room_map
 from foresight_common.params import param
-from foresight_common.planar import MapPose, compose, localized_pose, odometry_pose
+from foresight_common.planar import MapPose, compose
 from foresight_common.room_layout import load_room_layout
 from foresight_common.self_filter import ArmSelfFilter
 from foresight_common.tf_buffer import TransformBuffer
@@ -180,24 +180,17 @@ class NavigationNode(Node):
         if not all(math.isfinite(v) for v in velocity):
             self.diagnostics.reject("odom", f"velocity not finite: {velocity}")
             return
-        try:
-            refused = self.map_pose.add_odom(*odometry_pose(msg))
-        except ValueError as exc:
-            self.diagnostics.reject("odom", str(exc))
-            return
+        refused = self.map_pose.add_odom_msg(msg)
+        if refused:
+            self.diagnostics.reject("odom", refused)
         with self._lock:
             self._velocity = velocity
-        if refused:
-            self.diagnostics.reject("localization", refused)
         self._apply_scan()
 
     def on_localized(self, msg) -> None:
         """Keep the localised pose until the odometry of its stamp is here (the two topics
         arrive in any order)."""
-        try:
-            refused = self.map_pose.add_localized(*localized_pose(msg, contract.MAP_FRAME))
-        except ValueError as exc:
-            refused = str(exc)
+        refused = self.map_pose.add_localized_msg(msg, contract.MAP_FRAME)
         if refused:
             self.diagnostics.reject("localization", refused)
 

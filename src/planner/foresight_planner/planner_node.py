@@ -44,7 +44,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.occupancy import room_map
 from foresight_common.params import param
-from foresight_common.planar import MapPose, localized_pose, odometry_pose
+from foresight_common.planar import MapPose
 from foresight_common.room_layout import load_room_layout
 from foresight_common.self_filter import ArmSelfFilter
 from foresight_interfaces.action import ExecuteSkill, RunTask
@@ -269,18 +269,12 @@ class PlannerNode(Node):
 
     # --- the home-care tasks -----------------------------------------------------------------
     def on_odom(self, msg) -> None:
-        try:
-            refused = self.map_pose.add_odom(*odometry_pose(msg))
-        except ValueError as exc:
-            refused = str(exc)
+        refused = self.map_pose.add_odom_msg(msg)
         if refused:
             self.diagnostics.reject("odom", refused)
 
     def on_localized(self, msg) -> None:
-        try:
-            refused = self.map_pose.add_localized(*localized_pose(msg, self.params.frame_id))
-        except ValueError as exc:
-            refused = str(exc)
+        refused = self.map_pose.add_localized_msg(msg, self.params.frame_id)
         if refused:
             self.diagnostics.reject("localization", refused)
 
