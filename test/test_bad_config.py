@@ -103,3 +103,13 @@ def test_home_base_nodes_with_missing_room_file_exit_naming_the_file(domain_id: 
 def test_home_simulation_with_an_industrial_family_exits_saying_so(domain_id: int) -> None:
     spec = node_spec("simulation", scenario="home_care", family="default")
     assert_one_line_exit(spec, domain_id, ("family", "default"))
+
+
+@pytest.mark.parametrize("node", ["executor", "planner"])
+def test_arm_nodes_given_both_a_cell_and_a_room_exit_saying_to_choose(domain_id: int,
+                                                                       node: str) -> None:
+    """The same executables serve a fixed arm (cell_file) or one on a mobile base
+    (room_file): never both at once."""
+    spec = node_spec(node, scenario="home_care", cell_file="/some/cell.yaml")
+    assert_one_line_exit(spec, domain_id, ("exactly one of cell_file", "room_file",
+                                           "/some/cell.yaml"))

@@ -343,6 +343,23 @@ class NavigatorConfig:
     controller: ControllerConfig = ControllerConfig()
     replan_after_s: float = 2.0      # blocked this long: plan around the people
     give_up_after_s: float = 30.0    # blocked this long in all: the goal fails
+    # a goal too close to something (a table that stands elsewhere than the map says) is
+    # moved back against its heading by up to this much (as nav2's planner tolerance)
+    goal_backoff_m: float = 0.15
+
+
+def admissible_goal(grid: OccupancyMap, goal: Sequence[float], radius: float,
+                    backoff: float) -> tuple[tuple[float, float, float], float] | None:
+    """`goal` itself when the robot's radius fits there, else the nearest point behind it
+    (against its heading, in 1 cm steps, up to `backoff` m) that fits: (goal, moved m);
+    None when none does."""
+    x, y, yaw = (float(v) for v in goal)
+    for k in range(int(round(backoff / 0.01)) + 1):
+        d = 0.01 * k
+        cx, cy = x - d * math.cos(yaw), y - d * math.sin(yaw)
+        if grid.clearance(cx, cy) >= radius:
+            return (cx, cy, yaw), d
+    return None
 
 
 class Navigator:
@@ -366,7 +383,14 @@ class Navigator:
         self._progress_at = 0.0                # when it last came 5 cm closer
 
     def start(self, pose: Sequence[float]) -> None:
-        """Plan from `pose`; raises NoPathError when the goal cannot be reached."""
+        """Plan from `pose`; raises NoPathError when the goal cannot be reached. A goal
+        within the robot's radius of something is first moved back along its heading
+        (`goal_backoff_m`; `moved_back_m` says how far)."""
+        self.moved_back_m = 0.0
+        fitted = admissible_goal(self.grid, self.goal, self.config.planner.robot_radius,
+                                 self.config.goal_backoff_m)
+        if fitted is not None:
+            self.goal, self.moved_back_m = fitted
         self.path = plan_path(self.grid, pose[:2], self.goal[:2], self.config.planner)
         self._best_left = math.inf
 

@@ -347,6 +347,13 @@ class NavigationNode(Node):
             navigator.start(pose)
         except NoPathError as exc:
             return self._finish(handle, result, False, str(exc), pose, started)
+        if navigator.moved_back_m > 0:
+            self.diagnostics.count("goals.moved_back")
+            self.get_logger().info(
+                f"goal ({goal[0]:.2f}, {goal[1]:.2f}) is within the robot's radius of "
+                f"something on the live map: moved back {navigator.moved_back_m * 100:.0f} cm "
+                "along its heading")
+            goal = navigator.goal
         self.get_logger().info(
             f"navigating to ({goal[0]:.2f}, {goal[1]:.2f}, {math.degrees(goal[2]):.0f} deg): "
             f"{len(navigator.path)} waypoints")

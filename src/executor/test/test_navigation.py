@@ -22,6 +22,7 @@ from foresight_executor.navigation import (
     ObstacleLayer,
     PredictedPerson,
     ScanMemory,
+    admissible_goal,
     control,
     footprint_distance,
     from_now,
@@ -348,3 +349,18 @@ def test_the_controller_drives_slowly_past_a_person_off_its_path(grid):
     assert command.reason == "slowed near a person"
     assert math.hypot(command.vx, command.vy) == pytest.approx(
         person_speed_limit(np.array([1.3, 2.4]), person, ControllerConfig()))
+
+
+def test_a_goal_too_close_to_the_table_is_moved_back_along_its_heading(grid):
+    """The table's south edge is at y = 2.2: a goal 0.40 m from it, facing it (+90 deg),
+    leaves less than the robot's 0.47 m; 1 cm steps back (-y) find room within 0.15 m."""
+    goal = (2.65, 1.80, math.pi / 2)
+    assert grid.clearance(2.65, 1.80) < ROBOT_RADIUS
+    fitted, moved = admissible_goal(grid, goal, ROBOT_RADIUS, 0.15)
+    assert 0.0 < moved <= 0.15
+    assert fitted[0] == pytest.approx(2.65) and fitted[1] == pytest.approx(1.80 - moved)
+    assert grid.clearance(*fitted[:2]) >= ROBOT_RADIUS
+    assert admissible_goal(grid, (2.65, 1.60, math.pi / 2), ROBOT_RADIUS, 0.15) == (
+        (2.65, 1.60, math.pi / 2), 0.0)
+    # inside the table: nothing within 0.15 m behind it fits
+    assert admissible_goal(grid, (3.0, 2.6, math.pi / 2), ROBOT_RADIUS, 0.15) is None

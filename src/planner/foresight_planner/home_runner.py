@@ -159,7 +159,8 @@ class HomeTaskRunner:
             if not view:
                 raise _Abort(f"no free place to look at the {start.name} from",
                              f"the way to the {start.name} cleared")
-            await self._drive(view[0].pose, f"view:{start.name}")
+            await self._drive(view[0].pose, f"view:{start.name}",
+                              tuple(v.pose for v in view[1:3]))
             obj = await self._look(task.object, None, name)
             if obj is None:
                 raise _Abort(f"no {name} seen on or near the {start.name}",
@@ -205,7 +206,7 @@ class HomeTaskRunner:
             if ok:
                 return goal
         raise _Abort(f"could not drive to {place_id}: {reason}",
-                     f"the way to {place_id.split(':')[-1]} cleared")
+                     f"the way to the {place_id.split(':')[-1]} cleared")
 
     async def _arm(self, skill: str, **goal) -> tuple[bool, str]:
         self._check_cancel()
@@ -228,9 +229,19 @@ class HomeTaskRunner:
         # time), the first one first
         tries = [stand for stand in stands[:2] for _ in range(2)]
         here: StandPose | None = None
+        unreachable: list[StandPose] = []
         for stand in tries:
+            if stand in unreachable:
+                continue
             if stand is not here:
-                await self._drive(stand.pose, f"pick:{surface.name}")
+                try:
+                    await self._drive(stand.pose, f"pick:{surface.name}")
+                except _Abort as stop:
+                    if stop.reason == CANCELED:
+                        raise
+                    reason = stop.reason                 # try the other side
+                    unreachable.append(stand)
+                    continue
                 here = stand
             seen = await self._look(obj.label, obj.position, name)
             if seen is None:
@@ -251,6 +262,8 @@ class HomeTaskRunner:
                                  f"{reason}", f"someone to take the {name}")
                 return math.remainder(yaw - stand.pose[2], 2.0 * math.pi), height
             await self._arm("open_gripper")
+        if len(unreachable) == len({id(stand) for stand in tries}):
+            raise _Abort(reason, f"the way to the {surface.name} cleared")
         raise _Abort(f"could not pick the {name}: {reason}",
                      f"the {name} handed to the robot or moved within reach")
 

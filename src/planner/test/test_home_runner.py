@@ -148,7 +148,7 @@ def test_an_unreachable_goal_is_tried_twice_then_reported(room):
     end = _run(_runner(room, robot), BOX)
     assert end.status == FAILED and "could not drive to pick:table" in end.reason
     assert [c[0] for c in robot.calls] == ["navigate", "navigate"]
-    assert robot.helps == [("the way to table cleared", end.reason)]
+    assert robot.helps == [("the way to the table cleared", end.reason)]
 
 
 def test_a_failed_pick_tries_the_next_stand_pose_then_asks(room):
