@@ -378,6 +378,7 @@ class Navigator:
         self.blocked_total = 0.0
         self.replans = 0
         self.done: str | None = None           # "" success, else the failure's reason
+        self.moved_back_m = 0.0                # the goal moved back from an obstacle
         self._last_t: float | None = None
         self._best_left = math.inf             # closest the robot came to the goal (m)
         self._progress_at = 0.0                # when it last came 5 cm closer
@@ -430,6 +431,11 @@ class Navigator:
                        people: Sequence[PredictedPerson]) -> None:
         """A new route on the current map (with what the camera has seen since) and around
         the people's predicted positions; without one, wait (the person may move on)."""
+        fitted = admissible_goal(self.grid, self.goal, self.config.planner.robot_radius,
+                                 self.config.goal_backoff_m - self.moved_back_m)
+        if fitted is not None and fitted[1] > 0:
+            # what the camera has seen since makes the goal too close to something
+            self.goal, self.moved_back_m = fitted[0], self.moved_back_m + fitted[1]
         around = self.grid
         if people:
             comfort = self.config.controller.comfort_m
@@ -543,6 +549,8 @@ class MonitorConfig:
     latency_s: float = 0.3           # command -> motion, and the scan's age
     decel: float = BASE_MAX_LINEAR_ACCEL   # m/s^2 the base changes velocity with
     step_s: float = 0.04             # s per step of the rollout
+    escape_speed: float = 0.05       # m/s straight away from what is within the margin,
+                                     # when every command towards the goal is blocked
 
 
 def footprint_distance(points: np.ndarray, half_length: float, half_width: float
@@ -575,11 +583,37 @@ def monitor(command: Command, points: np.ndarray, config: MonitorConfig = Monito
             return Command(float(target[0]), float(target[1]), command.wz,
                            f"slowed to {scale:.0%}: an obstacle in view "
                            f"{float(np.min(start)):.2f} m from the footprint")
-    # no translation is safe: stop (turning on the spot only where that is clear)
+    # no translation is safe: back straight away from what is within the margin (a base
+    # that ended up there, e.g. by a table standing nearer than the map says, would
+    # otherwise stay trapped), else stop (turning on the spot only where that is clear)
+    escape = _escape_direction(points, start, config)
+    if escape is not None and _sweep_clear(points, v0, escape * config.escape_speed, 0.0,
+                                           floor, config):
+        velocity = escape * config.escape_speed
+        return Command(float(velocity[0]), float(velocity[1]), 0.0,
+                       f"backing away: an obstacle in view {float(np.min(start)):.2f} m "
+                       "from the footprint")
     turn = command.wz if _sweep_clear(points, v0, np.zeros(2), command.wz, floor,
                                       config) else 0.0
     return Command(0.0, 0.0, turn, f"blocked: an obstacle in view "
                    f"{float(np.min(start)):.2f} m from the footprint")
+
+
+def _escape_direction(points: np.ndarray, distance: np.ndarray, config: MonitorConfig
+                      ) -> np.ndarray | None:
+    """Unit vector (base frame) away from the points within the margin (the sum of their
+    directions from the nearest footprint point, reversed); None when none is within it."""
+    near = points[distance < config.margin]
+    if not len(near):
+        return None
+    edge = np.stack([np.clip(near[:, 0], -config.half_length, config.half_length),
+                     np.clip(near[:, 1], -config.half_width, config.half_width)], axis=1)
+    out = near - edge
+    size = np.linalg.norm(out, axis=1)
+    outward = out[size > 1e-6] / size[size > 1e-6, None]
+    total = -outward.sum(axis=0)
+    norm = float(np.linalg.norm(total))
+    return total / norm if norm > 1e-6 else None
 
 
 def _sweep_clear(points: np.ndarray, v0: np.ndarray, target: np.ndarray, wz: float,

@@ -204,7 +204,7 @@ def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
     brakes: 0.50 m at 0.5 m/s, 0.125 at 0.25, 0.031 at 0.125. A wall 0.60 m ahead of the
     front (0.95 from the centre) is clear; 0.30 m ahead slows to 50 %, 0.12 m to 25 %, 0.04 m
     stops the translation. Sideways and backwards stay free; a point already inside the
-    margin may only be left."""
+    margin may only be left, and the monitor leaves it by itself."""
     ahead = Command(0.5, 0.0, 0.0, "following the path")
     assert monitor(ahead, _wall(0.95)) is ahead
     half = monitor(ahead, _wall(0.65))
@@ -218,7 +218,11 @@ def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
     sideways = Command(0.0, 0.4, 0.0, "")
     assert monitor(sideways, _wall(0.39)) is sideways
     inside = _wall(0.36)                               # 1 cm from the front edge
-    assert monitor(ahead, inside).vx == 0.0 and monitor(backwards, inside) is backwards
+    assert monitor(backwards, inside) is backwards
+    # the way ahead blocked there, the base backs straight away at 5 cm/s (not trapped)
+    escape = monitor(ahead, inside)
+    assert (escape.vx, escape.vy, escape.wz) == pytest.approx((-0.05, 0.0, 0.0))
+    assert escape.reason.startswith("backing away")
     # turning on the spot sweeps the corners (0.43 m from the centre) forward
     turn = Command(0.0, 0.0, 1.0, "")
     assert monitor(turn, _wall(0.40)).wz == 0.0
@@ -364,3 +368,18 @@ def test_a_goal_too_close_to_the_table_is_moved_back_along_its_heading(grid):
         (2.65, 1.60, math.pi / 2), 0.0)
     # inside the table: nothing within 0.15 m behind it fits
     assert admissible_goal(grid, (3.0, 2.6, math.pi / 2), ROBOT_RADIUS, 0.15) is None
+
+
+def test_a_goal_that_turns_out_too_close_is_moved_back_when_the_base_is_blocked(grid):
+    """The map had the goal free; the camera then finds the table 10 cm nearer (a live
+    obstacle): the navigator, blocked, moves the goal back along its heading and goes on."""
+    goal = (2.65, 1.70, math.pi / 2)
+    navigator = Navigator(grid, goal)
+    navigator.start(START)
+    assert navigator.moved_back_m == 0.0
+    nearer = grid.with_obstacles(np.array([[x, 2.12] for x in np.arange(2.4, 2.95, 0.05)]),
+                                 0.02)
+    navigator.grid = nearer
+    navigator._replan_around(START, [])
+    assert 0.0 < navigator.moved_back_m <= 0.15
+    assert navigator.goal[1] < 1.70 and nearer.clearance(*navigator.goal[:2]) >= ROBOT_RADIUS
