@@ -8,7 +8,8 @@ outcome and a reason.
 
 Subscribes: joint_states, wrist_wrench, safety/estop (std_msgs/Bool, latched),
             safety_scan (sensor_msgs/LaserScan), world_model/people, world_model/predictions,
-            camera/color/camera_info (watchdog)
+            camera/color/camera_info (watchdog); with `room_file` (the arm on a mobile
+            base) also odom and localization/pose (where the base stands at each goal)
 Publishes:  arm_controller/joint_trajectory, gripper_controller/commands,
             executor/safety_state, executor/command_events, /diagnostics
 Services:   safety/reset_estop (std_srvs/Trigger)
@@ -115,7 +116,8 @@ class ExecutorParams:
         "(whose twist carries 0.01 m/s noise per axis) (m/s)",
         low=0.001, high=0.5))
     collision_padding_m: float = field(default=0.01, metadata=param(
-        "Clearance kept from the static cell (m)", low=0.0, high=0.1))
+        "Clearance kept from the static cell (m; the arm on a mobile base keeps none from "
+        "the room's furniture yet)", low=0.0, high=0.1))
     default_speed_scale: float = field(default=0.5, metadata=param(
         "Speed scale when a goal gives 0", low=0.05, high=1.0))
     linear_speed_scale: float = field(default=0.3, metadata=param(
