@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -154,8 +154,9 @@ class HomeTaskRunner:
         if obj is None:
             view = stand_poses(self.layout, self.grid, start, start.center, self.config)
             if not view:
+                # to look, the arm need not reach
                 view = stand_poses(self.layout, self.grid, start, start.center,
-                                   HomePlanConfig(reach_m=2.0))
+                                   replace(self.config, reach_m=2.0))
             if not view:
                 raise _Abort(f"no free place to look at the {start.name} from",
                              f"the way to the {start.name} cleared")
