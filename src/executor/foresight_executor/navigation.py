@@ -431,7 +431,11 @@ class Navigator:
                        people: Sequence[PredictedPerson]) -> None:
         """A new route on the current map (with what the camera has seen since) and around
         the people's predicted positions; without one, wait (the person may move on)."""
-        fitted = admissible_goal(self.grid, self.goal, self.config.planner.robot_radius,
+        # blocked or stalled: the goal may need more room than the grid's cell-centre
+        # distances say (a base that cannot turn to the goal's heading beside a table
+        # that stands nearer than the map has it was held there for 120 s, measured)
+        room = self.config.planner.robot_radius + 0.71 * self.grid.geometry.resolution
+        fitted = admissible_goal(self.grid, self.goal, room,
                                  self.config.goal_backoff_m - self.moved_back_m)
         if fitted is not None and fitted[1] > 0:
             # what the camera has seen since makes the goal too close to something

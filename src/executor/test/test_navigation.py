@@ -371,15 +371,27 @@ def test_a_goal_too_close_to_the_table_is_moved_back_along_its_heading(grid):
 
 
 def test_a_goal_that_turns_out_too_close_is_moved_back_when_the_base_is_blocked(grid):
-    """The map had the goal free; the camera then finds the table 10 cm nearer (a live
+    """The map had the goal free; the camera then finds the table 5 cm nearer (a live
     obstacle): the navigator, blocked, moves the goal back along its heading and goes on."""
     goal = (2.65, 1.70, math.pi / 2)
     navigator = Navigator(grid, goal)
     navigator.start(START)
     assert navigator.moved_back_m == 0.0
-    nearer = grid.with_obstacles(np.array([[x, 2.12] for x in np.arange(2.4, 2.95, 0.05)]),
+    nearer = grid.with_obstacles(np.array([[x, 2.17] for x in np.arange(2.4, 2.95, 0.05)]),
                                  0.02)
     navigator.grid = nearer
     navigator._replan_around(START, [])
     assert 0.0 < navigator.moved_back_m <= 0.15
     assert navigator.goal[1] < 1.70 and nearer.clearance(*navigator.goal[:2]) >= ROBOT_RADIUS
+
+
+def test_a_blocked_base_asks_for_a_cell_more_room_at_its_goal(grid):
+    """Blocked near its goal, the navigator moves a goal whose grid clearance is just the
+    robot's radius back until it has half a cell's diagonal more."""
+    goal = (2.65, 1.70, math.pi / 2)
+    navigator = Navigator(grid, goal)
+    navigator.start(START)
+    room = ROBOT_RADIUS + 0.71 * grid.geometry.resolution
+    navigator._replan_around(START, [])
+    assert grid.clearance(*navigator.goal[:2]) >= room
+    assert navigator.moved_back_m <= 0.15
