@@ -369,6 +369,11 @@ class PlannerNode(Node):
         self.diagnostics.count(f"steps.navigate_to.{state}")
         return ok, reason
 
+    def note(self, what: str) -> None:
+        """Count something the home task did that a user may want to know about."""
+        self.diagnostics.count(what)
+        self.get_logger().info(what)
+
     def help(self, needs: str, reason: str) -> None:
         msg = HelpRequest(task=self._task_text, needs=needs, reason=reason)
         msg.header.stamp = self.get_clock().now().to_msg()

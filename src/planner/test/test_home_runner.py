@@ -29,6 +29,7 @@ class ScriptedRobot:
     tracks the test gives, stamped now, and a pick moves the object into the gripper."""
     objects: list[TrackedObject] = field(default_factory=list)
     seen_after_driving: list[TrackedObject] = field(default_factory=list)
+    hidden_after_driving: bool = False      # out of view (behind the folded arm) once there
     fail_navigation: bool = False
     fail_skills: tuple[str, ...] = ()
     time: float = 0.0
@@ -81,10 +82,15 @@ class ScriptedRobot:
         self.pose = pose
         self.objects += self.seen_after_driving
         self.seen_after_driving = []
+        if self.hidden_after_driving:
+            self.objects = []
         return True, ""
 
     def help(self, needs: str, reason: str) -> None:
         self.helps.append((needs, reason))
+
+    def note(self, what: str) -> None:
+        self.calls.append(("note", what))
 
 
 @pytest.fixture(scope="module")
@@ -131,6 +137,15 @@ def test_an_unseen_box_is_looked_for_at_the_table_first(room):
     end = _run(_runner(room, robot), BOX)
     assert end.status == DONE, end.reason
     assert [c[1] for c in robot.calls[:2]] == ["view:table", "pick:table"]
+
+
+def test_an_object_hidden_once_the_base_stands_at_it_is_picked_where_it_was_seen(room):
+    robot = ScriptedRobot(objects=[_box()], hidden_after_driving=True)
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    assert ("note", "pick.from_earlier_estimate") in robot.calls
+    pick = next(c for c in robot.calls if c[1] == "pick")
+    assert pick[4] == pytest.approx((3.3, 2.38, 0.775))
 
 
 def test_an_object_not_in_the_room_ends_with_a_help_request(room):
