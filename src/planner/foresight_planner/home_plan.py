@@ -208,12 +208,22 @@ def grasp_yaw(object_yaw: float, base_yaw: float, round_object: bool) -> float:
                key=lambda y: abs(math.remainder(y - preferred, 2.0 * math.pi)))
 
 
+def grasp_below_top(height: float, config: HomePlanConfig) -> float:
+    """How far below an object's top the TCP holds it: `grasp_below_top_m`, at most half
+    its height (a flat object is held at its middle)."""
+    return min(config.grasp_below_top_m, height / 2.0)
+
+
 def grasp_point(obj: TrackedObject, height: float, config: HomePlanConfig) -> np.ndarray:
-    """TCP position of a top grasp: `grasp_below_top_m` below the object's top, at most
-    half its height (a flat object is held at its middle; the track's position is the
-    object's centre)."""
+    """TCP position of a top grasp (the track's position is the object's centre)."""
     return np.asarray(obj.position, dtype=float) + np.array(
-        [0.0, 0.0, height / 2.0 - min(config.grasp_below_top_m, height / 2.0)])
+        [0.0, 0.0, height / 2.0 - grasp_below_top(height, config)])
+
+
+def held_centre(tcp: np.ndarray, height: float, config: HomePlanConfig) -> np.ndarray:
+    """Where the centre of an object held as by grasp_point is, for the TCP at `tcp`."""
+    return np.asarray(tcp, dtype=float) - np.array(
+        [0.0, 0.0, height / 2.0 - grasp_below_top(height, config)])
 
 
 def release_point(spot_xy: Sequence[float], surface: Surface, height: float,
@@ -221,7 +231,7 @@ def release_point(spot_xy: Sequence[float], surface: Surface, height: float,
     """TCP position that holds an object (grasped as by grasp_point) with its bottom
     `place_drop_m` above `surface` at `spot_xy`."""
     return np.array([spot_xy[0], spot_xy[1], surface.height + config.place_drop_m + height
-                     - min(config.grasp_below_top_m, height / 2.0)])
+                     - grasp_below_top(height, config)])
 
 
 def class_heights(path: str) -> dict[str, float]:

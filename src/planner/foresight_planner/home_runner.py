@@ -32,6 +32,7 @@ from foresight_planner.home_plan import (
     grasp_point,
     grasp_yaw,
     hands_of,
+    held_centre,
     offer_point,
     on_surface,
     release_point,
@@ -387,8 +388,7 @@ class HomeTaskRunner:
         world = self.ports.world()
         if tcp is None or world is None:
             return None
-        held = tcp - np.array([0.0, 0.0, height / 2.0 - min(self.config.grasp_below_top_m,
-                                                             height / 2.0)])
+        held = held_centre(tcp, height, self.config)
         for hand in hands_of(world.people, person):
             gap = float(np.linalg.norm(hand - held))
             if gap <= self.handover.release_m:

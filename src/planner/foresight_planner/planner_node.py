@@ -14,7 +14,6 @@ Parameters: see PlannerParams
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -44,7 +43,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.occupancy import room_map
 from foresight_common.params import param
-from foresight_common.planar import MapPose
+from foresight_common.planar import MapPose, compose
 from foresight_common.room_layout import load_room_layout
 from foresight_common.self_filter import ArmSelfFilter
 from foresight_interfaces.action import ExecuteSkill, RunTask
@@ -291,9 +290,8 @@ class PlannerNode(Node):
         pose, tcp = self.base_pose(), self.arm.tcp_in_base()
         if pose is None or tcp is None:
             return None
-        c, s = math.cos(pose[2]), math.sin(pose[2])
-        return np.array([pose[0] + c * tcp[0] - s * tcp[1], pose[1] + s * tcp[0] + c * tcp[1],
-                         tcp[2]])
+        x, y, _ = compose(pose, (tcp[0], tcp[1], 0.0))
+        return np.array([x, y, tcp[2]])
 
     def world(self) -> WorldSnapshot | None:
         return self.view.snapshot(self.now(), self.params.tracks_max_age_s)

@@ -106,6 +106,16 @@ class ViewStats:
             else None}
 
 
+def _look_at(room, name: str, distance: float, rng: np.random.Generator, detect):
+    """Face `name` from `distance`, render the view and detect in it: (pose, view, the
+    truth at that moment, detect's result), or None when no free pose faces it."""
+    pose = facing_pose(room, truth(room)[name], distance)
+    if pose is None:
+        return None
+    view = render_view(room, pose, rng)
+    return pose, view, truth(room), detect(view)
+
+
 def measure_views(room, detect, rng: np.random.Generator, stats: ViewStats,
                   object_distances: Sequence[float] = (1.0, 1.4),
                   person_distances: Sequence[float] = (1.4, 2.0, 2.6)) -> ViewStats:
@@ -113,12 +123,10 @@ def measure_views(room, detect, rng: np.random.Generator, stats: ViewStats,
     returns (objects as (label, position), people as {keypoint: position})."""
     for name in sorted(o.name for o in room.ground_truth() if o.kind == "object"):
         for distance in object_distances:
-            pose = facing_pose(room, truth(room)[name], distance)
-            if pose is None:
+            seen = _look_at(room, name, distance, rng, detect)
+            if seen is None:
                 continue
-            view = render_view(room, pose, rng)
-            now = truth(room)
-            objects, _ = detect(view)
+            pose, view, now, (objects, _) = seen
             stats.views += 1
             stats.false += [(label, tuple(p)) for label, p in objects
                             if np.linalg.norm(np.asarray(p) - now[label]) > stats.MATCH_M]
@@ -131,12 +139,10 @@ def measure_views(room, detect, rng: np.random.Generator, stats: ViewStats,
             else:
                 stats.missed.append((name, pose))
     for distance in person_distances:
-        pose = facing_pose(room, truth(room)["person/torso"], distance)
-        if pose is None:
+        seen = _look_at(room, "person/torso", distance, rng, detect)
+        if seen is None:
             continue
-        view = render_view(room, pose, rng)
-        now = truth(room)
-        _, people = detect(view)
+        _pose, _view, now, (_, people) = seen
         stats.person_views += 1
         if len(people) == 1 and "torso" in people[0] and np.linalg.norm(
                 np.asarray(people[0]["torso"])[:2] - now["person/torso"][:2]) < stats.TORSO_M:
