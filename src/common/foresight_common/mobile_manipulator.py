@@ -18,6 +18,7 @@ import math
 import mujoco
 import numpy as np
 
+from foresight_common.cell_layout import ScannerSpec
 from foresight_common.robot_model import BASE_BODY, build_robot_spec, robosuite_assets
 
 BASE_LINK = "base_link"
@@ -43,6 +44,15 @@ CAMERA_NAME = "head_camera"
 #: hand at 0.76 m over the column; of the head camera's image it covers the bottom-centre
 #: 7 % (the shoulder; a search over 12000 collision-free poses found none below that).
 TUCKED_POSITIONS: tuple[float, ...] = (2.46, 1.53, -0.15, -1.81, 0.02, 0.4, -2.69)
+#: The base's safety laser scanners as the one merged 360 degree scan a base driver
+#: publishes (two 270 degree scanners at opposite corners, as on most service robots), in
+#: base_link: 0.25 m above the floor, where a person's shins and a chair's legs are, 1 degree
+#: per ray, 4 m. It sees what the head camera cannot: beside and behind the base.
+BASE_SCANNER = ScannerSpec(position=(0.0, 0.0, 0.25), yaw=0.0, fov=math.radians(359.0),
+                           rays=360, range_max=4.0, rate_hz=15.0)
+#: Range noise (m, one sigma) of the simulated base scanner (a safety scanner's datasheet
+#: states +-2 to 3 cm as its measurement tolerance).
+BASE_SCANNER_NOISE_M = 0.01
 #: Base speed limits (m/s, rad/s) and acceleration limits (m/s^2, rad/s^2) the base driver
 #: enforces; a home robot moves at walking pace or below.
 BASE_MAX_LINEAR = 0.5

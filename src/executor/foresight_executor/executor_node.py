@@ -7,7 +7,9 @@ running one (which ends PREEMPTED), cancel ends it CANCELED, and every goal ends
 outcome and a reason.
 
 Subscribes: joint_states, wrist_wrench, safety/estop (std_msgs/Bool, latched),
-            safety_scan (sensor_msgs/LaserScan), world_model/people, world_model/predictions,
+            safety_scan (sensor_msgs/LaserScan: the cell's bench scanner, or the base's
+            scanners, whose moving legs stand in for a person the camera does not track),
+            world_model/people, world_model/predictions,
             camera/color/camera_info (watchdog); with `room_file` (the arm on a mobile
             base) also odom and localization/pose (where the base stands at each goal)
 Publishes:  arm_controller/joint_trajectory, gripper_controller/commands,
@@ -40,6 +42,7 @@ from foresight_common.conversions import (
     pose_to_msg,
     time_to_sec,
 )
+from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -49,6 +52,7 @@ from foresight_common.node_support import (
     load_file_parameter,
     run_node,
 )
+from foresight_common.occupancy import room_map
 from foresight_common.params import param
 from foresight_common.planar import MapPose
 from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
@@ -56,7 +60,7 @@ from foresight_common.room_layout import load_room_layout
 from foresight_executor.collision import CollisionChecker
 from foresight_executor.markers import executor_markers
 from foresight_executor.mobile_arm import arm_base_in_map, mobile_skill_runner
-from foresight_executor.people_view import PeopleView
+from foresight_executor.people_view import BaseScanPeople, PeopleView
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
     BODY_SCAN_PREFIX,
@@ -191,6 +195,7 @@ class ExecutorNode(Node):
             stow_positions=tuple(p.stow_joint_positions))
         self.room = None
         self.map_pose: MapPose | None = None
+        self.base_scan: BaseScanPeople | None = None
         if p.room_file:
             self.room = load_file_parameter("room_file", p.room_file, load_room_layout)
             self.map_pose = MapPose()
@@ -198,6 +203,7 @@ class ExecutorNode(Node):
             self.runner = mobile_skill_runner(self.room.furniture, self.room.robot_start,
                                               self.settings, kinematics)
             scanner = None
+            self.base_scan = BaseScanPeople(room_map(self.room), BASE_SCANNER)
             scene = f"{len(self.room.furniture)} pieces of furniture from {p.room_file}"
         else:
             layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
@@ -334,7 +340,8 @@ class ExecutorNode(Node):
         people, predicted, people_stamp, scan_stamp, measured = self._person_points()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
             verdict = self.ssm.stale(now, "person tracks")
-        elif p.people_timeout_s > 0 and self.people.scanner is not None and \
+        elif p.people_timeout_s > 0 and \
+                (self.people.scanner is not None or self.base_scan is not None) and \
                 now - scan_stamp > p.people_timeout_s:
             verdict = self.ssm.stale(now, "safety scan")
         elif p.camera_timeout_s > 0 and now - self._camera_stamp > p.camera_timeout_s:
@@ -405,9 +412,18 @@ class ExecutorNode(Node):
     def _person_points(self) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float,
                                       float, dict[str, float]]:
         """Tracked person points with the scanner's points added as "scan/<i>" (or
-        "scan_body/<i>" on a torso's outline), the predicted ones, the stamps of the tracks
-        and of the scan, and when each tracked point was last measured."""
+        "scan_body/<i>" on a torso's outline; on a mobile base "legs/<i>/<k>" over a person
+        the base scanner found and the camera does not track), the predicted ones, the
+        stamps of the tracks and of the scan, and when each tracked point was last
+        measured."""
         people, predicted, people_stamp, measured = self.people.current()
+        if self.base_scan is not None:
+            pose, _ = self.map_pose.pose(self._now(), self.params.base_pose_timeout_s)
+            scan_stamp = self.base_scan.update(self.people.latest_scan(), pose)
+            legs = self.base_scan.points(people)
+            people.update(legs)
+            measured.update(dict.fromkeys(legs, scan_stamp))
+            return people, predicted, people_stamp, scan_stamp, measured
         scan, scan_stamp = self.people.scan_points()
         if len(scan):
             scanner = self.people.scanner

@@ -207,12 +207,15 @@ def _lookahead_point(path: Sequence[tuple[float, float]], xy: np.ndarray,
 def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[float, float]],
             goal_yaw: float, people: Sequence[PredictedPerson],
             config: ControllerConfig = ControllerConfig(),
-            velocity: Sequence[float] = (0.0, 0.0)) -> Command:
+            velocity: Sequence[float] = (0.0, 0.0),
+            scanned: Sequence[PredictedPerson] = ()) -> Command:
     """One velocity command for the base at `pose` (x, y, yaw in map) following `path` to
     its end, turning to `goal_yaw` there. Candidates (direction x speed, world frame) are
     rolled out over the horizon; one is admissible when the robot keeps its radius from the
     map and the comfort distance from every predicted person position (at the prediction's
-    time); the best makes the most progress towards the lookahead point."""
+    time); the best makes the most progress towards the lookahead point. `scanned`: people
+    the base scanner found by their legs where the camera does not look (no prediction):
+    they limit the speed as tracked people do."""
     xy = np.array(pose[:2], dtype=float)
     yaw = float(pose[2])
     target, remaining = _lookahead_point(path, xy, config.lookahead)
@@ -231,7 +234,8 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
     lag = config.accel * config.latency_s
     top = min(config.max_speed, max(math.sqrt(2.0 * config.accel * max(remaining, 0.0)
                                               + lag * lag) - lag, 0.03))
-    near_person = max(person_speed_limit(xy, people, config), config.person_creep)
+    near_person = max(min(person_speed_limit(xy, people, config),
+                          person_speed_limit(xy, scanned, config)), config.person_creep)
     if near_person < top:
         top = near_person
     times = np.linspace(0.25, config.horizon, 6)
@@ -396,14 +400,16 @@ class Navigator:
         self._best_left = math.inf
 
     def step(self, t: float, pose: Sequence[float], people: Sequence[PredictedPerson],
-             velocity: Sequence[float] = (0.0, 0.0)) -> Command:
+             velocity: Sequence[float] = (0.0, 0.0),
+             scanned: Sequence[PredictedPerson] = ()) -> Command:
         """The command for now. A blocked controller, or one that has made no progress
         (5 cm towards the goal) for `replan_after_s`, counts as blocked: plan around the
-        people; blocked `give_up_after_s` in all ends the goal with the reason."""
+        people; blocked `give_up_after_s` in all ends the goal with the reason. `scanned`
+        as in `control`."""
         dt = 0.0 if self._last_t is None else max(t - self._last_t, 0.0)
         self._last_t = t
         command = control(self.grid, pose, self.path, self.goal[2], people,
-                          self.config.controller, velocity)
+                          self.config.controller, velocity, scanned)
         if command.reason == "arrived":
             self.done = ""
             return command

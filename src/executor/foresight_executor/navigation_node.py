@@ -8,15 +8,18 @@ Subscribes: camera/depth/{image_raw,camera_info} and /tf_static (the camera's mo
             odom (the base driver's wheel odometry), localization/pose (the base in map at a
             depth frame's stamp: with the odometry of that stamp it gives map -> odom),
             world_model/predictions, world_model/people, joint_states (the arm, cut
-            out of the depth). Not /tf: ~100 messages/s of arm
+            out of the depth), safety_scan (the base's 360 degree scan: the collision
+            monitor all round, and the legs of people the camera does not see, who limit
+            the speed as tracked people do). Not /tf: ~100 messages/s of arm
             links there kept this node a second behind under load (measured), so it reads
             the two poses it needs directly.
 Publishes:  cmd_vel (TwistStamped, base_link), navigation/plan (Path), navigation/map
             (OccupancyGrid, latched), /diagnostics
 Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
 
-Safety: without fresh person tracks (people_timeout_s) the base does not move, unless the
-timeout is 0 (a robot without a person predictor, or a test of the base alone).
+Safety: without fresh person tracks (people_timeout_s) or a fresh base scan
+(scan_timeout_s) the base does not move, unless that timeout is 0 (a robot without a
+person predictor or scanner, or a test of the base alone).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ from foresight_common.conversions import (
     yaw_to_quat_wxyz,
 )
 from foresight_common.depth_scan import scan_from_depth_message
+from foresight_common.laser import scan_points
+from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -54,6 +59,7 @@ from foresight_common.occupancy import room_map
 from foresight_common.params import param
 from foresight_common.planar import MapPose, compose
 from foresight_common.room_layout import load_room_layout
+from foresight_common.scan_people import ScanPeople
 from foresight_common.self_filter import ArmSelfFilter
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
@@ -78,6 +84,8 @@ POSE_WAIT_S = 2.0
 #: Person keypoints whose predictions the base keeps its distance from (the body, not the
 #: hands: a hand-over brings hands close on purpose).
 BODY_KEYPOINTS = ("torso", "head")
+#: A person the camera tracks (a body keypoint within this, m) needs no scanned stand-in.
+EXPLAINED_M = 0.6
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,9 @@ class NavigationParams:
     monitor_margin_m: float = field(default=0.03, metadata=param(
         "Kept between the footprint and anything the camera saw, whatever the map pose says "
         "(the collision monitor; m)", low=0.0, high=0.3))
+    scan_timeout_s: float = field(default=0.5, metadata=param(
+        "The base stops when the base scan is older than this (s); 0: drive without it",
+        low=0.0, high=10.0))
     pose_timeout_s: float = field(default=0.5, metadata=param(
         "The base stops when its odometry is older than this, or localisation older than "
         "10 times this (s)", low=0.05, high=5.0))
@@ -145,6 +156,12 @@ class NavigationNode(Node):
         self._pending_scan: tuple[float, np.ndarray, float] | None = None
         self._people: list[PredictedPerson] = []
         self._people_stamp = -math.inf
+        # the base scan: its points in odom (the monitor's, all round) and the people it
+        # found by their legs (map)
+        self.scan_people = ScanPeople(self.grid)
+        self._scan_odom = np.zeros((0, 2))
+        self._scanned: list[PredictedPerson] = []
+        self._scan_stamp = -math.inf
         self._predicted_at = -math.inf
         self._busy = False
         self._pose_error = ""
@@ -163,6 +180,7 @@ class NavigationNode(Node):
         create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
         create_subscription(self, contract.PREDICTIONS, self.on_predictions)
         create_subscription(self, contract.PERSON_TRACKS, self.on_people)
+        create_subscription(self, contract.SAFETY_SCAN, self.on_scan)
         self._server = ActionServer(
             self, contract.NAVIGATE_TO_POSE.type, contract.NAVIGATE_TO_POSE.name,
             execute_callback=self.execute, goal_callback=self.on_goal,
@@ -248,6 +266,48 @@ class NavigationNode(Node):
             self.layer.add_scan(stamp, compose(map_to_odom, in_odom), scan, fov)
             points = len(self.layer.points)
         self.diagnostics.set_value("obstacle_points", str(points))
+
+    def on_scan(self, msg) -> None:
+        """The base scan: kept in odom for the collision monitor, and searched for the legs
+        of people (map) at the base's pose of its stamp (the newest odometry if that stamp's
+        has not arrived yet: they are published together)."""
+        ranges = np.asarray(msg.ranges, dtype=float)
+        if len(ranges) != BASE_SCANNER.rays:
+            self.diagnostics.reject("scan", f"{len(ranges)} ranges, the base scanner has "
+                                    f"{BASE_SCANNER.rays}")
+            return
+        stamp = time_to_sec(msg.header.stamp)
+        ranges[~np.isfinite(ranges) | (ranges < msg.range_min)] = np.inf
+        points = scan_points(ranges, BASE_SCANNER)[:, :2]
+        with self._lock:
+            try:
+                in_odom = self.map_pose.odom.at(stamp)
+            except LookupError:
+                newest = self.map_pose.latest_odom()
+                if newest is None:
+                    return
+                in_odom = newest[1]
+            self._scan_odom = _transformed(points, in_odom)
+            self._scan_stamp = stamp
+            map_to_odom = self.map_pose.map_to_odom()
+            if map_to_odom is None:
+                return
+            found = self.scan_people.update(
+                stamp, _transformed(points, compose(map_to_odom, in_odom)))
+            self._scanned = [PredictedPerson(0.0, float(f.xy[0]), float(f.xy[1]))
+                             for f in found]
+        self.diagnostics.set_value("scanned_people", str(len(found)))
+
+    def _scanned_now(self, people: list[PredictedPerson]) -> list[PredictedPerson]:
+        """The people the scan found that no tracked body keypoint explains."""
+        with self._lock:
+            scanned = list(self._scanned)
+        if not scanned:
+            return []
+        seen = [np.array([p.x, p.y]) for p in people if p.t <= 1e-6] or \
+            [np.array([p.x, p.y]) for p in people]
+        return [s for s in scanned
+                if all(math.dist((s.x, s.y), xy) > EXPLAINED_M for xy in seen)]
 
     def on_people(self, msg) -> None:
         with self._lock:
@@ -375,6 +435,7 @@ class NavigationNode(Node):
             pose = self._pose()
             with self._lock:
                 people_age = now - self._people_stamp
+                scan_age = now - self._scan_stamp
             people = self._people_now(now)
             if pose is None:
                 self._stop_base()
@@ -385,13 +446,19 @@ class NavigationNode(Node):
                 self.diagnostics.count("stopped_steps.people_stale")
                 feedback.state = (f"stopped: person tracks {people_age:.1f} s old "
                                   f"(limit {p.people_timeout_s} s)")
+            elif p.scan_timeout_s > 0 and scan_age > p.scan_timeout_s:
+                self._stop_base()
+                self.diagnostics.count("stopped_steps.scan_stale")
+                feedback.state = (f"stopped: base scan {scan_age:.1f} s old "
+                                  f"(limit {p.scan_timeout_s} s)")
             else:
                 with self._lock:
                     navigator.grid = self.layer.grid()
                 with self._lock:
                     vx, vy = self._velocity
                 c, s = math.cos(pose[2]), math.sin(pose[2])
-                command = navigator.step(now, pose, people, (c * vx - s * vy, s * vx + c * vy))
+                command = navigator.step(now, pose, people, (c * vx - s * vy, s * vx + c * vy),
+                                         self._scanned_now(people))
                 if navigator.done is not None:
                     return self._finish(handle, result, navigator.done == "", navigator.done,
                                         pose, started, navigator.replans)
@@ -434,6 +501,8 @@ class NavigationNode(Node):
         with self._lock:
             newest, velocity = self.map_pose.latest_odom(), self._velocity
             near = self.near.in_base(newest[1]) if newest is not None else np.zeros((0, 2))
+            if newest is not None and len(self._scan_odom):
+                near = np.vstack([near, _in_frame(self._scan_odom, newest[1])])
         guarded = monitor(command, near, self.monitor_config, velocity)
         if guarded is not command:
             kind = "stopped" if guarded.reason.startswith("blocked") else "slowed"
@@ -480,6 +549,18 @@ class NavigationNode(Node):
                                       np.array([1.0, 0.0, 0.0, 0.0]))
         msg.data = self.grid.cells.reshape(-1).astype(int).tolist()
         return msg
+
+
+def _transformed(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
+    """Points (n, 2) given in the frame of `pose` into the frame `pose` is given in."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    return points @ np.array([[c, s], [-s, c]]) + np.asarray(pose[:2], dtype=float)
+
+
+def _in_frame(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
+    """The inverse of `_transformed`: points into the frame of `pose`."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    return (points - np.asarray(pose[:2], dtype=float)) @ np.array([[c, -s], [s, c]])
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,6 +1,8 @@
 """People as the safety supervisor sees them: the world model's person keypoints now and
-their predicted positions over the next moments. Callbacks store; the supervisor reads. No
-rclpy here (messages are read by duck typing)."""
+their predicted positions over the next moments, and what a safety laser scanner adds (the
+cell's bench scanner, or the legs the mobile base's scanner finds where the camera does not
+look). Callbacks store; the supervisor reads. No rclpy here (messages are read by duck
+typing)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,15 @@ import numpy as np
 from foresight_common.cell_layout import ScannerSpec
 from foresight_common.conversions import msg_to_vector, time_to_sec
 from foresight_common.laser import scan_points
+from foresight_common.occupancy import OccupancyMap
+from foresight_common.scan_people import ScanPeople, ScanPeopleConfig, unexplained
+from foresight_executor.safety import LEGS_PREFIX
+
+#: Heights (m) of the points standing in for a person found by their legs: their body from
+#: the knees to the shoulders (the robot's points are compared with each).
+LEGS_HEIGHTS = (0.3, 0.8, 1.3)
+#: A person the camera tracks (torso within this, m, of the legs) needs no scanner stand-in.
+EXPLAINED_M = 0.6
 
 
 class PeopleView:
@@ -41,6 +52,11 @@ class PeopleView:
             return np.zeros((0, 3)), -math.inf
         ranges[~np.isfinite(ranges) | (ranges < scan.range_min)] = np.inf
         return scan_points(ranges, self.scanner), time_to_sec(scan.header.stamp)
+
+    def latest_scan(self):
+        """The latest scan message (None before the first)."""
+        with self._lock:
+            return self._scan
 
     def on_people(self, msg) -> None:
         with self._lock:
@@ -86,3 +102,42 @@ class PeopleView:
                 if ahead:
                     predicted[key] = np.array(ahead)
         return points, predicted, stamp, measured
+
+
+class BaseScanPeople:
+    """People the mobile base's scanner finds by their legs (foresight_common.scan_people),
+    in the map frame, as person points for the supervisor: a column of points over their
+    legs for everyone the camera does not track."""
+
+    def __init__(self, known: OccupancyMap, spec: ScannerSpec,
+                 config: ScanPeopleConfig = ScanPeopleConfig()) -> None:
+        self.spec = spec
+        self.finder = ScanPeople(known, config)
+        self.stamp = -math.inf           # of the last scan folded in
+        self.found = []
+
+    def update(self, scan, base_pose: tuple[float, float, float] | None) -> float:
+        """Fold in `scan` (a LaserScan, base frame) if it is new, taken at `base_pose`
+        (map); returns the stamp of the newest scan folded in (-inf if none)."""
+        if scan is None or base_pose is None:
+            return self.stamp
+        stamp = time_to_sec(scan.header.stamp)
+        ranges = np.asarray(scan.ranges, dtype=float)
+        if stamp <= self.stamp or len(ranges) != self.spec.rays:
+            return self.stamp
+        ranges[~np.isfinite(ranges) | (ranges < scan.range_min)] = np.inf
+        base = scan_points(ranges, self.spec)[:, :2]
+        c, s = math.cos(base_pose[2]), math.sin(base_pose[2])
+        in_map = base @ np.array([[c, s], [-s, c]]) + np.asarray(base_pose[:2])
+        self.found = self.finder.update(stamp, in_map)
+        self.stamp = stamp
+        return stamp
+
+    def points(self, tracked: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """"legs/<i>/<k>" -> point for each found person no tracked torso explains."""
+        torsos = [p for key, p in tracked.items() if key.endswith("/torso")]
+        out: dict[str, np.ndarray] = {}
+        for i, person in enumerate(unexplained(self.found, torsos, EXPLAINED_M)):
+            for k, z in enumerate(LEGS_HEIGHTS):
+                out[f"{LEGS_PREFIX}{i}/{k}"] = np.array([person.xy[0], person.xy[1], z])
+        return out

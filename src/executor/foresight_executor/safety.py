@@ -49,6 +49,9 @@ class SsmConfig:
     body_radius_m: float = 0.12
     scan_radius_m: float = 0.05  # the scanner's plane cuts the forearm; the hand below it
     #                              may stand out by about its own radius
+    legs_radius_m: float = 0.35  # around a person found by their legs alone: the torso
+    #                              and the arms hanging beside it (shoulders 0.2-0.25 m off
+    #                              the body's axis, hands swinging ahead of it)
     body_scan_radius_m: float = 0.02  # a torso's outline is its surface at the plane's
     #                                   height (a standing torso is about as deep above it)
     scan_cluster_gap_m: float = 0.15  # scan points farther apart belong to different things
@@ -97,6 +100,8 @@ def allowed_speed(separation: float, human_speed: float, config: SsmConfig) -> f
 
 SCAN_PREFIX = "scan/"  # person points measured by a laser scanner: on the body's surface
 BODY_SCAN_PREFIX = "scan_body/"  # ... on the outline of a body (no hand there)
+LEGS_PREFIX = "legs/"  # points over the legs of a person a base scanner found (the camera
+#                        does not see them): their whole body may be legs_radius_m around
 
 
 def is_scanned(name: str) -> bool:
@@ -104,6 +109,8 @@ def is_scanned(name: str) -> bool:
 
 
 def person_radius(name: str, config: SsmConfig) -> float:
+    if name.startswith(LEGS_PREFIX):
+        return config.legs_radius_m
     if name.startswith(BODY_SCAN_PREFIX):
         return config.body_scan_radius_m
     if is_scanned(name):

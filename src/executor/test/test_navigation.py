@@ -355,6 +355,20 @@ def test_the_controller_drives_slowly_past_a_person_off_its_path(grid):
         person_speed_limit(np.array([1.3, 2.4]), person, ControllerConfig()))
 
 
+def test_a_person_only_the_base_scanner_found_limits_the_speed_as_a_tracked_one(grid):
+    path = [(1.3, 2.4), (1.3, 0.8)]                     # straight south
+    scanned = [PredictedPerson(0.0, 3.3, 2.4)]          # legs 2 m east, the camera blind
+    tracked_far = [PredictedPerson(0.0, 5.0, 4.0)]
+    command = control(grid, (1.3, 2.4, -math.pi / 2), path, -math.pi / 2, tracked_far,
+                      scanned=scanned)
+    assert command.reason == "slowed near a person"
+    assert math.hypot(command.vx, command.vy) == pytest.approx(
+        person_speed_limit(np.array([1.3, 2.4]), scanned, ControllerConfig()))
+    # without it the base would drive at its full speed here
+    free = control(grid, (1.3, 2.4, -math.pi / 2), path, -math.pi / 2, tracked_far)
+    assert math.hypot(free.vx, free.vy) > 2 * math.hypot(command.vx, command.vy)
+
+
 def test_a_goal_too_close_to_the_table_is_moved_back_along_its_heading(grid):
     """The table's south edge is at y = 2.2: a goal 0.40 m from it, facing it (+90 deg),
     leaves less than the robot's 0.47 m; 1 cm steps back (-y) find room within 0.15 m."""

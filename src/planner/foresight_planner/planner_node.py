@@ -173,6 +173,7 @@ class PlannerNode(Node):
                              f"room_file='{p.room_file}'")
         self.home: HomeTaskRunner | None = None
         self._task_text = ""
+        self._decided_on = 0.0  # stamp of the world the home task last read (s)
         if p.room_file:
             room = load_file_parameter("room_file", p.room_file, load_room_layout)
             self.library = load_file_parameter(
@@ -294,7 +295,13 @@ class PlannerNode(Node):
         return np.array([x, y, tcp[2]])
 
     def world(self) -> WorldSnapshot | None:
-        return self.view.snapshot(self.now(), self.params.tracks_max_age_s)
+        """The world now; its stamp (the image the tracks come from) becomes the source
+        stamp of the next skill goal: the frame the decision was made on (the judge's
+        decision latency runs from that frame to the command)."""
+        snapshot = self.view.snapshot(self.now(), self.params.tracks_max_age_s)
+        if snapshot is not None:
+            self._decided_on = snapshot.stamp
+        return snapshot
 
     async def sleep(self, seconds: float) -> None:
         await async_sleep(self, seconds)
@@ -326,9 +333,10 @@ class PlannerNode(Node):
         if position is None:
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
                                      speed_scale=speed, timeout_s=self.params.skill_timeout_s)
+            goal.source_stamp = sec_to_time(self._decided_on)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
-                              self.now(), speed)
+                              self._decided_on, speed)
         stopped: list[str] = []
 
         def preempt(_phase: str) -> str | None:

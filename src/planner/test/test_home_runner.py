@@ -17,6 +17,7 @@ from foresight_common.occupancy import room_map
 from foresight_common.room_layout import load_room_layout
 from foresight_planner.assembly_plan import HOME_SKILLS, load_skill_library
 from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
+from foresight_planner.home_plan import HandoverConfig
 from foresight_planner.home_runner import CANCELED, DONE, FAILED, HomeTaskRunner
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
@@ -210,7 +211,8 @@ def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room
     kinds = [c[1] for c in robot.calls]
     assert kinds[-5:] == ["stow", "person", "move_to_pose", "release", "stow"]
     stand = next(c[2] for c in robot.calls if c[1] == "person")
-    assert math.dist(stand[:2], SEATED[:2]) == pytest.approx(1.45, abs=2e-3)
+    assert math.dist(stand[:2], SEATED[:2]) == pytest.approx(HandoverConfig().distance_m,
+                                                         abs=2e-3)
     # facing the person
     assert math.remainder(math.atan2(SEATED[1] - stand[1], SEATED[0] - stand[0]) - stand[2],
                           2 * math.pi) == pytest.approx(0.0, abs=2e-3)

@@ -70,8 +70,13 @@ from foresight_simulation.scene import (
 BASE_KV = (3000.0, 3000.0, 1500.0)
 BASE_FORCE_LIMIT = (1500.0, 1500.0, 800.0)
 # --- hand-over: how the simulated person behaves (fixed here, not the stack's settings) ----
-#: The person reaches out when an object held by the robot is this close to their shoulder.
+#: The person reaches out when an object held by the robot is this close to their shoulder
+#: and has been held out to them: moving slower than HANDOVER_STILL_MPS for
+#: HANDOVER_PRESENTED_S (a receiver starts reaching once the giver's arm has come to rest
+#: where it offers; an object still on its way is not yet offered) ...
 HANDOVER_OFFER_DIST = 1.1
+HANDOVER_STILL_MPS = 0.05
+HANDOVER_PRESENTED_S = 0.3
 #: ... takes it when it is within this of their hand and the fingers have let go ...
 HANDOVER_TAKE_DIST = 0.10
 #: ... and gives up when nothing is offered for this long.
@@ -293,6 +298,7 @@ class HomeRoom(SceneQueries):
         d.ctrl[m.actuator(FINGER_JOINTS[1]).id] = -half
         d.eq_active[:] = 0
         self.handover: Handover | None = None
+        self._presented_since: float | None = None  # the held object in reach and still
         self.handed_over: dict[str, str] = {}     # object -> hand holding it
         self._paused = 0.0                        # schedule time lost to hand-overs
         self._last_time = 0.0
@@ -342,15 +348,29 @@ class HomeRoom(SceneQueries):
             return                      # walking, sitting down or standing up
         offered = self.held_object()
         if not offered:
+            self._presented_since = None
             return
         obj = self.data.xpos[self._object_body[offered]]
         hand = min(("left", "right"),
                    key=lambda h: float(np.linalg.norm(shoulder_position(pose, h) - obj)))
-        if np.linalg.norm(shoulder_position(pose, hand) - obj) > HANDOVER_OFFER_DIST:
+        if np.linalg.norm(shoulder_position(pose, hand) - obj) > HANDOVER_OFFER_DIST or \
+                self._object_speed(offered) > HANDOVER_STILL_MPS:
+            self._presented_since = None
             return
+        if self._presented_since is None:
+            self._presented_since = t
+        if t - self._presented_since < HANDOVER_PRESENTED_S:
+            return
+        self._presented_since = None
         start = self._poses[f"{hand}_hand"][0]
         self.handover = Handover(HandoverArm(hand, start, self.params.handover_reach_speed),
                                  started=t, last_offer=t)
+
+    def _object_speed(self, name: str) -> float:
+        """Linear speed (m/s) of an object's free joint."""
+        body = self._object_body[name]
+        dof = int(self.model.jnt_dofadr[self.model.body_jntadr[body]])
+        return float(np.linalg.norm(self.data.qvel[dof:dof + 3]))
 
     def _advance_handover(self, t: float, dt: float) -> None:
         h = self.handover

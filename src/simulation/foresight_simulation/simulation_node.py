@@ -6,7 +6,9 @@ Subscribes: arm_controller/joint_trajectory (trajectory_msgs/JointTrajectory),
             gripper_controller/commands (std_msgs/Float64MultiArray, [width m]),
             cmd_vel (geometry_msgs/TwistStamped; home_care's mobile base)
 Publishes:  /clock, joint_states, wrist_wrench, camera/color/{image_raw,camera_info},
-            camera/depth/{image_raw,camera_info}, /tf_static (camera mounting), /diagnostics,
+            camera/depth/{image_raw,camera_info}, safety_scan (sensor_msgs/LaserScan: the
+            cell's bench scanner, or the mobile base's scanners merged into one 360 degree
+            scan), /tf_static (camera and scanner mountings), /diagnostics,
             /sim/ground_truth/{objects,safety,status}; home_care also odom
             (nav_msgs/Odometry, drifting wheel odometry), /tf odom -> base_link and
             /sim/ground_truth/robot_odom (the true base pose in map)
@@ -47,7 +49,11 @@ from foresight_common.conversions import (
     transform_to_msg,
     yaw_to_quat_wxyz,
 )
-from foresight_common.mobile_manipulator import camera_mount_in_base
+from foresight_common.mobile_manipulator import (
+    BASE_SCANNER,
+    BASE_SCANNER_NOISE_M,
+    camera_mount_in_base,
+)
 from foresight_common.node_support import (
     DiagnosticsReporter,
     create_publisher,
@@ -65,7 +71,7 @@ from foresight_simulation.runtime import (
     SimulatedCell,
     SimulatedMobileManipulator,
 )
-from foresight_simulation.scanner import SafetyScanner
+from foresight_simulation.scanner import SCENE_GROUPS, SafetyScanner
 from foresight_simulation.world import SCENARIOS, build_world
 
 #: The optical frame (z forward, x right, y down) in camera_link (x forward, y left, z up).
@@ -153,8 +159,13 @@ class SimulationNode(Node):
         self.pub_tf = create_publisher(self, contract.TF_TOPIC)
         self.pub_odom = create_publisher(self, contract.ODOM)
         self.pub_gt_odom = create_publisher(self, contract.GT_ROBOT_ODOM)
-        spec = getattr(self.world.cell.layout, "safety_scanner", None)
-        self.scanner = SafetyScanner(self.sim.model, spec) if spec is not None else None
+        if self.world.mobile:
+            self.scanner = SafetyScanner(self.sim.model, BASE_SCANNER, SCENE_GROUPS,
+                                         BASE_SCANNER_NOISE_M,
+                                         np.random.default_rng([p.seed, 7919]))
+        else:
+            spec = getattr(self.world.cell.layout, "safety_scanner", None)
+            self.scanner = SafetyScanner(self.sim.model, spec) if spec is not None else None
         self._commands: queue.Queue = queue.Queue()
         create_subscription(self, contract.ARM_TRAJECTORY, self.on_trajectory)
         create_subscription(self, contract.GRIPPER_COMMAND, self.on_gripper)
@@ -330,7 +341,8 @@ class SimulationNode(Node):
 
     def _publish_scan(self) -> None:
         spec = self.scanner.spec
-        ranges = self.scanner.scan(self.sim.data)
+        mount = self.world.cell.base_pose() if self.world.mobile else None
+        ranges = self.scanner.scan(self.sim.data, mount)
         msg = LaserScan(angle_min=-spec.fov / 2.0, angle_max=spec.fov / 2.0,
                         angle_increment=spec.fov / (spec.rays - 1), time_increment=0.0,
                         scan_time=1.0 / spec.rate_hz, range_min=0.05,
@@ -341,7 +353,8 @@ class SimulationNode(Node):
 
     def _scanner_mount(self) -> list:
         spec = self.scanner.spec
-        return [transform_to_msg(contract.WORLD_FRAME, contract.SAFETY_SCANNER_FRAME,
+        parent = contract.BASE_FRAME if self.world.mobile else contract.WORLD_FRAME
+        return [transform_to_msg(parent, contract.SAFETY_SCANNER_FRAME,
                                  sec_to_time(0.0), np.asarray(spec.position),
                                  np.array([np.cos(spec.yaw / 2), 0.0, 0.0,
                                            np.sin(spec.yaw / 2)]))]

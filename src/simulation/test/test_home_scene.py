@@ -10,7 +10,8 @@ import mujoco
 import numpy as np
 import pytest
 
-from foresight_common.mobile_manipulator import BASE_JOINTS
+from foresight_common.laser import scan_points
+from foresight_common.mobile_manipulator import BASE_FOOTPRINT, BASE_JOINTS, BASE_SCANNER
 from foresight_common.room_layout import RoomLayoutError, load_room_layout, parse_room_layout
 from foresight_simulation.base_driver import (
     BaseDriver,
@@ -26,6 +27,7 @@ from foresight_simulation.home_families import (
 )
 from foresight_simulation.home_scene import HomeRoom
 from foresight_simulation.person import HandoverArm, PersonSchedule, body_poses
+from foresight_simulation.scanner import SCENE_GROUPS, SafetyScanner
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 
@@ -194,6 +196,28 @@ def test_base_velocity_servos_drive_the_base(room):
     assert vx == pytest.approx(0.3, abs=0.03) and abs(vy) < 0.03
 
 
+def test_base_scanner_sees_the_persons_shins_and_the_furniture_not_the_robot(room):
+    room.reset()
+    scanner = SafetyScanner(room.model, BASE_SCANNER, SCENE_GROUPS)
+    x, y, yaw = room.base_pose()
+    ranges = scanner.scan(room.data, (x, y, yaw))
+    hits = np.isfinite(ranges)
+    assert hits.mean() > 0.8                   # walls and furniture all round, within 4 m
+    assert np.min(ranges[hits]) > BASE_FOOTPRINT[1] / 2.0   # nothing of its own body
+    points = scan_points(ranges, BASE_SCANNER)
+    c, s = math.cos(yaw), math.sin(yaw)
+    world = points[:, :2] @ np.array([[c, s], [-s, c]]) + np.array([x, y])
+    m = room.model
+    shins = [room.data.geom_xpos[g][:2] for g in range(m.ngeom)
+             if m.body(int(m.geom_bodyid[g])).name.endswith("_shin")]
+    assert len(shins) == 2
+    nearest = min(float(np.min(np.linalg.norm(world - shin, axis=1))) for shin in shins)
+    assert nearest < 0.12                      # on a shin's surface (capsule + noise)
+    # turned by 90 degrees, the same world points come out (the fan turns with the base)
+    turned = scanner.scan(room.data, (x, y, yaw + math.pi / 2))
+    assert np.roll(turned, 90)[hits] == pytest.approx(ranges[hits], abs=0.02)
+
+
 # --- driver and odometry ---------------------------------------------------------------------
 def test_driver_limits_ramps_and_times_out():
     driver = BaseDriver(timeout_s=0.5)
@@ -224,6 +248,37 @@ def test_odometry_drifts_like_wheels_do():
     assert odom.yaw == pytest.approx(math.remainder(5.0 * 0.98, 2 * math.pi), abs=1e-6)
     var_x, _, var_yaw = odom.covariance()
     assert var_x > 0.01 and var_yaw > 0.01     # grows with what was travelled
+
+
+def test_person_reaches_only_for_an_object_held_out_to_them_and_still(room, monkeypatch):
+    """A receiver starts reaching once the object has come to rest within reach of their
+    shoulder (HANDOVER_PRESENTED_S), not while the robot's arm still carries it along."""
+    from foresight_simulation.home_scene import HANDOVER_PRESENTED_S
+    from foresight_simulation.person import shoulder_position
+
+    room.reset()
+    m, d = room.model, room.data
+    monkeypatch.setattr(room, "held_object", lambda: "cup")
+    cup = m.body("cup").id
+    adr = m.jnt_qposadr[m.body_jntadr[cup]]
+    dof = m.jnt_dofadr[m.body_jntadr[cup]]
+    shoulder = shoulder_position(room._pose, "right")
+    yaw = room._pose.yaw
+    d.qpos[adr:adr + 3] = shoulder + 0.5 * np.array([math.cos(yaw), math.sin(yaw), 0.0])
+    mujoco.mj_forward(m, d)
+
+    def hold(seconds: float, speed: float) -> None:
+        for _ in range(int(seconds / m.opt.timestep)):
+            d.qvel[dof:dof + 3] = (speed, 0.0, 0.0)
+            d.time += m.opt.timestep
+            room.step_world()
+
+    hold(1.0, 0.2)                                  # still on its way: nobody reaches
+    assert room.handover is None
+    hold(HANDOVER_PRESENTED_S - 0.05, 0.0)          # held still, not long enough yet
+    assert room.handover is None
+    hold(0.1, 0.0)
+    assert room.person_reaching()
 
 
 def test_person_takes_an_offered_object_and_keeps_it(room):

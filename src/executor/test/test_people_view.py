@@ -1,0 +1,69 @@
+"""The mobile base's scanner in the supervisor: a person walking beside the base, whom the
+camera does not track, becomes a column of person points over their legs (map frame, at
+the base's pose); a person the camera tracks there needs none."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from foresight_common.mobile_manipulator import BASE_SCANNER
+from foresight_common.occupancy import GridGeometry, OccupancyMap
+from foresight_executor.people_view import LEGS_HEIGHTS, BaseScanPeople
+from foresight_executor.safety import SsmConfig, person_radius
+
+BASE_POSE = (2.0, 2.0, math.pi / 2)          # the base in a 4 x 4 m empty room, facing +y
+
+
+def _room() -> OccupancyMap:
+    cells = np.zeros((80, 80), dtype=np.int8)
+    cells[0, :] = cells[-1, :] = cells[:, 0] = cells[:, -1] = 100
+    return OccupancyMap(GridGeometry(0.05, (0.0, 0.0), 80, 80), cells)
+
+
+def _scan(t: float, legs_base: list[tuple[float, float]]) -> SimpleNamespace:
+    """A LaserScan of the base scanner seeing legs (radius 6 cm) at base-frame xy."""
+    spec = BASE_SCANNER
+    angles = spec.yaw - spec.fov / 2 + spec.fov / (spec.rays - 1) * np.arange(spec.rays)
+    ranges = np.full(spec.rays, np.inf)
+    for x, y in legs_base:
+        d, centre = math.hypot(x, y), math.atan2(y, x)
+        near = np.abs((angles - centre + math.pi) % (2 * math.pi) - math.pi) < \
+            math.asin(0.06 / d)
+        ranges[near] = np.minimum(ranges[near], d - 0.06)
+    stamp = SimpleNamespace(sec=int(t), nanosec=int(round((t - int(t)) * 1e9)))
+    return SimpleNamespace(header=SimpleNamespace(stamp=stamp), range_min=0.05,
+                           ranges=ranges.tolist())
+
+
+def test_a_person_walking_behind_the_base_becomes_person_points_over_their_legs():
+    view = BaseScanPeople(_room(), BASE_SCANNER)
+    for k in range(20):
+        t = k / 15.0
+        x = -1.0 + 0.8 * t                       # behind the base (base x < 0), crossing
+        swing = 0.15 * math.sin(6.0 * t)
+        view.update(_scan(t, [(x + swing, -0.9), (x - swing, -1.1)]), BASE_POSE)
+    points = view.points({})
+    assert len(points) == len(LEGS_HEIGHTS)
+    # base frame (x, -1.0) with the base at (2, 2) facing +y: map (2 + 1.0, 2 + x)
+    x_now = -1.0 + 0.8 * 19 / 15.0
+    for name, point in points.items():
+        assert name.startswith("legs/0/")
+        assert point[:2] == pytest.approx([3.0, 2.0 + x_now], abs=0.15)
+    assert sorted(p[2] for p in points.values()) == list(LEGS_HEIGHTS)
+    assert person_radius(next(iter(points)), SsmConfig()) == SsmConfig().legs_radius_m
+    # the camera tracks the same person: no stand-in
+    assert view.points({"7/torso": np.array([3.1, 2.0 + x_now, 1.1])}) == {}
+
+
+def test_old_scans_and_scans_of_another_scanner_are_not_folded_in():
+    view = BaseScanPeople(_room(), BASE_SCANNER)
+    assert view.update(_scan(1.0, []), BASE_POSE) == 1.0
+    assert view.update(_scan(0.5, []), BASE_POSE) == 1.0          # older: ignored
+    wrong = _scan(2.0, [])
+    wrong.ranges = wrong.ranges[:100]
+    assert view.update(wrong, BASE_POSE) == 1.0
+    assert view.update(_scan(2.0, []), None) == 1.0               # no pose: not yet
