@@ -42,6 +42,8 @@ from foresight_common.conversions import (
     pose_to_msg,
     time_to_sec,
 )
+from foresight_common.furniture_fit import fit_furniture
+from foresight_common.laser import scan_ranges, scan_xy
 from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.node_support import (
     DiagnosticsReporter,
@@ -99,6 +101,10 @@ MARKER_PATH_POINTS = 30  # TCP points drawn along a motion
 BASE_HALF_LENGTH_M = 0.35
 ARM_STILL_MPS = 0.02  # the arm's fastest point slower than this: standing (a release may open)
 BASE_SETTLE_WAIT_S = 3.0  # wall s a goal waits for a base that has just stopped
+
+
+#: The base scan the furniture is fitted to is at most this old (s); else the room file's.
+FURNITURE_SCAN_MAX_AGE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -625,11 +631,32 @@ class ExecutorNode(Node):
         pose, why = self.map_pose.pose(self._now(), self.params.base_pose_timeout_s)
         if pose is None:
             return f"the base's pose in {self.params.frame_id} is unknown: {why}"
-        self.runner = mobile_skill_runner(self.room.furniture, pose, self.settings,
-                                          self.runner.kin)
+        furniture = self._furniture_seen(pose)
+        self.runner = mobile_skill_runner(furniture, pose, self.settings, self.runner.kin)
         self.get_logger().info(f"arm planned with the base at ({pose[0]:.3f}, {pose[1]:.3f}, "
                                f"{math.degrees(pose[2]):.1f} deg) in {self.params.frame_id}")
         return None
+
+    def _furniture_seen(self, pose: tuple[float, float, float]) -> list:
+        """The room's furniture where the latest base scan (taken at `pose`, the base
+        standing) has it: a table moved since the room file was written is planned around
+        where it stands."""
+        scan = self.people.latest_scan()
+        ranges = scan_ranges(scan, BASE_SCANNER) if scan is not None else None
+        if ranges is None or \
+                self._now() - time_to_sec(scan.header.stamp) > FURNITURE_SCAN_MAX_AGE_S:
+            return list(self.room.furniture)
+        furniture, fits = fit_furniture(self.room.furniture,
+                                        scan_xy(ranges, BASE_SCANNER, pose),
+                                        BASE_SCANNER.position[2])
+        for name, fit in fits.items():
+            if fit.shift_m > 0.01 or abs(fit.turn_rad) > math.radians(1.0):
+                self.diagnostics.count("furniture_moved")
+                self.get_logger().info(
+                    f"{name} stands {fit.shift_m * 100:.0f} cm / "
+                    f"{math.degrees(fit.turn_rad):.0f} deg off the room file (base scan, "
+                    f"{fit.points} points, rms {fit.rms_m * 1000:.0f} mm): planned there")
+        return furniture
 
     def _request_from(self, goal) -> tuple[SkillRequest, str | None]:
         position = quat = None

@@ -156,6 +156,7 @@ class ControllerConfig:
     goal_tolerance: float = 0.05     # m
     yaw_tolerance: float = 0.05      # rad
     heading_gain: float = 1.5
+    face_goal_within: float = 1.0    # m from the goal: turn to its heading from here on
     # speed near people (speed and separation as ISO/TS 15066 has it for the arm): the
     # base may move only as fast as it can stop before a person walking at human_speed
     # towards it closes the gap, counting its reaction time and the base's braking
@@ -272,8 +273,10 @@ def control(grid: OccupancyMap, pose: Sequence[float], path: Sequence[tuple[floa
     velocity = best[1]
     c, s = math.cos(yaw), math.sin(yaw)
     vx, vy = c * velocity[0] + s * velocity[1], -s * velocity[0] + c * velocity[1]
-    # face the direction of travel while driving, the goal heading when close
-    face = goal_yaw if to_goal < 0.5 else heading
+    # face the direction of travel while driving, the goal heading when near it: the base
+    # is holonomic, so it turns while there is room, not in the tight spot beside the
+    # furniture it stops at (where a corner's sweep met a table leg, measured)
+    face = goal_yaw if to_goal < config.face_goal_within else heading
     wz = float(np.clip(config.heading_gain * _wrap(face - yaw), -config.max_angular,
                        config.max_angular))
     return Command(float(vx), float(vy), wz, best[2])

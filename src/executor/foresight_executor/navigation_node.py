@@ -44,7 +44,7 @@ from foresight_common.conversions import (
     yaw_to_quat_wxyz,
 )
 from foresight_common.depth_scan import scan_from_depth_message
-from foresight_common.laser import scan_points
+from foresight_common.laser import scan_ranges, scan_xy
 from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.node_support import (
     DiagnosticsReporter,
@@ -271,14 +271,12 @@ class NavigationNode(Node):
         """The base scan: kept in odom for the collision monitor, and searched for the legs
         of people (map) at the base's pose of its stamp (the newest odometry if that stamp's
         has not arrived yet: they are published together)."""
-        ranges = np.asarray(msg.ranges, dtype=float)
-        if len(ranges) != BASE_SCANNER.rays:
-            self.diagnostics.reject("scan", f"{len(ranges)} ranges, the base scanner has "
-                                    f"{BASE_SCANNER.rays}")
+        ranges = scan_ranges(msg, BASE_SCANNER)
+        if ranges is None:
+            self.diagnostics.reject("scan", f"{len(msg.ranges)} ranges, the base scanner "
+                                    f"has {BASE_SCANNER.rays}")
             return
         stamp = time_to_sec(msg.header.stamp)
-        ranges[~np.isfinite(ranges) | (ranges < msg.range_min)] = np.inf
-        points = scan_points(ranges, BASE_SCANNER)[:, :2]
         with self._lock:
             try:
                 in_odom = self.map_pose.odom.at(stamp)
@@ -287,13 +285,13 @@ class NavigationNode(Node):
                 if newest is None:
                     return
                 in_odom = newest[1]
-            self._scan_odom = _transformed(points, in_odom)
+            self._scan_odom = scan_xy(ranges, BASE_SCANNER, in_odom)
             self._scan_stamp = stamp
             map_to_odom = self.map_pose.map_to_odom()
             if map_to_odom is None:
                 return
             found = self.scan_people.update(
-                stamp, _transformed(points, compose(map_to_odom, in_odom)))
+                stamp, scan_xy(ranges, BASE_SCANNER, compose(map_to_odom, in_odom)))
             self._scanned = [PredictedPerson(0.0, float(f.xy[0]), float(f.xy[1]))
                              for f in found]
         self.diagnostics.set_value("scanned_people", str(len(found)))
@@ -551,14 +549,8 @@ class NavigationNode(Node):
         return msg
 
 
-def _transformed(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
-    """Points (n, 2) given in the frame of `pose` into the frame `pose` is given in."""
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    return points @ np.array([[c, s], [-s, c]]) + np.asarray(pose[:2], dtype=float)
-
-
 def _in_frame(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
-    """The inverse of `_transformed`: points into the frame of `pose`."""
+    """Points (n, 2) into the frame of `pose` (given in their frame)."""
     c, s = math.cos(pose[2]), math.sin(pose[2])
     return (points - np.asarray(pose[:2], dtype=float)) @ np.array([[c, -s], [s, c]])
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from foresight_common.cell_layout import ScannerSpec
 from foresight_common.conversions import msg_to_vector, time_to_sec
-from foresight_common.laser import scan_points
+from foresight_common.laser import scan_points, scan_ranges, scan_xy
 from foresight_common.occupancy import OccupancyMap
 from foresight_common.scan_people import ScanPeople, ScanPeopleConfig, unexplained
 from foresight_executor.safety import LEGS_PREFIX
@@ -122,14 +122,10 @@ class BaseScanPeople:
         if scan is None or base_pose is None:
             return self.stamp
         stamp = time_to_sec(scan.header.stamp)
-        ranges = np.asarray(scan.ranges, dtype=float)
-        if stamp <= self.stamp or len(ranges) != self.spec.rays:
+        ranges = scan_ranges(scan, self.spec)
+        if stamp <= self.stamp or ranges is None:
             return self.stamp
-        ranges[~np.isfinite(ranges) | (ranges < scan.range_min)] = np.inf
-        base = scan_points(ranges, self.spec)[:, :2]
-        c, s = math.cos(base_pose[2]), math.sin(base_pose[2])
-        in_map = base @ np.array([[c, s], [-s, c]]) + np.asarray(base_pose[:2])
-        self.found = self.finder.update(stamp, in_map)
+        self.found = self.finder.update(stamp, scan_xy(ranges, self.spec, base_pose))
         self.stamp = stamp
         return stamp
 

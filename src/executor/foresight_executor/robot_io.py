@@ -276,7 +276,8 @@ class RosRobotIO:
                 if now > settle_deadline:
                     self._hold()
                     raise SkillStopped(Outcome.FAILED, f"arm did not reach the end of its "
-                                       f"trajectory (joint error {error:.3f} rad)")
+                                       f"trajectory ({self._phase or 'motion'}: joint error "
+                                       f"{error:.3f} rad; something in the way?)")
 
     def _wait_until_safe(self, limit_s: float | None = None) -> bool:
         """Hold still while the supervisor says stop (the skill's timeout still runs);

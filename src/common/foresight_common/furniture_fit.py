@@ -1,0 +1,131 @@
+"""Where the furniture really stands: a chair pushed aside or a table moved a few centimetres
+is not where the room file has it. The base scanner's plane cuts a table's or chair's legs,
+a bedside table's sides; fitting that outline to the scan (a small ICP: point to nearest
+outline point, rigid 2D update, outliers trimmed) gives the piece's pose, so the arm plans
+around the table that is there. A fit that does not explain the scan well, or that moves a
+piece implausibly far, is not used (the room file's pose stands). No rclpy here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from foresight_common.room_layout import Furniture, furniture_parts
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    search_m: float = 0.30        # scan points this near the mapped outline may be the piece
+    min_points: int = 6           # fewer hits than this: nothing to fit
+    iterations: int = 20
+    trim_m: float = 0.05          # matches farther than this (after the first passes) are
+    #                               something else (a person's legs beside the table)
+    max_rms_m: float = 0.02       # a fit that leaves more than this is not believed
+    max_shift_m: float = 0.30     # nor one that moves a piece farther ...
+    max_turn_rad: float = math.radians(20.0)  # ... or turns it more than this
+    outline_step_m: float = 0.01  # spacing of the outline's points
+
+
+@dataclass(frozen=True)
+class FitResult:
+    furniture: Furniture          # the piece where the scan has it
+    shift_m: float                # how far its centre moved from the room file's
+    turn_rad: float               # how far it turned
+    rms_m: float                  # residual of the matched scan points
+    points: int                   # scan points matched
+
+
+def outline_at(piece: Furniture, z: float, step: float = 0.01) -> np.ndarray:
+    """Points (n, 2) along the outline of the piece's cross-section at height `z`, in its own
+    frame: the perimeter of every part (leg, panel, block) that reaches through `z`."""
+    out = []
+    for _name, centre, half in furniture_parts(piece):
+        if abs(z - centre[2]) > half[2]:
+            continue
+        cx, cy = centre[0], centre[1]
+        hx, hy = half[0], half[1]
+        nx = max(2, int(math.ceil(2 * hx / step)) + 1)
+        ny = max(2, int(math.ceil(2 * hy / step)) + 1)
+        xs = np.linspace(cx - hx, cx + hx, nx)
+        ys = np.linspace(cy - hy, cy + hy, ny)
+        out.append(np.stack([xs, np.full(nx, cy - hy)], axis=1))
+        out.append(np.stack([xs, np.full(nx, cy + hy)], axis=1))
+        out.append(np.stack([np.full(ny, cx - hx), ys], axis=1))
+        out.append(np.stack([np.full(ny, cx + hx), ys], axis=1))
+    return np.vstack(out) if out else np.zeros((0, 2))
+
+
+def _rotation(angle: float) -> np.ndarray:
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def fit_piece(piece: Furniture, points: np.ndarray, z: float,
+              config: FitConfig = FitConfig()) -> FitResult | None:
+    """The pose of `piece` that best explains the scan `points` (n, 2, map frame) taken at
+    height `z`; None when too few points fall near it or the fit is not believable."""
+    outline = outline_at(piece, z, config.outline_step_m)
+    if not len(outline) or not len(points):
+        return None
+    centre = np.asarray(piece.center, dtype=float)
+    # everything in the piece's mapped frame: the fit is a correction (R, t) to it
+    local = (np.asarray(points, dtype=float) - centre) @ _rotation(piece.yaw)
+    tree = cKDTree(outline)
+    distance, _ = tree.query(local, distance_upper_bound=config.search_m)
+    candidates = local[np.isfinite(distance)]
+    if len(candidates) < config.min_points:
+        return None
+    rotation, translation = np.eye(2), np.zeros(2)
+    matched = candidates
+    for k in range(config.iterations):
+        # scan points in the outline's (moved) frame: p_outline = R^T (p - t)
+        moved = (candidates - translation) @ rotation
+        distance, index = tree.query(moved)
+        limit = config.search_m if k < 3 else config.trim_m
+        keep = distance <= limit
+        if keep.sum() < config.min_points:
+            return None
+        scan_pts, model_pts = candidates[keep], outline[index[keep]]
+        # rigid fit model -> scan (Kabsch in 2D)
+        mean_s, mean_m = scan_pts.mean(axis=0), model_pts.mean(axis=0)
+        cov = (model_pts - mean_m).T @ (scan_pts - mean_s)
+        u, _, vt = np.linalg.svd(cov)
+        step = vt.T @ u.T
+        if np.linalg.det(step) < 0:
+            vt[-1] *= -1
+            step = vt.T @ u.T
+        rotation = step
+        translation = mean_s - mean_m @ step.T
+        matched = scan_pts
+    moved = (matched - translation) @ rotation
+    residual, _ = tree.query(moved)
+    rms = float(np.sqrt(np.mean(residual ** 2)))
+    turn = math.atan2(rotation[1, 0], rotation[0, 0])
+    shift = float(np.linalg.norm(translation))
+    if rms > config.max_rms_m or shift > config.max_shift_m or abs(turn) > config.max_turn_rad:
+        return None
+    world_shift = _rotation(piece.yaw) @ translation
+    fitted = replace(piece, center=(float(centre[0] + world_shift[0]),
+                                    float(centre[1] + world_shift[1])),
+                     yaw=piece.yaw + turn)
+    return FitResult(fitted, shift, turn, rms, len(matched))
+
+
+def fit_furniture(furniture: list[Furniture] | tuple[Furniture, ...], points: np.ndarray,
+                  z: float, config: FitConfig = FitConfig()
+                  ) -> tuple[list[Furniture], dict[str, FitResult]]:
+    """Every piece where the scan has it (as mapped where the scan cannot tell), and the fit
+    of each piece that moved."""
+    out, fits = [], {}
+    for piece in furniture:
+        fit = fit_piece(piece, points, z, config)
+        if fit is None:
+            out.append(piece)
+        else:
+            out.append(fit.furniture)
+            fits[piece.name] = fit
+    return out, fits
