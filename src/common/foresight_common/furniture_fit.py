@@ -129,3 +129,25 @@ def fit_furniture(furniture: list[Furniture] | tuple[Furniture, ...], points: np
             out.append(fit.furniture)
             fits[piece.name] = fit
     return out, fits
+
+
+class FurnitureEstimate:
+    """The furniture as last seen: each piece at its latest believable fit, as the room file
+    has it until one comes (a piece hidden from one scan keeps the pose an earlier one
+    gave). Fits start from the room file's pose each time, so an error does not creep."""
+
+    def __init__(self, furniture: list[Furniture] | tuple[Furniture, ...],
+                 config: FitConfig = FitConfig()) -> None:
+        self.nominal = tuple(furniture)
+        self.config = config
+        self.fits: dict[str, FitResult] = {}
+
+    def update(self, points: np.ndarray, z: float) -> dict[str, FitResult]:
+        """Fold in a scan (n, 2, map frame, taken at height `z`); returns the new fits."""
+        _, fits = fit_furniture(self.nominal, points, z, self.config)
+        self.fits.update(fits)
+        return fits
+
+    def current(self) -> list[Furniture]:
+        return [self.fits[f.name].furniture if f.name in self.fits else f
+                for f in self.nominal]

@@ -42,7 +42,7 @@ from foresight_common.conversions import (
     pose_to_msg,
     time_to_sec,
 )
-from foresight_common.furniture_fit import fit_furniture
+from foresight_common.furniture_fit import FurnitureEstimate
 from foresight_common.laser import scan_ranges, scan_xy
 from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.node_support import (
@@ -210,6 +210,7 @@ class ExecutorNode(Node):
                                               self.settings, kinematics)
             scanner = None
             self.base_scan = BaseScanPeople(room_map(self.room), BASE_SCANNER)
+            self.furniture = FurnitureEstimate(self.room.furniture)
             scene = f"{len(self.room.furniture)} pieces of furniture from {p.room_file}"
         else:
             layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
@@ -645,10 +646,9 @@ class ExecutorNode(Node):
         ranges = scan_ranges(scan, BASE_SCANNER) if scan is not None else None
         if ranges is None or \
                 self._now() - time_to_sec(scan.header.stamp) > FURNITURE_SCAN_MAX_AGE_S:
-            return list(self.room.furniture)
-        furniture, fits = fit_furniture(self.room.furniture,
-                                        scan_xy(ranges, BASE_SCANNER, pose),
-                                        BASE_SCANNER.position[2])
+            return self.furniture.current()
+        fits = self.furniture.update(scan_xy(ranges, BASE_SCANNER, pose),
+                                     BASE_SCANNER.position[2])
         for name, fit in fits.items():
             if fit.shift_m > 0.01 or abs(fit.turn_rad) > math.radians(1.0):
                 self.diagnostics.count("furniture_moved")
@@ -656,7 +656,7 @@ class ExecutorNode(Node):
                     f"{name} stands {fit.shift_m * 100:.0f} cm / "
                     f"{math.degrees(fit.turn_rad):.0f} deg off the room file (base scan, "
                     f"{fit.points} points, rms {fit.rms_m * 1000:.0f} mm): planned there")
-        return furniture
+        return self.furniture.current()
 
     def _request_from(self, goal) -> tuple[SkillRequest, str | None]:
         position = quat = None

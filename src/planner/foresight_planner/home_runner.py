@@ -18,9 +18,9 @@ from typing import Protocol
 import numpy as np
 
 from foresight_common.home_tasks import HomeTask
-from foresight_common.occupancy import OccupancyMap
+from foresight_common.occupancy import OccupancyMap, room_map
 from foresight_common.planar import Pose2D
-from foresight_common.room_layout import RoomLayout, Surface
+from foresight_common.room_layout import Furniture, RoomLayout, Surface
 from foresight_planner.assembly_plan import SkillLibrary
 from foresight_planner.decisions import TrackedObject, WorldSnapshot
 from foresight_planner.home_plan import (
@@ -64,6 +64,8 @@ class HomePorts(Protocol):
                        ) -> tuple[bool, str]: ...
     def help(self, needs: str, reason: str) -> None: ...
     def note(self, what: str) -> None: ...
+    def furniture(self) -> list[Furniture] | None:
+        """The furniture where the robot has seen it (None: as the room file has it)."""
 
 
 @dataclass
@@ -95,6 +97,15 @@ class HomeTaskRunner:
         self.handover = handover or HandoverConfig()
         self.step = 0
         self.cancel_requested = lambda: False
+
+    def _refresh_room(self) -> None:
+        """Plan with the furniture where the robot has seen it (a moved table's sides to
+        stand at, a moved bedside table's top to set down on), the room file's elsewhere."""
+        seen = self.ports.furniture()
+        if seen is None or tuple(seen) == self.layout.furniture:
+            return
+        self.layout = replace(self.layout, furniture=tuple(seen))
+        self.grid = room_map(self.layout, self.grid.geometry.resolution)
 
     def _p(self, skill: str, name: str) -> float:
         return float(self.library.parameter(skill, name))
@@ -150,6 +161,7 @@ class HomeTaskRunner:
     async def _find(self, task: HomeTask, name: str) -> tuple[TrackedObject, Surface]:
         """The object's track and the surface it lies on: from what the world model already
         tracks, else by driving to look at the surface the task names."""
+        self._refresh_room()
         world = self.ports.world()
         obj = find_object(world.objects, task.object) if world is not None else None
         start = self.layout.surface(task.start_surface)
@@ -222,6 +234,8 @@ class HomeTaskRunner:
         """Stand where the arm reaches the object, look again from there, pick it and carry
         it in the ready pose; the gripper's yaw it was picked with (relative to the base)
         and the object's height."""
+        self._refresh_room()
+        surface = self.layout.surface(surface.name)
         stands = stand_poses(self.layout, self.grid, surface, obj.position[:2], self.config)
         if not stands:
             raise _Abort(f"the {name} on the {surface.name} is out of the arm's reach from "
@@ -274,6 +288,7 @@ class HomeTaskRunner:
 
     async def _put_down(self, task: HomeTask, name: str, held_yaw: float,
                         height: float) -> None:
+        self._refresh_room()
         surface = self.layout.surface(task.target)
         world = self.ports.world()
         others = [o.position for o in (world.objects if world else [])

@@ -5,10 +5,14 @@ executor, verifies each step by perception and the skill outcome, retries or rep
 `decision_mode: reactive` is this same node with prediction horizon 0 (see decisions.py):
 the only difference between the modes, so their comparison is fair.
 
-Subscribes: world_model/objects, world_model/people, world_model/predictions
+Subscribes: world_model/objects, world_model/people, world_model/predictions; with
+            `room_file` (home care) also odom, localization/pose, joint_states and
+            safety_scan (the base scan: where the furniture really stands)
 Actions:    run_task (foresight_interfaces/RunTask), server
-            execute_skill (foresight_interfaces/ExecuteSkill), client
-Publishes:  task_events (foresight_interfaces/TaskEvent), /diagnostics
+            execute_skill (foresight_interfaces/ExecuteSkill), client; home care also
+            navigate_to_pose (foresight_interfaces/NavigateToPose), client
+Publishes:  task_events (foresight_interfaces/TaskEvent), /diagnostics; home care also
+            planner/help_request (foresight_interfaces/HelpRequest, latched)
 Parameters: see PlannerParams
 """
 
@@ -31,7 +35,10 @@ from foresight_common.conversions import (
     vector_to_msg,
     yaw_to_quat_wxyz,
 )
+from foresight_common.furniture_fit import FurnitureEstimate
 from foresight_common.home_tasks import HOME_TASKS, find_home_task
+from foresight_common.laser import scan_ranges, scan_xy
+from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.node_support import (
     DiagnosticsReporter,
     async_sleep,
@@ -193,6 +200,10 @@ class PlannerNode(Node):
             create_subscription(self, contract.LOCALIZATION_POSE, self.on_localized)
             self.arm = ArmSelfFilter()        # where the TCP (and a held object) is
             create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
+            # the base scan: where the furniture really stands
+            self.furniture_seen = FurnitureEstimate(room.furniture)
+            self._scan = None
+            create_subscription(self, contract.SAFETY_SCAN, self.on_scan)
             self.understood = tuple(t.text for t in HOME_TASKS)
         else:
             self.layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
@@ -293,6 +304,22 @@ class PlannerNode(Node):
             return None
         x, y, _ = compose(pose, (tcp[0], tcp[1], 0.0))
         return np.array([x, y, tcp[2]])
+
+    def on_scan(self, msg) -> None:
+        self._scan = msg
+
+    def furniture(self):
+        """The furniture where the latest base scan (at the base's localised pose) has it;
+        pieces it does not show where an earlier scan had them, else as the room file."""
+        scan, pose = self._scan, self.base_pose()
+        ranges = scan_ranges(scan, BASE_SCANNER) if scan is not None else None
+        if ranges is not None and pose is not None:
+            for name, fit in self.furniture_seen.update(
+                    scan_xy(ranges, BASE_SCANNER, pose), BASE_SCANNER.position[2]).items():
+                if fit.shift_m > 0.02:
+                    self.diagnostics.set_value(f"furniture.{name}",
+                                               f"{fit.shift_m * 100:.0f} cm off the room file")
+        return self.furniture_seen.current()
 
     def world(self) -> WorldSnapshot | None:
         """The world now; its stamp (the image the tracks come from) becomes the source

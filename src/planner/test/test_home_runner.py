@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ class ScriptedRobot:
     people_paths: dict[str, PredictedPath] = field(default_factory=dict)
     tcp: np.ndarray | None = None
     takes_it: bool = True                   # the person's hand comes to an offered object
+    furniture_seen: list | None = None      # the furniture where the base scan has it
 
     def now(self) -> float:
         return self.time
@@ -93,6 +94,9 @@ class ScriptedRobot:
     def note(self, what: str) -> None:
         self.calls.append(("note", what))
 
+    def furniture(self):
+        return self.furniture_seen
+
 
 @pytest.fixture(scope="module")
 def room():
@@ -131,6 +135,23 @@ def test_a_seen_box_is_fetched_and_set_down_on_the_bedside_table(room):
     assert bedside.contains_xy(place[4][0], place[4][1], margin=0.1)
     assert place[4][2] == pytest.approx(0.55 + 0.005 + 0.05 - 0.025)
     assert robot.helps == []
+
+
+def test_the_box_is_set_down_on_the_bedside_table_where_the_scan_has_it(room):
+    """The bedside table stands 12 cm east of where the room file has it: the set-down spot
+    is on the real top (inside its edge), not on the mapped one."""
+    moved = [replace(f, center=(f.center[0] + 0.12, f.center[1]))
+             if f.name == "bedside_table" else f for f in room.furniture]
+    robot = ScriptedRobot(objects=[_box()], furniture_seen=moved)
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    place = next(c for c in robot.calls if c[1] == "place")
+    real = replace(room, furniture=tuple(moved)).surface("bedside_table")
+    assert real.contains_xy(place[4][0], place[4][1], margin=-0.05)
+    as_mapped = ScriptedRobot(objects=[_box()])
+    _run(_runner(room, as_mapped), BOX)
+    mapped = next(c for c in as_mapped.calls if c[1] == "place")
+    assert place[4][0] - mapped[4][0] == pytest.approx(0.12, abs=0.03)
 
 
 def test_an_unseen_box_is_looked_for_at_the_table_first(room):
