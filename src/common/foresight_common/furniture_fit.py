@@ -68,7 +68,12 @@ def fit_piece(piece: Furniture, points: np.ndarray, z: float,
               config: FitConfig = FitConfig()) -> FitResult | None:
     """The pose of `piece` that best explains the scan `points` (n, 2, map frame) taken at
     height `z`; None when too few points fall near it or the fit is not believable."""
-    outline = outline_at(piece, z, config.outline_step_m)
+    return _fit_outline(piece, outline_at(piece, z, config.outline_step_m), points, config)
+
+
+def _fit_outline(piece: Furniture, outline: np.ndarray, points: np.ndarray,
+                 config: FitConfig) -> FitResult | None:
+    """`fit_piece` for an outline (n, 2) given in the piece's own frame."""
     if not len(outline) or not len(points):
         return None
     centre = np.asarray(piece.center, dtype=float)
@@ -131,19 +136,44 @@ def fit_furniture(furniture: list[Furniture] | tuple[Furniture, ...], points: np
     return out, fits
 
 
+def room_shell(size: tuple[float, float], step: float = 0.01) -> tuple[Furniture, np.ndarray]:
+    """The room's walls as a piece to fit (centre of the floor, yaw 0) and their inner
+    outline in its frame: where the walls are found tells how far the base's pose is off."""
+    sx, sy = size
+    shell = Furniture(name="walls", kind="block", center=(sx / 2.0, sy / 2.0), yaw=0.0,
+                      size=(sx, sy, 1.0), colour=(0.0, 0.0, 0.0, 1.0))
+    return shell, outline_at(shell, 0.5, step)
+
+
 class FurnitureEstimate:
     """The furniture as last seen: each piece at its latest believable fit, as the room file
     has it until one comes (a piece hidden from one scan keeps the pose an earlier one
-    gave). Fits start from the room file's pose each time, so an error does not creep."""
+    gave). Fits start from the room file's pose each time, so an error does not creep.
+    With the room's `size`, a scan is used only when the walls come out where they are
+    (within `pose_tolerance_m`): a base pose that is off would move every piece with it."""
 
     def __init__(self, furniture: list[Furniture] | tuple[Furniture, ...],
-                 config: FitConfig = FitConfig()) -> None:
+                 size: tuple[float, float] | None = None, config: FitConfig = FitConfig(),
+                 pose_tolerance_m: float = 0.03) -> None:
         self.nominal = tuple(furniture)
         self.config = config
+        self.shell = room_shell(size, config.outline_step_m) if size is not None else None
+        self.pose_tolerance_m = pose_tolerance_m
         self.fits: dict[str, FitResult] = {}
+        self.refused = ""          # why the last scan was not used ("" if it was)
 
     def update(self, points: np.ndarray, z: float) -> dict[str, FitResult]:
         """Fold in a scan (n, 2, map frame, taken at height `z`); returns the new fits."""
+        if self.shell is not None:
+            walls = _fit_outline(*self.shell, points, self.config)
+            if walls is None or walls.shift_m > self.pose_tolerance_m or \
+                    abs(walls.turn_rad) > self.pose_tolerance_m:
+                self.refused = ("the walls do not come out where they are (the base's pose "
+                                "is off: " + ("no fit" if walls is None else
+                                             f"{walls.shift_m * 100:.0f} cm, "
+                                             f"{math.degrees(walls.turn_rad):.1f} deg") + ")")
+                return {}
+        self.refused = ""
         _, fits = fit_furniture(self.nominal, points, z, self.config)
         self.fits.update(fits)
         return fits

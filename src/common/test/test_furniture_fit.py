@@ -10,7 +10,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from foresight_common.furniture_fit import fit_furniture, fit_piece, outline_at
+from foresight_common.furniture_fit import (
+    FurnitureEstimate,
+    fit_furniture,
+    fit_piece,
+    outline_at,
+    room_shell,
+)
 from foresight_common.room_layout import Furniture, furniture_parts
 
 Z = 0.25                                          # the base scanner's height
@@ -67,6 +73,20 @@ def test_a_scan_that_does_not_show_the_piece_leaves_it_as_mapped():
     assert fit_piece(TABLE, few, Z) is None
     scattered = TABLE.center + rng.uniform(-0.8, 0.8, (60, 2))    # clutter, no outline
     assert fit_piece(TABLE, scattered, Z) is None
+
+
+def test_a_scan_from_a_base_whose_pose_is_off_moves_nothing():
+    """Every piece would come out shifted with a wrong base pose; the walls tell: the scan
+    is refused, the fits of a good one are kept."""
+    moved = replace(TABLE, center=(2.73, 2.69))
+    _, walls = room_shell((6.0, 5.0))
+    scan = np.vstack([_seen(moved, (2.6, 1.7)), walls[::4] + np.array([3.0, 2.5])])
+    estimate = FurnitureEstimate([TABLE], size=(6.0, 5.0))
+    assert "table" in estimate.update(scan, Z) and estimate.refused == ""
+    assert estimate.current()[0].center == pytest.approx(moved.center, abs=0.015)
+    assert estimate.update(scan + np.array([0.08, 0.0]), Z) == {}
+    assert "pose is off" in estimate.refused
+    assert estimate.current()[0].center == pytest.approx(moved.center, abs=0.015)
 
 
 def test_the_outline_is_the_cut_through_what_reaches_the_height():

@@ -210,7 +210,7 @@ class ExecutorNode(Node):
                                               self.settings, kinematics)
             scanner = None
             self.base_scan = BaseScanPeople(room_map(self.room), BASE_SCANNER)
-            self.furniture = FurnitureEstimate(self.room.furniture)
+            self.furniture = FurnitureEstimate(self.room.furniture, self.room.size)
             scene = f"{len(self.room.furniture)} pieces of furniture from {p.room_file}"
         else:
             layout = load_file_parameter("cell_file", p.cell_file, load_cell_layout)
@@ -649,6 +649,10 @@ class ExecutorNode(Node):
             return self.furniture.current()
         fits = self.furniture.update(scan_xy(ranges, BASE_SCANNER, pose),
                                      BASE_SCANNER.position[2])
+        if self.furniture.refused:
+            self.diagnostics.count("furniture_scan_refused")
+            self.get_logger().info(f"furniture as last seen: this scan is not used, "
+                                   f"{self.furniture.refused}")
         for name, fit in fits.items():
             if fit.shift_m > 0.01 or abs(fit.turn_rad) > math.radians(1.0):
                 self.diagnostics.count("furniture_moved")

@@ -201,7 +201,7 @@ class PlannerNode(Node):
             self.arm = ArmSelfFilter()        # where the TCP (and a held object) is
             create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
             # the base scan: where the furniture really stands
-            self.furniture_seen = FurnitureEstimate(room.furniture)
+            self.furniture_seen = FurnitureEstimate(room.furniture, room.size)
             self._scan = None
             create_subscription(self, contract.SAFETY_SCAN, self.on_scan)
             self.understood = tuple(t.text for t in HOME_TASKS)
