@@ -62,7 +62,7 @@ from foresight_common.room_layout import load_room_layout
 from foresight_executor.collision import CollisionChecker
 from foresight_executor.markers import executor_markers
 from foresight_executor.mobile_arm import arm_base_in_map, mobile_skill_runner
-from foresight_executor.people_view import BaseScanPeople, PeopleView
+from foresight_executor.people_view import BaseScanPeople, PeopleView, receiving_now
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
     BODY_SCAN_PREFIX,
@@ -103,6 +103,8 @@ ARM_STILL_MPS = 0.02  # the arm's fastest point slower than this: standing (a re
 BASE_SETTLE_WAIT_S = 3.0  # wall s a goal waits for a base that has just stopped
 
 
+#: place_id of a move_to_pose goal that holds an object out to a person (a hand-over's offer)
+HANDOVER_PLACE = "person"
 #: The base scan the furniture is fitted to is at most this old (s); else the room file's.
 FURNITURE_SCAN_MAX_AGE_S = 1.0
 
@@ -148,6 +150,11 @@ class ExecutorParams:
                                                     metadata=param(
         "Joint positions of the stow skill: the arm's pose while a mobile base drives "
         "(rad; the cell's ready pose by default)", length=7, low=-3.0, high=3.8))
+    handover_speed_mps: float = field(default=0.25, metadata=param(
+        "Fastest supervised point while holding an object out to a person and letting go "
+        "(move_to_pose to place_id 'person', release; m/s): collaborative speed, as ISO/TS "
+        "15066's power and force limiting has it near the hand that takes the object",
+        low=0.01, high=1.0))
     grasp_depth_m: float = field(default=0.015, metadata=param(
         "Distance from a part's top to the TCP when grasped (m)", low=0.0, high=0.05))
     gripper_settle_s: float = field(default=0.8, metadata=param(
@@ -243,6 +250,7 @@ class ExecutorNode(Node):
         self._robot_speed = 0.0
         self._arm_speed = 0.0          # fastest supervised point without the fingers (m/s)
         self._handing_over = False     # a release goal runs (see _release_allowed)
+        self._collaborating = False    # a hand-over's offer or release runs (receiving_now)
         self._gripper_target: float | None = None  # last commanded width (m)
         self._gripper_held = False  # a stop froze or deferred a gripper command
         self._motion_ends_at = -math.inf  # when the last motion sent ends (node clock)
@@ -424,6 +432,8 @@ class ExecutorNode(Node):
         stamps of the tracks and of the scan, and when each tracked point was last
         measured."""
         people, predicted, people_stamp, measured = self.people.current()
+        if self._collaborating:
+            measured = receiving_now(measured, self._now())
         if self.base_scan is not None:
             pose, _ = self.map_pose.pose(self._now(), self.params.base_pose_timeout_s)
             scan_stamp = self.base_scan.update(self.people.latest_scan(), pose)
@@ -473,8 +483,12 @@ class ExecutorNode(Node):
         return self._robot_speed
 
     def safety_speed_limit(self) -> float:
-        """Fastest robot point speed (m/s) the supervisor allows now."""
-        return float(self._verdict.allowed_speed_mps)
+        """Fastest robot point speed (m/s) the supervisor allows now (at most the
+        collaborative speed during a hand-over)."""
+        return min(float(self._verdict.allowed_speed_mps), self._collaborative_cap())
+
+    def _collaborative_cap(self) -> float:
+        return self.params.handover_speed_mps if self._collaborating else math.inf
 
     def speed_profile(self, plan) -> tuple[np.ndarray, np.ndarray, str]:
         """Per segment of a plan: the fastest supervised point's speed and the speed that
@@ -488,7 +502,7 @@ class ExecutorNode(Node):
             points, people, people_age_s=now - people_stamp, margin_m=PLAN_SEPARATION_MARGIN_M,
             point_ages=ages_at(now, measured))
         binding = closest[int(np.argmin(caps))]
-        caps = np.minimum(caps[:-1], caps[1:])
+        caps = np.minimum(np.minimum(caps[:-1], caps[1:]), self._collaborative_cap())
         if self._verdict.level != SafetyLevel.STOP:   # a stopped arm waits before it moves
             early = plan.times[:-1] < 0.5
             caps[early] = np.minimum(caps[early], self.safety_speed_limit())
@@ -586,6 +600,8 @@ class ExecutorNode(Node):
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
                     self._handing_over = goal.skill == "release"
+                    self._collaborating = self._handing_over or (
+                        goal.skill == "move_to_pose" and goal.place_id == HANDOVER_PLACE)
                     try:
                         report = self.runner.run(request, io)
                     except Exception as exc:  # noqa: BLE001 - a bug must not lose the goal
@@ -596,7 +612,7 @@ class ExecutorNode(Node):
                         report = self.runner_report(
                             Outcome.FAILED, f"internal error: {type(exc).__name__}: {exc}")
             finally:
-                self._handing_over = False
+                self._handing_over = self._collaborating = False
                 self._skill_shown = ("", None)
                 with self._active_guard:
                     self._active_io = None

@@ -104,6 +104,19 @@ class PeopleView:
         return points, predicted, stamp, measured
 
 
+#: Keypoints of the person taking an object in a hand-over: their hand and arm come to it.
+RECEIVING_PARTS = ("_hand", "_arm")
+
+
+def receiving_now(measured: dict[str, float], now: float) -> dict[str, float]:
+    """During a hand-over (the offer and the release, at collaborative speed) the receiver's
+    hands and arms are expected at the object: they count as measured now, without the
+    allowance for a hand that could have come closer since the image (which would keep
+    the arm a metre from a seated person's hands and make the offer impossible)."""
+    return {name: (now if name.endswith(RECEIVING_PARTS) else stamp)
+            for name, stamp in measured.items()}
+
+
 class BaseScanPeople:
     """People the mobile base's scanner finds by their legs (foresight_common.scan_people),
     in the map frame, as person points for the supervisor: a column of points over their

@@ -12,7 +12,7 @@ import pytest
 
 from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.occupancy import GridGeometry, OccupancyMap
-from foresight_executor.people_view import LEGS_HEIGHTS, BaseScanPeople
+from foresight_executor.people_view import LEGS_HEIGHTS, BaseScanPeople, receiving_now
 from foresight_executor.safety import SsmConfig, person_radius
 
 BASE_POSE = (2.0, 2.0, math.pi / 2)          # the base in a 4 x 4 m empty room, facing +y
@@ -67,3 +67,10 @@ def test_old_scans_and_scans_of_another_scanner_are_not_folded_in():
     wrong.ranges = wrong.ranges[:100]
     assert view.update(wrong, BASE_POSE) == 1.0
     assert view.update(_scan(2.0, []), None) == 1.0               # no pose: not yet
+
+
+def test_during_a_hand_over_the_receivers_hands_count_as_measured_now():
+    measured = {"7/right_hand": 9.6, "7/left_arm": 9.5, "7/torso": 9.6, "legs/0/1": 9.9}
+    now = receiving_now(measured, 10.0)
+    assert now == {"7/right_hand": 10.0, "7/left_arm": 10.0, "7/torso": 9.6,
+                   "legs/0/1": 9.9}
