@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from sim_robot_io import SimRobotIO
 
+from foresight_common.mobile_manipulator import TUCKED_POSITIONS
+from foresight_executor.ik import matrix_to_quat, quat_to_matrix
 from foresight_executor.mobile_arm import mobile_skill_runner
-from foresight_executor.skills import Outcome, SkillRequest, SkillSettings
+from foresight_executor.skills import Outcome, SkillRequest, SkillSettings, approach_axis
 from foresight_planner.assembly_plan import tool_down_quat
 from foresight_simulation.runtime import SimulatedMobileManipulator
 from foresight_simulation.world import build_world
@@ -97,4 +99,28 @@ def test_the_medicine_box_goes_from_the_table_to_the_bedside_table(room_and_io):
     assert report.outcome == Outcome.SUCCEEDED, report.reason
     io.wait(1.0)
     assert room.object_status()["medicine_box"] == "on:bedside_table"
+    assert room.robot_contacts() == []
+
+
+def test_the_remote_is_picked_from_inside_the_shelf_with_a_tilted_grasp(room_and_io):
+    """The shelf's board above leaves no room for a top-down grasp: the hand comes in at
+    45 degrees along its own axis from outside the shelf, lifts 3 cm and backs out; the
+    given tool pose hits joint 7's limit on the way in, so the half-turned one is taken."""
+    room, sim, io = room_and_io
+    remote = _truth(room, "remote")
+    _drive_to(room, sim, (1.0, remote.position[1], math.pi))   # facing the shelf's front
+    runner = mobile_skill_runner(room.layout.furniture, room.base_pose(),
+                                 SkillSettings(stow_positions=tuple(TUCKED_POSITIONS)))
+    tilt = math.radians(45.0)
+    lean = np.array([[math.cos(tilt), 0.0, math.sin(tilt)], [0.0, 1.0, 0.0],
+                     [-math.sin(tilt), 0.0, math.cos(tilt)]])
+    rotation = lean @ quat_to_matrix(tool_down_quat(0.0))     # axis leaning into -x
+    assert approach_axis(matrix_to_quat(rotation))[0] < -0.7
+    report = runner.run(SkillRequest("pick", np.array(remote.position),
+                                     matrix_to_quat(rotation), 0.5, 0.08,
+                                     remote.size[2]), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert room.object_status()["remote"] == "held"
+    tcp, _ = runner.tcp_world(io.arm_positions())
+    assert tcp[0] > 0.42                            # the hand is out of the shelf again
     assert room.robot_contacts() == []

@@ -50,6 +50,31 @@ class Outcome(enum.IntEnum):
     FAILED = 7
 
 
+#: A grasp whose tool axis is within ~8 degrees of straight down is a top-down one.
+TOP_DOWN_COS = 0.99
+#: A tilted grasp (into a shelf) lifts only this much (m) before backing out: the board
+#: above leaves little room.
+TILTED_LIFT_M = 0.03
+#: ... and comes in and backs out this far (m) along its axis: from outside the shelf ...
+TILTED_APPROACH_M = 0.30
+#: ... then draws back level by this much (m), clear of the shelf's front (where the arm
+#: can go straight on).
+TILTED_DRAW_BACK_M = 0.10
+
+
+def half_turned(quat_wxyz: np.ndarray) -> np.ndarray:
+    """The tool pose turned by pi about its own axis (the same grasp for a parallel
+    gripper)."""
+    rotation = quat_to_matrix(np.asarray(quat_wxyz, dtype=float))
+    return matrix_to_quat(rotation @ np.diag([-1.0, -1.0, 1.0]))
+
+
+def approach_axis(quat_wxyz: np.ndarray) -> np.ndarray:
+    """The tool's z axis in the world (where the fingers point; straight down for a
+    top-down grasp)."""
+    return quat_to_matrix(np.asarray(quat_wxyz, dtype=float))[:, 2]
+
+
 class SkillStopped(Exception):
     """A skill ends early with an outcome and a reason (abort, failure, unreachable)."""
 
@@ -279,20 +304,27 @@ class SkillRunner:
         return f"gripper closed at {width * 1000:.1f} mm ({held})"
 
     def _pick(self, request: SkillRequest, io: RobotIO) -> str:
+        """Open, come in along the tool's axis (from above for a top-down grasp; tilted
+        into a shelf for one held at an angle), close, lift; a tilted grasp then backs out
+        along the axis it came in on and draws back level, out of the shelf. A parallel
+        gripper grasps the same turned half a turn about its axis: when the way in is
+        blocked (a joint at its limit), that grasp is tried."""
         if request.velocity is not None and float(np.linalg.norm(request.velocity)) > 1e-3:
             return self._pick_moving(request, io)
         s = self.settings
         up = np.array([0.0, 0.0, 1.0])
         io.feedback("opening", 0.05)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
-        io.feedback("approach", 0.1)
-        q_pre = self._solve(request.position + up * s.approach_height, request.quat_wxyz, io,
-                            request.yaw_free)
-        self._move_joint(q_pre, request.speed_scale, io)
-        io.wait(max(0.0, s.gripper_settle_s - 0.5))
-        io.feedback("descend", 0.4)
-        self._move_linear(request.position, request.quat_wxyz, s.linear_speed_scale, io,
-                          allow=self.contact_allowances)
+        quat = request.quat_wxyz
+        for turn, quat in enumerate((request.quat_wxyz, half_turned(request.quat_wxyz))):
+            try:
+                self._come_in(request, quat, io)
+                break
+            except (SkillStopped, UnreachablePose):
+                if turn or request.yaw_free:
+                    raise
+        back = -approach_axis(quat)
+        tilted = float(back @ up) < TOP_DOWN_COS
         io.feedback("grasp", 0.6)
         io.set_gripper(0.0)
         io.wait(s.gripper_settle_s)
@@ -303,13 +335,45 @@ class SkillRunner:
             raise SkillStopped(Outcome.FAILED, f"nothing grasped: the fingers closed to "
                                f"{width * 1000:.1f} mm")
         io.feedback("lift", 0.8)
-        self._move_linear(request.position + up * s.lift_height, request.quat_wxyz,
-                          s.linear_speed_scale, io, allow=self.contact_allowances,
-                          attached=self._held(request))
+        held = self._held(request)
+        lifted = request.position + up * (min(s.lift_height, TILTED_LIFT_M) if tilted
+                                          else s.lift_height)
+        self._move_linear(lifted, quat, s.linear_speed_scale, io,
+                          allow=self.contact_allowances, attached=held)
+        if tilted:
+            io.feedback("back out", 0.9)
+            out = lifted + back * TILTED_APPROACH_M
+            self._move_linear(out, quat, s.linear_speed_scale, io,
+                              allow=self.contact_allowances, attached=held)
+            level = np.array([back[0], back[1], 0.0])
+            level /= max(float(np.linalg.norm(level)), 1e-9)
+            try:
+                self._move_linear(out + level * TILTED_DRAW_BACK_M, quat,
+                                  s.linear_speed_scale, io, allow=self.contact_allowances,
+                                  attached=held)
+            except SkillStopped as exc:
+                if exc.outcome != Outcome.UNREACHABLE:
+                    raise                     # planned, then stopped: not a way to skip
         width = io.gripper_width()
         if width < s.grasp_min_width:
             raise SkillStopped(Outcome.FAILED, "the object slipped out while lifting")
         return f"holding the object ({width * 1000:.1f} mm between the fingers)"
+
+    def _come_in(self, request: SkillRequest, quat: np.ndarray, io: RobotIO) -> None:
+        """To the grasp pose: a joint move to the way in (approach_height back along the
+        tool's axis; TILTED_APPROACH_M for a tilted grasp, outside the shelf), then
+        straight in."""
+        s = self.settings
+        back = -approach_axis(quat)
+        tilted = float(back[2]) < TOP_DOWN_COS
+        io.feedback("approach", 0.1)
+        distance = TILTED_APPROACH_M if tilted else s.approach_height
+        q_pre = self._solve(request.position + back * distance, quat, io, request.yaw_free)
+        self._move_joint(q_pre, request.speed_scale, io)
+        io.wait(max(0.0, s.gripper_settle_s - 0.5))
+        io.feedback("descend", 0.4)
+        self._move_linear(request.position, quat, s.linear_speed_scale, io,
+                          allow=self.contact_allowances)
 
     def _pick_moving(self, request: SkillRequest, io: RobotIO) -> str:
         """Intercept a part riding a conveyor: choose a grasp time the arm can make, wait

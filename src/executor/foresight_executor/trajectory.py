@@ -137,6 +137,23 @@ def scaled_limits(limits: JointLimits, speed_scale: float,
             np.asarray(limits.acceleration, dtype=float) * accel)
 
 
+#: A motion's first waypoint (the arm's measured position) may lie this far past a joint
+#: limit (rad): an arm held at its limit by the controller reads a hair beyond it (measured:
+#: joint 7 at -2.8973 after a grasp at the limit refused every motion after it).
+START_SLACK_RAD = 0.005
+
+
+def _start_within_limits(points: np.ndarray, limits: JointLimits) -> np.ndarray:
+    """`points` with the first clipped into the limits when it is within START_SLACK_RAD of
+    them (further out stays, and is refused)."""
+    lower, upper = np.asarray(limits.lower), np.asarray(limits.upper)
+    first = points[0]
+    if np.all((first >= lower - START_SLACK_RAD) & (first <= upper + START_SLACK_RAD)):
+        points = points.copy()
+        points[0] = np.clip(first, lower, upper)
+    return points
+
+
 def _check_inputs(points: np.ndarray, limits: JointLimits, sample_period: float) -> None:
     if not (0.0 < sample_period <= MAX_SAMPLE_PERIOD):
         raise TrajectoryError(f"sample_period must be in (0, {MAX_SAMPLE_PERIOD}] s, "
@@ -165,8 +182,8 @@ def point_to_point(q_start: Sequence[float], q_goal: Sequence[float], limits: Jo
                    sample_period: float = 0.02) -> JointTrajectoryPlan:
     """Synchronised straight-line joint motion from rest to rest, as short as the slowest
     joint's limits allow for the chosen profile. A zero-length move is a single point."""
-    start = np.asarray(q_start, dtype=float)
-    goal = np.asarray(q_goal, dtype=float)
+    start, goal = _start_within_limits(
+        np.vstack((np.asarray(q_start, dtype=float), np.asarray(q_goal, dtype=float))), limits)
     _check_inputs(np.vstack((start, goal)), limits, sample_period)
     vmax, amax = scaled_limits(limits, speed_scale, accel_scale)
     delta = goal - start
@@ -268,6 +285,8 @@ def time_parameterize(waypoints: Sequence[Sequence[float]] | np.ndarray, limits:
     fine.
     """
     points = np.asarray(waypoints, dtype=float)
+    if points.ndim == 2 and len(points):
+        points = _start_within_limits(points, limits)
     _check_inputs(points, limits, sample_period)
     vmax, amax = scaled_limits(limits, speed_scale, accel_scale)
     vmax, amax = vmax * _LIMIT_SAFETY, amax * _LIMIT_SAFETY
