@@ -69,8 +69,8 @@ def test_old_scans_and_scans_of_another_scanner_are_not_folded_in():
     assert view.update(_scan(2.0, []), None) == 1.0               # no pose: not yet
 
 
-def test_during_a_hand_over_the_receivers_hands_count_as_measured_now():
-    measured = {"7/right_hand": 9.6, "7/left_arm": 9.5, "7/torso": 9.6, "legs/0/1": 9.9}
+def test_during_a_hand_over_the_tracked_person_counts_as_measured_now():
+    measured = {"7/right_hand": 9.6, "7/left_arm": 9.5, "7/torso": 9.4, "legs/0/1": 9.9}
     now = receiving_now(measured, 10.0)
-    assert now == {"7/right_hand": 10.0, "7/left_arm": 10.0, "7/torso": 9.6,
+    assert now == {"7/right_hand": 10.0, "7/left_arm": 10.0, "7/torso": 10.0,
                    "legs/0/1": 9.9}
