@@ -278,9 +278,10 @@ def torso_positions(people: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             if key.endswith("/torso") and np.all(np.isfinite(p))}
 
 
-def hands_of(people: dict[str, np.ndarray], person: str) -> list[np.ndarray]:
+def hands_of(people: dict[str, np.ndarray], person: str | None = None) -> list[np.ndarray]:
+    """The tracked hands of `person` (a track id), of everyone with None."""
     return [np.asarray(p, dtype=float) for key, p in people.items()
-            if key.startswith(f"{person}/") and key.endswith("_hand")
+            if (person is None or key.startswith(f"{person}/")) and key.endswith("_hand")
             and np.all(np.isfinite(p))]
 
 

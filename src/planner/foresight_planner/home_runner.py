@@ -384,9 +384,8 @@ class HomeTaskRunner:
             ok, reason = await self._arm(
                 "move_to_pose", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
-                stop_when=lambda who=person: self._hand_at_object(who, height))
-            if ok and (self._hand_at_object(person, height) or
-                       await self._wait_for_hand(person, height)):
+                stop_when=lambda: self._hand_at_object(height))
+            if ok and (self._hand_at_object(height) or await self._wait_for_hand(height)):
                 ok, reason = await self._arm("release", object_id=name, place_id="person")
                 if ok:
                     await self._arm("stow")
@@ -397,26 +396,28 @@ class HomeTaskRunner:
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
 
-    def _hand_at_object(self, person: str, height: float) -> str | None:
-        """Why to let go now (a tracked hand of `person` at the held object), else None."""
+    def _hand_at_object(self, height: float) -> str | None:
+        """Why to let go now (a tracked hand at the held object), else None. Any person's
+        hand counts: the track of the one who reaches may have been born again with a new
+        id while their arm came (measured: id 17 became 19 at the object)."""
         tcp = self.ports.tcp_position()
         world = self.ports.world()
         if tcp is None or world is None:
             return None
         held = held_centre(tcp, height, self.config)
-        for hand in hands_of(world.people, person):
+        for hand in hands_of(world.people):
             gap = float(np.linalg.norm(hand - held))
             if gap <= self.handover.release_m:
                 return f"the person's hand is at the object ({gap * 100:.0f} cm)"
         return None
 
-    async def _wait_for_hand(self, person: str, height: float) -> bool:
-        """Hold the object out until a hand of `person` is at it (hand_over.wait_s)."""
+    async def _wait_for_hand(self, height: float) -> bool:
+        """Hold the object out until a hand is at it (hand_over.wait_s)."""
         deadline = self.ports.now() + self._p("hand_over", "wait_s")
         self.step += 1
         while self.ports.now() < deadline:
             self._check_cancel()
-            if self._hand_at_object(person, height):
+            if self._hand_at_object(height):
                 return True
             await self.ports.sleep(0.1)
         return False

@@ -42,6 +42,7 @@ class ScriptedRobot:
     tcp: np.ndarray | None = None
     takes_it: bool = True                   # the person's hand comes to an offered object
     furniture_seen: list | None = None      # the furniture where the base scan has it
+    hand_track: str = "7"                   # the track id the reaching hand comes with
 
     def now(self) -> float:
         return self.time
@@ -67,7 +68,8 @@ class ScriptedRobot:
         if skill == "move_to_pose" and place_id == "person":
             self.tcp = np.asarray(position, dtype=float)
             if self.takes_it:               # the hand comes to the held object
-                self.people["7/right_hand"] = self.tcp - np.array([0.0, 0.0, 0.02])
+                self.people[f"{self.hand_track}/right_hand"] = \
+                    self.tcp - np.array([0.0, 0.0, 0.02])
             if stop_when is not None and stop_when():
                 return True, stop_when()
         if skill in self.fail_skills:
@@ -237,6 +239,13 @@ def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room
     # facing the person
     assert math.remainder(math.atan2(SEATED[1] - stand[1], SEATED[0] - stand[0]) - stand[2],
                           2 * math.pi) == pytest.approx(0.0, abs=2e-3)
+
+
+def test_a_hand_that_comes_with_a_new_track_id_is_let_go_into(room):
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, hand_track="9")
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release", "stow"]
 
 
 def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
