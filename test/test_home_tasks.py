@@ -33,3 +33,24 @@ def test_the_medicine_box_goes_to_the_bedside_table(domain_id):
         assert step in steps, steps
     assert record["scenario"] == "home_care" and record["family"] == "home_smoke"
     assert record["items_total"] == 1 and record["items_done"] == 1
+
+
+def test_the_cup_is_handed_to_the_seated_person(domain_id):
+    """The base fetches the cup from the table, drives to face the person in the chair,
+    holds the cup out within their reach and lets go when their hand is at it: the judge
+    sees it released within 10 cm of the reaching hand and kept for 2 s; no collision."""
+    lines: list[str] = []
+    config = EpisodeConfig(scenario="home_care", seed=0, decision_mode="world_model",
+                           task="bring the cup to the person", family="home_smoke",
+                           camera=(320, 240, 15.0), rtf=1.0, time_limit_s=300.0,
+                           domain_id=domain_id)
+    record = run_episode(config, sink=lines.append)
+    log = "\n".join(line for line in lines if "[planner]" in line)
+    assert record["success"], f"{record['part_status']} {record['stack_reason']}\n{log}"
+    assert record["part_status"]["cup"] == "handed_over"
+    assert record["errors"][ErrorKind.COLLISION.value] == 0, record["collision_events"]
+    assert record["errors"][ErrorKind.DROPPED.value] == 0
+    steps = [(e["skill"], e["state"]) for e in record["events"]]
+    for step in (("pick", "succeeded"), ("move_to_pose", "succeeded"),
+                 ("release", "succeeded")):
+        assert step in steps, steps

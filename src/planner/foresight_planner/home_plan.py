@@ -266,6 +266,10 @@ class HandoverConfig:
     # 0.69 m: the hand stopped 10 cm short, measured in simulation)
     distance_m: float = 1.35
     offer_reach_m: float = 0.62       # the offered object this far from the arm's base
+    offer_above_torso_m: float = 0.25  # the offer point this far above the torso's centre:
+    #                                    near shoulder height, above a seated person's hands
+    #                                    in their lap (the supervisor held an offer at lap
+    #                                    height short of them, measured)
     offer_min_height_m: float = 0.85  # the offer point's height range (m above the floor)
     offer_max_height_m: float = 1.20
     release_m: float = 0.10           # a tracked hand this near the object: let go
@@ -305,13 +309,13 @@ def approach_poses(grid: OccupancyMap, person_xy: Sequence[float],
 def offer_point(stand: Pose2D, torso: Sequence[float], handover: HandoverConfig
                 ) -> np.ndarray:
     """Where the TCP holds the object out to the person: from the arm's base towards the
-    torso, `offer_reach_m` out (less when the person is nearer), at about the torso's
-    height within the arm's comfortable range."""
+    torso, `offer_reach_m` out (less when the person is nearer), a little below their
+    shoulders within the arm's comfortable range."""
     base = np.array(arm_base_xy(stand))
     towards = np.asarray(torso[:2], dtype=float) - base
     distance = float(np.linalg.norm(towards))
     reach = min(handover.offer_reach_m, max(0.0, distance - 0.40))
     xy = base + (towards / distance * reach if distance > 1e-6 else 0.0)
-    z = min(max(float(torso[2]) + 0.05, handover.offer_min_height_m),
+    z = min(max(float(torso[2]) + handover.offer_above_torso_m, handover.offer_min_height_m),
             handover.offer_max_height_m)
     return np.array([xy[0], xy[1], z])

@@ -46,6 +46,7 @@ from foresight_simulation.person import (
     shoulder_position,
 )
 from foresight_simulation.scene import (
+    ARM_REACH,
     COWORKER_COLOURS,
     FOREARM,
     FOREARM_RADIUS,
@@ -70,11 +71,12 @@ from foresight_simulation.scene import (
 BASE_KV = (3000.0, 3000.0, 1500.0)
 BASE_FORCE_LIMIT = (1500.0, 1500.0, 800.0)
 # --- hand-over: how the simulated person behaves (fixed here, not the stack's settings) ----
-#: The person reaches out when an object held by the robot is this close to their shoulder
-#: and has been held out to them: moving slower than HANDOVER_STILL_MPS for
-#: HANDOVER_PRESENTED_S (a receiver starts reaching once the giver's arm has come to rest
-#: where it offers; an object still on its way is not yet offered) ...
-HANDOVER_OFFER_DIST = 1.1
+#: The person reaches out when an object held by the robot is within an arm's length and a
+#: lean of their shoulder (they cannot lean or get up for it here: reaching for one farther
+#: only puts a hand in the robot's way) and has been held out to them: moving slower than
+#: HANDOVER_STILL_MPS for HANDOVER_PRESENTED_S (a receiver starts reaching once the giver's
+#: arm has come to rest where it offers; an object still on its way is not yet offered) ...
+HANDOVER_OFFER_DIST = ARM_REACH + 0.2
 HANDOVER_STILL_MPS = 0.05
 HANDOVER_PRESENTED_S = 0.3
 #: ... takes it when it is within this of their hand and the fingers have let go ...
