@@ -103,7 +103,8 @@ ARM_STILL_MPS = 0.02  # the arm's fastest point slower than this: standing (a re
 BASE_SETTLE_WAIT_S = 3.0  # wall s a goal waits for a base that has just stopped
 
 
-#: place_id of a move_to_pose goal that holds an object out to a person (a hand-over's offer)
+#: place_id of the goals of a hand-over: holding the object out (move_to_pose), letting go
+#: (release) and folding the arm back from the person (stow)
 HANDOVER_PLACE = "person"
 #: The base scan the furniture is fitted to is at most this old (s); else the room file's.
 FURNITURE_SCAN_MAX_AGE_S = 1.0
@@ -151,9 +152,9 @@ class ExecutorParams:
         "Joint positions of the stow skill: the arm's pose while a mobile base drives "
         "(rad; the cell's ready pose by default)", length=7, low=-3.0, high=3.8))
     handover_speed_mps: float = field(default=0.25, metadata=param(
-        "Fastest supervised point while holding an object out to a person and letting go "
-        "(move_to_pose to place_id 'person', release; m/s): collaborative speed, as ISO/TS "
-        "15066's power and force limiting has it near the hand that takes the object",
+        "Fastest supervised point during a hand-over (goals with place_id 'person': holding "
+        "the object out, letting go, folding the arm back; m/s): collaborative speed, as "
+        "ISO/TS 15066's power and force limiting has it near the hand that takes the object",
         low=0.01, high=1.0))
     grasp_depth_m: float = field(default=0.015, metadata=param(
         "Distance from a part's top to the TCP when grasped (m)", low=0.0, high=0.05))
@@ -600,8 +601,8 @@ class ExecutorNode(Node):
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
                     self._handing_over = goal.skill == "release"
-                    self._collaborating = self._handing_over or (
-                        goal.skill == "move_to_pose" and goal.place_id == HANDOVER_PLACE)
+                    self._collaborating = self._handing_over or \
+                        goal.place_id == HANDOVER_PLACE
                     try:
                         report = self.runner.run(request, io)
                     except Exception as exc:  # noqa: BLE001 - a bug must not lose the goal

@@ -388,7 +388,7 @@ class HomeTaskRunner:
             if ok and (self._hand_at_object(height) or await self._wait_for_hand(height)):
                 ok, reason = await self._arm("release", object_id=name, place_id="person")
                 if ok:
-                    await self._arm("stow")
+                    await self._arm("stow", place_id="person")   # back from their hand
                     return
             elif ok:
                 reason = "no hand of the person came to the object"

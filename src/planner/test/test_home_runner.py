@@ -233,6 +233,8 @@ def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
     assert kinds[-5:] == ["stow", "person", "move_to_pose", "release", "stow"]
+    # every arm goal of the hand-over names the person (the executor's collaborative mode)
+    assert [c[3] for c in robot.calls[-3:]] == ["person"] * 3
     stand = next(c[2] for c in robot.calls if c[1] == "person")
     assert math.dist(stand[:2], SEATED[:2]) == pytest.approx(HandoverConfig().distance_m,
                                                          abs=2e-3)
