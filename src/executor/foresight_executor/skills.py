@@ -62,6 +62,12 @@ TILTED_APPROACH_M = 0.30
 TILTED_DRAW_BACK_M = 0.10
 
 
+#: A release opens the fingers this fast (m/s of width: 1 cm/s each finger, a crawl that
+#: neither pinches nor pushes the hand taking the object) in steps of RELEASE_STEP_S.
+RELEASE_WIDTH_MPS = 0.02
+RELEASE_STEP_S = 0.05
+
+
 def half_turned(quat_wxyz: np.ndarray) -> np.ndarray:
     """The tool pose turned by pi about its own axis (the same grasp for a parallel
     gripper)."""
@@ -290,9 +296,15 @@ class SkillRunner:
 
     def _release(self, request: SkillRequest, io: RobotIO) -> str:
         """Let go of the held object into a person's hand: the fingers open while the arm
-        stands (the executor lets them open next to the hand that takes it)."""
+        stands (the executor lets them open next to the hand that takes it), slowly
+        (RELEASE_WIDTH_MPS): next to a hand, moving fingers are robot motion too."""
         width = request.gripper_width or MAX_GRIPPER_WIDTH
-        io.set_gripper(width)
+        start = io.gripper_width()
+        steps = max(1, math.ceil(abs(width - start) / (RELEASE_WIDTH_MPS * RELEASE_STEP_S)
+                                 - 1e-9))
+        for k in range(1, steps + 1):
+            io.set_gripper(start + (width - start) * k / steps)
+            io.wait(RELEASE_STEP_S)
         io.wait(self.settings.gripper_settle_s)
         return f"released: gripper open to {io.gripper_width() * 1000:.1f} mm"
 

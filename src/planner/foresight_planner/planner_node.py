@@ -358,9 +358,9 @@ class PlannerNode(Node):
         """One executor goal of the home task: (succeeded, reason); `stop_when()` (polled
         while it runs) may return a reason to cancel it, which counts as succeeded."""
         if position is None:
+            # a fixed pose (go_home, stow, release): no decision on a camera frame
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
                                      speed_scale=speed, timeout_s=self.params.skill_timeout_s)
-            goal.source_stamp = sec_to_time(self._decided_on)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
                               self._decided_on, speed)
