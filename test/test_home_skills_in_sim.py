@@ -105,7 +105,8 @@ def test_the_medicine_box_goes_from_the_table_to_the_bedside_table(room_and_io):
 def test_the_remote_is_picked_from_inside_the_shelf_with_a_tilted_grasp(room_and_io):
     """The shelf's board above leaves no room for a top-down grasp: the hand comes in at
     45 degrees along its own axis from outside the shelf, lifts 3 cm and backs out; the
-    given tool pose hits joint 7's limit on the way in, so the half-turned one is taken."""
+    given tool pose hits joint 7's limit on the way in, so the half-turned one is taken;
+    then the arm folds for driving with the remote."""
     room, sim, io = room_and_io
     remote = _truth(room, "remote")
     _drive_to(room, sim, (1.0, remote.position[1], math.pi))   # facing the shelf's front
@@ -124,3 +125,8 @@ def test_the_remote_is_picked_from_inside_the_shelf_with_a_tilted_grasp(room_and
     tcp, _ = runner.tcp_world(io.arm_positions())
     assert tcp[0] > 0.42                            # the hand is out of the shelf again
     assert room.robot_contacts() == []
+    # folded for driving with the remote in the hand (the elbow unbends first)
+    report = runner.run(SkillRequest("stow", speed_scale=0.5, object_height=remote.size[2]),
+                        io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert room.object_status()["remote"] == "held" and room.robot_contacts() == []

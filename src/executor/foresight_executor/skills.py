@@ -700,26 +700,37 @@ class SkillRunner:
         """The legs of the collision-free way to `q_goal` that takes least time as executed
         (near people the supervisor slows a motion down where it passes them): straight in
         joint space, the TCP on a straight line (the arm does not swing out), or via home;
-        and that time (s)."""
+        when none of these is free, one joint first and then the rest; and that time (s)."""
         q_start = io.arm_positions()
         fingers = io.gripper_width() / 2.0
         options: list[list[JointTrajectoryPlan]] = []
         last_reason = ""
-        for waypoints in ([q_start, q_goal], [q_start, np.array(HOME_POSITIONS), q_goal]):
+
+        def add(waypoints: list[np.ndarray]) -> None:
+            nonlocal last_reason
             collisions = self.checker.check_path(np.array(waypoints), attached=attached,
                                                  fingers=fingers)
             if collisions:
                 hit = collisions[0].contacts[0]
                 last_reason = f"{hit.robot_link} would hit {hit.obstacle}"
-                continue
+                return
             try:
                 options.append([point_to_point(a, b, self.kin.limits, speed_scale=speed)
                                 for a, b in zip(waypoints[:-1], waypoints[1:], strict=True)])
             except TrajectoryError as exc:
                 raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
+
+        add([q_start, q_goal])
+        add([q_start, np.array(HOME_POSITIONS), q_goal])
         line = self._tcp_line_to(q_start, q_goal, speed, attached, fingers)
         if line is not None:
             options.append([line])
+        # else one joint first, then the rest (an arm folded into a shelf's mouth unbends
+        # its elbow before it swings: straight, its hand met the base's column)
+        for j in range(len(q_start)):
+            if options:
+                break
+            add([q_start, np.where(np.arange(len(q_start)) == j, q_goal, q_start), q_goal])
         if not options:
             raise SkillStopped(Outcome.UNREACHABLE,
                                f"no collision-free joint path: {last_reason}")
