@@ -16,12 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from foresight_common.cell_layout import load_yaml_mapping
 from foresight_common.mobile_manipulator import ARM_MOUNT_XYZ, BASE_FOOTPRINT, ROBOT_RADIUS
 from foresight_common.occupancy import OccupancyMap
 from foresight_common.planar import Pose2D
 from foresight_common.room_layout import RoomLayout, Surface, rotate_xy
+from foresight_planner.assembly_plan import tool_down_quat
 from foresight_planner.decisions import TrackedObject
 
 
@@ -43,6 +45,11 @@ class HomePlanConfig:
     spot_clearance_m: float = 0.10    # a set-down spot kept from other tracked objects
     surface_margin_m: float = 0.05    # a track counts as on a surface this far beyond it
     surface_height_tolerance_m: float = 0.08   # ... and its bottom this near the top
+    # on a shelf's board the board above leaves no room for a top grasp: the hand leans
+    # into the shelf by this much and the base stands this far off the board's edge (its
+    # way in and out: measured in simulation, test_home_skills_in_sim.py)
+    shelf_tilt_rad: float = math.radians(45.0)
+    shelf_standoff_m: float = 0.58
 
 
 @dataclass(frozen=True)
@@ -206,6 +213,27 @@ def grasp_yaw(object_yaw: float, base_yaw: float, round_object: bool) -> float:
         return math.remainder(preferred, 2.0 * math.pi)
     return min((math.remainder(object_yaw + k * math.pi, 2.0 * math.pi) for k in (0, 1)),
                key=lambda y: abs(math.remainder(y - preferred, 2.0 * math.pi)))
+
+
+def is_shelf_board(surface: Surface) -> bool:
+    """A board inside a shelf (another board or the top above it), not the shelf's top."""
+    return surface.name.startswith("shelf/") and surface.name != "shelf/top"
+
+
+def tool_quat(yaw: float, tilt: float = 0.0, facing: float = 0.0
+              ) -> tuple[float, float, float, float]:
+    """tool_down_quat(yaw) with the tool's axis leaned `tilt` (rad) from straight down,
+    towards whichever of the two headings square to the fingers is nearer `facing` (the
+    base's heading: into the shelf), so that both fingers stay level."""
+    if tilt == 0.0:
+        return tool_down_quat(yaw)
+    lean = min((yaw, yaw + math.pi),
+               key=lambda a: abs(math.remainder(a - facing, 2.0 * math.pi)))
+    left = np.array([-math.sin(lean), math.cos(lean), 0.0])
+    w, x, y, z = tool_down_quat(yaw)
+    rotation = Rotation.from_rotvec(-tilt * left) * Rotation.from_quat([x, y, z, w])
+    qx, qy, qz, qw = rotation.as_quat()
+    return (float(qw), float(qx), float(qy), float(qz))
 
 
 def grasp_below_top(height: float, config: HomePlanConfig) -> float:

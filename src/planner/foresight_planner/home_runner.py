@@ -33,11 +33,13 @@ from foresight_planner.home_plan import (
     grasp_yaw,
     hands_of,
     held_centre,
+    is_shelf_board,
     offer_point,
     on_surface,
     release_point,
     set_down_spots,
     stand_poses,
+    tool_quat,
     torso_positions,
 )
 
@@ -58,8 +60,11 @@ class HomePorts(Protocol):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position: np.ndarray | None = None, yaw: float = 0.0,
                     width: float = 0.0, height: float = 0.0, speed: float = 0.0,
-                    stop_when: Callable[[], str | None] | None = None
-                    ) -> tuple[bool, str]: ...
+                    stop_when: Callable[[], str | None] | None = None,
+                    quat: tuple[float, float, float, float] | None = None
+                    ) -> tuple[bool, str]:
+        """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,
+        z) gives its orientation."""
     async def navigate(self, step: int, pose: Pose2D, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]: ...
     def help(self, needs: str, reason: str) -> None: ...
@@ -97,6 +102,7 @@ class HomeTaskRunner:
         self.handover = handover or HandoverConfig()
         self.step = 0
         self.cancel_requested = lambda: False
+        self.held_tilt = 0.0      # the held object's grasp leaned this much (from a shelf)
 
     def _refresh_room(self) -> None:
         """Plan with the furniture where the robot has seen it (a moved table's sides to
@@ -236,7 +242,11 @@ class HomeTaskRunner:
         and the object's height."""
         self._refresh_room()
         surface = self.layout.surface(surface.name)
-        stands = stand_poses(self.layout, self.grid, surface, obj.position[:2], self.config)
+        shelf = is_shelf_board(surface)
+        config = replace(self.config, standoff_m=self.config.shelf_standoff_m) if shelf \
+            else self.config
+        tilt = self.config.shelf_tilt_rad if shelf else 0.0
+        stands = stand_poses(self.layout, self.grid, surface, obj.position[:2], config)
         if not stands:
             raise _Abort(f"the {name} on the {surface.name} is out of the arm's reach from "
                          "every free side", f"the {name} moved nearer the edge")
@@ -268,17 +278,20 @@ class HomeTaskRunner:
                 seen = obj
             height = self._height(seen)
             yaw = grasp_yaw(seen.yaw, stand.pose[2], seen.label in ROUND_LABELS)
-            ok, reason = await self._arm("go_home")
-            if not ok:
-                continue
+            if not shelf:                        # raised over a shelf, it meets the top
+                ok, reason = await self._arm("go_home")
+                if not ok:
+                    continue
             ok, reason = await self._arm(
                 "pick", object_id=object_id, position=grasp_point(seen, height, self.config),
-                yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height)
+                yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,
+                quat=tool_quat(yaw, tilt, stand.pose[2]))
             if ok:
                 ok, reason = await self._arm("stow", height=height)
                 if not ok:
                     raise _Abort(f"holding the {name}, the arm cannot fold for driving: "
                                  f"{reason}", f"someone to take the {name}")
+                self.held_tilt = tilt
                 return math.remainder(yaw - stand.pose[2], 2.0 * math.pi), height
             await self._arm("open_gripper")
         if len(unreachable) == len({id(stand) for stand in tries}):
@@ -313,7 +326,7 @@ class HomeTaskRunner:
                 "place", object_id=task.object, place_id=surface.name,
                 position=release_point(spot.target_xy, surface, height, self.config),
                 yaw=pose[2] + held_yaw, width=self._p("pick", "gripper_width_m"),
-                height=height)
+                height=height, quat=tool_quat(pose[2] + held_yaw, self.held_tilt, pose[2]))
             if ok:
                 await self._arm("stow")
                 return
@@ -384,6 +397,7 @@ class HomeTaskRunner:
             ok, reason = await self._arm(
                 "move_to_pose", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
+                quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
                 stop_when=lambda: self._hand_at_object(height))
             if ok and (self._hand_at_object(height) or await self._wait_for_hand(height)):
                 ok, reason = await self._arm("release", object_id=name, place_id="person")

@@ -354,7 +354,7 @@ class PlannerNode(Node):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
                     height: float = 0.0, speed: float = 0.0,
-                    stop_when=None) -> tuple[bool, str]:
+                    stop_when=None, quat=None) -> tuple[bool, str]:
         """One executor goal of the home task: (succeeded, reason); `stop_when()` (polled
         while it runs) may return a reason to cancel it, which counts as succeeded."""
         if position is None:
@@ -363,7 +363,7 @@ class PlannerNode(Node):
                                      speed_scale=speed, timeout_s=self.params.skill_timeout_s)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
-                              self._decided_on, speed)
+                              self._decided_on, speed, quat)
         stopped: list[str] = []
 
         def preempt(_phase: str) -> str | None:
@@ -591,13 +591,14 @@ class PlannerNode(Node):
         return None
 
     def _goal(self, skill: str, object_id: str, place_id: str, position: np.ndarray,
-              yaw: float, width: float, height: float, source: float, speed: float
-              ) -> ExecuteSkill.Goal:
+              yaw: float, width: float, height: float, source: float, speed: float,
+              quat=None) -> ExecuteSkill.Goal:
         goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
                                  speed_scale=speed, gripper_width=width, object_height=height,
                                  timeout_s=self.params.skill_timeout_s)
         goal.target_pose.header.frame_id = self.params.frame_id
-        goal.target_pose.pose = pose_to_msg(position, np.asarray(tool_down_quat(yaw)))
+        goal.target_pose.pose = pose_to_msg(
+            position, np.asarray(tool_down_quat(yaw) if quat is None else quat))
         goal.source_stamp = sec_to_time(source)
         return goal
 

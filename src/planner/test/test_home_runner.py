@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from foresight_common.home_tasks import find_home_task
 from foresight_common.occupancy import room_map
@@ -61,9 +62,10 @@ class ScriptedRobot:
         self.time += seconds
 
     async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
-                    width=0.0, height=0.0, speed=0.0, stop_when=None):
+                    width=0.0, height=0.0, speed=0.0, stop_when=None, quat=None):
         self.calls.append(("skill", skill, object_id, place_id,
-                           None if position is None else tuple(np.round(position, 3)), height))
+                           None if position is None else tuple(np.round(position, 3)), height,
+                           quat))
         self.time += 5.0
         if skill == "move_to_pose" and place_id == "person":
             self.tcp = np.asarray(position, dtype=float)
@@ -154,6 +156,38 @@ def test_the_box_is_set_down_on_the_bedside_table_where_the_scan_has_it(room):
     _run(_runner(room, as_mapped), BOX)
     mapped = next(c for c in as_mapped.calls if c[1] == "place")
     assert place[4][0] - mapped[4][0] == pytest.approx(0.12, abs=0.03)
+
+
+REMOTE = "fetch the remote from the shelf and put it on the table"
+
+
+def test_the_remote_is_grasped_leaning_into_the_shelf_and_set_down_level(room):
+    """On a shelf's board the hand leans 45 degrees into the shelf (no go_home: raised,
+    the arm meets the shelf's top) from a stand 0.58 m off the board's edge; on the table
+    it is set down held the same way, so the remote lies flat."""
+    remote = TrackedObject(id=5, label="remote", motion=1,
+                           position=np.array([0.23, 1.42, 0.9125]), yaw=0.0,
+                           velocity=np.zeros(3), age_s=4.0,
+                           size=np.array([0.17, 0.05, 0.025]))
+    robot = ScriptedRobot(objects=[remote])
+    end = _run(_runner(room, robot), REMOTE)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert kinds[:3] == ["pick:shelf/1", "pick", "stow"]          # no go_home at the shelf
+    stand = robot.calls[0][2]
+    board = room.surface("shelf/1")
+    front = board.center[0] + board.size[0] / 2.0
+    assert stand[0] - front == pytest.approx(0.58, abs=0.01)
+    assert math.remainder(stand[2] - math.pi, 2 * math.pi) == pytest.approx(0.0, abs=1e-3)
+    pick = next(c for c in robot.calls if c[1] == "pick")
+    axis = Rotation.from_quat(np.roll(pick[6], -1)).apply([0.0, 0.0, 1.0])
+    assert axis == pytest.approx([-math.sqrt(0.5), 0.0, -math.sqrt(0.5)], abs=1e-6)
+    place = next(c for c in robot.calls if c[1] == "place")
+    place_stand = next(c[2] for c in robot.calls if c[1] == "place:table")
+    axis = Rotation.from_quat(np.roll(place[6], -1)).apply([0.0, 0.0, 1.0])
+    lean = np.array([math.cos(place_stand[2]), math.sin(place_stand[2])]) * math.sqrt(0.5)
+    assert axis[:2] @ lean == pytest.approx(0.5, abs=1e-6)       # leaned towards the table
+    assert axis[2] == pytest.approx(-math.sqrt(0.5), abs=1e-6)
 
 
 def test_an_unseen_box_is_looked_for_at_the_table_first(room):
