@@ -45,6 +45,8 @@ from foresight_planner.home_plan import (
 
 #: The robot's own outcomes of a task (the planner node maps them onto SkillOutcome).
 DONE, FAILED, CANCELED = "done", "failed", "canceled"
+#: Sixth-turns the base makes looking for a person it cannot see (once round).
+LOOK_AROUND_TURNS = 5
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -353,14 +355,31 @@ class HomeTaskRunner:
         return person, ahead
 
     async def _wait_for_person(self, name: str) -> tuple[str, np.ndarray]:
+        """The person to hand to (see _person_goal); while nobody is in view the base turns
+        on the spot a sixth of a turn at a time to look for them (the head camera sees 58
+        degrees), at most once round."""
         deadline = self.ports.now() + self._p("hand_over", "wait_s")
         self.step += 1
+        unseen_since, turns = self.ports.now(), 0
         while self.ports.now() < deadline:
             self._check_cancel()
             world = self.ports.world()
             goal = self._person_goal(world) if world is not None else None
             if goal is not None:
                 return goal
+            if world is not None and torso_positions(world.people):
+                unseen_since = self.ports.now()
+            elif self.ports.now() - unseen_since >= self._p("look_for", "settle_s") and \
+                    turns < LOOK_AROUND_TURNS:
+                here = self.ports.base_pose()
+                if here is not None:
+                    turns += 1
+                    self.step += 1
+                    await self.ports.navigate(self.step, (here[0], here[1], here[2] + math.pi
+                                                          / 3.0), "look:person",
+                                              self._p("navigate_to", "timeout_s"))
+                unseen_since = self.ports.now()
+                continue
             await self.ports.sleep(0.2)
         raise _Abort(f"no person stood still in view for "
                      f"{self._p('hand_over', 'wait_s'):.0f} s",

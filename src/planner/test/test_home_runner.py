@@ -44,6 +44,8 @@ class ScriptedRobot:
     takes_it: bool = True                   # the person's hand comes to an offered object
     furniture_seen: list | None = None      # the furniture where the base scan has it
     hand_track: str = "7"                   # the track id the reaching hand comes with
+    seen_after_turns: int = -1              # the person comes into view after this many
+    person_behind: dict = field(default_factory=dict)   # ... turns on the spot
 
     def now(self) -> float:
         return self.time
@@ -86,6 +88,10 @@ class ScriptedRobot:
         if self.fail_navigation:
             return False, "no path: the way is blocked"
         self.pose = pose
+        if place_id == "look:person":
+            self.seen_after_turns -= 1
+            if self.seen_after_turns == 0:
+                self.people.update(self.person_behind)
         self.objects += self.seen_after_driving
         self.seen_after_driving = []
         if self.hidden_after_driving:
@@ -297,6 +303,22 @@ def test_nobody_in_view_ends_the_hand_over_with_a_help_request(room):
     end = _run(_runner(room, robot), CUP)
     assert end.status == FAILED and "no person stood still" in end.reason
     assert robot.helps[0][0] == "the person to come to the robot for the cup"
+    # it looked round while it waited: sixth-turns on the spot (as many as the 30 s wait
+    # held: the scripted base takes 10 s a drive), at most once round
+    turns = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    assert 3 <= len(turns) <= 5
+    assert {t[:2] for t in turns} == {turns[0][:2]}
+
+
+def test_a_person_out_of_view_is_looked_for_by_turning_on_the_spot(room):
+    robot = ScriptedRobot(objects=[_cup()], seen_after_turns=2,
+                          person_behind={"7/torso": SEATED})
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    turns = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    assert len(turns) == 2
+    assert math.remainder(turns[1][2] - turns[0][2], 2 * math.pi) == \
+        pytest.approx(math.pi / 3, abs=1e-3)
 
 
 def test_world_model_mode_waits_for_a_walking_person_where_reactive_goes_now(room):
