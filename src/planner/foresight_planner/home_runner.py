@@ -11,7 +11,7 @@ module holds no subscriptions and no timers.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -214,6 +214,26 @@ class HomeTaskRunner:
             await self.ports.sleep(0.2)
         return None
 
+    def _taken(self, spot_xy: Sequence[float], held_label: str) -> str:
+        """Why a set-down spot is not free in the world as it is now ("" when it is):
+        another object within `spot_clearance_m` of it."""
+        world = self.ports.world()
+        for other in (world.objects if world is not None else []):
+            if other.label != held_label and math.dist(other.position[:2], spot_xy[:2]) < \
+                    self.config.spot_clearance_m:
+                return f"the spot is taken by the {other.label.replace('_', ' ')}"
+        return ""
+
+    def _latest(self, obj: TrackedObject) -> TrackedObject:
+        """The object's track as the world model has it now (it went on measuring while
+        the arm moved), else `obj`: the pick is decided on the newest image."""
+        world = self.ports.world()
+        if world is None:
+            return obj
+        now = [o for o in world.objects if o.label == obj.label and
+               math.dist(o.position[:2], obj.position[:2]) < 0.1]
+        return find_object(now, obj.label, obj.position) or obj
+
     async def _drive(self, pose: Pose2D, place_id: str,
                      alternatives: tuple[Pose2D, ...] = ()) -> Pose2D:
         """Drive to `pose`, tried `attempts` times, then to each alternative once (e.g.
@@ -284,6 +304,7 @@ class HomeTaskRunner:
                 ok, reason = await self._arm("go_home")
                 if not ok:
                     continue
+            seen = self._latest(seen)
             ok, reason = await self._arm(
                 "pick", object_id=object_id, position=grasp_point(seen, height, self.config),
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,
@@ -303,27 +324,34 @@ class HomeTaskRunner:
 
     async def _put_down(self, task: HomeTask, name: str, held_yaw: float,
                         height: float) -> None:
+        """Set the held object down on the task's surface: drive to the nearest free spot's
+        stand, look whether the spot is still free (else spots away from what lies there,
+        once), place; a spot that cannot be driven to gives way to the next."""
         self._refresh_room()
         surface = self.layout.surface(task.target)
-        world = self.ports.world()
-        others = [o.position for o in (world.objects if world else [])
-                  if o.label != task.object]
-        here = self.ports.base_pose()
-        robot_xy = here[:2] if here is not None else surface.center
-        spots = set_down_spots(self.layout, self.grid, surface, robot_xy, others, self.config)
+        spots = self._spots(surface, task.object)
         if not spots:
             raise _Abort(f"no free spot within reach on the {surface.name}",
                          f"room made on the {surface.name}")
         reason = ""
-        for spot in spots[:2]:
+        queue, looked_again = spots[:2], False
+        while queue:
+            spot = queue.pop(0)
             try:
                 await self._drive(spot.pose, f"place:{surface.name}")
             except _Abort as stop:
-                if stop.reason == CANCELED or spot is spots[:2][-1]:
+                if stop.reason == CANCELED or not queue:
                     raise
                 reason = stop.reason                 # the next spot, from another side
                 continue
             pose = self.ports.base_pose() or spot.pose
+            taken = self._taken(spot.target_xy, task.object)
+            if taken:                                # seen from here: something lies there
+                reason = taken
+                if not looked_again:                 # spots away from it, this side first
+                    looked_again = True
+                    queue = self._spots(surface, task.object)[:2]
+                continue
             ok, reason = await self._arm(
                 "place", object_id=task.object, place_id=surface.name,
                 position=release_point(spot.target_xy, surface, height, self.config),
@@ -334,6 +362,15 @@ class HomeTaskRunner:
                 return
         raise _Abort(f"could not set the {name} down on the {surface.name}: {reason}",
                      f"someone to take the {name} from the gripper")
+
+    def _spots(self, surface: Surface, held_label: str) -> list[StandPose]:
+        """Set-down spots on `surface` free of the other tracked objects, nearest first."""
+        world = self.ports.world()
+        others = [o.position for o in (world.objects if world else [])
+                  if o.label != held_label]
+        here = self.ports.base_pose()
+        robot_xy = here[:2] if here is not None else surface.center
+        return set_down_spots(self.layout, self.grid, surface, robot_xy, others, self.config)
 
     # --- the hand-over --------------------------------------------------------------------
     def _person_goal(self, world: WorldSnapshot) -> tuple[str, np.ndarray] | None:

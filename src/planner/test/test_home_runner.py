@@ -44,6 +44,8 @@ class ScriptedRobot:
     takes_it: bool = True                   # the person's hand comes to an offered object
     furniture_seen: list | None = None      # the furniture where the base scan has it
     hand_track: str = "7"                   # the track id the reaching hand comes with
+    nudge_on_go_home: tuple = (0.0, 0.0)    # tracks move by this (m) while the arm goes home
+    on_place_arrival: list = field(default_factory=list)   # seen once at the place stand
     seen_after_turns: int = -1              # the person comes into view after this many
     person_behind: dict = field(default_factory=dict)   # ... turns on the spot
 
@@ -76,6 +78,10 @@ class ScriptedRobot:
                     self.tcp - np.array([0.0, 0.0, 0.02])
             if stop_when is not None and stop_when():
                 return True, stop_when()
+        if skill == "go_home" and any(self.nudge_on_go_home):
+            self.objects = [replace(o, position=o.position + np.array([*self.nudge_on_go_home,
+                                                                       0.0]))
+                            for o in self.objects]
         if skill in self.fail_skills:
             return False, f"{skill} failed on purpose"
         if skill == "pick":
@@ -88,6 +94,9 @@ class ScriptedRobot:
         if self.fail_navigation:
             return False, "no path: the way is blocked"
         self.pose = pose
+        if place_id.startswith("place:") and self.on_place_arrival:
+            self.objects += self.on_place_arrival
+            self.on_place_arrival = []
         if place_id == "look:person":
             self.seen_after_turns -= 1
             if self.seen_after_turns == 0:
@@ -194,6 +203,30 @@ def test_the_remote_is_grasped_leaning_into_the_shelf_and_set_down_level(room):
     lean = np.array([math.cos(place_stand[2]), math.sin(place_stand[2])]) * math.sqrt(0.5)
     assert axis[:2] @ lean == pytest.approx(0.5, abs=1e-6)       # leaned towards the table
     assert axis[2] == pytest.approx(-math.sqrt(0.5), abs=1e-6)
+
+
+def test_the_pick_goes_where_the_newest_track_has_the_box(room):
+    """The world model goes on measuring while the arm goes home: the pick is aimed at the
+    track as it is then (2 cm further), not as it was at the stop."""
+    robot = ScriptedRobot(objects=[_box()], nudge_on_go_home=(0.02, 0.0))
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    pick = next(c for c in robot.calls if c[1] == "pick")
+    assert pick[4][:2] == pytest.approx((3.32, 2.38))
+
+
+def test_a_spot_found_taken_at_the_stand_gives_way_to_the_next(room):
+    first = ScriptedRobot(objects=[_box()])
+    _run(_runner(room, first), BOX)
+    spot = next(c for c in first.calls if c[1] == "place")[4]
+    cup = TrackedObject(id=9, label="cup", motion=1, position=np.array([spot[0], spot[1], 0.6]),
+                        yaw=0.0, velocity=np.zeros(3), age_s=1.0, size=np.array([0.06] * 3))
+    robot = ScriptedRobot(objects=[_box()], on_place_arrival=[cup])
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    place = next(c for c in robot.calls if c[1] == "place")
+    assert math.dist(place[4][:2], spot[:2]) >= 0.10
+    assert [c[1] for c in robot.calls].count("place:bedside_table") == 2
 
 
 def test_an_unseen_box_is_looked_for_at_the_table_first(room):
