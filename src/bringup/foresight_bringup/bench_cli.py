@@ -41,7 +41,7 @@ from foresight_bringup.episode import (
 DEFAULT_TASKS = {"industrial_assembly": ("assemble all",)}
 #: Evaluation seeds (DESIGN: seeds >= 100000 are reserved for evaluation, never tuned on).
 EVALUATION_SEED = 100000
-QUICK = {"family": "smoke", "episodes": 1, "camera": (160, 120, 10.0), "time_limit_s": 60.0}
+QUICK = {"family": "smoke", "episodes": 1, "camera": (160, 120, 10.0), "time_limit_s": 30.0}
 
 
 def add_bench_parser(sub) -> None:

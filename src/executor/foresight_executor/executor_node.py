@@ -250,7 +250,7 @@ class ExecutorNode(Node):
         self._robot_points_prev: tuple[float, np.ndarray] | None = None
         self._robot_speed = 0.0
         self._arm_speed = 0.0          # fastest supervised point without the fingers (m/s)
-        self._handing_over = False     # a release goal runs (see _release_allowed)
+        self._handing_over = False     # a release goal runs (see release_allowed)
         self._collaborating = False    # a hand-over's offer or release runs (receiving_now)
         self._gripper_target: float | None = None  # last commanded width (m)
         self._gripper_held = False  # a stop froze or deferred a gripper command
@@ -379,7 +379,7 @@ class ExecutorNode(Node):
             if self._gripper_held and self._gripper_target is not None:
                 self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
             self._gripper_held = False  # finish what the stop interrupted
-        if verdict.level == SafetyLevel.STOP and not self._release_allowed():
+        if verdict.level == SafetyLevel.STOP and not self.release_allowed():
             self._hold_gripper()  # every cycle: fingers a command set going just before
         msg = SafetyState(state=int(verdict.level), separation_m=float(verdict.separation_m),
                           protective_distance_m=float(verdict.protective_distance_m),
@@ -517,12 +517,12 @@ class ExecutorNode(Node):
         """Move the fingers to `width`, unless the supervisor holds the robot (then they
         move when it resumes): fingers in motion are robot motion next to a person."""
         self._gripper_target = float(width)
-        if self.safety_stopped() and not self._release_allowed():
+        if self.safety_stopped() and not self.release_allowed():
             self._gripper_held = True
         else:
             self.pub_gripper.publish(Float64MultiArray(data=[self._gripper_target]))
 
-    def _release_allowed(self) -> bool:
+    def release_allowed(self) -> bool:
         """A hand-over's release may open the fingers next to the person who takes the
         object, with the arm standing still and no e-stop (the supervisor's stop is for
         the hand coming to it)."""

@@ -358,11 +358,12 @@ class RosRobotIO:
 
     def wait(self, seconds: float) -> None:
         """Let `seconds` pass while the robot may move (the gripper settling): time held
-        by the supervisor does not count."""
+        by the supervisor does not count, except while a hand-over's fingers may open
+        next to the hand taking the object (they open in steps with waits between)."""
         until = self._now() + seconds
         while self._now() < until:
             self.check()
-            if self.node.safety_stopped():
+            if self.node.safety_stopped() and not self.node.release_allowed():
                 held = self._now()
                 self._wait_until_safe()
                 until += self._now() - held

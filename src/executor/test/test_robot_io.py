@@ -90,6 +90,9 @@ class FakeNode:
     def safety_stopped(self) -> bool:
         return self.stop_from <= self.elapsed() < self.stop_until
 
+    def release_allowed(self) -> bool:
+        return False
+
     def safety_reason(self) -> str:
         return "a person"
 
