@@ -251,7 +251,7 @@ class ExecutorNode(Node):
         self._robot_speed = 0.0
         self._arm_speed = 0.0          # fastest supervised point without the fingers (m/s)
         self._handing_over = False     # a release goal runs (see release_allowed)
-        self._collaborating = False    # a hand-over's offer or release runs (receiving_now)
+        self._collaborating = False    # a hand-over's goal runs (place_id person: receiving_now)
         self._gripper_target: float | None = None  # last commanded width (m)
         self._gripper_held = False  # a stop froze or deferred a gripper command
         self._motion_ends_at = -math.inf  # when the last motion sent ends (node clock)

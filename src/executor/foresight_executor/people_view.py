@@ -45,12 +45,10 @@ class PeopleView:
         """World points of the latest safety scan and its stamp (-inf if none)."""
         with self._lock:
             scan = self._scan
-        if scan is None or self.scanner is None:
+        ranges = scan_ranges(scan, self.scanner) if scan is not None and \
+            self.scanner is not None else None
+        if ranges is None:
             return np.zeros((0, 3)), -math.inf
-        ranges = np.asarray(scan.ranges, dtype=float)
-        if len(ranges) != self.scanner.rays:
-            return np.zeros((0, 3)), -math.inf
-        ranges[~np.isfinite(ranges) | (ranges < scan.range_min)] = np.inf
         return scan_points(ranges, self.scanner), time_to_sec(scan.header.stamp)
 
     def latest_scan(self):
