@@ -469,6 +469,12 @@ BLIND_RANGE = 0.7
 
 
 # --- what the camera sees that the map does not know ------------------------------------------
+def in_frame_of(points: np.ndarray, pose: Sequence[float]) -> np.ndarray:
+    """Points (n, 2) into the frame of `pose` (x, y, yaw given in the points' frame)."""
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    return (points - np.array(pose[:2], dtype=float)) @ np.array([[c, -s], [s, c]])
+
+
 class ScanMemory:
     """Scan points in one fixed frame (map or odom) with the time each was last seen. A new
     scan replaces what it covers (its bearings up to its ranges), so an obstacle that went
@@ -507,8 +513,7 @@ class ScanMemory:
 
     def in_base(self, pose: Sequence[float]) -> np.ndarray:
         """The points in base_link of a base at `pose` (this frame)."""
-        c, s = math.cos(pose[2]), math.sin(pose[2])
-        return (self.points - np.array(pose[:2], dtype=float)) @ np.array([[c, -s], [s, c]])
+        return in_frame_of(self.points, pose)
 
 
 @dataclass(frozen=True)

@@ -74,6 +74,7 @@ from foresight_executor.navigation import (
     PredictedPerson,
     ScanMemory,
     from_now,
+    in_frame_of,
     monitor,
 )
 
@@ -500,7 +501,7 @@ class NavigationNode(Node):
             newest, velocity = self.map_pose.latest_odom(), self._velocity
             near = self.near.in_base(newest[1]) if newest is not None else np.zeros((0, 2))
             if newest is not None and len(self._scan_odom):
-                near = np.vstack([near, _in_frame(self._scan_odom, newest[1])])
+                near = np.vstack([near, in_frame_of(self._scan_odom, newest[1])])
         guarded = monitor(command, near, self.monitor_config, velocity)
         if guarded is not command:
             kind = "stopped" if guarded.reason.startswith("blocked") else "slowed"
@@ -547,12 +548,6 @@ class NavigationNode(Node):
                                       np.array([1.0, 0.0, 0.0, 0.0]))
         msg.data = self.grid.cells.reshape(-1).astype(int).tolist()
         return msg
-
-
-def _in_frame(points: np.ndarray, pose: tuple[float, float, float]) -> np.ndarray:
-    """Points (n, 2) into the frame of `pose` (given in their frame)."""
-    c, s = math.cos(pose[2]), math.sin(pose[2])
-    return (points - np.asarray(pose[:2], dtype=float)) @ np.array([[c, -s], [s, c]])
 
 
 def main(args: list[str] | None = None) -> int:
