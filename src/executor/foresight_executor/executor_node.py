@@ -79,6 +79,7 @@ from foresight_executor.skills import (
     SkillRequest,
     SkillRunner,
     SkillSettings,
+    approach_axis,
 )
 from foresight_executor.trajectory import braking_stop
 from foresight_interfaces.action import ExecuteSkill
@@ -596,7 +597,8 @@ class ExecutorNode(Node):
                     report = self.runner_report(Outcome.REJECTED, reason)
                 else:
                     self.get_logger().info(f"skill {goal.skill} ({goal.object_id or '-'} -> "
-                                           f"{goal.place_id or '-'}) started")
+                                           f"{goal.place_id or '-'}) started"
+                                           f"{_target_text(request)}")
                     self._skill_shown = (
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
@@ -745,6 +747,18 @@ class _StaticIO:
 
     def gripper_width(self) -> float:
         return self._width
+
+
+def _target_text(request: SkillRequest) -> str:
+    """Where a goal sends the tool, for the log: the target and the tool's axis (a refused
+    grasp is replayed offline from these)."""
+    text = ""
+    if request.position is not None:
+        text += " at (" + ", ".join(f"{v:.3f}" for v in request.position) + ")"
+    if request.quat_wxyz is not None:
+        text += ", quat (" + ", ".join(f"{v:.4f}" for v in request.quat_wxyz) + \
+            "), tool axis (" + ", ".join(f"{v:.2f}" for v in approach_axis(request.quat_wxyz)) + ")"
+    return text
 
 
 def ages_at(now: float, measured: dict[str, float]) -> dict[str, float]:
