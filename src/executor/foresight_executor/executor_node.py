@@ -756,8 +756,9 @@ def _target_text(request: SkillRequest) -> str:
     if request.position is not None:
         text += " at (" + ", ".join(f"{v:.3f}" for v in request.position) + ")"
     if request.quat_wxyz is not None:
+        axis = approach_axis(request.quat_wxyz)
         text += ", quat (" + ", ".join(f"{v:.4f}" for v in request.quat_wxyz) + \
-            "), tool axis (" + ", ".join(f"{v:.2f}" for v in approach_axis(request.quat_wxyz)) + ")"
+            "), tool axis (" + ", ".join(f"{v:.2f}" for v in axis) + ")"
     return text
 
 

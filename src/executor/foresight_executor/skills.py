@@ -11,6 +11,7 @@ against a kinematic fake in unit tests. No rclpy here.
 from __future__ import annotations
 
 import enum
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -55,11 +56,15 @@ TOP_DOWN_COS = 0.99
 #: A tilted grasp (into a shelf) lifts only this much (m) before backing out: the board
 #: above leaves little room.
 TILTED_LIFT_M = 0.03
-#: ... and comes in and backs out this far (m) along its axis: from outside the shelf ...
-TILTED_APPROACH_M = 0.30
+#: ... and comes in and backs out this far (m) along its axis: from outside the shelf, or
+#: when the arm cannot follow that line (the wrist at a singularity), from nearer ...
+TILTED_APPROACHES_M = (0.30, 0.22, 0.15)
 #: ... then draws back level by this much (m), clear of the shelf's front (where the arm
 #: can go straight on).
 TILTED_DRAW_BACK_M = 0.10
+#: Arm configurations a tilted grasp tries (the first from where the arm stands, the others
+#: from random seeds) before it gives up.
+TILTED_WAY_IN_SEEDS = 4
 
 
 #: A release opens the fingers this fast (m/s of width: 1 cm/s each finger, a crawl that
@@ -73,6 +78,12 @@ def half_turned(quat_wxyz: np.ndarray) -> np.ndarray:
     gripper)."""
     rotation = quat_to_matrix(np.asarray(quat_wxyz, dtype=float))
     return matrix_to_quat(rotation @ np.diag([-1.0, -1.0, 1.0]))
+
+
+def _level(direction: np.ndarray) -> np.ndarray:
+    """`direction` made horizontal, of unit length."""
+    level = np.array([direction[0], direction[1], 0.0])
+    return level / max(float(np.linalg.norm(level)), 1e-9)
 
 
 def approach_axis(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -327,16 +338,18 @@ class SkillRunner:
         up = np.array([0.0, 0.0, 1.0])
         io.feedback("opening", 0.05)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
-        quat = request.quat_wxyz
-        for turn, quat in enumerate((request.quat_wxyz, half_turned(request.quat_wxyz))):
-            try:
-                self._come_in(request, quat, io)
-                break
-            except (SkillStopped, UnreachablePose):
-                if turn or request.yaw_free:
-                    raise
+        tilted = float(-approach_axis(request.quat_wxyz) @ up) < TOP_DOWN_COS
+        if tilted:
+            quat, approach = self._come_in_tilted(request, io)
+        else:
+            for turn, quat in enumerate((request.quat_wxyz, half_turned(request.quat_wxyz))):
+                try:
+                    self._come_in(request, quat, io)
+                    break
+                except (SkillStopped, UnreachablePose):
+                    if turn or request.yaw_free:
+                        raise
         back = -approach_axis(quat)
-        tilted = float(back @ up) < TOP_DOWN_COS
         io.feedback("grasp", 0.6)
         io.set_gripper(0.0)
         io.wait(s.gripper_settle_s)
@@ -354,13 +367,11 @@ class SkillRunner:
                           allow=self.contact_allowances, attached=held)
         if tilted:
             io.feedback("back out", 0.9)
-            out = lifted + back * TILTED_APPROACH_M
+            out = lifted + back * approach
             self._move_linear(out, quat, s.linear_speed_scale, io,
                               allow=self.contact_allowances, attached=held)
-            level = np.array([back[0], back[1], 0.0])
-            level /= max(float(np.linalg.norm(level)), 1e-9)
             try:
-                self._move_linear(out + level * TILTED_DRAW_BACK_M, quat,
+                self._move_linear(out + _level(back) * TILTED_DRAW_BACK_M, quat,
                                   s.linear_speed_scale, io, allow=self.contact_allowances,
                                   attached=held)
             except SkillStopped as exc:
@@ -372,20 +383,111 @@ class SkillRunner:
         return f"holding the object ({width * 1000:.1f} mm between the fingers)"
 
     def _come_in(self, request: SkillRequest, quat: np.ndarray, io: RobotIO) -> None:
-        """To the grasp pose: a joint move to the way in (approach_height back along the
-        tool's axis; TILTED_APPROACH_M for a tilted grasp, outside the shelf), then
-        straight in."""
+        """To a top-down grasp pose: a joint move to approach_height above it, then
+        straight down."""
         s = self.settings
-        back = -approach_axis(quat)
-        tilted = float(back[2]) < TOP_DOWN_COS
         io.feedback("approach", 0.1)
-        distance = TILTED_APPROACH_M if tilted else s.approach_height
-        q_pre = self._solve(request.position + back * distance, quat, io, request.yaw_free)
+        q_pre = self._solve(request.position - approach_axis(quat) * s.approach_height,
+                            quat, io, request.yaw_free)
         self._move_joint(q_pre, request.speed_scale, io)
         io.wait(max(0.0, s.gripper_settle_s - 0.5))
         io.feedback("descend", 0.4)
         self._move_linear(request.position, quat, s.linear_speed_scale, io,
                           allow=self.contact_allowances)
+
+    def _come_in_tilted(self, request: SkillRequest, io: RobotIO
+                        ) -> tuple[np.ndarray, float]:
+        """To a grasp leaned into a shelf, along a way planned whole before the arm moves:
+        the arm configuration at the grasp, from which the tool can go straight out along
+        its axis (its way in, backwards), lift TILTED_LIFT_M and back out again, and which
+        a joint move reaches from where the arm stands. Near a shelf the arm works at the
+        edge of its joint limits: the configuration the solver finds first often cannot
+        follow one of these lines (measured: 4 of 10 remotes picked on the training
+        family). Tried for each of TILTED_APPROACHES_M, for the grasp and the grasp turned
+        half a turn, from several seeds; returns the tool orientation and the approach
+        distance taken."""
+        io.feedback("approach", 0.1)
+        quats = (request.quat_wxyz,) if request.yaw_free else \
+            (request.quat_wxyz, half_turned(request.quat_wxyz))
+        reason = "no arm configuration reaches the grasp"
+        for approach, attempt, quat in itertools.product(
+                TILTED_APPROACHES_M, range(TILTED_WAY_IN_SEEDS), quats):
+            try:
+                way_in = self._tilted_way_in(request, quat, approach, io, attempt)
+            except SkillStopped as exc:
+                reason = exc.reason
+                continue
+            self._move_joint(way_in[0], request.speed_scale, io)
+            io.wait(max(0.0, self.settings.gripper_settle_s - 0.5))
+            io.feedback("descend", 0.4)
+            # along the line as planned (solved again from its start, the solver can
+            # take another branch at the joint limits: measured, a flip half way in)
+            self._follow(np.vstack([io.arm_positions(), way_in[1:]]),
+                         self.settings.linear_speed_scale, io,
+                         allow=self.contact_allowances)
+            return quat, approach
+        raise SkillStopped(Outcome.UNREACHABLE, f"no way into the shelf for the grasp "
+                           f"({TILTED_WAY_IN_SEEDS * len(quats)} arm configurations, "
+                           f"{len(TILTED_APPROACHES_M)} approach distances tried): {reason}")
+
+    def _tilted_way_in(self, request: SkillRequest, quat: np.ndarray, approach: float,
+                       io: RobotIO, attempt: int) -> np.ndarray:
+        """The joint samples of one tilted grasp's way in (see _come_in_tilted), from
+        outside the shelf to the grasp: the grasp solved from seed `attempt` (0: where the
+        arm stands), the way in solved backwards from there, each line checked; raises
+        SkillStopped with what is in the way."""
+        back = -approach_axis(quat)
+        up = np.array([0.0, 0.0, 1.0])
+        seed = io.arm_positions() if attempt == 0 else np.random.default_rng(attempt).uniform(
+            self.kin.limits.lower, self.kin.limits.upper)
+        base_pos, base_quat = self.to_base(request.position, quat)
+        # solved without the collision check: at the grasp the fingers may touch the board
+        # (the allowances of the lines below)
+        solution = self.ik.solve(base_pos, base_quat, seed_q=seed, rng_seed=attempt)
+        if not solution.success:
+            raise SkillStopped(Outcome.UNREACHABLE, "the grasp is out of the arm's reach "
+                               f"({solution.position_error_m * 1000:.0f} mm off)")
+        q_grasp = solution.q
+        lifted = request.position + up * min(self.settings.lift_height, TILTED_LIFT_M)
+        out = lifted + back * approach
+        level = _level(back)
+        way_in = self._checked_line(q_grasp, request.position + back * approach, base_quat,
+                                    "the way in", request)[::-1]
+        q_end = self._checked_line(q_grasp, lifted, base_quat, "the lift", request)[-1]
+        q_end = self._checked_line(q_end, out, base_quat, "the way out", request)[-1]
+        try:                                    # where the arm can (as _pick does)
+            q_end = self._checked_line(q_end, out + level * TILTED_DRAW_BACK_M, base_quat,
+                                       "the draw back", request)[-1]
+        except SkillStopped:
+            pass
+        # each raises if nothing is free: there from where the arm stands, and on from the
+        # way out to the pose for driving (with the object: elsewhere the elbow met the mast)
+        self._fastest_move(way_in[0], request.speed_scale, io)
+        self._fastest_move(np.array(self.settings.stow_positions), request.speed_scale, io,
+                           attached=self._held(request), q_start=q_end, fingers=0.0)
+        return way_in
+
+    def _checked_line(self, q_from: np.ndarray, target: np.ndarray, base_quat: np.ndarray,
+                      what: str, request: SkillRequest) -> np.ndarray:
+        """Joint samples of the TCP's straight line from `q_from` to `target` (world) at
+        `base_quat`, collision-checked with the fingers open on the way in, else closed on
+        the held object; raises SkillStopped saying what is in the way."""
+        target_base = self.base_rotation.T @ (target - self.base_position)
+        try:
+            path = linear_path(self.ik, q_from, target_base, base_quat)
+        except CartesianPathError as exc:
+            raise SkillStopped(Outcome.UNREACHABLE, f"{what} is not a straight line for "
+                               f"this arm configuration: {exc}") from exc
+        coming_in = what == "the way in"
+        hits = self.checker.check_path(
+            path.qs, allow=self.contact_allowances,
+            fingers=(request.gripper_width or MAX_GRIPPER_WIDTH) / 2.0 if coming_in else 0.0,
+            attached=None if coming_in else self._held(request))
+        if hits:
+            hit = hits[0].contacts[0]
+            raise SkillStopped(Outcome.UNREACHABLE, f"{what} is blocked: {hit.robot_link} "
+                               f"would hit {hit.obstacle}")
+        return path.qs
 
     def _pick_moving(self, request: SkillRequest, io: RobotIO) -> str:
         """Intercept a part riding a conveyor: choose a grasp time the arm can make, wait
@@ -695,14 +797,16 @@ class SkillRunner:
                           attached=attached)
 
     def _fastest_move(self, q_goal: np.ndarray, speed: float, io: RobotIO,
-                      attached: AttachedBox | None = None
+                      attached: AttachedBox | None = None, q_start: np.ndarray | None = None,
+                      fingers: float | None = None
                       ) -> tuple[list[JointTrajectoryPlan], float]:
         """The legs of the collision-free way to `q_goal` that takes least time as executed
         (near people the supervisor slows a motion down where it passes them): straight in
         joint space, the TCP on a straight line (the arm does not swing out), or via home;
-        when none of these is free, one joint first and then the rest; and that time (s)."""
-        q_start = io.arm_positions()
-        fingers = io.gripper_width() / 2.0
+        when none of these is free, one joint first and then the rest; and that time (s).
+        From where the arm stands, or from `q_start` with `fingers` (a way planned ahead)."""
+        q_start = io.arm_positions() if q_start is None else q_start
+        fingers = io.gripper_width() / 2.0 if fingers is None else fingers
         options: list[list[JointTrajectoryPlan]] = []
         last_reason = ""
 
@@ -769,8 +873,15 @@ class SkillRunner:
         except CartesianPathError as exc:
             raise SkillStopped(Outcome.UNREACHABLE, f"straight line to "
                                f"{np.round(position, 3).tolist()} not feasible: {exc}") from exc
+        self._follow(path.qs, speed, io, allow, attached, tcp_speed, force_limit_n)
+
+    def _follow(self, qs: np.ndarray, speed: float, io: RobotIO, allow: tuple = (),
+                attached: AttachedBox | None = None, tcp_speed: float | None = None,
+                force_limit_n: float | None = None) -> None:
+        """Execute a TCP line already solved as joint samples `qs` (qs[0]: where the arm
+        stands), timed to the joint and TCP speed limits."""
         try:
-            plan = time_parameterize(path.qs, self.kin.limits, speed_scale=speed,
+            plan = time_parameterize(qs, self.kin.limits, speed_scale=speed,
                                      tcp_position=lambda q: self.kin.tcp_pose(q)[0],
                                      max_tcp_speed=tcp_speed or 0.25)
         except TrajectoryError as exc:

@@ -265,8 +265,8 @@ class HomeTaskRunner:
         self._refresh_room()
         surface = self.layout.surface(surface.name)
         shelf = is_shelf_board(surface)
-        config = replace(self.config, standoff_m=self.config.shelf_standoff_m) if shelf \
-            else self.config
+        config = replace(self.config, object_distance_m=self.config.shelf_object_distance_m) \
+            if shelf else self.config
         tilt = self.config.shelf_tilt_rad if shelf else 0.0
         stands = stand_poses(self.layout, self.grid, surface, obj.position[:2], config)
         if not stands:
@@ -299,7 +299,10 @@ class HomeTaskRunner:
                 self.ports.note("pick.from_earlier_estimate")
                 seen = obj
             height = self._height(seen)
-            yaw = grasp_yaw(seen.yaw, stand.pose[2], seen.label in ROUND_LABELS)
+            # leaned into a shelf the hand comes in straight ahead, the fingers closing
+            # across the opening (a remote lying up to 20 deg askew still fits between them)
+            yaw = stand.pose[2] if shelf else \
+                grasp_yaw(seen.yaw, stand.pose[2], seen.label in ROUND_LABELS)
             if not shelf:                        # raised over a shelf, it meets the top
                 ok, reason = await self._arm("go_home")
                 if not ok:
