@@ -104,9 +104,8 @@ def test_the_medicine_box_goes_from_the_table_to_the_bedside_table(room_and_io):
 
 def test_the_remote_is_picked_from_inside_the_shelf_with_a_tilted_grasp(room_and_io):
     """The shelf's board above leaves no room for a top-down grasp: the hand comes in at
-    45 degrees along its own axis from outside the shelf, lifts 3 cm and backs out; the
-    given tool pose hits joint 7's limit on the way in, so the half-turned one is taken;
-    then the arm folds for driving with the remote."""
+    45 degrees along its own axis, lifts 3 cm and backs out, along a way planned whole
+    before the arm moves; then the arm folds for driving with the remote."""
     room, sim, io = room_and_io
     remote = _truth(room, "remote")
     _drive_to(room, sim, (1.0, remote.position[1], math.pi))   # facing the shelf's front
@@ -123,10 +122,27 @@ def test_the_remote_is_picked_from_inside_the_shelf_with_a_tilted_grasp(room_and
     assert report.outcome == Outcome.SUCCEEDED, report.reason
     assert room.object_status()["remote"] == "held"
     tcp, _ = runner.tcp_world(io.arm_positions())
-    assert tcp[0] > 0.42                            # the hand is out of the shelf again
+    assert tcp[0] > remote.position[0] + 0.1        # backed out (0.15-0.30 m along its axis)
     assert room.robot_contacts() == []
     # folded for driving with the remote in the hand (the elbow unbends first)
     report = runner.run(SkillRequest("stow", speed_scale=0.5, object_height=remote.size[2]),
                         io)
     assert report.outcome == Outcome.SUCCEEDED, report.reason
     assert room.object_status()["remote"] == "held" and room.robot_contacts() == []
+    # set down on the table held the same way (leaned towards the table, turned as it was
+    # grasped), stopped where it touches down: it lies flat
+    _drive_to(room, sim, (1.9, 2.33, 0.0))
+    turned = runner.held_turned
+    runner = mobile_skill_runner(room.layout.furniture, room.base_pose(),
+                                 SkillSettings(stow_positions=tuple(TUCKED_POSITIONS)))
+    runner.held_turned = turned
+    facing_table = np.diag([-1.0, -1.0, 1.0]) @ rotation   # the base turned half a turn
+    target = np.array([2.52, 2.33, room.layout.surface("table").height + 0.005
+                       + remote.size[2] / 2.0])
+    report = runner.run(SkillRequest("place", target, matrix_to_quat(facing_table), 0.5,
+                                     0.08, remote.size[2]), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    io.wait(1.0)
+    assert room.object_status()["remote"] == "on:table"
+    assert quat_to_matrix(_truth(room, "remote").quat)[2, 2] > 0.98      # lying flat
+    assert room.robot_contacts() == []

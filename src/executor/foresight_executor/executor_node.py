@@ -652,7 +652,9 @@ class ExecutorNode(Node):
         if pose is None:
             return f"the base's pose in {self.params.frame_id} is unknown: {why}"
         furniture = self._furniture_seen(pose)
+        held_turned = self.runner.held_turned
         self.runner = mobile_skill_runner(furniture, pose, self.settings, self.runner.kin)
+        self.runner.held_turned = held_turned
         self.get_logger().info(f"arm planned with the base at ({pose[0]:.3f}, {pose[1]:.3f}, "
                                f"{math.degrees(pose[2]):.1f} deg) in {self.params.frame_id}")
         return None

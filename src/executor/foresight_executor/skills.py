@@ -62,9 +62,10 @@ TILTED_APPROACHES_M = (0.30, 0.22, 0.15)
 #: ... then draws back level by this much (m), clear of the shelf's front (where the arm
 #: can go straight on).
 TILTED_DRAW_BACK_M = 0.10
-#: Arm configurations a tilted grasp tries (the first from where the arm stands, the others
-#: from random seeds) before it gives up.
-TILTED_WAY_IN_SEEDS = 4
+#: Arm configurations a planned way in (a tilted grasp, a set-down) tries, the first from
+#: where the arm stands, the next from home, the others from random seeds, before it gives
+#: up (a failed one costs about 0.1 s).
+WAY_IN_SEEDS = 8
 
 
 #: A release opens the fingers this fast (m/s of width: 1 cm/s each finger, a crawl that
@@ -78,6 +79,13 @@ def half_turned(quat_wxyz: np.ndarray) -> np.ndarray:
     gripper)."""
     rotation = quat_to_matrix(np.asarray(quat_wxyz, dtype=float))
     return matrix_to_quat(rotation @ np.diag([-1.0, -1.0, 1.0]))
+
+
+def grasp_turns(quat_wxyz: np.ndarray, yaw_free: bool) -> tuple[np.ndarray, ...]:
+    """The tool orientations that grasp an object alike with a parallel gripper: the
+    given one and the same turned half a turn about its axis (with a free yaw: the given
+    one, the solver turns it as it likes)."""
+    return (quat_wxyz,) if yaw_free else (quat_wxyz, half_turned(quat_wxyz))
 
 
 def _level(direction: np.ndarray) -> np.ndarray:
@@ -179,6 +187,7 @@ class SkillSettings:
     insert_slow_zone: float = 0.045  # m above the seat where the slow stroke begins
     insert_overtravel: float = 0.003  # m commanded below the seat, so the part is pressed
     insert_force_limit_n: float = 10.0  # N of extra wrist force: contact stops the stroke
+    place_force_limit_n: float = 10.0  # N of extra wrist force: the object has touched down
     search_radius: float = 0.014  # m around the estimate the spiral search covers
     search_pitch: float = 0.002  # m between the spiral's turns (< chamfer + clearance)
     search_step: float = 0.002  # m between search waypoints
@@ -237,6 +246,10 @@ class SkillRunner:
         # Near a grasp or a seat the fingers and the held part may touch the surfaces there.
         self.contact_allowances = tuple(("fingers", name) for name in obstacle_names) + \
             tuple(("attached", name) for name in obstacle_names)
+        # the held object was grasped with the tool turned half a turn from the request: a
+        # leaned set-down turns the same way, so the object comes out as asked (whoever
+        # rebuilds the runner for a new base pose carries this over)
+        self.held_turned = False
 
     # --- frames ------------------------------------------------------------------------
     def to_base(self, position: np.ndarray, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -303,6 +316,7 @@ class SkillRunner:
         width = request.gripper_width or MAX_GRIPPER_WIDTH
         io.set_gripper(width)
         io.wait(self.settings.gripper_settle_s)
+        self.held_turned = False
         return f"gripper open to {io.gripper_width() * 1000:.1f} mm"
 
     def _release(self, request: SkillRequest, io: RobotIO) -> str:
@@ -317,6 +331,7 @@ class SkillRunner:
             io.set_gripper(start + (width - start) * k / steps)
             io.wait(RELEASE_STEP_S)
         io.wait(self.settings.gripper_settle_s)
+        self.held_turned = False
         return f"released: gripper open to {io.gripper_width() * 1000:.1f} mm"
 
     def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
@@ -342,13 +357,15 @@ class SkillRunner:
         if tilted:
             quat, approach = self._come_in_tilted(request, io)
         else:
-            for turn, quat in enumerate((request.quat_wxyz, half_turned(request.quat_wxyz))):
+            quats = grasp_turns(request.quat_wxyz, request.yaw_free)
+            for turn, quat in enumerate(quats):
                 try:
                     self._come_in(request, quat, io)
                     break
                 except (SkillStopped, UnreachablePose):
-                    if turn or request.yaw_free:
+                    if turn == len(quats) - 1:
                         raise
+        self.held_turned = not np.array_equal(quat, request.quat_wxyz)
         back = -approach_axis(quat)
         io.feedback("grasp", 0.6)
         io.set_gripper(0.0)
@@ -403,86 +420,102 @@ class SkillRunner:
         a joint move reaches from where the arm stands. Near a shelf the arm works at the
         edge of its joint limits: the configuration the solver finds first often cannot
         follow one of these lines (measured: 4 of 10 remotes picked on the training
-        family). Tried for each of TILTED_APPROACHES_M, for the grasp and the grasp turned
-        half a turn, from several seeds; returns the tool orientation and the approach
-        distance taken."""
+        family). Tried for each of TILTED_APPROACHES_M from several seeds; returns the tool
+        orientation and the approach distance taken."""
         io.feedback("approach", 0.1)
-        quats = (request.quat_wxyz,) if request.yaw_free else \
-            (request.quat_wxyz, half_turned(request.quat_wxyz))
+        quats = grasp_turns(request.quat_wxyz, request.yaw_free)
         reason = "no arm configuration reaches the grasp"
         for approach, attempt, quat in itertools.product(
-                TILTED_APPROACHES_M, range(TILTED_WAY_IN_SEEDS), quats):
+                TILTED_APPROACHES_M, range(WAY_IN_SEEDS), quats):
             try:
                 way_in = self._tilted_way_in(request, quat, approach, io, attempt)
             except SkillStopped as exc:
                 reason = exc.reason
                 continue
-            self._move_joint(way_in[0], request.speed_scale, io)
-            io.wait(max(0.0, self.settings.gripper_settle_s - 0.5))
-            io.feedback("descend", 0.4)
-            # along the line as planned (solved again from its start, the solver can
-            # take another branch at the joint limits: measured, a flip half way in)
-            self._follow(np.vstack([io.arm_positions(), way_in[1:]]),
-                         self.settings.linear_speed_scale, io,
-                         allow=self.contact_allowances)
+            self._go_in(way_in, request, io)
             return quat, approach
         raise SkillStopped(Outcome.UNREACHABLE, f"no way into the shelf for the grasp "
-                           f"({TILTED_WAY_IN_SEEDS * len(quats)} arm configurations, "
+                           f"({WAY_IN_SEEDS * len(quats)} arm configurations, "
                            f"{len(TILTED_APPROACHES_M)} approach distances tried): {reason}")
 
     def _tilted_way_in(self, request: SkillRequest, quat: np.ndarray, approach: float,
                        io: RobotIO, attempt: int) -> np.ndarray:
         """The joint samples of one tilted grasp's way in (see _come_in_tilted), from
-        outside the shelf to the grasp: the grasp solved from seed `attempt` (0: where the
-        arm stands), the way in solved backwards from there, each line checked; raises
-        SkillStopped with what is in the way."""
+        outside the shelf to the grasp (see _planned_way_in), with the lift, the way out,
+        the draw back and the fold for driving after it checked; raises SkillStopped with
+        what is in the way."""
         back = -approach_axis(quat)
         up = np.array([0.0, 0.0, 1.0])
-        seed = io.arm_positions() if attempt == 0 else np.random.default_rng(attempt).uniform(
-            self.kin.limits.lower, self.kin.limits.upper)
-        base_pos, base_quat = self.to_base(request.position, quat)
-        # solved without the collision check: at the grasp the fingers may touch the board
-        # (the allowances of the lines below)
-        solution = self.ik.solve(base_pos, base_quat, seed_q=seed, rng_seed=attempt)
-        if not solution.success:
-            raise SkillStopped(Outcome.UNREACHABLE, "the grasp is out of the arm's reach "
-                               f"({solution.position_error_m * 1000:.0f} mm off)")
-        q_grasp = solution.q
+        _, base_quat = self.to_base(request.position, quat)
+        held = self._held(request)
+        way_in = self._planned_way_in(request, quat, request.position + back * approach,
+                                      io, attempt, fingers=(request.gripper_width or
+                                                            MAX_GRIPPER_WIDTH) / 2.0)
         lifted = request.position + up * min(self.settings.lift_height, TILTED_LIFT_M)
         out = lifted + back * approach
-        level = _level(back)
-        way_in = self._checked_line(q_grasp, request.position + back * approach, base_quat,
-                                    "the way in", request)[::-1]
-        q_end = self._checked_line(q_grasp, lifted, base_quat, "the lift", request)[-1]
-        q_end = self._checked_line(q_end, out, base_quat, "the way out", request)[-1]
+        # closed on the object, holding it
+        q_end = self._checked_line(way_in[-1], lifted, base_quat, "the lift", 0.0, held)[-1]
+        q_end = self._checked_line(q_end, out, base_quat, "the way out", 0.0, held)[-1]
         try:                                    # where the arm can (as _pick does)
-            q_end = self._checked_line(q_end, out + level * TILTED_DRAW_BACK_M, base_quat,
-                                       "the draw back", request)[-1]
+            q_end = self._checked_line(q_end, out + _level(back) * TILTED_DRAW_BACK_M,
+                                       base_quat, "the draw back", 0.0, held)[-1]
         except SkillStopped:
             pass
-        # each raises if nothing is free: there from where the arm stands, and on from the
-        # way out to the pose for driving (with the object: elsewhere the elbow met the mast)
-        self._fastest_move(way_in[0], request.speed_scale, io)
+        # on from the way out to the pose for driving (elsewhere the elbow met the mast)
         self._fastest_move(np.array(self.settings.stow_positions), request.speed_scale, io,
-                           attached=self._held(request), q_start=q_end, fingers=0.0)
+                           attached=held, q_start=q_end, fingers=0.0)
+        return way_in
+
+    def _go_in(self, way_in: np.ndarray, request: SkillRequest, io: RobotIO,
+               attached: AttachedBox | None = None, force_limit_n: float | None = None
+               ) -> None:
+        """A joint move to the start of a planned way in, then along it as planned (with
+        `force_limit_n`: stopped by contact, ForceLimitExceeded)."""
+        self._move_joint(way_in[0], request.speed_scale, io, attached=attached)
+        io.wait(max(0.0, self.settings.gripper_settle_s - 0.5))
+        io.feedback("descend", 0.4)
+        self._follow(np.vstack([io.arm_positions(), way_in[1:]]),
+                     self.settings.linear_speed_scale, io, allow=self.contact_allowances,
+                     attached=attached, force_limit_n=force_limit_n)
+
+    def _planned_way_in(self, request: SkillRequest, quat: np.ndarray, start: np.ndarray,
+                        io: RobotIO, attempt: int, fingers: float,
+                        attached: AttachedBox | None = None) -> np.ndarray:
+        """Joint samples of the TCP's straight line from `start` to the request's pose at
+        `quat`, solved backwards from an arm configuration at the goal (seed `attempt`: 0
+        where the arm stands, 1 home, else random), collision-checked, and reachable by a
+        joint move from where the arm stands; raises SkillStopped with what is in the way.
+        Solved forwards from `start` instead, the solver can take another branch at the
+        joint limits and cannot follow the line (measured: a flip half way into a shelf)."""
+        seed = io.arm_positions() if attempt == 0 else np.array(HOME_POSITIONS) \
+            if attempt == 1 else np.random.default_rng(attempt).uniform(
+                self.kin.limits.lower, self.kin.limits.upper)
+        base_pos, base_quat = self.to_base(request.position, quat)
+        # solved without the collision check: at the goal the fingers may touch the surface
+        # (the allowances of the line)
+        solution = self.ik.solve(base_pos, base_quat, seed_q=seed, rng_seed=attempt)
+        if not solution.success:
+            raise SkillStopped(Outcome.UNREACHABLE, "the target is out of the arm's reach "
+                               f"({solution.position_error_m * 1000:.0f} mm off)")
+        way_in = self._checked_line(solution.q, start, base_quat, "the way in", fingers,
+                                    attached)[::-1]
+        self._fastest_move(way_in[0], request.speed_scale, io, attached=attached)
         return way_in
 
     def _checked_line(self, q_from: np.ndarray, target: np.ndarray, base_quat: np.ndarray,
-                      what: str, request: SkillRequest) -> np.ndarray:
+                      what: str, fingers: float, attached: AttachedBox | None
+                      ) -> np.ndarray:
         """Joint samples of the TCP's straight line from `q_from` to `target` (world) at
-        `base_quat`, collision-checked with the fingers open on the way in, else closed on
-        the held object; raises SkillStopped saying what is in the way."""
+        `base_quat`, collision-checked (fingers and the held object may touch the surfaces
+        there); raises SkillStopped saying what is in the way."""
         target_base = self.base_rotation.T @ (target - self.base_position)
         try:
             path = linear_path(self.ik, q_from, target_base, base_quat)
         except CartesianPathError as exc:
             raise SkillStopped(Outcome.UNREACHABLE, f"{what} is not a straight line for "
                                f"this arm configuration: {exc}") from exc
-        coming_in = what == "the way in"
-        hits = self.checker.check_path(
-            path.qs, allow=self.contact_allowances,
-            fingers=(request.gripper_width or MAX_GRIPPER_WIDTH) / 2.0 if coming_in else 0.0,
-            attached=None if coming_in else self._held(request))
+        hits = self.checker.check_path(path.qs, allow=self.contact_allowances,
+                                       fingers=fingers, attached=attached)
         if hits:
             hit = hits[0].contacts[0]
             raise SkillStopped(Outcome.UNREACHABLE, f"{what} is blocked: {hit.robot_link} "
@@ -624,17 +657,60 @@ class SkillRunner:
         return held
 
     def _place(self, request: SkillRequest, io: RobotIO) -> str:
+        """Down onto the target from approach_height above it along a way planned whole
+        (see _planned_way_in; tried from several seeds and with the tool turned half a
+        turn), release, retreat up. The descent stops where the object touches down (an
+        object that turned in the hand meets the surface early: the arm, held there,
+        missed its trajectory's end and the set-down failed, 3 of 10 in simulation)."""
         s = self.settings
-        held = self._approach_holding(request, io)
-        io.feedback("descend", 0.4)
-        self._move_linear(request.position, request.quat_wxyz, s.linear_speed_scale, io,
-                          allow=self.contact_allowances, attached=held)
+        try:
+            self._set_down(request, io)
+            touched = ""
+        except ForceLimitExceeded as exc:
+            io.wait(0.1)
+            touched = f", touched down {self._tcp_error(request, io) * 1000:.0f} mm " \
+                f"from it ({exc.force_n:.0f} N)"
         error = self._tcp_error(request, io)
         io.feedback("release", 0.7)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
         io.wait(s.gripper_settle_s)
         self._retreat(io, s.lift_height)
-        return f"placed within {error * 1000:.1f} mm of the target"
+        self.held_turned = False
+        return f"placed within {error * 1000:.1f} mm of the target{touched}"
+
+    def _set_down(self, request: SkillRequest, io: RobotIO) -> None:
+        """The held object to the set-down pose (see _place), stopped by contact."""
+        s = self.settings
+        if request.yaw_free:
+            held = self._approach_holding(request, io)
+            io.feedback("descend", 0.4)
+            self._move_linear(request.position, request.quat_wxyz, s.linear_speed_scale, io,
+                              allow=self.contact_allowances, attached=held,
+                              force_limit_n=s.place_force_limit_n)
+        else:
+            held = self._held(request)
+            io.feedback("approach", 0.1)
+            above = request.position + np.array([0.0, 0.0, s.approach_height])
+            reason = ""
+            quats = grasp_turns(request.quat_wxyz, request.yaw_free)
+            if float(approach_axis(request.quat_wxyz)[2]) > -TOP_DOWN_COS:
+                # a leaned tool turned half a turn would set an object that lies flat in
+                # the hand down standing on its end: only as it was grasped
+                quats = (half_turned(request.quat_wxyz),) if self.held_turned else \
+                    (request.quat_wxyz,)
+            for attempt, quat in itertools.product(range(WAY_IN_SEEDS), quats):
+                try:
+                    way_in = self._planned_way_in(request, quat, above, io, attempt,
+                                                  io.gripper_width() / 2.0, held)
+                    break
+                except SkillStopped as exc:
+                    reason = exc.reason
+            else:
+                raise SkillStopped(Outcome.UNREACHABLE, f"no way down to the set-down pose "
+                                   f"({WAY_IN_SEEDS * len(quats)} arm configurations "
+                                   f"tried): {reason}")
+            self._go_in(way_in, request, io, attached=held,
+                        force_limit_n=s.place_force_limit_n)
 
     def _insert(self, request: SkillRequest, io: RobotIO) -> str:
         """Peg-in-hole that tolerates centimetre-level target errors: a force-guarded stroke
