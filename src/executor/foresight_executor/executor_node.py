@@ -177,7 +177,9 @@ class ExecutorParams:
         "Camera frames older than this stop the arm (s); 0 disables the watchdog",
         low=0.0, high=10.0))
     ssm_reaction_time_s: float = field(default=0.1, metadata=param(
-        "Supervisor reaction time T_r: camera period + perception + world model (s)",
+        "Supervisor reaction time T_r: a person point's arrival to the arm braking "
+        "(supervisor period + command latency; each point's own age since its image or "
+        "scan is added on top) (s)",
         low=0.0, high=2.0))
     ssm_deceleration_mps2: float = field(default=2.5, metadata=param(
         "Arm deceleration for the stopping distance (m/s^2)", low=0.1, high=50.0))

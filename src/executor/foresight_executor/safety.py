@@ -5,10 +5,12 @@ perceived or predicted person point, slowing the robot near people and stopping 
     S_p(v_r) = v_h (T_r + T_s) + v_r T_r + B + C + Z_d + Z_r,  T_s = v_r / a,  B = v_r^2 / 2a
 
 v_h is the person's speed (a hand near the robot moves faster), v_r the robot's speed, T_r
-the supervisor's reaction time (camera period + perception + world model + this loop), a the
-arm's deceleration, C the intrusion distance, Z_d the perception uncertainty, Z_r the robot's
-position uncertainty. Because S_p grows with v_r, a robot may work close to a person if it
-moves slowly: `allowed_speed` is the largest v_r whose S_p still fits the separation.
+the supervisor's reaction time (this loop and the stop command; how old each person point
+is, from its image or scan stamp, widens that point's region by a hand's way in that time
+instead), a the arm's deceleration, C the intrusion distance, Z_d the perception
+uncertainty, Z_r the robot's position uncertainty. Because S_p grows with v_r, a robot may
+work close to a person if it moves slowly: `allowed_speed` is the largest v_r whose S_p
+still fits the separation.
 Distances are between spheres standing in for robot links and person points. No rclpy here.
 """
 
@@ -33,7 +35,7 @@ class SsmConfig:
     human_speed_mps: float = 1.6
     hand_speed_mps: float = 2.0
     hand_near_m: float = 0.5
-    reaction_time_s: float = 0.1  # camera period + perception + world model + this loop
+    reaction_time_s: float = 0.1  # this loop + the stop command (point ages: see _reach)
     deceleration_mps2: float = 2.5
     intrusion_m: float = 0.05
     sensor_uncertainty_m: float = 0.03
