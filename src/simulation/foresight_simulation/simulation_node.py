@@ -114,6 +114,10 @@ class SimulationParams:
         "Hold simulated time at 0 until a node publishes arm commands, at most this long "
         "(wall s); 0 starts at once", low=0.0, high=600.0))
     gui: bool = field(default=False, metadata=param("Open the MuJoCo viewer (needs a display)"))
+    niceness: int = field(default=0, metadata=param(
+        "Added to the simulator process's niceness: on a loaded machine the stack under test "
+        "gets the CPU first and simulated time slows, instead of the stack falling behind "
+        "simulated time (its watchdogs, track ages and timeouts run on it)", low=0, high=19))
 
 
 class SimulationNode(Node):
@@ -121,6 +125,8 @@ class SimulationNode(Node):
         super().__init__("simulation")
         self.params = declare_parameters(self, SimulationParams)
         p = self.params
+        if p.niceness:
+            os.nice(p.niceness)
         if p.gui and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
             raise ValueError("gui requested but no display is available (DISPLAY is not set);"
                              " run without --gui, or on a machine with a screen")
