@@ -88,6 +88,11 @@ def grasp_turns(quat_wxyz: np.ndarray, yaw_free: bool) -> tuple[np.ndarray, ...]
     return (quat_wxyz,) if yaw_free else (quat_wxyz, half_turned(quat_wxyz))
 
 
+def is_leaned(quat_wxyz: np.ndarray) -> bool:
+    """The tool's axis is more than ~8 degrees off straight down (a grasp into a shelf)."""
+    return float(approach_axis(quat_wxyz)[2]) > -TOP_DOWN_COS
+
+
 def _level(direction: np.ndarray) -> np.ndarray:
     """`direction` made horizontal, of unit length."""
     level = np.array([direction[0], direction[1], 0.0])
@@ -353,7 +358,7 @@ class SkillRunner:
         up = np.array([0.0, 0.0, 1.0])
         io.feedback("opening", 0.05)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
-        tilted = float(-approach_axis(request.quat_wxyz) @ up) < TOP_DOWN_COS
+        tilted = is_leaned(request.quat_wxyz)
         if tilted:
             quat, approach = self._come_in_tilted(request, io)
         else:
@@ -668,8 +673,7 @@ class SkillRunner:
             touched = ""
         except ForceLimitExceeded as exc:
             io.wait(0.1)
-            touched = f", touched down {self._tcp_error(request, io) * 1000:.0f} mm " \
-                f"from it ({exc.force_n:.0f} N)"
+            touched = f", where it touched down ({exc.force_n:.0f} N)"
         error = self._tcp_error(request, io)
         io.feedback("release", 0.7)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
@@ -693,7 +697,7 @@ class SkillRunner:
             above = request.position + np.array([0.0, 0.0, s.approach_height])
             reason = ""
             quats = grasp_turns(request.quat_wxyz, request.yaw_free)
-            if float(approach_axis(request.quat_wxyz)[2]) > -TOP_DOWN_COS:
+            if is_leaned(request.quat_wxyz):
                 # a leaned tool turned half a turn would set an object that lies flat in
                 # the hand down standing on its end: only as it was grasped
                 quats = (half_turned(request.quat_wxyz),) if self.held_turned else \

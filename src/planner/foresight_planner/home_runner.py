@@ -214,13 +214,17 @@ class HomeTaskRunner:
             await self.ports.sleep(0.2)
         return None
 
+    def _others(self, held_label: str) -> list[TrackedObject]:
+        """The tracked objects now, but the held one's class."""
+        world = self.ports.world()
+        return [o for o in (world.objects if world is not None else [])
+                if o.label != held_label]
+
     def _taken(self, spot_xy: Sequence[float], held_label: str) -> str:
         """Why a set-down spot is not free in the world as it is now ("" when it is):
         another object within `spot_clearance_m` of it."""
-        world = self.ports.world()
-        for other in (world.objects if world is not None else []):
-            if other.label != held_label and math.dist(other.position[:2], spot_xy[:2]) < \
-                    self.config.spot_clearance_m:
+        for other in self._others(held_label):
+            if math.dist(other.position[:2], spot_xy[:2]) < self.config.spot_clearance_m:
                 return f"the spot is taken by the {other.label.replace('_', ' ')}"
         return ""
 
@@ -368,9 +372,7 @@ class HomeTaskRunner:
 
     def _spots(self, surface: Surface, held_label: str) -> list[StandPose]:
         """Set-down spots on `surface` free of the other tracked objects, nearest first."""
-        world = self.ports.world()
-        others = [o.position for o in (world.objects if world else [])
-                  if o.label != held_label]
+        others = [o.position for o in self._others(held_label)]
         here = self.ports.base_pose()
         robot_xy = here[:2] if here is not None else surface.center
         return set_down_spots(self.layout, self.grid, surface, robot_xy, others, self.config)
