@@ -35,7 +35,7 @@ from typing import Protocol
 import mujoco
 import numpy as np
 
-from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
+from foresight_common.robot_model import ARM_JOINTS, HOME_POSITIONS, RobotKinematics
 
 _LIMIT_MARGIN_FRACTION = 0.1  # limit avoidance acts in the last 10 % of each joint range
 _MAX_STEP_RAD = 0.4  # largest joint change per iteration (keeps DLS in its linear regime)
@@ -152,6 +152,8 @@ class IkSolver:
         self._qadr = self.kinematics.arm_qpos
         self._dof = self.kinematics.arm_dof
         self._site = self.kinematics.tcp_site
+        self._links = np.array([self.model.jnt_bodyid[self.model.joint(j).id]
+                                for j in ARM_JOINTS])
         model_limits = self.kinematics.limits
         self.lower = model_limits.lower.copy()
         self.upper = model_limits.upper.copy()
@@ -179,6 +181,12 @@ class IkSolver:
         """TCP (position, quaternion wxyz) in the base frame for joint positions `q`."""
         pos, rot = self._fk(np.asarray(q, dtype=float))
         return pos.copy(), matrix_to_quat(rot)
+
+    def link_points(self, q: Sequence[float]) -> np.ndarray:
+        """Origins of the arm's moving links and the TCP (base frame, (8, 3) m): where
+        the arm's body is, to tell a flip that swings it from a motion that leaves it."""
+        self._fk(np.asarray(q, dtype=float))
+        return np.vstack([self.data.xpos[self._links], self.data.site_xpos[self._site]])
 
     def _reach_bound(self) -> tuple[np.ndarray, float]:
         """Shoulder point and an upper bound of its distance to the TCP (sum of the rigid

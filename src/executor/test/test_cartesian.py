@@ -104,5 +104,23 @@ def test_line_through_the_shoulder_axis_is_rejected(ik: IkSolver) -> None:
 
 def test_flip_detection_threshold(ik: IkSolver) -> None:
     with pytest.raises(CartesianPathError) as err:
-        tool_z_path(ik, HOME, 0.05, max_joint_step_rad=1e-4)
+        tool_z_path(ik, HOME, 0.05, max_joint_step_rad=1e-4, max_link_step_m=1e-4)
     assert "flip" in err.value.reason and err.value.index == 1
+
+
+def test_upper_arm_spinning_about_itself_is_not_a_flip(ik: IkSolver) -> None:
+    # Leaning 45 deg into a shelf (home_train seed 7): backing out, joint 2 nears zero and
+    # the solver trades joint 1 for joint 3 (up to 1.1 rad per 5 mm) while no link moves.
+    grasp = np.array([-0.24, 0.22, 0.15, -2.11, -2.89, 3.16, -2.66])
+    position, quat = ik.forward(grasp)
+    out = position - quat_to_matrix(quat)[:, 2] * 0.08
+    path = linear_path(ik, grasp, out, quat)
+    steps = np.abs(np.diff(path.qs, axis=0))
+    assert float(steps.max()) > 0.5 and steps.max(axis=0).argmax() in (0, 2)
+    links = np.array([ik.link_points(q) for q in path.qs])
+    assert float(np.linalg.norm(np.diff(links, axis=0), axis=2).max()) < 0.02
+    tcp = np.array([ik.forward(q)[0] for q in path.qs])
+    assert _line_deviation(tcp, position, out) < 1e-3
+    with pytest.raises(CartesianPathError) as err:
+        linear_path(ik, grasp, out, quat, max_link_step_m=1e-4)
+    assert "flip" in err.value.reason
