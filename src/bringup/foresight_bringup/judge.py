@@ -28,6 +28,10 @@ from foresight_common.error_kinds import ErrorKind
 # of the same length (a grazing contact that flickers is one event).
 COLLISION_DEBOUNCE_S = 0.05
 DROP_STATES = ("fell", "in_bin")
+#: Every part seated this long ends the episode: the task is done whether or not the stack
+#: says so (a cell planner watches for more parts until the time limit; the episode ran on
+#: and counted a timeout after success)
+COMPLETE_HOLD_S = 2.0
 
 # Reference protective separation distance (ISO/TS 15066 form), judged on ground truth:
 # S_p = v_h (T_r + T_s) + v_r T_r + B + C + Z_d + Z_r, where the robot's stopping time and
@@ -124,6 +128,7 @@ class EpisodeJudge:
     _contact_counted: set[str] = field(default_factory=set)
     _contact_last: dict[str, float] = field(default_factory=dict)
     prediction: PredictionScorer = field(default_factory=PredictionScorer)
+    complete_since: float | None = None  # sim time since when every part is seated
 
     # --- inputs --------------------------------------------------------------------------
     def on_parts(self, stamp_s: float, statuses: dict[str, str]) -> None:
@@ -139,6 +144,11 @@ class EpisodeJudge:
             if status == "wrong_hole" and previous != "wrong_hole":
                 self.errors[ErrorKind.WRONG_PLACEMENT.value] += 1
             track.status = status
+        if self.parts and all(t.status == "seated" for t in self.parts.values()):
+            if self.complete_since is None:
+                self.complete_since = stamp_s
+        else:
+            self.complete_since = None
 
     def on_static_parts(self, visible: dict[str, tuple[str, tuple[float, float, float]]]
                         ) -> None:
@@ -268,8 +278,14 @@ class EpisodeJudge:
     def timed_out(self) -> bool:
         return self.sim_time_s >= self.time_limit_s
 
+    @property
+    def complete(self) -> bool:
+        """Every part seated for COMPLETE_HOLD_S."""
+        return self.complete_since is not None and \
+            self.sim_time_s >= self.complete_since + COMPLETE_HOLD_S
+
     def done(self) -> bool:
-        return self.finished_by_stack or self.timed_out
+        return self.finished_by_stack or self.timed_out or self.complete
 
     def record(self, cpu_s: dict[str, float] | None = None,
                rss_mb: dict[str, float] | None = None) -> dict[str, Any]:
@@ -277,7 +293,7 @@ class EpisodeJudge:
         items_total = len(self.parts)
         items_done = sum(1 for t in self.parts.values() if t.status == "seated")
         errors = dict(self.errors)
-        if self.timed_out and not self.finished_by_stack:
+        if self.timed_out and not (self.finished_by_stack or self.complete):
             errors[ErrorKind.TIMEOUT.value] += 1
         errors[ErrorKind.SEPARATION_VIOLATION.value] += self.violation.events
         success = items_total > 0 and items_done == items_total

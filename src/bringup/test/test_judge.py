@@ -25,6 +25,21 @@ def test_success_needs_every_part_seated():
     assert judge.record()["success"] is True
 
 
+def test_every_part_seated_for_a_while_ends_the_episode_without_a_timeout():
+    judge = make_judge(limit=30.0)
+    judge.on_parts(1.0, {"part_0": "seated", "part_1": "pending"})
+    judge.on_parts(10.0, {"part_0": "seated", "part_1": "seated"})
+    judge.on_parts(11.0, {"part_0": "seated", "part_1": "held"})  # taken out again
+    judge.on_parts(11.5, {"part_0": "seated", "part_1": "seated"})
+    judge.on_parts(13.0, {"part_0": "seated", "part_1": "seated"})
+    assert not judge.done()  # seated 1.5 s only
+    judge.on_parts(13.6, {"part_0": "seated", "part_1": "seated"})
+    assert judge.done()
+    record = judge.record()
+    assert record["success"] and record["errors"]["timeout"] == 0
+    assert record["duration_sim_s"] == 13.6
+
+
 def test_drop_wrong_hole_collision_and_timeout_are_counted_once_per_event():
     judge = make_judge(limit=30.0)
     judge.on_parts(1.0, {"part_0": "held"})
