@@ -41,12 +41,15 @@ from foresight_planner.home_plan import (
     stand_poses,
     tool_quat,
     torso_positions,
+    turning_spot,
 )
 
 #: The robot's own outcomes of a task (the planner node maps them onto SkillOutcome).
 DONE, FAILED, CANCELED = "done", "failed", "canceled"
 #: Sixth-turns the base makes looking for a person it cannot see (once round).
 LOOK_AROUND_TURNS = 5
+#: each look round navigation refused stands this much further from the furniture
+LOOK_MARGIN_M = 0.15
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -402,7 +405,7 @@ class HomeTaskRunner:
         degrees), at most once round."""
         deadline = self.ports.now() + self._p("hand_over", "wait_s")
         self.step += 1
-        unseen_since, turns = self.ports.now(), 0
+        unseen_since, turns, refused = self.ports.now(), 0, 0
         while self.ports.now() < deadline:
             self._check_cancel()
             world = self.ports.world()
@@ -415,11 +418,15 @@ class HomeTaskRunner:
                     turns < LOOK_AROUND_TURNS:
                 here = self.ports.base_pose()
                 if here is not None:
+                    # out to where the base may turn (a pick's stand is too near)
+                    spot = turning_spot(self.grid, here[:2], self.config,
+                                        LOOK_MARGIN_M * refused) or here[:2]
                     turns += 1
                     self.step += 1
-                    await self.ports.navigate(self.step, (here[0], here[1], here[2] + math.pi
-                                                          / 3.0), "look:person",
-                                              self._p("navigate_to", "timeout_s"))
+                    ok, _ = await self.ports.navigate(
+                        self.step, (*spot, here[2] + math.pi / 3.0), "look:person",
+                        self._p("navigate_to", "timeout_s"))
+                    refused += not ok
                 unseen_since = self.ports.now()
                 continue
             await self.ports.sleep(0.2)

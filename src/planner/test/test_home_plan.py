@@ -26,6 +26,7 @@ from foresight_planner.home_plan import (
     release_point,
     set_down_spots,
     stand_poses,
+    turning_spot,
 )
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
@@ -105,6 +106,17 @@ def test_set_down_spots_keep_clear_of_other_objects_and_stay_on_the_surface(room
     for spot in blocked:
         assert math.dist(spot.target_xy, (2.52, 2.4)) >= config.spot_clearance_m
         assert table.contains_xy(*spot.target_xy, margin=config.edge_inset_m - 1e-9)
+
+
+def test_a_turning_spot_keeps_the_clearance_asked_for_nearest_first(grid):
+    config = HomePlanConfig()
+    free = (2.74, 1.63)                     # a table pick's stand, 0.6 m from the table
+    assert grid.clearance(*free) >= config.goal_clearance_m
+    assert turning_spot(grid, free, config) == free
+    spot = turning_spot(grid, free, config, margin_m=0.15)
+    assert spot != free and grid.clearance(*spot) >= config.goal_clearance_m + 0.15
+    assert math.dist(spot, free) <= 0.2    # the nearest ring that has room
+    assert turning_spot(grid, free, config, margin_m=5.0) is None
 
 
 def test_grasp_yaw_closes_across_a_box_and_prefers_the_comfortable_hand(room):

@@ -18,7 +18,7 @@ from foresight_common.occupancy import room_map
 from foresight_common.room_layout import load_room_layout
 from foresight_planner.assembly_plan import HOME_SKILLS, load_skill_library
 from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
-from foresight_planner.home_plan import HandoverConfig
+from foresight_planner.home_plan import HandoverConfig, HomePlanConfig
 from foresight_planner.home_runner import CANCELED, DONE, FAILED, HomeTaskRunner
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
@@ -33,6 +33,7 @@ class ScriptedRobot:
     seen_after_driving: list[TrackedObject] = field(default_factory=list)
     hidden_after_driving: bool = False      # out of view (behind the folded arm) once there
     fail_navigation: bool = False
+    refused_looks: int = 0                  # look turns navigation refuses (too near)
     fail_skills: tuple[str, ...] = ()
     time: float = 0.0
     pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
@@ -90,6 +91,9 @@ class ScriptedRobot:
 
     async def navigate(self, step, pose, place_id, timeout_s):
         self.calls.append(("navigate", place_id, tuple(np.round(pose, 3))))
+        if place_id == "look:person" and self.refused_looks > 0:   # answered at once
+            self.refused_looks -= 1
+            return False, "goal is within 0.47 m of an obstacle (clearance 0.32 m)"
         self.time += 10.0
         if self.fail_navigation:
             return False, "no path: the way is blocked"
@@ -351,6 +355,21 @@ def test_a_person_out_of_view_is_looked_for_by_turning_on_the_spot(room):
     assert len(turns) == 2
     assert math.remainder(turns[1][2] - turns[0][2], 2 * math.pi) == \
         pytest.approx(math.pi / 3, abs=1e-3)
+
+
+def test_a_look_round_refused_as_too_near_the_table_steps_away_first(room):
+    robot = ScriptedRobot(objects=[_cup()], seen_after_turns=2, refused_looks=2,
+                          person_behind={"7/torso": SEATED})
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    turns = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    grid = room_map(room)
+    clearances = [grid.clearance(*t[:2]) for t in turns]
+    # each refusal asks for 15 cm more room round the base than before
+    need = HomePlanConfig().goal_clearance_m
+    assert len(turns) == 4 and turns[1][:2] != turns[0][:2]
+    assert clearances[1] >= need + 0.15 and clearances[2] >= need + 0.30
+    assert turns[3][:2] == turns[2][:2]          # not refused: turned there
 
 
 def test_world_model_mode_waits_for_a_walking_person_where_reactive_goes_now(room):
