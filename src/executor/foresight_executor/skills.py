@@ -23,6 +23,7 @@ from foresight_common.robot_model import HOME_POSITIONS, MAX_GRIPPER_WIDTH, Robo
 from foresight_executor.cartesian import CartesianPathError, linear_path
 from foresight_executor.collision import AttachedBox, CollisionChecker
 from foresight_executor.ik import IkSolver, UnreachablePose, matrix_to_quat, quat_to_matrix
+from foresight_executor.joint_planner import connect
 from foresight_executor.trajectory import (
     JointTrajectoryPlan,
     TrajectoryError,
@@ -883,8 +884,9 @@ class SkillRunner:
         """The legs of the collision-free way to `q_goal` that takes least time as executed
         (near people the supervisor slows a motion down where it passes them): straight in
         joint space, the TCP on a straight line (the arm does not swing out), or via home;
-        when none of these is free, one joint first and then the rest; and that time (s).
-        From where the arm stands, or from `q_start` with `fingers` (a way planned ahead)."""
+        when none of these is free, one joint first and then the rest, else a way searched
+        round what is in between; and that time (s). From where the arm stands, or from
+        `q_start` with `fingers` (a way planned ahead)."""
         q_start = io.arm_positions() if q_start is None else q_start
         fingers = io.gripper_width() / 2.0 if fingers is None else fingers
         options: list[list[JointTrajectoryPlan]] = []
@@ -915,6 +917,14 @@ class SkillRunner:
             if options:
                 break
             add([q_start, np.where(np.arange(len(q_start)) == j, q_goal, q_start), q_goal])
+        if not options and not any(self.checker.check_configuration(
+                q, fingers, attached=attached) for q in (q_start, q_goal)):
+            # a way round what is in between, searched (joint_planner.py)
+            way = connect(q_start, q_goal, lambda a, b: not self.checker.check_path(
+                np.array([a, b]), attached=attached, fingers=fingers), self.kin.limits.lower,
+                self.kin.limits.upper, np.random.default_rng(0))
+            if way is not None:
+                add(way)
         if not options:
             raise SkillStopped(Outcome.UNREACHABLE,
                                f"no collision-free joint path: {last_reason}")
