@@ -6,9 +6,10 @@ seeded with the previous solution and no restarts, so consecutive configurations
 branch. A joint change larger than `max_joint_step_rad` between neighbouring samples means the
 arm would flip configuration (or pass close to a singularity) to follow the line, unless no
 link moves more than `max_link_step_m` meanwhile: with joint 2 near zero, joints 1 and 3 turn
-about one axis and the solver may trade one for the other (measured: 0.3 rad per 5 mm leaning
-into a shelf) while only the upper arm spins about itself. A flip is rejected with the place
-where it happens, rather than letting a controller swing the arm through an unplanned motion.
+about one axis and the solver may trade one for the other (measured: 0.3-1.1 rad per 5 mm
+leaning into a shelf) while only the upper arm spins about itself. A flip is rejected with
+the place where it happens, rather than letting a controller swing the arm through an
+unplanned motion.
 Time the result with `trajectory.time_parameterize` (pass the sampled TCP positions and
 `max_tcp_speed` to cap the tool speed).
 
