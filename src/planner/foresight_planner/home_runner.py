@@ -436,9 +436,13 @@ class HomeTaskRunner:
 
     async def _hand_over(self, name: str, held_yaw: float, height: float) -> None:
         """Drive to face the person, hold the object out towards them, and let go when a
-        tracked hand of theirs is at it."""
+        tracked hand of theirs is at it; again (at least twice, then until
+        hand_over.give_up_s) when they walked off while the base came or no hand came."""
         reason = ""
-        for _ in range(2):
+        give_up_at = self.ports.now() + self._p("hand_over", "give_up_s")
+        tries = 0
+        while tries < 2 or self.ports.now() < give_up_at:
+            tries += 1
             person, torso = await self._wait_for_person(name)
             here = self.ports.base_pose() or (0.0, 0.0, 0.0)
             poses = approach_poses(self.grid, torso[:2], here[:2], self.config,

@@ -34,6 +34,7 @@ class ScriptedRobot:
     hidden_after_driving: bool = False      # out of view (behind the folded arm) once there
     fail_navigation: bool = False
     refused_looks: int = 0                  # look turns navigation refuses (too near)
+    walks_off: int = 0                      # the person walks 1.5 m on as the base comes
     fail_skills: tuple[str, ...] = ()
     time: float = 0.0
     pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
@@ -101,6 +102,10 @@ class ScriptedRobot:
         if place_id.startswith("place:") and self.on_place_arrival:
             self.objects += self.on_place_arrival
             self.on_place_arrival = []
+        if place_id == "person" and self.walks_off > 0:
+            self.walks_off -= 1
+            self.people = {k: p + np.array([0.0, -1.5, 0.0]) * (-1) ** self.walks_off
+                           for k, p in self.people.items()}
         if place_id == "look:person":
             self.seen_after_turns -= 1
             if self.seen_after_turns == 0:
@@ -324,6 +329,14 @@ def test_a_hand_that_comes_with_a_new_track_id_is_let_go_into(room):
     end = _run(_runner(room, robot), CUP)
     assert end.status == DONE, end.reason
     assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release", "stow"]
+
+
+def test_a_person_who_walked_off_while_the_base_came_is_followed_again(room):
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, walks_off=3)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert kinds.count("person") == 4 and kinds[-3:] == ["move_to_pose", "release", "stow"]
 
 
 def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
