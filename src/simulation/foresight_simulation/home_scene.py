@@ -301,6 +301,8 @@ class HomeRoom(SceneQueries):
         d.eq_active[:] = 0
         self.handover: Handover | None = None
         self._presented_since: float | None = None  # the held object in reach and still
+        # why the person does (not) reach for a held object: (kind, text), for the log
+        self.offer_note: tuple[str, str] = ("", "")
         self.handed_over: dict[str, str] = {}     # object -> hand holding it
         self._paused = 0.0                        # schedule time lost to hand-overs
         self._last_time = 0.0
@@ -346,24 +348,35 @@ class HomeRoom(SceneQueries):
 
     def _maybe_start_handover(self, t: float) -> None:
         pose = self._pose
-        if pose.gait > 0.0 or pose.sit not in (0.0, 1.0):
-            return                      # walking, sitting down or standing up
         offered = self.held_object()
         if not offered:
             self._presented_since = None
+            self.offer_note = ("", "")
+            return
+        if pose.gait > 0.0 or pose.sit not in (0.0, 1.0):
+            self.offer_note = ("moving", "the person walks, sits down or stands up")
             return
         obj = self.data.xpos[self._object_body[offered]]
         hand = min(("left", "right"),
                    key=lambda h: float(np.linalg.norm(shoulder_position(pose, h) - obj)))
-        if np.linalg.norm(shoulder_position(pose, hand) - obj) > HANDOVER_OFFER_DIST or \
-                self._object_speed(offered) > HANDOVER_STILL_MPS:
+        gap = float(np.linalg.norm(shoulder_position(pose, hand) - obj))
+        speed = self._object_speed(offered)
+        if gap > HANDOVER_OFFER_DIST or speed > HANDOVER_STILL_MPS:
             self._presented_since = None
+            self.offer_note = ("far", f"the {offered} is {gap:.2f} m from the shoulder "
+                               f"(reach {HANDOVER_OFFER_DIST:.2f} m)") \
+                if gap > HANDOVER_OFFER_DIST else \
+                ("moving_object", f"the {offered} moves at {speed:.2f} m/s "
+                 f"(still below {HANDOVER_STILL_MPS} m/s)")
             return
         if self._presented_since is None:
             self._presented_since = t
+        self.offer_note = ("presented", f"the {offered} is held out {gap:.2f} m from the "
+                           f"shoulder, still")
         if t - self._presented_since < HANDOVER_PRESENTED_S:
             return
         self._presented_since = None
+        self.offer_note = ("reaching", f"the person reaches for the {offered}")
         start = self._poses[f"{hand}_hand"][0]
         self.handover = Handover(HandoverArm(hand, start, self.params.handover_reach_speed),
                                  started=t, last_offer=t)

@@ -276,6 +276,7 @@ class SimulationNode(Node):
         steps = 0
         waited_since = time.monotonic()
         safety = ground_truth_msgs.SafetyTracker(self.world.cell)
+        offer_kind = ""
         while not self._stop.is_set() and self.context.ok():
             if not pacer.started:
                 if self._controller_ready() or \
@@ -308,6 +309,7 @@ class SimulationNode(Node):
                 self.pub_gt_safety.publish(safety.sample(sec_to_time(now)))
             if steps % every["status"] == 0:
                 self._publish_status(pacer, camera.frames if camera else 0)
+                offer_kind = self._log_offer(offer_kind)
                 if viewer is not None:
                     viewer.sync()
             if viewer is not None and steps % 16 == 0:
@@ -315,6 +317,14 @@ class SimulationNode(Node):
             pacer.wait(now)
         if camera is not None:
             camera.close()
+
+    def _log_offer(self, last_kind: str) -> str:
+        """Log why the simulated person does or does not reach for an object the robot
+        holds, when that changes (the truth behind a hand-over that never came)."""
+        kind, text = getattr(self.world.cell, "offer_note", ("", ""))
+        if kind != last_kind and kind:
+            self.get_logger().info(f"hand-over: {text}")
+        return kind
 
     def _controller_ready(self) -> bool:
         return self.count_publishers(contract.ARM_TRAJECTORY.name) > 0 or (

@@ -274,11 +274,11 @@ def test_person_reaches_only_for_an_object_held_out_to_them_and_still(room, monk
             room.step_world()
 
     hold(1.0, 0.2)                                  # still on its way: nobody reaches
-    assert room.handover is None
+    assert room.handover is None and room.offer_note[0] == "moving_object"
     hold(HANDOVER_PRESENTED_S - 0.05, 0.0)          # held still, not long enough yet
-    assert room.handover is None
+    assert room.handover is None and room.offer_note[0] == "presented"
     hold(0.1, 0.0)
-    assert room.person_reaching()
+    assert room.person_reaching() and room.offer_note[0] == "reaching"
 
 
 def test_person_takes_an_offered_object_and_keeps_it(room):
