@@ -70,6 +70,9 @@ from foresight_simulation.scene import (
 #: follows commanded wheel speeds within ~0.1 s, as a base driver's wheel controllers do.
 BASE_KV = (3000.0, 3000.0, 1500.0)
 BASE_FORCE_LIMIT = (1500.0, 1500.0, 800.0)
+#: The person's pose is computed this often (s, simulated); their bodies are mocap bodies
+#: that push nothing, and 10 ms is 1 cm of a walk at 1 m/s.
+PERSON_UPDATE_S = 0.01
 # --- hand-over: how the simulated person behaves (fixed here, not the stack's settings) ----
 #: The person reaches out when an object held by the robot is within an arm's length and a
 #: lean of their shoulder (they cannot lean or get up for it here: reaching for one farther
@@ -308,15 +311,20 @@ class HomeRoom(SceneQueries):
         self._last_time = 0.0
         self._pose = self.schedule.pose(0.0)
         self._previous_poses: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
+        self._pose_dt = PERSON_UPDATE_S
         self._poses = self._set_person(0.0)
         mujoco.mj_forward(m, d)
 
     def step_world(self) -> None:
         """Everything time-dependent that is not physics; call before every mj_step: the
-        person's pose for the coming step and the hand-over."""
+        person's pose and the hand-over, every PERSON_UPDATE_S (the figure's kinematics
+        took half the physics loop's time when computed every 2 ms step)."""
         t = float(self.data.time)
         dt = t - self._last_time
+        if dt < PERSON_UPDATE_S - 1e-9:
+            return
         self._last_time = t
+        self._pose_dt = dt
         if self.handover is not None:
             self._paused += dt
             self._advance_handover(t, dt)
@@ -503,8 +511,7 @@ class HomeRoom(SceneQueries):
                            + ", ".join(f"person/{p}" for p in PERSON_SEGMENTS))
         if self._previous_poses is None:
             return np.zeros(3)
-        dt = float(self.model.opt.timestep)
-        return (self._poses[part][0] - self._previous_poses[part][0]) / dt
+        return (self._poses[part][0] - self._previous_poses[part][0]) / self._pose_dt
 
     def object_status(self) -> dict[str, str]:
         """Per object: "held" (both fingers touch it), "handed_over" (a person's hand holds
