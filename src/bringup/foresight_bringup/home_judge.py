@@ -62,6 +62,7 @@ class HomeJudge:
     ever_held: bool = False
     placed_since: float | None = None
     placed_at: np.ndarray | None = None
+    last_tilt_deg: float | None = None                # the object's tilt at the last sample
     handed_at: float | None = None                   # released into a reaching hand then
     handover_done: bool = False
     window_since: float | None = None
@@ -124,8 +125,9 @@ class HomeJudge:
             self.handover_done = True
 
     def _placement(self, stamp_s: float, sample: ObjectSample) -> None:
+        self.last_tilt_deg = tilt_deg(sample.quat_wxyz)
         on_target = sample.status == f"on:{self.task.target}" and \
-            tilt_deg(sample.quat_wxyz) <= PLACE_TILT_DEG
+            self.last_tilt_deg <= PLACE_TILT_DEG
         position = np.asarray(sample.position, dtype=float)
         if not on_target:
             self.placed_since, self.placed_at = None, None
@@ -200,6 +202,12 @@ class HomeJudge:
             "success": success, "items_total": 1, "items_done": int(success),
             "errors": errors, "task_errors": sum(errors.values()) + (0 if success else 1),
             "part_status": {self.task.object: self.last_status},
+            # why an object on the target may not count: tilted, or not still long enough
+            "placement": None if self.task.is_handover else {
+                "tilt_deg": None if self.last_tilt_deg is None else round(
+                    self.last_tilt_deg, 1),
+                "still_s": 0.0 if self.placed_since is None else round(
+                    self.base.sim_time_s - self.placed_since, 2)},
             "comfort": {"reference_m": COMFORT_REFERENCE_M,
                         "violation_s": round(self.comfort.duration_s, 3),
                         "violation_events": self.comfort.events},

@@ -49,6 +49,7 @@ def test_a_placement_counts_once_the_object_rests_upright_and_still_for_a_second
     judge.on_objects(2.6, {"medicine_box": placed})                         # 1.1 s
     record = judge.record()
     assert record["success"] and record["items_done"] == 1
+    assert record["placement"]["still_s"] == pytest.approx(1.1)
     assert record["task_errors"] == record["errors"][ErrorKind.TIMEOUT.value]
 
 
@@ -58,6 +59,7 @@ def test_a_tilted_or_moving_object_is_not_placed():
     assert tilt_deg(tilted.quat_wxyz) == pytest.approx(20.0)
     _run(judge, [(0.1 * k, {"medicine_box": tilted}) for k in range(30)])
     assert not judge.success
+    assert judge.record()["placement"] == {"tilt_deg": 20.0, "still_s": 0.0}  # says why
     sliding = HomeJudge(BOX, "world_model", 60.0)
     _run(sliding, [(0.1 * k, {"medicine_box": ObjectSample(
         "on:bedside_table", (3.55 + 0.005 * k, 0.30, 0.575))}) for k in range(30)])
