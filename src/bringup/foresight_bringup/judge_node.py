@@ -35,10 +35,8 @@ from foresight_interfaces.msg import (
 )
 
 # Seconds of simulated time the judge waits after the stack says it is finished, so a part
-# released in the last step has settled before the verdict: longer than the home judge's
-# PLACE_STABLE_S with room for a box that rocks after the release (at 1 s, a box set down on
-# the bedside table, reported there by the stack, was judged not placed: home_train seed 0).
-SETTLE_AFTER_FINISH_S = 3.0
+# released in the last step has settled before the verdict.
+SETTLE_AFTER_FINISH_S = 1.0
 
 
 class JudgeNode(Node):
