@@ -228,6 +228,12 @@ def run_node(factory: Callable[[], Node], name: str, args: list[str] | None = No
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RuntimeError:
+        # the context shut down (Ctrl-C, SIGTERM) while a message was being taken: rclpy
+        # raises "Unable to convert call argument" from take_message (seen at the end of
+        # home episodes, the planner's only output then); while running it is a real error
+        if rclpy.ok():
+            raise
     finally:
         shutdown = getattr(node, "on_shutdown", None)
         if callable(shutdown):
