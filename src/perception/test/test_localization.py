@@ -119,3 +119,24 @@ def test_pose_history_interpolates_and_refuses_what_it_does_not_hold():
         history.add(0.1 * k, (0.1 * k, 0.0, 0.0))
     with pytest.raises(LookupError, match="older than the history"):
         history.at(0.5)
+
+
+def test_a_view_of_a_moved_table_alone_leaves_the_pose_to_odometry(matcher):
+    """At the box's pick stand (home_train seed 4: the table stands 8 cm further in x than
+    the room file has it) the head camera sees the table's edge and little else: fitted to
+    the room file's table the base came out 10 cm off, so the match is refused with the
+    reason; a step back, with a wall in view, it is taken and right."""
+    room = build_world("", "home_train", "", str(CONFIG), 4, "home_care").cell
+    renderer = mujoco.Renderer(room.model, 240, 320)
+    matches = []
+    for pose in ((3.34, 1.70, math.pi / 2), (2.76, 1.70, math.pi / 2)):
+        room.data.qpos[room.base_qpos] = pose
+        mujoco.mj_forward(room.model, room.data)
+        _, depth = room.render_rgbd(renderer)
+        scan = virtual_scan(depth, room.camera_intrinsics(320, 240), _camera_in_base())
+        matches.append((pose, matcher.match(scan, pose, since_last=(0.5, 0.2))))
+    renderer.close()
+    (_, table), (pose, wall) = matches
+    assert not table.accepted and "furniture that gets moved" in table.reason
+    assert math.dist(table.pose[:2], (3.34, 1.70)) > 0.05      # what it would have taken
+    assert wall.accepted and math.dist(wall.pose[:2], pose[:2]) < 0.03
