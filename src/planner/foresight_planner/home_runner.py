@@ -50,6 +50,8 @@ DONE, FAILED, CANCELED = "done", "failed", "canceled"
 LOOK_AROUND_TURNS = 5
 #: each look round navigation refused stands this much further from the furniture
 LOOK_MARGIN_M = 0.15
+#: Folds tried with a picked object before the task gives up.
+STOW_TRIES = 3
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -320,7 +322,14 @@ class HomeTaskRunner:
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,
                 quat=tool_quat(yaw, tilt, stand.pose[2]))
             if ok:
-                ok, reason = await self._arm("stow", height=height)
+                # a person who walks into the folding arm stops it (home_train seed 0):
+                # folding again once they have passed
+                for fold in range(STOW_TRIES):
+                    if fold:
+                        await self.ports.sleep(self._p("look_for", "settle_s"))
+                    ok, reason = await self._arm("stow", height=height)
+                    if ok:
+                        break
                 if not ok:
                     raise _Abort(f"holding the {name}, the arm cannot fold for driving: "
                                  f"{reason}", f"someone to take the {name}")

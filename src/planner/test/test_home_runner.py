@@ -36,6 +36,7 @@ class ScriptedRobot:
     refused_looks: int = 0                  # look turns navigation refuses (too near)
     walks_off: int = 0                      # the person walks 1.5 m on as the base comes
     fail_skills: tuple[str, ...] = ()
+    fail_once: dict = field(default_factory=dict)   # skill -> True: fails the first time
     time: float = 0.0
     pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
     calls: list[tuple] = field(default_factory=list)
@@ -84,7 +85,7 @@ class ScriptedRobot:
             self.objects = [replace(o, position=o.position + np.array([*self.nudge_on_go_home,
                                                                        0.0]))
                             for o in self.objects]
-        if skill in self.fail_skills:
+        if skill in self.fail_skills or self.fail_once.pop(skill, False):
             return False, f"{skill} failed on purpose"
         if skill == "pick":
             self.objects = [o for o in self.objects if f"{o.label}#{o.id}" != object_id]
@@ -337,6 +338,14 @@ def test_a_person_who_walked_off_while_the_base_came_is_followed_again(room):
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
     assert kinds.count("person") == 4 and kinds[-3:] == ["move_to_pose", "release", "stow"]
+
+
+def test_a_fold_stopped_once_after_the_pick_is_tried_again(room):
+    robot = ScriptedRobot(objects=[_box()], fail_once={"stow": True})
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert kinds[kinds.index("pick"):kinds.index("pick") + 3] == ["pick", "stow", "stow"]
 
 
 def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
