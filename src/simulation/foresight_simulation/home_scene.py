@@ -369,13 +369,15 @@ class HomeRoom(SceneQueries):
                    key=lambda h: float(np.linalg.norm(shoulder_position(pose, h) - obj)))
         gap = float(np.linalg.norm(shoulder_position(pose, hand) - obj))
         speed = self._object_speed(offered)
-        if gap > HANDOVER_OFFER_DIST or speed > HANDOVER_STILL_MPS:
+        if gap > HANDOVER_OFFER_DIST:
             self._presented_since = None
             self.offer_note = ("far", f"the {offered} is {gap:.2f} m from the shoulder "
-                               f"(reach {HANDOVER_OFFER_DIST:.2f} m)") \
-                if gap > HANDOVER_OFFER_DIST else \
-                ("moving_object", f"the {offered} moves at {speed:.2f} m/s "
-                 f"(still below {HANDOVER_STILL_MPS} m/s)")
+                               f"(reach {HANDOVER_OFFER_DIST:.2f} m)")
+            return
+        if speed > HANDOVER_STILL_MPS:
+            self._presented_since = None
+            self.offer_note = ("moving_object", f"the {offered} moves at {speed:.2f} m/s "
+                               f"(still below {HANDOVER_STILL_MPS} m/s)")
             return
         if self._presented_since is None:
             self._presented_since = t
