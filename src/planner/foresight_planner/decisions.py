@@ -39,6 +39,7 @@ class TrackedObject:
     velocity: np.ndarray
     age_s: float = math.inf  # how long the world model has tracked it
     size: np.ndarray | None = None  # bounding box extents (m) when perception measured them
+    missed: int = 0  # camera frames since a detection last matched it (0: measured just now)
 
 
 @dataclass(frozen=True)

@@ -60,7 +60,7 @@ class WorldView:
                 position=position, yaw=yaw_of(track.pose.orientation),
                 velocity=msg_to_vector(track.velocity),
                 age_s=stamp - time_to_sec(track.first_seen),
-                size=msg_to_vector(track.size)))
+                size=msg_to_vector(track.size), missed=int(track.missed_updates)))
         if people is not None and now - time_to_sec(people.header.stamp) <= max_age_s:
             for person in people.people:
                 for name, point in zip(person.keypoint_names, person.keypoints, strict=False):
