@@ -344,6 +344,12 @@ def approach_poses(grid: OccupancyMap, person_xy: Sequence[float],
     return sorted(out, key=lambda p: math.dist(p[:2], robot_xy[:2]))
 
 
+def backed_off(pose: Pose2D, distance_m: float) -> Pose2D:
+    """`pose` moved `distance_m` back along its heading, facing the same way."""
+    x, y, yaw = pose
+    return x - distance_m * math.cos(yaw), y - distance_m * math.sin(yaw), yaw
+
+
 def turning_spot(grid: OccupancyMap, xy: Sequence[float], config: HomePlanConfig,
                  margin_m: float = 0.0, reach_m: float = 0.8) -> tuple[float, float] | None:
     """The nearest point to `xy` (within `reach_m`) with navigation's goal clearance plus

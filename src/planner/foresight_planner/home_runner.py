@@ -28,6 +28,7 @@ from foresight_planner.home_plan import (
     HomePlanConfig,
     StandPose,
     approach_poses,
+    backed_off,
     find_object,
     grasp_point,
     grasp_yaw,
@@ -59,6 +60,8 @@ VERIFY_RADIUS_M = 0.15
 #: How long past the settling the camera is watched for an object left behind (a held
 #: object is not seen there: this is paid on every pick).
 LEFT_BEHIND_WAIT_S = 1.0
+#: A set-down not seen from the stand is looked for from this far back.
+VIEW_BACKOFF_M = 0.3
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -427,10 +430,27 @@ class HomeTaskRunner:
                 height=height, quat=tool_quat(pose[2] + held_yaw, self.held_tilt, pose[2]))
             if ok:
                 await self._arm("stow")
-                return await self._seen_on(task.object, surface, height,
-                                           self._p("look_for", "wait_s"))
+                return await self._placed(task.object, name, surface, height, pose)
         raise _Abort(f"could not set the {name} down on the {surface.name}: {reason}",
                      f"someone to take the {name} from the gripper")
+
+    async def _placed(self, label: str, name: str, surface: Surface, height: float,
+                      stand: Pose2D) -> bool:
+        """Whether the camera sees the object on `surface` after the set-down: from the
+        stand, else from `VIEW_BACKOFF_M` further back (the folded arm hides a low top
+        right in front of the base: the bedside table from its place stand, measured)."""
+        if await self._seen_on(label, surface, height, LEFT_BEHIND_WAIT_S):
+            return True
+        back = backed_off(stand, VIEW_BACKOFF_M)
+        try:
+            await self._drive(back, f"view:{surface.name}")
+        except _Abort as stop:
+            if stop.reason == CANCELED:
+                raise
+            raise _Abort(f"the {name} is set down, but there is no view of the "
+                         f"{surface.name} to check it: {stop.reason}",
+                         f"someone to check the {name} is on the {surface.name}") from None
+        return await self._seen_on(label, surface, height, self._p("look_for", "wait_s"))
 
     def _spots(self, surface: Surface, held_label: str) -> list[StandPose]:
         """Set-down spots on `surface` free of the other tracked objects, nearest first."""

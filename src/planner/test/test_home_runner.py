@@ -54,6 +54,8 @@ class ScriptedRobot:
     picks_missing: int = 0                  # picks that "hold" a corner: the object stays
     place_lands: list = field(default_factory=list)   # where the next places' object ends
     room: object = None                     # set by _runner: where a placed object lies
+    placed_hidden: bool = False             # the folded arm hides the set-down from the
+    behind_arm: list = field(default_factory=list)   # ... stand (seen from further back)
     held: TrackedObject | None = None
     ever_seen: dict = field(default_factory=dict)   # "label#id" -> the track last seen
 
@@ -103,7 +105,8 @@ class ScriptedRobot:
             where = np.array([position[0], position[1], top + self.held.size[2] / 2.0])
             if self.place_lands:             # it slid or was knocked off
                 where = np.asarray(self.place_lands.pop(0), dtype=float)
-            self.objects.append(replace(self.held, position=where))
+            placed = replace(self.held, position=where)
+            (self.behind_arm if self.placed_hidden else self.objects).append(placed)
             self.held = None
         return True, ""
 
@@ -127,6 +130,9 @@ class ScriptedRobot:
             self.seen_after_turns -= 1
             if self.seen_after_turns == 0:
                 self.people.update(self.person_behind)
+        if place_id.startswith("view:"):
+            self.objects += self.behind_arm
+            self.behind_arm = []
         self.objects += self.seen_after_driving
         self.seen_after_driving = []
         if self.hidden_after_driving:
@@ -208,6 +214,21 @@ def test_a_box_not_seen_on_the_target_after_the_place_is_fetched_again(room):
     assert ("note", "place.not_seen_on_target") in robot.calls
     box = find_object(robot.objects, "medicine_box")
     assert room.surface("bedside_table").contains_xy(box.position[0], box.position[1])
+
+
+def test_a_set_down_hidden_by_the_folded_arm_is_checked_from_further_back(room):
+    robot = ScriptedRobot(objects=[_box()], placed_hidden=True)
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert kinds[-2:] == ["stow", "view:bedside_table"] and kinds.count("place") == 1
+    stand = next(c[2] for c in robot.calls if c[1] == "place:bedside_table")
+    view = robot.calls[-1][2]
+    assert math.dist(stand[:2], view[:2]) == pytest.approx(0.3, abs=1e-3)
+    assert view[2] == pytest.approx(stand[2], abs=1e-3)
+    # seen further back, the base had moved away from the bedside table
+    bedside = room.surface("bedside_table")
+    assert math.dist(view[:2], bedside.center) > math.dist(stand[:2], bedside.center)
 
 
 def test_a_box_that_fell_to_the_floor_ends_the_task_with_a_reason(room):
