@@ -11,6 +11,7 @@ module holds no subscriptions and no timers.
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol
@@ -44,6 +45,7 @@ from foresight_planner.home_plan import (
     torso_positions,
     turning_spot,
 )
+from foresight_planner.person_goals import WalkDistances, heading_for
 
 #: The robot's own outcomes of a task (the planner node maps them onto SkillOutcome).
 DONE, FAILED, CANCELED = "done", "failed", "canceled"
@@ -62,6 +64,10 @@ VERIFY_RADIUS_M = 0.15
 LEFT_BEHIND_WAIT_S = 1.0
 #: A set-down not seen from the stand is looked for from this far back.
 VIEW_BACKOFF_M = 0.3
+#: Seconds of a person's walk kept to tell where they are going.
+WALK_MEMORY_S = 6.0
+#: A torso this near where the hand-over aimed is the person to hand to.
+NEAR_TARGET_M = 0.5
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -97,6 +103,13 @@ class TaskEnd:
     steps: int
 
 
+@dataclass
+class _PersonGoal:
+    person: str                 # the track id
+    torso: np.ndarray           # where their torso will be (map)
+    coming: str = ""            # the place they are walking to ("": standing there)
+
+
 class _Abort(Exception):
     def __init__(self, reason: str, needs: str = "") -> None:
         super().__init__(reason)
@@ -120,6 +133,8 @@ class HomeTaskRunner:
         self.step = 0
         self.cancel_requested = lambda: False
         self.held_tilt = 0.0      # the held object's grasp leaned this much (from a shelf)
+        self._walked: dict[str, deque] = {}          # person -> (stamp, torso xy) recently
+        self._walk_distances: WalkDistances | None = None
 
     def _refresh_room(self) -> None:
         """Plan with the furniture where the robot has seen it (a moved table's sides to
@@ -129,6 +144,7 @@ class HomeTaskRunner:
             return
         self.layout = replace(self.layout, furniture=tuple(seen))
         self.grid = room_map(self.layout, self.grid.geometry.resolution)
+        self._walk_distances = None                  # over the floor as it is now
 
     def _p(self, skill: str, name: str) -> float:
         return float(self.library.parameter(skill, name))
@@ -460,25 +476,37 @@ class HomeTaskRunner:
         return set_down_spots(self.layout, self.grid, surface, robot_xy, others, self.config)
 
     # --- the hand-over --------------------------------------------------------------------
-    def _person_goal(self, world: WorldSnapshot) -> tuple[str, np.ndarray] | None:
+    def _person_goal(self, world: WorldSnapshot) -> _PersonGoal | None:
         """The person to hand to and where their torso will be: the one nearest the robot;
-        world_model mode reads the predicted path `horizon_s` ahead and waits while it says
-        the person is on the move; reactive mode takes where they are now."""
+        world_model mode reads the predicted path `horizon_s` ahead, and while it says the
+        person is on the move, the place their walk so far heads for (person_goals; None
+        until that can be told); reactive mode takes where they are now."""
         torsos = torso_positions(world.people)
         here = self.ports.base_pose()
         if not torsos or here is None:
             return None
         person = min(torsos, key=lambda k: math.dist(torsos[k][:2], here[:2]))
         now = torsos[person]
+        walked = self._walked.setdefault(person, deque())
+        walked.append((world.stamp, now[:2].copy()))
+        while walked and walked[0][0] < world.stamp - WALK_MEMORY_S:
+            walked.popleft()
         path = world.people_paths.get(f"{person}/torso")
         if self.horizon_s <= 0 or path is None:
-            return person, now
+            return _PersonGoal(person, now)
         ahead = path.at(min(world.stamp + self.horizon_s, float(path.times[-1])))
-        if math.dist(ahead[:2], now[:2]) > self.handover.still_m:
-            return None                                  # walking: wait until they stop
-        return person, ahead
+        if math.dist(ahead[:2], now[:2]) <= self.handover.still_m:
+            return _PersonGoal(person, ahead)
+        if self._walk_distances is None:
+            self._walk_distances = WalkDistances(self.grid, self.layout.person_places)
+        place = heading_for(self._walk_distances, [xy for _, xy in walked])
+        if place is None:
+            return None                                  # walking, to where is not clear
+        self.ports.note(f"hand_over.heading_for:{place.name}")
+        return _PersonGoal(person, np.array([place.xy[0], place.xy[1], now[2]]),
+                           coming=place.name)
 
-    async def _wait_for_person(self, name: str) -> tuple[str, np.ndarray]:
+    async def _wait_for_person(self, name: str) -> _PersonGoal:
         """The person to hand to (see _person_goal); while nobody is in view the base turns
         on the spot a sixth of a turn at a time to look for them (the head camera sees 58
         degrees), at most once round."""
@@ -522,7 +550,8 @@ class HomeTaskRunner:
         tries = 0
         while tries < 2 or self.ports.now() < give_up_at:
             tries += 1
-            person, torso = await self._wait_for_person(name)
+            goal = await self._wait_for_person(name)
+            torso = goal.torso
             here = self.ports.base_pose() or (0.0, 0.0, 0.0)
             poses = approach_poses(self.grid, torso[:2], here[:2], self.config,
                                    self.handover)
@@ -532,15 +561,14 @@ class HomeTaskRunner:
                              "the person to come where the robot can reach them")
             await self._drive(poses[0], "person", tuple(poses[1:3]))
             await self.ports.sleep(self._p("look_for", "settle_s"))   # fresh tracks
-            world = self.ports.world()
-            seen = torso_positions(world.people) if world is not None else {}
-            # the same person (the track's id may be new after they left the view)
-            near = [k for k, p in seen.items() if math.dist(p[:2], torso[:2]) <= 0.5]
-            if not near:
-                reason = "the person moved away while the robot came"
+            # the same person (the track's id may be new after they left the view); one
+            # walking to a place is waited for there
+            now = await self._person_near(
+                torso, self._p("hand_over", "arrival_wait_s") if goal.coming else 0.0)
+            if now is None:
+                reason = f"the person did not come to the {goal.coming}" if goal.coming \
+                    else "the person moved away while the robot came"
                 continue
-            person = min(near, key=lambda k: math.dist(seen[k][:2], torso[:2]))
-            now = seen[person]
             stand = self.ports.base_pose() or poses[0]
             offer = offer_point(stand, now, self.handover)
             # hold it out; a hand of theirs at it (wherever the supervisor stopped the arm
@@ -560,6 +588,21 @@ class HomeTaskRunner:
             await self._arm("stow", height=height)
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
+
+    async def _person_near(self, torso: np.ndarray, wait_s: float) -> np.ndarray | None:
+        """A tracked torso within `NEAR_TARGET_M` of `torso`, watched for `wait_s` (at
+        least one look); None if none came."""
+        deadline = self.ports.now() + wait_s
+        while True:
+            self._check_cancel()
+            world = self.ports.world()
+            seen = torso_positions(world.people) if world is not None else {}
+            near = [p for p in seen.values() if math.dist(p[:2], torso[:2]) <= NEAR_TARGET_M]
+            if near:
+                return min(near, key=lambda p: math.dist(p[:2], torso[:2]))
+            if self.ports.now() >= deadline:
+                return None
+            await self.ports.sleep(0.2)
 
     def _hand_at_object(self, height: float) -> str | None:
         """Why to let go now (a tracked hand at the held object), else None. Any person's

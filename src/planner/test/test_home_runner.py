@@ -58,14 +58,40 @@ class ScriptedRobot:
     behind_arm: list = field(default_factory=list)   # ... stand (seen from further back)
     held: TrackedObject | None = None
     ever_seen: dict = field(default_factory=dict)   # "label#id" -> the track last seen
+    walk_route: list = field(default_factory=list)  # the person walks this polyline at
+    walk_speed: float = 0.5                         # ... this speed (m/s) from when the
+    walk_t0: float | None = None                    # ... robot first looks holding the cup
 
     def now(self) -> float:
         return self.time
 
     def world(self) -> WorldSnapshot:
         self.ever_seen.update({f"{o.label}#{o.id}": o for o in self.objects})
+        if self.walk_route:
+            self._walk_on()
         return WorldSnapshot(stamp=self.time, objects=list(self.objects),
                              people=dict(self.people), people_paths=dict(self.people_paths))
+
+    def _walk_on(self) -> None:
+        """The walking person's torso now and a constant-velocity prediction of it."""
+        if self.walk_t0 is None and self.held is not None:
+            self.walk_t0 = self.time
+        travelled = 0.0 if self.walk_t0 is None else (self.time - self.walk_t0) * \
+            self.walk_speed
+        route = [np.asarray(p, dtype=float) for p in self.walk_route]
+        where, heading = route[-1], np.zeros(2)
+        for a, b in zip(route, route[1:], strict=False):
+            leg = float(np.linalg.norm(b - a))
+            if travelled < leg:
+                heading = (b - a) / leg
+                where = a + heading * travelled
+                break
+            travelled -= leg
+        torso = np.array([where[0], where[1], 1.1])
+        self.people["7/torso"] = torso
+        step = np.array([*heading * self.walk_speed, 0.0])
+        self.people_paths["7/torso"] = PredictedPath(
+            np.array([self.time, self.time + 4.0]), np.array([torso, torso + 4.0 * step]))
 
     def tcp_position(self):
         return self.tcp
@@ -480,3 +506,27 @@ def test_world_model_mode_waits_for_a_walking_person_where_reactive_goes_now(roo
     # world_model: the path says they are leaving; it waited (and here nobody stops)
     assert end.status == FAILED and "no person stood still" in end.reason
     assert "person" not in [c[1] for c in robot.calls]
+
+
+WINDOW_TO_DOOR = [(5.3, 4.3), (4.3, 3.95), (2.0, 3.9), (0.9, 4.4)]
+
+
+def test_world_model_mode_goes_to_where_a_walking_person_is_heading(room):
+    """The person walks from the window to the door: once past the chair the walk can only
+    be heading for the door, and the base sets off for the door while they still walk;
+    there it waits for them and holds the cup out. Reactive mode goes to where they are."""
+    robot = ScriptedRobot(objects=[_cup()], walk_route=WINDOW_TO_DOOR)
+    end = _run(_runner(room, robot, horizon_s=4.0), CUP)
+    assert end.status == DONE, end.reason
+    assert ("note", "hand_over.heading_for:door") in robot.calls
+    drives = [c for c in robot.calls if c[:2] == ("navigate", "person")]
+    door = next(p for p in room.person_places if p.name == "door")
+    assert math.dist(drives[0][2][:2], door.xy) == pytest.approx(
+        HandoverConfig().distance_m, abs=2e-3)
+    assert len(drives) == 1
+    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release", "stow"]
+    reactive = ScriptedRobot(objects=[_cup()], walk_route=WINDOW_TO_DOOR)
+    _run(_runner(room, reactive, horizon_s=0.0), CUP)
+    first = next(c for c in reactive.calls if c[:2] == ("navigate", "person"))
+    assert math.dist(first[2][:2], door.xy) > HandoverConfig().distance_m + 1.0
+    assert not any(c[0] == "note" and "heading_for" in c[1] for c in reactive.calls)
