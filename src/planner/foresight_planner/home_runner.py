@@ -66,6 +66,9 @@ LEFT_BEHIND_WAIT_S = 1.0
 VIEW_BACKOFF_M = 0.3
 #: Seconds of a person's walk kept to tell where they are going.
 WALK_MEMORY_S = 6.0
+#: A stand pose whose detour from a walking person's way is shorter than this (m) is in
+#: their way (the simulated person, like a distracted one, walks into what stands there).
+ON_THE_WAY_M = 0.6
 #: A torso this near where the hand-over aimed is the person to hand to.
 NEAR_TARGET_M = 0.5
 #: Round objects: any grasp yaw suits them.
@@ -108,6 +111,7 @@ class _PersonGoal:
     person: str                 # the track id
     torso: np.ndarray           # where their torso will be (map)
     coming: str = ""            # the place they are walking to ("": standing there)
+    walker_xy: np.ndarray | None = None     # ... from where they are now
 
 
 class _Abort(Exception):
@@ -504,7 +508,7 @@ class HomeTaskRunner:
             return None                                  # walking, to where is not clear
         self.ports.note(f"hand_over.heading_for:{place.name}")
         return _PersonGoal(person, np.array([place.xy[0], place.xy[1], now[2]]),
-                           coming=place.name)
+                           coming=place.name, walker_xy=now[:2].copy())
 
     async def _wait_for_person(self, name: str) -> _PersonGoal:
         """The person to hand to (see _person_goal); while nobody is in view the base turns
@@ -555,6 +559,8 @@ class HomeTaskRunner:
             here = self.ports.base_pose() or (0.0, 0.0, 0.0)
             poses = approach_poses(self.grid, torso[:2], here[:2], self.config,
                                    self.handover)
+            if goal.coming:             # not where they will walk (they would walk into it)
+                poses = [p for p in poses if not self._on_their_way(p, goal)] or poses
             if not poses:
                 raise _Abort(f"no free place to stand at the person "
                              f"({torso[0]:.2f}, {torso[1]:.2f})",
@@ -588,6 +594,16 @@ class HomeTaskRunner:
             await self._arm("stow", height=height)
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
+
+    def _on_their_way(self, pose: Pose2D, goal: _PersonGoal) -> bool:
+        """Whether the base at `pose` would stand on (within `ON_THE_WAY_M` of) a short
+        way from the walking person to the place they head for."""
+        names = [p.name for p in self._walk_distances.places]
+        k = names.index(goal.coming)
+        from_person = float(self._walk_distances.at(goal.walker_xy)[k])
+        via_pose = math.dist(pose[:2], goal.walker_xy) + \
+            float(self._walk_distances.at(pose[:2])[k])
+        return via_pose < from_person + ON_THE_WAY_M
 
     async def _person_near(self, torso: np.ndarray, wait_s: float) -> np.ndarray | None:
         """A tracked torso within `NEAR_TARGET_M` of `torso`, watched for `wait_s` (at

@@ -530,3 +530,17 @@ def test_world_model_mode_goes_to_where_a_walking_person_is_heading(room):
     first = next(c for c in reactive.calls if c[:2] == ("navigate", "person"))
     assert math.dist(first[2][:2], door.xy) > HandoverConfig().distance_m + 1.0
     assert not any(c[0] == "note" and "heading_for" in c[1] for c in reactive.calls)
+
+
+def test_a_stand_on_the_walking_persons_way_is_not_taken(room):
+    """A person walking west to the door along the room's north side would walk into a
+    base standing on that way: such a stand counts as in their way, one off it does not."""
+    from foresight_planner.home_runner import _PersonGoal
+    from foresight_planner.person_goals import WalkDistances
+    runner = _runner(room, ScriptedRobot())
+    runner._walk_distances = WalkDistances(runner.grid, room.person_places)
+    goal = _PersonGoal("7", np.array([0.9, 4.4, 1.1]), coming="door",
+                       walker_xy=np.array([3.2, 3.9]))
+    assert runner._on_their_way((2.2, 3.95, math.pi), goal)
+    assert not runner._on_their_way((1.575, 3.231, 2.094), goal)
+    assert not runner._on_their_way((3.3, 2.0, 0.0), goal)        # behind them
