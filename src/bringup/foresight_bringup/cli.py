@@ -21,6 +21,7 @@ from foresight_bringup.bench_cli import add_bench_parser, command_bench
 from foresight_bringup.cli_common import REPO, default_domain_id, log_sink, parse_camera
 from foresight_bringup.episode import EpisodeConfig, EpisodeError, check_runnable, run_episode
 from foresight_bringup.launch_xml import LaunchFileError
+from foresight_bringup.process_runner import stop_on_sigterm
 from foresight_bringup.stats import wilson_interval
 from foresight_common.home_tasks import HOME_TASKS
 
@@ -201,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "python":  # a script in the workspace environment
         return subprocess.run([sys.executable, *argv[1:]], cwd=REPO).returncode
     args = build_parser().parse_args(argv)
+    stop_on_sigterm()
     if args.command == "run":
         return command_run(args)
     if args.command == "bench":

@@ -229,6 +229,16 @@ def _default_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def stop_on_sigterm() -> None:
+    """In the process that runs nodes: SIGTERM (a CI timeout, `kill`) raises
+    KeyboardInterrupt like Ctrl-C, so the shutdown in `finally` / `with` blocks stops the
+    nodes. Python's default SIGTERM ends the process at once, and the nodes (each in its own
+    process group) kept running on the episode's domain, answering the next run's topics."""
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 class ProcessRunner:
     """Runs the nodes of a launch description as child processes.
 

@@ -439,3 +439,35 @@ def test_real_rclpy_node_gets_name_namespace_parameters_and_remaps(
                                    "flag")} == {
         "from_file": 1, "overridden": "value", "empty": "", "mapping": "a: b",
         "task": "assemble all", "flag": True}
+
+
+def test_sigterm_to_the_runners_process_stops_its_nodes(prefix: Path, tmp_path: Path) -> None:
+    """`kill` (SIGTERM) on a process running nodes: they are stopped as on Ctrl-C, not left
+    running on the domain (the default SIGTERM ended the driver and orphaned them)."""
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(f"""
+        import os, sys
+        from foresight_bringup.launch_xml import NodeSpec
+        from foresight_bringup.process_runner import ProcessRunner, stop_on_sigterm
+        stop_on_sigterm()
+        spec = NodeSpec(package={PKG!r}, executable="envdump", name="a", namespace="/",
+                        arguments=(), env=(), required=False)
+        runner = ProcessRunner([spec], 42, sink=lambda line: print(line, flush=True),
+                               base_env=dict(os.environ, AMENT_PREFIX_PATH={str(prefix)!r}))
+        try:
+            with runner:
+                runner.run_until(lambda: False, timeout=30)
+        except KeyboardInterrupt:
+            print("driver stopped", runner.pid("a"), flush=True)
+    """))
+    import subprocess
+    proc = subprocess.Popen([sys.executable, str(driver)], stdout=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line.strip())
+        if line.strip() == "[a] ready":
+            proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=10)
+    assert "[a] bye" in lines, lines                  # stopped by SIGINT, gracefully
+    (stopped,) = [x for x in lines if x.startswith("driver stopped")]
+    assert not alive(int(stopped.split()[-1]))
