@@ -598,6 +598,8 @@ class HomeTaskRunner:
     def _on_their_way(self, pose: Pose2D, goal: _PersonGoal) -> bool:
         """Whether the base at `pose` would stand on (within `ON_THE_WAY_M` of) a short
         way from the walking person to the place they head for."""
+        if self._walk_distances is None or goal.walker_xy is None:
+            return False
         names = [p.name for p in self._walk_distances.places]
         k = names.index(goal.coming)
         from_person = float(self._walk_distances.at(goal.walker_xy)[k])
