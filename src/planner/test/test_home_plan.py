@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 
 from foresight_common.occupancy import room_map
-from foresight_common.room_layout import load_room_layout
 from foresight_planner.decisions import TrackedObject
 from foresight_planner.home_plan import (
     HomePlanConfig,
@@ -30,11 +29,6 @@ from foresight_planner.home_plan import (
 )
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
-
-
-@pytest.fixture(scope="module")
-def room():
-    return load_room_layout(CONFIG / "rooms" / "home_room.yaml")
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from scipy.spatial.transform import Rotation
 
 from foresight_common.home_tasks import find_home_task
 from foresight_common.occupancy import room_map
-from foresight_common.room_layout import load_room_layout
 from foresight_planner.assembly_plan import HOME_SKILLS, load_skill_library
 from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
 from foresight_planner.home_plan import HandoverConfig, HomePlanConfig, find_object
@@ -173,11 +172,6 @@ class ScriptedRobot:
 
     def furniture(self):
         return self.furniture_seen
-
-
-@pytest.fixture(scope="module")
-def room():
-    return load_room_layout(CONFIG / "rooms" / "home_room.yaml")
 
 
 def _runner(room, robot: ScriptedRobot, horizon_s: float = 0.0) -> HomeTaskRunner:

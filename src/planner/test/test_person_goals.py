@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 from foresight_common.occupancy import room_map
-from foresight_common.room_layout import load_room_layout
 from foresight_planner.person_goals import WalkDistances, heading_for
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
-
-
-@pytest.fixture(scope="module")
-def room():
-    return load_room_layout(CONFIG / "rooms" / "home_room.yaml")
 
 
 @pytest.fixture(scope="module")
