@@ -64,6 +64,12 @@ VERIFY_RADIUS_M = 0.15
 LEFT_BEHIND_WAIT_S = 1.0
 #: A set-down not seen from the stand is looked for from this far back.
 VIEW_BACKOFF_M = 0.3
+#: A look round for a person out of view faces first where they were last seen heading:
+#: their predicted torso this far ahead (s), if seen within LAST_SEEN_S (s).
+LOOK_AHEAD_S = 2.0
+LAST_SEEN_S = 60.0
+#: Half the head camera's horizontal view (58 degrees).
+HALF_VIEW_RAD = math.radians(29.0)
 #: Seconds of a person's walk kept to tell where they are going.
 WALK_MEMORY_S = 6.0
 #: A stand pose whose detour from a walking person's way is shorter than this (m) is in
@@ -97,6 +103,8 @@ class HomePorts(Protocol):
     def note(self, what: str) -> None: ...
     def furniture(self) -> list[Furniture] | None:
         """The furniture where the robot has seen it (None: as the room file has it)."""
+    def last_person(self, ahead_s: float) -> tuple[float, np.ndarray] | None:
+        """When a person was last seen and where they were heading `ahead_s` later."""
 
 
 @dataclass
@@ -138,6 +146,7 @@ class HomeTaskRunner:
         self.cancel_requested = lambda: False
         self.held_tilt = 0.0      # the held object's grasp leaned this much (from a shelf)
         self._walked: dict[str, deque] = {}          # person -> (stamp, torso xy) recently
+        self._look_way = 1.0                         # +1 counter-clockwise, -1 clockwise
         self._walk_distances: WalkDistances | None = None
 
     def _refresh_room(self) -> None:
@@ -149,6 +158,23 @@ class HomeTaskRunner:
         self.layout = replace(self.layout, furniture=tuple(seen))
         self.grid = room_map(self.layout, self.grid.geometry.resolution)
         self._walk_distances = None                  # over the floor as it is now
+
+    def _look_heading(self, here: Pose2D, turns: int) -> float:
+        """The heading of the `turns`-th look round for a person out of view: the first
+        faces where they were last seen heading (unless the camera already looks there),
+        the rest go on a sixth of a turn at a time the same way round (the shorter way to
+        that point; counter-clockwise without one)."""
+        # reactive mode (horizon 0): where they were last seen
+        last = self.ports.last_person(min(LOOK_AHEAD_S, self.horizon_s))
+        if turns == 0:
+            self._look_way = 1.0
+            if last is not None and self.ports.now() - last[0] <= LAST_SEEN_S:
+                bearing = math.atan2(last[1][1] - here[1], last[1][0] - here[0])
+                off = math.remainder(bearing - here[2], 2.0 * math.pi)
+                self._look_way = 1.0 if off >= 0.0 else -1.0
+                if abs(off) > HALF_VIEW_RAD:
+                    return bearing
+        return here[2] + self._look_way * math.pi / 3.0
 
     def _p(self, skill: str, name: str) -> float:
         return float(self.library.parameter(skill, name))
@@ -532,10 +558,11 @@ class HomeTaskRunner:
                     # out to where the base may turn (a pick's stand is too near)
                     spot = turning_spot(self.grid, here[:2], self.config,
                                         LOOK_MARGIN_M * refused) or here[:2]
+                    heading = self._look_heading(here, turns)
                     turns += 1
                     self.step += 1
                     ok, _ = await self.ports.navigate(
-                        self.step, (*spot, here[2] + math.pi / 3.0), "look:person",
+                        self.step, (*spot, heading), "look:person",
                         self._p("navigate_to", "timeout_s"))
                     refused += not ok
                 unseen_since = self.ports.now()

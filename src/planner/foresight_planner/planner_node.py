@@ -321,6 +321,9 @@ class PlannerNode(Node):
                                                f"{fit.shift_m * 100:.0f} cm off the room file")
         return self.furniture_seen.current()
 
+    def last_person(self, ahead_s: float):
+        return self.view.last_person(ahead_s)
+
     def world(self) -> WorldSnapshot | None:
         """The world now; its stamp (the image the tracks come from) becomes the source
         stamp of the next skill goal: the frame the decision was made on (the judge's

@@ -17,6 +17,9 @@ from foresight_planner.decisions import (
     WorldSnapshot,
 )
 
+#: A torso prediction belongs to the last torso seen when stamped this near it (s).
+PREDICTION_MATCH_S = 0.5
+
 
 def yaw_of(q) -> float:
     return math.atan2(2.0 * (q.w * q.z + q.x * q.y), 1.0 - 2.0 * (q.y * q.y + q.z * q.z))
@@ -28,18 +31,48 @@ class WorldView:
         self._objects = None
         self._people = None
         self._predictions = None
+        self._last_torso: tuple[float, np.ndarray] | None = None
+        self._last_torso_path: tuple[float, np.ndarray, np.ndarray] | None = None
 
     def on_objects(self, msg) -> None:
         with self._lock:
             self._objects = msg
 
     def on_people(self, msg) -> None:
+        torso = next((msg_to_vector(point) for person in msg.people
+                      for name, point in zip(person.keypoint_names, person.keypoints,
+                                             strict=False) if name == "torso"), None)
         with self._lock:
             self._people = msg
+            if torso is not None and np.all(np.isfinite(torso)):
+                self._last_torso = (time_to_sec(msg.header.stamp), torso)
 
     def on_predictions(self, msg) -> None:
+        torso = next((p for p in msg.predictions if p.keypoint == "torso" and p.positions
+                      and len(p.positions) == len(p.horizons_s)), None)
         with self._lock:
             self._predictions = msg
+            if torso is not None:
+                self._last_torso_path = (time_to_sec(torso.header.stamp),
+                                         np.array(torso.horizons_s, dtype=float),
+                                         np.array([msg_to_vector(q) for q in torso.positions]))
+
+    def last_person(self, ahead_s: float) -> tuple[float, np.ndarray] | None:
+        """Where a person was last seen heading: the stamp of the last torso the world
+        model tracked and where it was predicted `ahead_s` later (by the prediction made
+        from that frame; where it was without one). None if nobody was ever seen. The
+        planner looks there first for a person who left the camera's view."""
+        with self._lock:
+            last, path = self._last_torso, self._last_torso_path
+        if last is None:
+            return None
+        stamp, torso = last
+        if path is None or abs(path[0] - stamp) > PREDICTION_MATCH_S:
+            return stamp, torso
+        horizons = np.concatenate([[0.0], path[1]])
+        points = np.vstack([torso, path[2]])
+        t = min(ahead_s, float(horizons[-1]))
+        return stamp, np.array([np.interp(t, horizons, points[:, k]) for k in range(3)])
 
     def snapshot(self, now: float, max_age_s: float) -> WorldSnapshot | None:
         """The newest tracks as a snapshot; None if there are none or they are too old."""

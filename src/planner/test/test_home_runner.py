@@ -57,6 +57,9 @@ class ScriptedRobot:
     behind_arm: list = field(default_factory=list)   # ... stand (seen from further back)
     held: TrackedObject | None = None
     ever_seen: dict = field(default_factory=dict)   # "label#id" -> the track last seen
+    seen_person: tuple | None = None                # (time, torso) last in view
+    view_limited: bool = False              # people only in the head camera's 58 deg
+    people_after: dict = field(default_factory=dict)    # skill -> (people, paths) after it
     walk_route: list = field(default_factory=list)  # the person walks this polyline at
     walk_speed: float = 0.5                         # ... this speed (m/s) from when the
     walk_t0: float | None = None                    # ... robot first looks holding the cup
@@ -69,7 +72,31 @@ class ScriptedRobot:
         if self.walk_route:
             self._walk_on()
         return WorldSnapshot(stamp=self.time, objects=list(self.objects),
-                             people=dict(self.people), people_paths=dict(self.people_paths))
+                             people=self._in_view(), people_paths=dict(self.people_paths))
+
+    def _in_view(self) -> dict:
+        people = dict(self.people)
+        if self.view_limited:
+            x, y, yaw = self.pose
+            people = {k: p for k, p in people.items() if abs(math.remainder(
+                math.atan2(p[1] - y, p[0] - x) - yaw, 2 * math.pi)) <= math.radians(29.0)}
+        return people
+
+    def _observe(self) -> None:
+        """What the node's world view keeps of the people it is sent (it hears every
+        message, not only the ones the runner reads): the last torso in view."""
+        for key, torso in self._in_view().items():
+            if key.endswith("/torso"):
+                path = self.people_paths.get(key)
+                self.seen_person = (self.time, torso if path is None else path.at(self.time))
+
+    def last_person(self, ahead_s: float):
+        self._observe()
+        if self.seen_person is None:
+            return None
+        stamp, torso = self.seen_person
+        path = self.people_paths.get("7/torso")
+        return stamp, (torso if path is None else path.at(stamp + ahead_s))
 
     def _walk_on(self) -> None:
         """The walking person's torso now and a constant-velocity prediction of it."""
@@ -118,6 +145,10 @@ class ScriptedRobot:
             self.objects = [replace(o, position=o.position + np.array([*self.nudge_on_go_home,
                                                                        0.0]))
                             for o in self.objects]
+        self._observe()                     # what was in view while the skill ran
+        if skill in self.people_after:
+            self.people, self.people_paths = self.people_after.pop(skill)
+            self._observe()
         if skill in self.fail_skills or self.fail_once.pop(skill, False):
             return False, f"{skill} failed on purpose"
         if skill == "pick" and self.picks_missing > 0:
@@ -538,3 +569,38 @@ def test_a_stand_on_the_walking_persons_way_is_not_taken(room):
     assert runner._on_their_way((2.2, 3.95, math.pi), goal)
     assert not runner._on_their_way((1.575, 3.231, 2.094), goal)
     assert not runner._on_their_way((3.3, 2.0, 0.0), goal)        # behind them
+
+
+def test_a_person_who_left_the_view_is_looked_for_where_they_were_heading(room):
+    """Seen from the pick's stand walking off south-east past the table while the cup is
+    picked, out of view once it is stowed (at the bedside, to the right): the first look
+    faces where they were heading and finds them; the sweep counter-clockwise from the table
+    the base made before needed five sixth-turns."""
+    leaving, heading_to = np.array([3.6, 3.6, 1.1]), np.array([4.3, 2.6, 1.1])
+    bedside = np.array([4.4, 1.9, 1.1])
+    walking = {"7/torso": PredictedPath(np.array([0.0, 1e4]),
+                                        np.array([heading_to, heading_to]))}
+    robot = ScriptedRobot(objects=[_cup()], view_limited=True, people={"7/torso": SEATED},
+                          people_after={"pick": ({"7/torso": leaving}, walking),
+                                        "stow": ({"7/torso": bedside}, {})})
+    end = _run(_runner(room, robot, horizon_s=4.0), CUP)
+    assert end.status == DONE, end.reason
+    turns = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    assert len(turns) == 1
+    assert turns[0][2] == pytest.approx(math.atan2(heading_to[1] - turns[0][1],
+                                                   heading_to[0] - turns[0][0]), abs=1e-3)
+
+
+def test_the_look_round_goes_on_the_way_round_it_began(room):
+    """A person last seen just inside the view to the right: the look turns clockwise
+    and keeps turning that way (it swung back and forth between two headings)."""
+    leaving = np.array([3.6, 3.6, 1.1])
+    robot = ScriptedRobot(objects=[_cup()], view_limited=True, people={"7/torso": SEATED},
+                          people_after={"stow": ({"7/torso": np.array([1.0, 0.5, 1.1])}, {}),
+                                        "pick": ({"7/torso": leaving}, {})})
+    end = _run(_runner(room, robot, horizon_s=4.0), CUP)
+    turns = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    assert len(turns) >= 2, end.reason
+    steps = [math.remainder(b[2] - a[2], 2 * math.pi) for a, b in zip(turns, turns[1:],
+                                                                       strict=False)]
+    assert all(step == pytest.approx(-math.pi / 3, abs=1e-3) for step in steps)
