@@ -259,7 +259,8 @@ class ExecutorNode(Node):
         self._gripper_held = False  # a stop froze or deferred a gripper command
         self._motion_ends_at = -math.inf  # when the last motion sent ends (node clock)
         self._camera_stamp = -math.inf
-        create_subscription(self, contract.PERSON_TRACKS, self.people.on_people)
+        self._people_heard = -math.inf  # when the last person tracks message came (node clock)
+        create_subscription(self, contract.PERSON_TRACKS, self.on_people)
         create_subscription(self, contract.PREDICTIONS, self.people.on_predictions)
         create_subscription(self, contract.SAFETY_SCAN, self.people.on_scan)
         if p.camera_timeout_s > 0:
@@ -342,6 +343,10 @@ class ExecutorNode(Node):
     def on_camera_info(self, _msg) -> None:
         self._camera_stamp = self._now()
 
+    def on_people(self, msg) -> None:
+        self.people.on_people(msg)
+        self._people_heard = self._now()
+
     def supervise(self) -> None:
         """Timer: evaluate the separation to people, publish the safety state and hold the
         arm at once when it must stop (the running skill then waits and resumes)."""
@@ -358,7 +363,10 @@ class ExecutorNode(Node):
         self._robot_speed = speed
         people, predicted, people_stamp, scan_stamp, measured = self._person_points()
         if p.people_timeout_s > 0 and now - people_stamp > p.people_timeout_s:
-            verdict = self.ssm.stale(now, "person tracks")
+            # old stamps or no messages: which one tells where the pipeline stalls
+            verdict = self.ssm.stale(
+                now, f"person tracks ({now - people_stamp:.1f} s old, the last message "
+                     f"{now - self._people_heard:.1f} s ago)")
         elif p.people_timeout_s > 0 and \
                 (self.people.scanner is not None or self.base_scan is not None) and \
                 now - scan_stamp > p.people_timeout_s:
