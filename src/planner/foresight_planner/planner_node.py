@@ -321,7 +321,7 @@ class PlannerNode(Node):
                                                f"{fit.shift_m * 100:.0f} cm off the room file")
         return self.furniture_seen.current()
 
-    def last_person(self, ahead_s: float):
+    def last_person(self, ahead_s: float) -> tuple[float, np.ndarray] | None:
         return self.view.last_person(ahead_s)
 
     def world(self) -> WorldSnapshot | None:
