@@ -69,10 +69,9 @@ class WorldView:
         stamp, torso = last
         if path is None or abs(path[0] - stamp) > PREDICTION_MATCH_S:
             return stamp, torso
-        horizons = np.concatenate([[0.0], path[1]])
-        points = np.vstack([torso, path[2]])
-        t = min(ahead_s, float(horizons[-1]))
-        return stamp, np.array([np.interp(t, horizons, points[:, k]) for k in range(3)])
+        predicted = PredictedPath(stamp + np.concatenate([[0.0], path[1]]),
+                                  np.vstack([torso, path[2]]))
+        return stamp, predicted.at(min(stamp + ahead_s, float(predicted.times[-1])))
 
     def snapshot(self, now: float, max_age_s: float) -> WorldSnapshot | None:
         """The newest tracks as a snapshot; None if there are none or they are too old."""
