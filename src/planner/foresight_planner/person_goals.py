@@ -103,8 +103,6 @@ def heading_for(distances: WalkDistances, walked: Sequence[Sequence[float]]
     if walked_m < c.min_walked_m:
         return None
     before, now = distances.at(points[0]), distances.at(points[-1])
-    if not np.all(np.isfinite(now)):
-        now = np.where(np.isfinite(now), now, np.inf)
     progress = np.where(np.isfinite(before) & np.isfinite(now), (before - now) / walked_m,
                         -np.inf)
     here = np.array([math.dist(p.xy, points[-1]) for p in distances.places])
