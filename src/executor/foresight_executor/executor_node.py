@@ -157,6 +157,9 @@ class ExecutorParams:
         "the object out, letting go, folding the arm back; m/s): collaborative speed, as "
         "ISO/TS 15066's power and force limiting has it near the hand that takes the object",
         low=0.01, high=1.0))
+    handover_pull_n: float = field(default=SkillSettings.handover_pull_n, metadata=param(
+        "Change of the wrist force (N) that means the receiver pulls at the held object: a "
+        "release_on_pull goal lets go then", low=0.5, high=50.0))
     grasp_depth_m: float = field(default=0.015, metadata=param(
         "Distance from a part's top to the TCP when grasped (m)", low=0.0, high=0.05))
     gripper_settle_s: float = field(default=0.8, metadata=param(
@@ -209,7 +212,8 @@ class ExecutorNode(Node):
             lift_height=p.lift_height_m, insert_force_limit_n=p.insert_force_limit_n,
             position_tolerance_m=p.position_tolerance_m, grasp_min_width=p.grasp_min_width_m,
             gripper_settle_s=p.gripper_settle_s, grasp_depth=p.grasp_depth_m,
-            stow_positions=tuple(p.stow_joint_positions))
+            stow_positions=tuple(p.stow_joint_positions),
+            handover_pull_n=p.handover_pull_n)
         self.room = None
         self.map_pose: MapPose | None = None
         self.base_scan: BaseScanPeople | None = None
@@ -612,7 +616,7 @@ class ExecutorNode(Node):
                     self._skill_shown = (
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
-                    self._handing_over = goal.skill == "release"
+                    self._handing_over = goal.skill in ("release", "release_on_pull")
                     self._collaborating = self._handing_over or \
                         goal.place_id == HANDOVER_PLACE
                     try:

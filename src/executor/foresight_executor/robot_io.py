@@ -139,6 +139,9 @@ class RosRobotIO:
     def gripper_width(self) -> float:
         return self.state.gripper_width()
 
+    def force(self) -> np.ndarray:
+        return self.state.force()
+
     # --- commanding -------------------------------------------------------------------
     @staticmethod
     def plan_message(plan: JointTrajectoryPlan, start_time: float | None = None

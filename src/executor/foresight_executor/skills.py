@@ -32,7 +32,7 @@ from foresight_executor.trajectory import (
 )
 
 SKILLS = ("move_to_pose", "pick", "place", "insert", "open_gripper", "close_gripper",
-          "go_home", "stow", "release")
+          "go_home", "stow", "release", "release_on_pull")
 SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert")
 #: A straight TCP line may end in another arm configuration than the goal's; up to this far
 #: (any joint) a last short blend reaches the goal configuration, beyond it the line is not used.
@@ -73,6 +73,8 @@ WAY_IN_SEEDS = 8
 #: neither pinches nor pushes the hand taking the object) in steps of RELEASE_STEP_S.
 RELEASE_WIDTH_MPS = 0.02
 RELEASE_STEP_S = 0.05
+#: How often a hand-over's wait for the receiver's pull reads the wrist force (s).
+PULL_POLL_S = 0.02
 
 
 def half_turned(quat_wxyz: np.ndarray) -> np.ndarray:
@@ -156,6 +158,9 @@ class RobotIO(Protocol):
 
     def feedback(self, phase: str, progress: float) -> None: ...
 
+    def force(self) -> np.ndarray:
+        """The wrist force sensor's reading (N, its own frame)."""
+
 
 @dataclass(frozen=True)
 class SkillRequest:
@@ -220,6 +225,8 @@ class SkillSettings:
     stall_replan_s: float = 3.0  # s a joint move may be held by the supervisor before the
     #                              way is chosen again from where the arm stands
     stall_replans: int = 3  # that many times per move; then it waits as long as it must
+    handover_pull_n: float = 3.0  # N of wrist force change: the receiver pulls (hand-over)
+    pull_confirm_s: float = 0.1  # s the pull must last (not a bump of the arm)
 
 
 class _Deferred:
@@ -339,6 +346,30 @@ class SkillRunner:
         io.wait(self.settings.gripper_settle_s)
         self.held_turned = False
         return f"released: gripper open to {io.gripper_width() * 1000:.1f} mm"
+
+    def _release_on_pull(self, request: SkillRequest, io: RobotIO) -> str:
+        """Hold the object out, still, until the person's hand pulls at it, then let go
+        (`_release`): a receiver closes their hand on the object and pulls, and the giver
+        lets go when it feels that (how people hand things over, Chan et al., IJRR 2013),
+        which needs no view of the hand (the arm holding the object out hides it from a
+        head camera behind the arm). A pull is a wrist force that changed by
+        `handover_pull_n` from its value when the wait began, for `pull_confirm_s`; the
+        goal's timeout ends a wait that felt none."""
+        io.feedback("waiting_for_pull", 0.0)
+        baseline = io.force()
+        pulled_since: float | None = None
+        while True:
+            change = float(np.linalg.norm(io.force() - baseline))
+            if change < self.settings.handover_pull_n:
+                pulled_since = None
+            elif pulled_since is None:
+                pulled_since = io.now()
+            if pulled_since is not None and \
+                    io.now() - pulled_since >= self.settings.pull_confirm_s:
+                break
+            io.wait(PULL_POLL_S)
+        io.feedback("release", 0.5)
+        return f"felt a pull of {change:.1f} N; {self._release(request, io)}"
 
     def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
         io.set_gripper(0.0)

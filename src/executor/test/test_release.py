@@ -1,5 +1,6 @@
 """The hand-over's release: the fingers open slowly next to the hand taking the object
-(commanded in small steps at RELEASE_WIDTH_MPS), to the width asked for."""
+(commanded in small steps at RELEASE_WIDTH_MPS), to the width asked for; release_on_pull
+first waits for the receiver's pull at the wrist."""
 
 from __future__ import annotations
 
@@ -20,9 +21,15 @@ from foresight_executor.skills import (
 class FingersOnly:
     """A robot whose fingers go where they are told at once; it records when."""
 
-    def __init__(self, width: float) -> None:
+    def __init__(self, width: float, pulls: tuple[tuple[float, float, float], ...] = ()
+                 ) -> None:
         self.width, self.time = width, 0.0
         self.commands: list[tuple[float, float]] = []
+        self.pulls = pulls              # (from, to, newtons along x) added to the weight
+
+    def force(self) -> np.ndarray:
+        extra = sum(n for start, end, n in self.pulls if start <= self.time < end)
+        return np.array([extra, 0.0, -7.0])
 
     def arm_positions(self) -> np.ndarray:
         return np.array(HOME_POSITIONS)
@@ -47,6 +54,23 @@ class FingersOnly:
         pass
 
 
+class OutOfTime(Exception):
+    pass
+
+
+class Impatient(FingersOnly):
+    """Ends the skill (as the goal's timeout does) when its clock passes `limit_s`."""
+
+    def __init__(self, width: float, limit_s: float, **kwargs) -> None:
+        super().__init__(width, **kwargs)
+        self.limit_s = limit_s
+
+    def wait(self, seconds: float) -> None:
+        super().wait(seconds)
+        if self.time > self.limit_s:
+            raise OutOfTime
+
+
 def test_the_fingers_open_at_the_release_speed_to_the_width_asked():
     runner = mobile_skill_runner([], (0.0, 0.0, 0.0), SkillSettings())
     io = FingersOnly(0.060)                         # holding a 6 cm cup
@@ -58,3 +82,29 @@ def test_the_fingers_open_at_the_release_speed_to_the_width_asked():
     assert np.all(steps > 0) and np.max(steps) <= RELEASE_WIDTH_MPS * RELEASE_STEP_S + 1e-9
     assert np.allclose(np.diff(times), RELEASE_STEP_S)      # one step per period: 1 s in all
     assert len(widths) == round(0.02 / (RELEASE_WIDTH_MPS * RELEASE_STEP_S))
+
+
+def test_release_on_pull_lets_go_only_when_the_receiver_pulls():
+    """A bump shorter than pull_confirm_s and a pull weaker than handover_pull_n open
+    nothing; the fingers open once a pull lasts (the weight the wrist always feels is not a
+    pull: the change from the start counts)."""
+    settings = SkillSettings()
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    bump = (1.0, 1.0 + settings.pull_confirm_s / 2.0, 10.0)
+    weak = (2.0, 4.0, settings.handover_pull_n * 0.8)
+    pull = (5.0, 99.0, settings.handover_pull_n * 2.0)
+    io = FingersOnly(0.060, pulls=(bump, weak, pull))
+    report = runner.run(SkillRequest("release_on_pull", gripper_width=0.08), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert "felt a pull of 6.0 N" in report.reason
+    first_open = io.commands[0][0]
+    assert 5.0 + settings.pull_confirm_s <= first_open < 5.0 + settings.pull_confirm_s + 0.05
+    assert io.width == pytest.approx(0.08)
+
+
+def test_release_on_pull_without_a_pull_never_opens():
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), SkillSettings())
+    io = Impatient(0.060, limit_s=10.0)
+    with pytest.raises(OutOfTime):
+        runner.run(SkillRequest("release_on_pull"), io)
+    assert io.commands == []

@@ -93,10 +93,10 @@ class HomePorts(Protocol):
                     position: np.ndarray | None = None, yaw: float = 0.0,
                     width: float = 0.0, height: float = 0.0, speed: float = 0.0,
                     stop_when: Callable[[], str | None] | None = None,
-                    quat: tuple[float, float, float, float] | None = None
-                    ) -> tuple[bool, str]:
+                    quat: tuple[float, float, float, float] | None = None,
+                    timeout_s: float = 0.0) -> tuple[bool, str]:
         """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,
-        z) gives its orientation."""
+        z) gives its orientation; `timeout_s` 0: the executor's default."""
     async def navigate(self, step: int, pose: Pose2D, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]: ...
     def help(self, needs: str, reason: str) -> None: ...
@@ -573,9 +573,10 @@ class HomeTaskRunner:
                      f"the person to come to the robot for the {name}")
 
     async def _hand_over(self, name: str, held_yaw: float, height: float) -> None:
-        """Drive to face the person, hold the object out towards them, and let go when a
-        tracked hand of theirs is at it; again (at least twice, then until
-        hand_over.give_up_s) when they walked off while the base came or no hand came."""
+        """Drive to face the person, hold the object out towards them (stopping where a
+        tracked hand of theirs meets it), and let go when their hand pulls at it; again (at
+        least twice, then until hand_over.give_up_s) when they walked off while the base
+        came or nobody pulled."""
         reason = ""
         give_up_at = self.ports.now() + self._p("hand_over", "give_up_s")
         tries = 0
@@ -611,13 +612,16 @@ class HomeTaskRunner:
                 yaw=stand[2] + held_yaw, height=height,
                 quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
                 stop_when=lambda: self._hand_at_object(height))
-            if ok and (self._hand_at_object(height) or await self._wait_for_hand(height)):
-                ok, reason = await self._arm("release", object_id=name, place_id="person")
+            if ok:
+                # held still until the receiver's hand pulls at it (the arm holding it out
+                # hides that hand from the head camera: the wrist feels it)
+                wait_s = self._p("hand_over", "wait_s")
+                ok, reason = await self._arm("release_on_pull", object_id=name,
+                                             place_id="person", timeout_s=wait_s)
                 if ok:
                     await self._arm("stow", place_id="person")   # back from their hand
                     return
-            elif ok:
-                reason = "no hand of the person came to the object"
+                reason = f"nobody pulled at the {name} in {wait_s:.0f} s ({reason})"
             await self._arm("stow", height=height)
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
@@ -664,13 +668,3 @@ class HomeTaskRunner:
                 return f"the person's hand is at the object ({gap * 100:.0f} cm)"
         return None
 
-    async def _wait_for_hand(self, height: float) -> bool:
-        """Hold the object out until a hand is at it (hand_over.wait_s)."""
-        deadline = self.ports.now() + self._p("hand_over", "wait_s")
-        self.step += 1
-        while self.ports.now() < deadline:
-            self._check_cancel()
-            if self._hand_at_object(height):
-                return True
-            await self.ports.sleep(0.1)
-        return False

@@ -357,13 +357,15 @@ class PlannerNode(Node):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
                     height: float = 0.0, speed: float = 0.0,
-                    stop_when=None, quat=None) -> tuple[bool, str]:
+                    stop_when=None, quat=None, timeout_s: float = 0.0) -> tuple[bool, str]:
         """One executor goal of the home task: (succeeded, reason); `stop_when()` (polled
-        while it runs) may return a reason to cancel it, which counts as succeeded."""
+        while it runs) may return a reason to cancel it, which counts as succeeded;
+        `timeout_s` 0: skill_timeout_s."""
         if position is None:
             # a fixed pose (go_home, stow, release): no decision on a camera frame
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
-                                     speed_scale=speed, timeout_s=self.params.skill_timeout_s)
+                                     speed_scale=speed,
+                                     timeout_s=timeout_s or self.params.skill_timeout_s)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
                               self._decided_on, speed, quat)

@@ -129,7 +129,8 @@ class ScriptedRobot:
         self.time += seconds
 
     async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
-                    width=0.0, height=0.0, speed=0.0, stop_when=None, quat=None):
+                    width=0.0, height=0.0, speed=0.0, stop_when=None, quat=None,
+                    timeout_s=0.0):
         self.calls.append(("skill", skill, object_id, place_id,
                            None if position is None else tuple(np.round(position, 3)), height,
                            quat))
@@ -151,6 +152,9 @@ class ScriptedRobot:
             self._observe()
         if skill in self.fail_skills or self.fail_once.pop(skill, False):
             return False, f"{skill} failed on purpose"
+        if skill == "release_on_pull" and not self.takes_it:   # nobody pulls
+            self.time += timeout_s
+            return False, f"skill exceeded its {timeout_s:.0f} s timeout"
         if skill == "pick" and self.picks_missing > 0:
             self.picks_missing -= 1
         elif skill == "pick":
@@ -438,7 +442,7 @@ def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room
     end = _run(_runner(room, robot), CUP)
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
-    assert kinds[-5:] == ["stow", "person", "move_to_pose", "release", "stow"]
+    assert kinds[-5:] == ["stow", "person", "move_to_pose", "release_on_pull", "stow"]
     # every arm goal of the hand-over names the person (the executor's collaborative mode)
     assert [c[3] for c in robot.calls[-3:]] == ["person"] * 3
     stand = next(c[2] for c in robot.calls if c[1] == "person")
@@ -453,7 +457,7 @@ def test_a_hand_that_comes_with_a_new_track_id_is_let_go_into(room):
     robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, hand_track="9")
     end = _run(_runner(room, robot), CUP)
     assert end.status == DONE, end.reason
-    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release", "stow"]
+    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release_on_pull", "stow"]
 
 
 def test_a_person_who_walked_off_while_the_base_came_is_followed_again(room):
@@ -461,7 +465,7 @@ def test_a_person_who_walked_off_while_the_base_came_is_followed_again(room):
     end = _run(_runner(room, robot), CUP)
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
-    assert kinds.count("person") == 4 and kinds[-3:] == ["move_to_pose", "release", "stow"]
+    assert kinds.count("person") == 4 and kinds[-3:] == ["move_to_pose", "release_on_pull", "stow"]
 
 
 def test_a_fold_stopped_once_after_the_pick_is_tried_again(room):
@@ -477,6 +481,7 @@ def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
     end = _run(_runner(room, robot), CUP)
     assert end.status == FAILED and "could not hand the cup over" in end.reason
     assert "release" not in [c[1] for c in robot.calls]
+    assert "nobody pulled at the cup in 30 s" in end.reason
     assert robot.helps == [("the person to take the cup from the gripper", end.reason)]
 
 
@@ -549,7 +554,7 @@ def test_world_model_mode_goes_to_where_a_walking_person_is_heading(room):
     assert math.dist(drives[0][2][:2], door.xy) == pytest.approx(
         HandoverConfig().distance_m, abs=2e-3)
     assert len(drives) == 1
-    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release", "stow"]
+    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release_on_pull", "stow"]
     reactive = ScriptedRobot(objects=[_cup()], walk_route=WINDOW_TO_DOOR)
     _run(_runner(room, reactive, horizon_s=0.0), CUP)
     first = next(c for c in reactive.calls if c[:2] == ("navigate", "person"))

@@ -82,8 +82,13 @@ PERSON_UPDATE_S = 0.01
 HANDOVER_OFFER_DIST = ARM_REACH + 0.2
 HANDOVER_STILL_MPS = 0.05
 HANDOVER_PRESENTED_S = 0.3
-#: ... takes it when it is within this of their hand and the fingers have let go ...
+#: ... closes their hand on it when it is within this of their hand, and while the robot
+#: still holds it pulls it towards their shoulder with HANDOVER_PULL_N (receivers pull with
+#: a few newtons and the giver lets go when it feels that: Chan et al., "Grip forces and load
+#: forces in handovers", IJRR 2013), which the robot's wrist sensor feels; once the fingers
+#: have let go, the object is theirs ...
 HANDOVER_TAKE_DIST = 0.10
+HANDOVER_PULL_N = 6.0
 #: ... and gives up when nothing is offered for this long.
 HANDOVER_PATIENCE_S = 3.0
 HANDOVER_KEEP_S = 1.0            # s holding the taken object out before pulling it in
@@ -397,8 +402,20 @@ class HomeRoom(SceneQueries):
         dof = int(self.model.jnt_dofadr[self.model.body_jntadr[body]])
         return float(np.linalg.norm(self.data.qvel[dof:dof + 3]))
 
+    def _pull(self, name: str, towards: np.ndarray) -> None:
+        """The person's hand on the held object pulls it along `towards` (horizontally)."""
+        direction = np.array([towards[0], towards[1], 0.0])
+        norm = float(np.linalg.norm(direction))
+        if norm < 1e-6:
+            return
+        self.data.xfrc_applied[self._object_body[name], :3] = \
+            HANDOVER_PULL_N * direction / norm
+        self.offer_note = ("pulling", f"the person's hand is on the {name}, pulling")
+
     def _advance_handover(self, t: float, dt: float) -> None:
         h = self.handover
+        for body in self._object_body.values():   # a pull lasts while the hand is on it
+            self.data.xfrc_applied[body, :3] = 0.0
         pose = self._pose
         shoulder = shoulder_position(pose, h.arm.hand)
         offered = self.held_object()
@@ -410,6 +427,8 @@ class HomeRoom(SceneQueries):
             h.last_offer = t
             obj = self.data.xpos[self._object_body[offered]]
             target = clip_to_reach(shoulder, obj)
+            if np.linalg.norm(obj - h.arm.position) <= HANDOVER_TAKE_DIST:
+                self._pull(offered, shoulder - obj)
         else:
             h.returning = t - h.last_offer > HANDOVER_PATIENCE_S
             target = rest if h.returning else h.arm.position

@@ -25,7 +25,7 @@ from foresight_simulation.home_families import (
     room_layout_path,
     sample_home_scene,
 )
-from foresight_simulation.home_scene import HomeRoom
+from foresight_simulation.home_scene import PERSON_UPDATE_S, HomeRoom
 from foresight_simulation.person import HandoverArm, PersonSchedule, body_poses
 from foresight_simulation.scanner import SCENE_GROUPS, SafetyScanner
 
@@ -279,6 +279,44 @@ def test_person_reaches_only_for_an_object_held_out_to_them_and_still(room, monk
     assert room.handover is None and room.offer_note[0] == "presented"
     hold(0.1, 0.0)
     assert room.person_reaching() and room.offer_note[0] == "reaching"
+
+
+def test_a_hand_on_a_held_object_pulls_it_towards_the_person(room, monkeypatch):
+    """While the robot still holds the object, the receiver's hand on it pulls it towards
+    their shoulder with HANDOVER_PULL_N (what the robot's wrist sensor feels); a hand not
+    on it pulls nothing, and the pull ends with the hand-over."""
+    from foresight_simulation.home_scene import HANDOVER_PULL_N, HANDOVER_TAKE_DIST, Handover
+    from foresight_simulation.person import shoulder_position
+
+    room.reset()
+    m, d = room.model, room.data
+    monkeypatch.setattr(room, "held_object", lambda: "cup")
+    cup = m.body("cup").id
+    adr = m.jnt_qposadr[m.body_jntadr[cup]]
+    shoulder = shoulder_position(room._pose, "right")
+    yaw = room._pose.yaw
+    d.qpos[adr:adr + 3] = shoulder + np.array([0.6 * math.cos(yaw), 0.6 * math.sin(yaw), -0.3])
+    mujoco.mj_forward(m, d)
+    far = d.xpos[cup] + np.array([0.0, 0.0, -3.0 * HANDOVER_TAKE_DIST])
+    room.handover = Handover(HandoverArm("right", far, 1e-6), started=0.0, last_offer=0.0)
+
+    def advance() -> None:
+        d.time += PERSON_UPDATE_S
+        room.step_world()
+
+    advance()
+    assert np.all(d.xfrc_applied[cup] == 0.0)            # the hand is not on it yet
+    room.handover.arm.position = d.xpos[cup].copy()
+    advance()
+    pull = d.xfrc_applied[cup, :3]
+    towards = (shoulder - d.xpos[cup])[:2]
+    assert np.linalg.norm(pull) == pytest.approx(HANDOVER_PULL_N)
+    assert pull[2] == 0.0
+    assert float(pull[:2] @ towards) / np.linalg.norm(towards) == pytest.approx(HANDOVER_PULL_N)
+    assert room.offer_note[0] == "pulling"
+    monkeypatch.setattr(room, "held_object", lambda: "")  # the fingers let go
+    advance()
+    assert np.all(d.xfrc_applied[cup] == 0.0)
 
 
 def test_person_takes_an_offered_object_and_keeps_it(room):
