@@ -62,7 +62,12 @@ from foresight_common.room_layout import load_room_layout
 from foresight_executor.collision import CollisionChecker
 from foresight_executor.markers import executor_markers
 from foresight_executor.mobile_arm import arm_base_in_map, mobile_skill_runner
-from foresight_executor.people_view import BaseScanPeople, PeopleView, receiving_now
+from foresight_executor.people_view import (
+    BaseScanPeople,
+    PeopleView,
+    measured_lately,
+    receiving_now,
+)
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
     BODY_SCAN_PREFIX,
@@ -450,6 +455,9 @@ class ExecutorNode(Node):
         people, predicted, people_stamp, measured = self.people.current()
         if self._collaborating:
             measured = receiving_now(measured, self._now())
+        elif self.base_scan is not None:
+            people, predicted, measured = measured_lately(people, predicted, measured,
+                                                          people_stamp)
         if self.base_scan is not None:
             pose, _ = self.map_pose.pose(self._now(), self.params.base_pose_timeout_s)
             scan_stamp = self.base_scan.update(self.people.latest_scan(), pose)

@@ -102,6 +102,27 @@ class PeopleView:
         return points, predicted, stamp, measured
 
 
+#: A camera person point last measured longer than this before the newest image (one the
+#: arm hides: the world model keeps it where it was) is left to the base scanner (s): more
+#: than the world model lets an unseen, unhidden keypoint go unmeasured (3 frames at 15 Hz).
+HIDDEN_AFTER_S = 0.3
+
+
+def measured_lately(people: dict[str, np.ndarray], predicted: dict[str, np.ndarray],
+                    measured: dict[str, float], stamp: float,
+                    max_gap_s: float = HIDDEN_AFTER_S
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, float]]:
+    """The camera's person points measured within `max_gap_s` of the tracks' `stamp`. On a
+    mobile base, a person the arm hides from the head camera is the base scanner's: their
+    legs, measured now, stand for them as for anyone the camera does not see, instead of a
+    region grown by the age of a point seconds old (which stops a pick at a table where
+    someone sits for as long as the arm hides them)."""
+    keep = {name for name, seen in measured.items() if stamp - seen <= max_gap_s}
+    return ({n: p for n, p in people.items() if n in keep},
+            {n: p for n, p in predicted.items() if n in keep},
+            {n: t for n, t in measured.items() if n in keep})
+
+
 def receiving_now(measured: dict[str, float], now: float) -> dict[str, float]:
     """During a hand-over (the offer and the release, at collaborative speed) the camera's
     person keypoints count as measured now: the receiver's hand comes to the object on

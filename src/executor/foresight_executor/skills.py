@@ -19,7 +19,12 @@ from typing import Protocol
 
 import numpy as np
 
-from foresight_common.robot_model import HOME_POSITIONS, MAX_GRIPPER_WIDTH, RobotKinematics
+from foresight_common.robot_model import (
+    HAND_BODY,
+    HOME_POSITIONS,
+    MAX_GRIPPER_WIDTH,
+    RobotKinematics,
+)
 from foresight_executor.cartesian import CartesianPathError, linear_path
 from foresight_executor.collision import AttachedBox, CollisionChecker
 from foresight_executor.ik import IkSolver, UnreachablePose, matrix_to_quat, quat_to_matrix
@@ -352,15 +357,21 @@ class SkillRunner:
         (`_release`): a receiver closes their hand on the object and pulls, and the giver
         lets go when it feels that (how people hand things over, Chan et al., IJRR 2013),
         which needs no view of the hand (the arm holding the object out hides it from a
-        head camera behind the arm). A pull is a wrist force that changed by
-        `handover_pull_n` from its value when the wait began, for `pull_confirm_s`; the
-        goal's timeout ends a wait that felt none."""
+        head camera behind the arm). A pull is a horizontal wrist force (gravity loads the
+        wrist only vertically; on an arm standing still, a horizontal force is someone
+        pulling, and it counts even when the pull began before this goal did) or any
+        change of the force since the wait began, of `handover_pull_n` for
+        `pull_confirm_s`; the goal's timeout ends a wait that felt none."""
         io.feedback("waiting_for_pull", 0.0)
-        baseline = io.force()
+        _position, hand = self.kin.body_poses(io.arm_positions())[HAND_BODY]
+        to_base = quat_to_matrix(hand)        # the sensor's frame in the arm's (level) base
+        baseline = to_base @ io.force()
         pulled_since: float | None = None
         while True:
-            change = float(np.linalg.norm(io.force() - baseline))
-            if change < self.settings.handover_pull_n:
+            force = to_base @ io.force()
+            pull = max(float(np.linalg.norm(force[:2])),
+                       float(np.linalg.norm(force - baseline)))
+            if pull < self.settings.handover_pull_n:
                 pulled_since = None
             elif pulled_since is None:
                 pulled_since = io.now()
@@ -369,7 +380,7 @@ class SkillRunner:
                 break
             io.wait(PULL_POLL_S)
         io.feedback("release", 0.5)
-        return f"felt a pull of {change:.1f} N; {self._release(request, io)}"
+        return f"felt a pull of {pull:.1f} N; {self._release(request, io)}"
 
     def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
         io.set_gripper(0.0)

@@ -12,7 +12,13 @@ import pytest
 
 from foresight_common.mobile_manipulator import BASE_SCANNER
 from foresight_common.occupancy import GridGeometry, OccupancyMap
-from foresight_executor.people_view import LEGS_HEIGHTS, BaseScanPeople, receiving_now
+from foresight_executor.people_view import (
+    HIDDEN_AFTER_S,
+    LEGS_HEIGHTS,
+    BaseScanPeople,
+    measured_lately,
+    receiving_now,
+)
 from foresight_executor.safety import SsmConfig, person_radius
 
 BASE_POSE = (2.0, 2.0, math.pi / 2)          # the base in a 4 x 4 m empty room, facing +y
@@ -74,3 +80,26 @@ def test_during_a_hand_over_the_tracked_person_counts_as_measured_now():
     now = receiving_now(measured, 10.0)
     assert now == {"7/right_hand": 10.0, "7/left_arm": 10.0, "7/torso": 10.0,
                    "legs/0/1": 9.9}
+
+
+def test_a_person_the_arm_hides_is_left_to_the_scanner_outside_a_hand_over():
+    """The world model keeps a person the arm hides where they were last seen; away from a
+    hand-over those old points leave the supervisor, so their legs (measured now) stand
+    for them instead of a region grown by seconds of age."""
+    view = BaseScanPeople(_room(), BASE_SCANNER)
+    for k in range(20):                          # walking behind the base (see above)
+        t = k / 15.0
+        x, swing = -1.0 + 0.8 * t, 0.15 * math.sin(6.0 * t)
+        view.update(_scan(t, [(x + swing, -0.9), (x - swing, -1.1)]), BASE_POSE)
+    x_now = -1.0 + 0.8 * 19 / 15.0
+    stamp = 9.0
+    people = {"7/torso": np.array([3.1, 2.0 + x_now, 1.1]),
+              "7/right_hand": np.array([2.8, 2.0 + x_now, 0.9]),
+              "8/torso": np.array([3.5, 3.5, 1.1])}
+    measured = {"7/torso": stamp - 2.0, "7/right_hand": stamp - 2.0,
+                "8/torso": stamp - HIDDEN_AFTER_S / 2}
+    predicted = {"7/torso": np.zeros((2, 3)), "8/torso": np.zeros((2, 3))}
+    kept, kept_predicted, kept_measured = measured_lately(people, predicted, measured, stamp)
+    assert set(kept) == set(kept_predicted) == set(kept_measured) == {"8/torso"}
+    assert len(view.points(kept)) == len(LEGS_HEIGHTS)     # the hidden one: by their legs
+    assert view.points(people) == {}                        # ... who the old torso explains

@@ -28,6 +28,8 @@ class FingersOnly:
         self.pulls = pulls              # (from, to, newtons along x) added to the weight
 
     def force(self) -> np.ndarray:
+        """The hand's weight along the sensor's z (the tool points down in the home pose)
+        plus the pulls along its x (horizontal there)."""
         extra = sum(n for start, end, n in self.pulls if start <= self.time < end)
         return np.array([extra, 0.0, -7.0])
 
@@ -93,7 +95,7 @@ def test_release_on_pull_lets_go_only_when_the_receiver_pulls():
     bump = (1.0, 1.0 + settings.pull_confirm_s / 2.0, 10.0)
     weak = (2.0, 4.0, settings.handover_pull_n * 0.8)
     pull = (5.0, 99.0, settings.handover_pull_n * 2.0)
-    io = FingersOnly(0.060, pulls=(bump, weak, pull))
+    io = Impatient(0.060, limit_s=20.0, pulls=(bump, weak, pull))
     report = runner.run(SkillRequest("release_on_pull", gripper_width=0.08), io)
     assert report.outcome == Outcome.SUCCEEDED, report.reason
     assert "felt a pull of 6.0 N" in report.reason
@@ -108,3 +110,14 @@ def test_release_on_pull_without_a_pull_never_opens():
     with pytest.raises(OutOfTime):
         runner.run(SkillRequest("release_on_pull"), io)
     assert io.commands == []
+
+
+def test_release_on_pull_feels_a_pull_that_began_before_it_did():
+    """The receiver's hand may close and pull while the offer is still creeping in (the
+    supervisor slows it next to them): the horizontal force is a pull from the start."""
+    settings = SkillSettings()
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = Impatient(0.060, limit_s=10.0, pulls=((0.0, 99.0, settings.handover_pull_n * 2.0),))
+    report = runner.run(SkillRequest("release_on_pull", gripper_width=0.08), io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert io.commands[0][0] < settings.pull_confirm_s + 0.05

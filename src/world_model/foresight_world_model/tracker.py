@@ -27,7 +27,9 @@ What it does, per camera frame (`MultiObjectTracker.update`):
 People are tracked separately: one track per person (associated by the centroid of their
 keypoints, the torso when seen) with one filter per named keypoint ("left_hand",
 "right_hand", "torso", ...): a two-model IMM (resting / moving), since a hand rests most of
-the time and then accelerates at several m/s^2.
+the time and then accelerates at several m/s^2. A keypoint the arm hides is kept where it
+was last measured (up to `keypoint_max_hidden_s`), and so is a person the arm hides
+entirely. The camera may move (a robot's head camera): each frame can name where it was.
 
 Everything that leaves the tracker is a frozen `TrackEstimate` / `PersonEstimate` snapshot:
 the node converts them to messages, the predictors (prediction.py) read them, and the
@@ -123,6 +125,10 @@ class TrackerConfig:
     person_gate_m: float = 0.6
     keypoint_max_misses: int = 3  # frames a keypoint the camera should see may go unseen
     keypoint_max_hidden_s: float = 5.0  # a keypoint hidden by the arm longer is dropped
+    #                                     (a person all of whose kept keypoints the arm
+    #                                     hides is kept with them, however many frames)
+    arm_interaction: bool = True  # objects at the TCP interact with the gripper and ride
+    #                               with it while it holds them; False: the arm only hides
 
     def process_noise(self, motion: MotionClass) -> float:
         return {MotionClass.STATIC: self.q_static, MotionClass.CONVEYOR: self.q_conveyor,
@@ -232,10 +238,13 @@ class PersonObservation:
 
 @dataclass(frozen=True)
 class DetectionFrame:
-    """Everything perception found in one camera frame; `stamp` = the image stamp (s)."""
+    """Everything perception found in one camera frame; `stamp` = the image stamp (s);
+    `camera_position` = where a moving camera (a robot's head camera) was then, for the
+    lines of sight of the occlusion test (None: the scene's fixed camera)."""
     stamp: float
     objects: Sequence[ObjectDetection] = ()
     people: Sequence[PersonObservation] = ()
+    camera_position: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -293,14 +302,19 @@ class ArmGeometry:
 
     def state(self, arm_positions: np.ndarray, finger: float = 0.0,
               tcp_velocity: np.ndarray | None = None,
-              gripper_width: float | None = None) -> ArmState:
+              gripper_width: float | None = None,
+              base: np.ndarray | None = None) -> ArmState:
+        """`base`: the arm base's pose in the world now (4x4; a mobile robot's, from TF),
+        instead of the fixed mounting given at construction."""
+        rot, offset = (self._rot, self._base) if base is None else \
+            (np.asarray(base, dtype=float)[:3, :3], np.asarray(base, dtype=float)[:3, 3])
         self.kin.set_arm(np.asarray(arm_positions, dtype=float), finger)
         data = self.kin.data
         pos = data.geom_xpos[self._geoms]                       # (K, 3), robot base frame
         mat = data.geom_xmat[self._geoms].reshape(-1, 3, 3)     # (K, 3, 3)
         ends = pos[:, None, :] + np.einsum("kij,kej->kei", mat, self._local)
-        world = ends @ self._rot.T + self._base
-        tcp = self._rot @ data.site_xpos[self.kin.tcp_site] + self._base
+        world = ends @ rot.T + offset
+        tcp = rot @ data.site_xpos[self.kin.tcp_site] + offset
         velocity = np.zeros(3) if tcp_velocity is None else np.asarray(tcp_velocity, float)
         return ArmState(world, tcp, velocity, gripper_width, self.radii.copy())
 
@@ -850,6 +864,7 @@ class MultiObjectTracker:
         self._next_id = 1
         self._stamp: float | None = None
         self._last_tcp: np.ndarray | None = None
+        self._camera = self.scene.camera_position   # of the frame being processed
 
     # --- public -----------------------------------------------------------------------------
     @property
@@ -870,6 +885,8 @@ class MultiObjectTracker:
             return UpdateResult(frame.stamp, self.tracks(), self.people(), (), ())
         dt = 0.0 if self._stamp is None else frame.stamp - self._stamp
         self._stamp = frame.stamp
+        self._camera = frame.camera_position if frame.camera_position is not None \
+            else self.scene.camera_position
         confirmed_before = {t.id for t in self._objects if t.confirmed} | {
             p.id for p in self._people if p.confirmed}
         self._predict_objects(frame.stamp, dt, arm)
@@ -884,7 +901,8 @@ class MultiObjectTracker:
 
     # --- objects ------------------------------------------------------------------------------
     def _held(self, track: _ObjectTrack, arm: ArmState | None) -> bool:
-        return (arm is not None and track.motion == MotionClass.INTERACTING
+        return (arm is not None and self.config.arm_interaction
+                and track.motion == MotionClass.INTERACTING
                 and arm.holds(self.config) and self._last_tcp is not None)
 
     def _predict_objects(self, stamp: float, dt: float, arm: ArmState | None) -> None:
@@ -1070,7 +1088,7 @@ class MultiObjectTracker:
         if not pending:
             return
         hidden = occluded_mask(np.array([t.kf.x[:3] for t in pending]), arm,
-                               cfg.occlusion_radius_m, self.scene.camera_position,
+                               cfg.occlusion_radius_m, self._camera,
                                cfg.occlusion_margin_m)
         survivors_gone: set[int] = set()
         for track, is_hidden in zip(pending, hidden, strict=True):
@@ -1122,7 +1140,7 @@ class MultiObjectTracker:
         belt = self.scene.belt
         for track in self._objects:
             pos = track.kf.x[:3]
-            if arm is not None:
+            if arm is not None and cfg.arm_interaction:
                 dist = float(np.linalg.norm(pos - np.asarray(arm.tcp)))
                 radius = cfg.interact_radius_m * (
                     cfg.interact_exit_factor if track.motion == MotionClass.INTERACTING
@@ -1197,8 +1215,13 @@ class MultiObjectTracker:
         keep = []
         for i, person in enumerate(self._people):
             if i not in matched_people:
-                person.missed += 1
-                self._miss_keypoints(person, list(person.keypoints), arm, frame.stamp)
+                hidden = self._miss_keypoints(person, list(person.keypoints), arm,
+                                              frame.stamp)
+                # a person the arm hides entirely is not missed: they are where they were
+                # (a head camera behind the arm holding something out to them sees only
+                # the arm: measured, 12 s of a hand-over); keypoint_max_hidden_s bounds it
+                if hidden == 0 or hidden < len(person.keypoints):
+                    person.missed += 1
             limit = cfg.person_death_misses if person.confirmed else cfg.tentative_max_misses
             if person.missed < limit:
                 keep.append(person)
@@ -1238,7 +1261,7 @@ class MultiObjectTracker:
             person.confirmed = True
 
     def _miss_keypoints(self, person: _PersonTrack, unseen: list[str], arm: ArmState | None,
-                        stamp: float) -> None:
+                        stamp: float) -> int:
         """Keypoints not seen in this frame. One the camera should have seen (e.g. a hand
         that left the view towards the co-worker's station, which the safety scanner covers)
         is dropped after `keypoint_max_misses` frames, not extrapolated: the detector finds a
@@ -1246,12 +1269,12 @@ class MultiObjectTracker:
         measurement would otherwise stop the robot for a hand that is gone. One the arm hides
         is kept (and not aged), like an occluded object, for at most
         `keypoint_max_hidden_s` (it carries when it was last measured: users that must be
-        safe grow its region with time)."""
+        safe grow its region with time). Returns how many of those kept the arm hides."""
         if not unseen:
-            return
+            return 0
         cfg = self.config
         hidden = occluded_mask(np.array([person.keypoints[n].kf.x[:3] for n in unseen]),
-                               arm, cfg.occlusion_radius_m, self.scene.camera_position,
+                               arm, cfg.occlusion_radius_m, self._camera,
                                cfg.occlusion_margin_m)
         for name, is_hidden in zip(unseen, hidden, strict=True):
             if not is_hidden:
@@ -1259,6 +1282,8 @@ class MultiObjectTracker:
         person.keypoints = {n: k for n, k in person.keypoints.items()
                             if k.missed < cfg.keypoint_max_misses and
                             stamp - k.measured_at <= cfg.keypoint_max_hidden_s}
+        return sum(1 for name, is_hidden in zip(unseen, hidden, strict=True)
+                   if is_hidden and name in person.keypoints)
 
     def _keypoint_filter(self, z: np.ndarray, r: np.ndarray) -> ImmState:
         cfg = self.config

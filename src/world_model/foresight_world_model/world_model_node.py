@@ -10,7 +10,9 @@ image's stamp, and keeps the self-scores; slower timers draw markers and put the
 
 Subscribes: perception/detections (foresight_interfaces/DetectionArray),
             joint_states (sensor_msgs/JointState) -- the arm's pose at each image stamp, for
-            occlusion and for parts held by the gripper
+            occlusion and for parts held by the gripper,
+            /tf, /tf_static (tf2_msgs/TFMessage; with `arm_base_frame` or `camera_frame`) --
+            where a moving robot's arm base and camera were at each image stamp
 Publishes:  world_model/objects (foresight_interfaces/ObjectTrackArray),
             world_model/people (foresight_interfaces/PersonTrackArray),
             world_model/predictions (foresight_interfaces/TrackPredictionArray: one per object
@@ -18,7 +20,7 @@ Publishes:  world_model/objects (foresight_interfaces/ObjectTrackArray),
             world_model/markers (visualization_msgs/MarkerArray),
             /diagnostics (rejections, tracker cost, `score.<class>.<horizon>.<metric>`)
 Parameters: see WorldModelParams (all have defaults; the cell's launch file gives
-`cell_file`, the home robot's runs without one: no belt, no arm)
+`cell_file`; the home robot runs without one, its arm and head camera placed by TF)
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from foresight_common.conversions import (
     point_to_msg,
     quat_wxyz_to_msg,
     sec_to_time,
+    store_tf_message,
     time_to_sec,
     vector_to_msg,
     yaw_to_quat_wxyz,
@@ -58,6 +61,7 @@ from foresight_common.node_support import (
 )
 from foresight_common.params import ParameterError, param
 from foresight_common.robot_model import ARM_JOINTS, FINGER_JOINTS, RobotKinematics
+from foresight_common.tf_buffer import TransformBuffer, TransformLookupError
 from foresight_interfaces.msg import (
     DetectionArray,
     ObjectTrack,
@@ -103,7 +107,28 @@ TCP_VELOCITY_DT = 0.04
 class WorldModelParams:
     cell_file: str = field(default="", metadata=param(
         "Cell layout YAML: part types, the belt, the camera and the arm's base. Empty: a "
-        "scene without them (the home robot: labels from `labels`, no arm)"))
+        "scene without them (the home robot: labels from `labels`; its arm and camera "
+        "from arm_base_frame and camera_frame)"))
+    arm_base_frame: str = field(default="", metadata=param(
+        "TF frame of the arm's base (panda_link0) on a robot that moves: the arm's links "
+        "for the occlusion test come from its pose at each image stamp and the joint "
+        "states. Empty: the cell file's fixed mounting (no cell file: no arm)"))
+    camera_frame: str = field(default="", metadata=param(
+        "TF frame of a camera that moves (a head camera): the occlusion test's lines of "
+        "sight start at its origin at each image stamp. Empty: the cell file's camera"))
+    tf_children: tuple[str, ...] = field(default=(), metadata=param(
+        "Child frames taken from /tf (those on the way to arm_base_frame and camera_frame; "
+        "empty: all)"))
+    tf_cache_s: float = field(default=10.0, metadata=param(
+        "How long moving transforms are kept for lookups at image stamps (s)", low=0.5,
+        high=300.0))
+    arm_interaction: bool = field(default=TrackerConfig.arm_interaction, metadata=param(
+        "Objects at the TCP interact with the gripper and ride with it while it holds "
+        "them (false: the arm only hides things)"))
+    keypoint_max_hidden_s: float = field(default=TrackerConfig.keypoint_max_hidden_s,
+                                         metadata=param(
+        "A person keypoint the arm hides is kept this long after its last measurement (s; "
+        "a person it hides entirely, too)", low=0.0, high=600.0))
     labels: tuple[str, ...] = field(default=(), metadata=param(
         "Object labels accepted from perception; empty: the layout's part and hole types "
         "plus extra_labels"))
@@ -226,7 +251,8 @@ def tracker_config(p: WorldModelParams) -> TrackerConfig:
         static_hold_s=p.static_hold_s, conveyor_min_speed_mps=p.conveyor_min_speed_mps,
         q_static=p.q_static, q_conveyor=p.q_conveyor, q_interacting=p.q_interacting,
         q_unknown=p.q_unknown, q_person_rest=p.q_person_rest,
-        q_person_moving=p.q_person_moving)
+        q_person_moving=p.q_person_moving, arm_interaction=p.arm_interaction,
+        keypoint_max_hidden_s=p.keypoint_max_hidden_s)
 
 
 def prediction_config(p: WorldModelParams) -> PredictionConfig:
@@ -490,10 +516,17 @@ class WorldModelNode(Node):
         self._score_index = [int(np.argmin(np.abs(self.horizons - h)))
                              for h in p.score_horizons]
         self.scorer = PredictionScorer(p.score_horizons, tolerance_s=p.score_tolerance_s)
-        # the arm's links in this frame need its base there: known in a cell; on a mobile
-        # base it moves (TF), which the tracker does not use yet: tracking without the arm
-        self.arm_model = None if layout is None else ArmGeometry(
-            RobotKinematics(), layout.robot_base, layout.robot_yaw)
+        # the arm's links in this frame need its base there: fixed in a cell; on a mobile
+        # base it moves (TF at each image stamp, arm_base_frame)
+        if layout is not None:
+            self.arm_model = ArmGeometry(RobotKinematics(), layout.robot_base,
+                                         layout.robot_yaw)
+        elif p.arm_base_frame:
+            self.arm_model = ArmGeometry(RobotKinematics(), (0.0, 0.0, 0.0))
+        else:
+            self.arm_model = None
+        self._tf = TransformBuffer(cache_s=p.tf_cache_s)
+        self._tf_children = frozenset(p.tf_children) or None
         self.joints = JointHistory()
         self.stamp_gate = StampGate(p.future_tolerance_s, p.max_age_s)
         self._queue: deque[DetectionFrame] = deque()
@@ -509,6 +542,10 @@ class WorldModelNode(Node):
         create_subscription(self, contract.DETECTIONS, self.on_detections)
         if self.arm_model is not None:
             create_subscription(self, contract.JOINT_STATES, self.on_joint_states)
+        if p.arm_base_frame or p.camera_frame:
+            create_subscription(self, contract.TF_TOPIC, lambda m: self.on_tf(m, static=False))
+            create_subscription(self, contract.TF_STATIC_TOPIC,
+                                lambda m: self.on_tf(m, static=True))
         # Wall-clock timers: they must run before simulated time starts, too.
         wall = Clock(clock_type=ClockType.STEADY_TIME)
         self.create_timer(1.0 / p.update_rate_hz, self.process, clock=wall)
@@ -519,7 +556,9 @@ class WorldModelNode(Node):
             f"tracking labels {', '.join(sorted(self.labels)) or '(none)'} + people in "
             f"'{p.frame_id}'; horizons {list(p.horizons)} s"
             + ("" if self.arm_model else "; no cell file: no belt, no arm (occlusion by the "
-               "arm and held objects not modelled)"))
+               "arm and held objects not modelled)")
+            + (f"; the arm on '{p.arm_base_frame}'" if p.arm_base_frame else "")
+            + (f"; lines of sight from '{p.camera_frame}'" if p.camera_frame else ""))
 
     # --- callbacks store ----------------------------------------------------------------------
     def _now(self) -> float:
@@ -544,6 +583,19 @@ class WorldModelNode(Node):
         self._queue.append(frame)
         self.diagnostics.count("received.frames")
 
+    def on_tf(self, msg, static: bool) -> None:
+        for reason in store_tf_message(self._tf, msg, static, self._tf_children):
+            self.diagnostics.reject("tf", reason)
+
+    def _pose_at(self, frame: str, stamp: float) -> np.ndarray | None:
+        """`frame` in the world frame at `stamp` (4x4); None, counted, when TF lacks it."""
+        try:
+            return self._tf.lookup(self.params.frame_id, frame, stamp)
+        except TransformLookupError as exc:
+            self.diagnostics.count("frames_without_tf")
+            self.diagnostics.set_value("last_tf_problem", str(exc))
+            return None
+
     def on_joint_states(self, msg) -> None:
         try:
             values = joint_vector(msg.name, msg.position)
@@ -556,6 +608,11 @@ class WorldModelNode(Node):
     def arm_at(self, stamp: float) -> ArmState | None:
         if self.arm_model is None:
             return None
+        base = None
+        if self.params.arm_base_frame:
+            base = self._pose_at(self.params.arm_base_frame, stamp)
+            if base is None:
+                return None
         gap = self.params.joint_state_max_gap_s
         q = self.joints.at(stamp, gap)
         if q is None:
@@ -569,8 +626,9 @@ class WorldModelNode(Node):
         self._no_arm_logged = False
         q_before = self.joints.at(stamp - TCP_VELOCITY_DT, gap)
         before = None if q_before is None else \
-            self.arm_model.state(q_before[:7], float(q_before[7])).tcp
-        arm = self.arm_model.state(q[:7], float(q[7]), gripper_width=float(q[7] - q[8]))
+            self.arm_model.state(q_before[:7], float(q_before[7]), base=base).tcp
+        arm = self.arm_model.state(q[:7], float(q[7]), gripper_width=float(q[7] - q[8]),
+                                   base=base)
         if before is not None:
             arm = replace(arm, tcp_velocity=(arm.tcp - before) / TCP_VELOCITY_DT)
         return arm
@@ -579,6 +637,10 @@ class WorldModelNode(Node):
         while self._queue:
             frame = self._queue.popleft()
             started = time.perf_counter()
+            if self.params.camera_frame:
+                camera = self._pose_at(self.params.camera_frame, frame.stamp)
+                if camera is not None:
+                    frame = replace(frame, camera_position=tuple(camera[:3, 3].tolist()))
             result = self.tracker.update(frame, self.arm_at(frame.stamp))
             estimates = list(result.tracks) + [kp for person in result.people
                                                for name, kp in sorted(person.keypoints.items())]

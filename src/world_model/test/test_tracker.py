@@ -445,6 +445,24 @@ def test_arm_geometry_matches_the_robot_model() -> None:
     assert not occluded_mask(points, arm, 0.07, CAMERA).any()
 
 
+def test_arm_geometry_on_a_moving_base_takes_the_base_pose_of_the_moment() -> None:
+    """A mobile robot's arm: the base pose handed in (TF at the image stamp) places the
+    links as a fixed mounting there would."""
+    from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
+    from foresight_world_model.tracker import ArmGeometry
+
+    kin = RobotKinematics()
+    mount, yaw = (2.0, 1.5, 0.7), 0.8
+    fixed = ArmGeometry(kin, mount, yaw).state(np.array(HOME_POSITIONS), 0.04)
+    base = np.eye(4)
+    base[:3, :3] = [[math.cos(yaw), -math.sin(yaw), 0.0], [math.sin(yaw), math.cos(yaw), 0.0],
+                    [0.0, 0.0, 1.0]]
+    base[:3, 3] = mount
+    moving = ArmGeometry(kin, (0.0, 0.0, 0.0)).state(np.array(HOME_POSITIONS), 0.04, base=base)
+    assert moving.segments == pytest.approx(fixed.segments)
+    assert moving.tcp == pytest.approx(fixed.tcp)
+
+
 def test_picked_and_placed_part_keeps_its_id_and_stays_where_released() -> None:
     """Seen in the tray, gripped, carried 20 cm hidden under the hand, released in a hole,
     the gripper leaves: the same track stands at the new place, static again."""
@@ -503,6 +521,37 @@ def test_a_person_seen_nowhere_keeps_hidden_keypoints_and_drops_the_others() -> 
         kept = set(result.people[0].keypoints) if result.people else set()
         assert "right_hand" in kept
         assert ("left_hand" in kept) == (frames < 3), (frames, kept)
+
+
+def test_a_person_the_arm_hides_from_a_moving_camera_is_kept_until_max_hidden() -> None:
+    """A head camera behind an arm held out to a person sees only the arm: the person keeps
+    their id and keypoints (not missed) for keypoint_max_hidden_s. The lines of sight start
+    at the camera the frame names (the scene has none: with no camera named, only the 3D
+    proximity to the arm counts: the keypoints are missed and dropped)."""
+    config = TrackerConfig(keypoint_max_hidden_s=2.05)
+    head = (0.0, 0.0, 1.45)
+    torso, hand = np.array([1.5, 0.0, 1.2]), np.array([1.2, 0.1, 1.0])
+    arm = ArmState(np.array([[[0.5, 0.0, 0.9], [0.5, 0.0, 1.5]]]), np.array([0.5, 0.0, 0.9]),
+                   np.zeros(3), 0.06, radii=np.array([0.1]))
+    for camera in (head, None):
+        tracker = MultiObjectTracker(config, SceneGeometry())
+        t = 1.0
+        for _ in range(5):
+            result = tracker.update(DetectionFrame(t, people=[PersonObservation(
+                {"torso": torso, "right_hand": hand})], camera_position=head))
+            t += DT
+        first = result.people[0].id
+        seen = []
+        for _ in range(45):                       # 3 s with the arm in front
+            result = tracker.update(DetectionFrame(t, camera_position=camera), arm)
+            seen.append(bool(result.people) and result.people[0].id == first
+                        and set(result.people[0].keypoints) == {"torso", "right_hand"})
+            t += DT
+        hidden_for = np.arange(1, 46) * DT
+        if camera is None:
+            assert seen == [k < config.keypoint_max_misses for k in range(1, 46)]
+        else:
+            assert seen == list(hidden_for <= 2.05)
 
 
 def test_line_fit_leaves_out_positions_seen_cut_by_the_image_edge() -> None:
