@@ -64,8 +64,7 @@ def test_the_cup_is_handed_to_the_seated_person(domain_id):
     assert record["errors"][ErrorKind.DROPPED.value] == 0
     assert record["errors"][ErrorKind.HANDOVER_FAILURE.value] == 0
     steps = [(e["skill"], e["state"]) for e in record["events"]]
-    for step in (("pick", "succeeded"), ("move_to_pose", "succeeded"),
-                 ("release_on_pull", "succeeded")):
+    for step in (("pick", "succeeded"), ("hand_over", "succeeded")):
         assert step in steps, steps
 
 

@@ -624,7 +624,8 @@ class ExecutorNode(Node):
                     self._skill_shown = (
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
-                    self._handing_over = goal.skill in ("release", "release_on_pull")
+                    self._handing_over = goal.skill in ("release", "release_on_pull",
+                                                        "hand_over")
                     self._collaborating = self._handing_over or \
                         goal.place_id == HANDOVER_PLACE
                     try:

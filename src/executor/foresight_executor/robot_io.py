@@ -239,7 +239,9 @@ class RosRobotIO:
                 if timed:
                     raise SkillStopped(Outcome.SAFETY_STOP, "safety stop during a timed "
                                        f"motion: {self.node.safety_reason()}")
-                if not self._wait_until_safe(stall_after_s):
+                if not self._wait_until_safe(stall_after_s, until):
+                    if until is not None and until(self.arm_positions()):
+                        return False          # what the caller waits for came while held
                     self.node.diagnostics.count("safety.stalled_moves")
                     raise MotionStalled()
                 rest = self._rest_of(nominal, offset, plan, now - start, moving=False)
@@ -282,12 +284,17 @@ class RosRobotIO:
                                        f"trajectory ({self._phase or 'motion'}: joint error "
                                        f"{error:.3f} rad; something in the way?)")
 
-    def _wait_until_safe(self, limit_s: float | None = None) -> bool:
+    def _wait_until_safe(self, limit_s: float | None = None,
+                         until: Callable[[np.ndarray], bool] | None = None) -> bool:
         """Hold still while the supervisor says stop (the skill's timeout still runs);
-        False when still stopped after `limit_s` (None: no limit)."""
+        False when still stopped after `limit_s` (None: no limit) or when `until(q)`
+        became true meanwhile (a hand-over's receiver pulls at the object while their hand
+        holds the arm)."""
         logged = False
         since = self._now()
         while self.node.safety_stopped():
+            if until is not None and until(self.arm_positions()):
+                return False
             if not logged:
                 self.node.get_logger().info(f"holding: {self.node.safety_reason()}")
                 logged = True

@@ -37,8 +37,8 @@ from foresight_executor.trajectory import (
 )
 
 SKILLS = ("move_to_pose", "pick", "place", "insert", "open_gripper", "close_gripper",
-          "go_home", "stow", "release", "release_on_pull")
-SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert")
+          "go_home", "stow", "release", "release_on_pull", "hand_over")
+SKILLS_WITH_TARGET = ("move_to_pose", "pick", "place", "insert", "hand_over")
 #: A straight TCP line may end in another arm configuration than the goal's; up to this far
 #: (any joint) a last short blend reaches the goal configuration, beyond it the line is not used.
 LINE_END_TOLERANCE_RAD = 0.3
@@ -248,6 +248,37 @@ class _Deferred:
         return False
 
 
+class PullWatch:
+    """Whether the receiver of a hand-over pulls at the held object: a horizontal wrist
+    force (gravity loads the wrist only vertically, whatever the hand's orientation: an
+    arm moving at collaborative speed adds well under 1 N), or any change of the force since
+    the watch began, of `handover_pull_n` for `pull_confirm_s`. The sensor's reading is
+    turned into the arm's (level) base frame with the hand's orientation at `q`."""
+
+    def __init__(self, kinematics: RobotKinematics, io: RobotIO,
+                 settings: SkillSettings) -> None:
+        self.kin, self.io, self.settings = kinematics, io, settings
+        self.baseline = self._force(io.arm_positions())
+        self.since: float | None = None
+        self.newtons = 0.0
+
+    def _force(self, q: np.ndarray) -> np.ndarray:
+        _position, hand = self.kin.body_poses(q)[HAND_BODY]
+        return quat_to_matrix(hand) @ self.io.force()
+
+    def felt(self, q: np.ndarray | None = None) -> bool:
+        """Poll (as `RobotIO.execute`'s `until`, or standing); True once a pull lasted."""
+        force = self._force(self.io.arm_positions() if q is None else q)
+        self.newtons = max(float(np.linalg.norm(force[:2])),
+                           float(np.linalg.norm(force - self.baseline)))
+        if self.newtons < self.settings.handover_pull_n:
+            self.since = None
+            return False
+        if self.since is None:
+            self.since = self.io.now()
+        return self.io.now() - self.since >= self.settings.pull_confirm_s
+
+
 class SkillRunner:
     """Plans and runs one skill at a time. Not thread-safe (owns IK/collision data)."""
 
@@ -353,34 +384,39 @@ class SkillRunner:
         return f"released: gripper open to {io.gripper_width() * 1000:.1f} mm"
 
     def _release_on_pull(self, request: SkillRequest, io: RobotIO) -> str:
-        """Hold the object out, still, until the person's hand pulls at it, then let go
-        (`_release`): a receiver closes their hand on the object and pulls, and the giver
-        lets go when it feels that (how people hand things over, Chan et al., IJRR 2013),
-        which needs no view of the hand (the arm holding the object out hides it from a
-        head camera behind the arm). A pull is a horizontal wrist force (gravity loads the
-        wrist only vertically; on an arm standing still, a horizontal force is someone
-        pulling, and it counts even when the pull began before this goal did) or any
-        change of the force since the wait began, of `handover_pull_n` for
-        `pull_confirm_s`; the goal's timeout ends a wait that felt none."""
+        """Hold the object out, still, until the person's hand pulls at it (`PullWatch`),
+        then let go (`_release`): a receiver closes their hand on the object and pulls, and
+        the giver lets go when it feels that (how people hand things over, Chan et al.,
+        IJRR 2013), which needs no view of the hand (the arm holding the object out hides
+        it from a head camera behind the arm). The goal's timeout ends a wait that felt
+        none."""
         io.feedback("waiting_for_pull", 0.0)
-        _position, hand = self.kin.body_poses(io.arm_positions())[HAND_BODY]
-        to_base = quat_to_matrix(hand)        # the sensor's frame in the arm's (level) base
-        baseline = to_base @ io.force()
-        pulled_since: float | None = None
-        while True:
-            force = to_base @ io.force()
-            pull = max(float(np.linalg.norm(force[:2])),
-                       float(np.linalg.norm(force - baseline)))
-            if pull < self.settings.handover_pull_n:
-                pulled_since = None
-            elif pulled_since is None:
-                pulled_since = io.now()
-            if pulled_since is not None and \
-                    io.now() - pulled_since >= self.settings.pull_confirm_s:
-                break
+        pull = PullWatch(self.kin, io, self.settings)
+        while not pull.felt():
             io.wait(PULL_POLL_S)
         io.feedback("release", 0.5)
-        return f"felt a pull of {pull:.1f} N; {self._release(request, io)}"
+        return f"felt a pull of {pull.newtons:.1f} N; {self._release(request, io)}"
+
+    def _hand_over(self, request: SkillRequest, io: RobotIO) -> str:
+        """Hold the object out at the target and let go when the receiver pulls at it, on
+        the way there as well: next to the person the supervisor lets the arm only creep,
+        and a receiver takes hold of an object that has come within reach (measured: the
+        hand closed on the cup 3 s before the offer's motion ended), so the motion stops
+        and the fingers open as soon as the pull is felt; at the target, as
+        `_release_on_pull`. The goal's timeout ends a wait that felt none."""
+        io.feedback("planning", 0.0)
+        q_goal = self._solve(request.position, request.quat_wxyz, io, request.yaw_free)
+        pull = PullWatch(self.kin, io, self.settings)
+        io.feedback("offer", 0.2)
+        if self._move_joint(q_goal, request.speed_scale, io, until=pull.felt):
+            io.feedback("waiting_for_pull", 0.6)
+            while not pull.felt():
+                io.wait(PULL_POLL_S)
+            where = "held out"
+        else:
+            where = "on the way"
+        io.feedback("release", 0.8)
+        return f"felt a pull of {pull.newtons:.1f} N ({where}); {self._release(request, io)}"
 
     def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
         io.set_gripper(0.0)
@@ -879,12 +915,14 @@ class SkillRunner:
         return result.q
 
     def _move_joint(self, q_goal: np.ndarray, speed: float, io: RobotIO,
-                    attached: AttachedBox | None = None) -> None:
+                    attached: AttachedBox | None = None,
+                    until: Callable[[np.ndarray], bool] | None = None) -> bool:
         """Move to `q_goal` the quickest collision-free way as executed (see _fastest_move);
         every leg after the first starts from where the arm really stands. A way chosen
         while a person was elsewhere can lead to where the supervisor holds the arm for
         good (next to the co-worker at rest): held too long, the arm takes the way that is
-        quickest from where it stands then."""
+        quickest from where it stands then. False when `until(q)` stopped it on the way
+        (the arm holds there)."""
         s = self.settings
         self._escape_contact(io, attached)
         for replan in range(s.stall_replans + 1):
@@ -898,10 +936,12 @@ class SkillRunner:
                                                   self.kin.limits, speed_scale=speed)
                         except TrajectoryError as exc:
                             raise SkillStopped(Outcome.UNREACHABLE, str(exc)) from exc
-                    io.execute(plan, stall_after_s=stall)
-                return
+                    if io.execute(plan, stall_after_s=stall, until=until) is False:
+                        return False
+                return True
             except MotionStalled:
                 continue  # the IO logged why
+        return True
 
     def _escape_contact(self, io: RobotIO, attached: AttachedBox | None) -> None:
         """An arm that stands touching something (a pick that pressed a finger onto the

@@ -1,6 +1,7 @@
 """The hand-over's release: the fingers open slowly next to the hand taking the object
 (commanded in small steps at RELEASE_WIDTH_MPS), to the width asked for; release_on_pull
-first waits for the receiver's pull at the wrist."""
+first waits for the receiver's pull at the wrist, and hand_over lets go as soon as that pull
+comes, on the way to the offer pose or there."""
 
 from __future__ import annotations
 
@@ -121,3 +122,57 @@ def test_release_on_pull_feels_a_pull_that_began_before_it_did():
     report = runner.run(SkillRequest("release_on_pull", gripper_width=0.08), io)
     assert report.outcome == Outcome.SUCCEEDED, report.reason
     assert io.commands[0][0] < settings.pull_confirm_s + 0.05
+
+
+class OfferingArm(Impatient):
+    """Also plays joint plans: the arm is at each sample at its time (the pulls are in
+    the sensor's x, horizontal for a hand pointing down)."""
+
+    def __init__(self, width: float, limit_s: float, **kwargs) -> None:
+        super().__init__(width, limit_s, **kwargs)
+        self.q = np.array(HOME_POSITIONS)
+
+    def arm_positions(self) -> np.ndarray:
+        return self.q
+
+    def execute(self, plan, force_limit_n=None, until=None, start_time=None,
+                stall_after_s=None) -> bool:
+        start = self.time
+        for t, q in zip(plan.times, plan.positions, strict=True):
+            self.time, self.q = start + float(t), np.asarray(q, dtype=float)
+            if until is not None and until(self.q):
+                return False
+        return True
+
+    def expected_duration(self, plan) -> float:
+        return plan.duration
+
+
+OFFER = SkillRequest("hand_over", position=np.array([0.75, 0.0, 1.0]),
+                     quat_wxyz=np.array([0.0, 1.0, 0.0, 0.0]), gripper_width=0.08)
+
+
+def test_hand_over_lets_go_on_the_way_when_the_receiver_pulls_there():
+    """A receiver who takes hold while the arm still creeps in: the motion stops where it
+    is and the fingers open (the offer's pose is never reached)."""
+    settings = SkillSettings()
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = OfferingArm(0.060, limit_s=60.0, pulls=((0.5, 99.0, settings.handover_pull_n * 2),))
+    report = runner.run(OFFER, io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert "(on the way)" in report.reason
+    assert io.commands and io.width == pytest.approx(0.08)
+    tcp, _quat = runner.tcp_world(io.q)
+    assert np.linalg.norm(tcp - OFFER.position) > 0.02
+
+
+def test_hand_over_holds_the_object_out_until_the_pull():
+    settings = SkillSettings()
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = OfferingArm(0.060, limit_s=60.0, pulls=((40.0, 99.0, settings.handover_pull_n * 2),))
+    report = runner.run(OFFER, io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert "(held out)" in report.reason
+    tcp, _quat = runner.tcp_world(io.q)
+    assert np.linalg.norm(tcp - OFFER.position) < 0.01
+    assert io.commands[0][0] >= 40.0 + settings.pull_confirm_s

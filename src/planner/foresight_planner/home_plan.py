@@ -258,12 +258,6 @@ def grasp_point(obj: TrackedObject, height: float, config: HomePlanConfig) -> np
         [0.0, 0.0, height / 2.0 - grasp_below_top(height, config)])
 
 
-def held_centre(tcp: np.ndarray, height: float, config: HomePlanConfig) -> np.ndarray:
-    """Where the centre of an object held as by grasp_point is, for the TCP at `tcp`."""
-    return np.asarray(tcp, dtype=float) - np.array(
-        [0.0, 0.0, height / 2.0 - grasp_below_top(height, config)])
-
-
 def release_point(spot_xy: Sequence[float], surface: Surface, height: float,
                   config: HomePlanConfig) -> np.ndarray:
     """TCP position that holds an object (grasped as by grasp_point) with its bottom
@@ -310,7 +304,6 @@ class HandoverConfig:
     #                                    height short of them, measured)
     offer_min_height_m: float = 0.85  # the offer point's height range (m above the floor)
     offer_max_height_m: float = 1.20
-    release_m: float = 0.10           # a tracked hand this near the object: let go
     still_m: float = 0.30             # a person predicted to move less than this is still
 
 
@@ -318,13 +311,6 @@ def torso_positions(people: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Person track id -> torso position, from the world model's keypoints ("id/torso")."""
     return {key.split("/")[0]: np.asarray(p, dtype=float) for key, p in people.items()
             if key.endswith("/torso") and np.all(np.isfinite(p))}
-
-
-def hands_of(people: dict[str, np.ndarray], person: str | None = None) -> list[np.ndarray]:
-    """The tracked hands of `person` (a track id), of everyone with None."""
-    return [np.asarray(p, dtype=float) for key, p in people.items()
-            if (person is None or key.startswith(f"{person}/")) and key.endswith("_hand")
-            and np.all(np.isfinite(p))]
 
 
 def approach_poses(grid: OccupancyMap, person_xy: Sequence[float],

@@ -33,8 +33,6 @@ from foresight_planner.home_plan import (
     find_object,
     grasp_point,
     grasp_yaw,
-    hands_of,
-    held_centre,
     is_shelf_board,
     offer_point,
     on_surface,
@@ -605,23 +603,19 @@ class HomeTaskRunner:
                 continue
             stand = self.ports.base_pose() or poses[0]
             offer = offer_point(stand, now, self.handover)
-            # hold it out; a hand of theirs at it (wherever the supervisor stopped the arm
-            # as the hand came) ends the motion
+            # hold it out and let go when their hand pulls at it, on the way there too
+            # (the executor feels the pull at the wrist: the arm holding the object out
+            # hides that hand from the head camera)
+            take_s = self._p("hand_over", "take_s")
             ok, reason = await self._arm(
-                "move_to_pose", object_id=name, place_id="person", position=offer,
+                "hand_over", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
                 quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
-                stop_when=lambda: self._hand_at_object(height))
+                timeout_s=take_s)
             if ok:
-                # held still until the receiver's hand pulls at it (the arm holding it out
-                # hides that hand from the head camera: the wrist feels it)
-                wait_s = self._p("hand_over", "wait_s")
-                ok, reason = await self._arm("release_on_pull", object_id=name,
-                                             place_id="person", timeout_s=wait_s)
-                if ok:
-                    await self._arm("stow", place_id="person")   # back from their hand
-                    return
-                reason = f"nobody pulled at the {name} in {wait_s:.0f} s ({reason})"
+                await self._arm("stow", place_id="person")   # back from their hand
+                return
+            reason = f"nobody took the {name} in {take_s:.0f} s ({reason})"
             await self._arm("stow", height=height)
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
@@ -652,19 +646,4 @@ class HomeTaskRunner:
             if self.ports.now() >= deadline:
                 return None
             await self.ports.sleep(0.2)
-
-    def _hand_at_object(self, height: float) -> str | None:
-        """Why to let go now (a tracked hand at the held object), else None. Any person's
-        hand counts: the track of the one who reaches may have been born again with a new
-        id while their arm came (measured: id 17 became 19 at the object)."""
-        tcp = self.ports.tcp_position()
-        world = self.ports.world()
-        if tcp is None or world is None:
-            return None
-        held = held_centre(tcp, height, self.config)
-        for hand in hands_of(world.people):
-            gap = float(np.linalg.norm(hand - held))
-            if gap <= self.handover.release_m:
-                return f"the person's hand is at the object ({gap * 100:.0f} cm)"
-        return None
 

@@ -368,7 +368,7 @@ class PlannerNode(Node):
                                      timeout_s=timeout_s or self.params.skill_timeout_s)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
-                              self._decided_on, speed, quat)
+                              self._decided_on, speed, quat, timeout_s)
         stopped: list[str] = []
 
         def preempt(_phase: str) -> str | None:
@@ -597,10 +597,10 @@ class PlannerNode(Node):
 
     def _goal(self, skill: str, object_id: str, place_id: str, position: np.ndarray,
               yaw: float, width: float, height: float, source: float, speed: float,
-              quat=None) -> ExecuteSkill.Goal:
+              quat=None, timeout_s: float = 0.0) -> ExecuteSkill.Goal:
         goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
                                  speed_scale=speed, gripper_width=width, object_height=height,
-                                 timeout_s=self.params.skill_timeout_s)
+                                 timeout_s=timeout_s or self.params.skill_timeout_s)
         goal.target_pose.header.frame_id = self.params.frame_id
         goal.target_pose.pose = pose_to_msg(
             position, np.asarray(tool_down_quat(yaw) if quat is None else quat))

@@ -43,9 +43,8 @@ class ScriptedRobot:
     people: dict[str, np.ndarray] = field(default_factory=dict)
     people_paths: dict[str, PredictedPath] = field(default_factory=dict)
     tcp: np.ndarray | None = None
-    takes_it: bool = True                   # the person's hand comes to an offered object
+    takes_it: bool = True                   # the person takes hold of an offered object
     furniture_seen: list | None = None      # the furniture where the base scan has it
-    hand_track: str = "7"                   # the track id the reaching hand comes with
     nudge_on_go_home: tuple = (0.0, 0.0)    # tracks move by this (m) while the arm goes home
     on_place_arrival: list = field(default_factory=list)   # seen once at the place stand
     seen_after_turns: int = -1              # the person comes into view after this many
@@ -135,13 +134,8 @@ class ScriptedRobot:
                            None if position is None else tuple(np.round(position, 3)), height,
                            quat))
         self.time += 5.0
-        if skill == "move_to_pose" and place_id == "person":
+        if skill == "hand_over":
             self.tcp = np.asarray(position, dtype=float)
-            if self.takes_it:               # the hand comes to the held object
-                self.people[f"{self.hand_track}/right_hand"] = \
-                    self.tcp - np.array([0.0, 0.0, 0.02])
-            if stop_when is not None and stop_when():
-                return True, stop_when()
         if skill == "go_home" and any(self.nudge_on_go_home):
             self.objects = [replace(o, position=o.position + np.array([*self.nudge_on_go_home,
                                                                        0.0]))
@@ -152,7 +146,7 @@ class ScriptedRobot:
             self._observe()
         if skill in self.fail_skills or self.fail_once.pop(skill, False):
             return False, f"{skill} failed on purpose"
-        if skill == "release_on_pull" and not self.takes_it:   # nobody pulls
+        if skill == "hand_over" and not self.takes_it:   # nobody pulls
             self.time += timeout_s
             return False, f"skill exceeded its {timeout_s:.0f} s timeout"
         if skill == "pick" and self.picks_missing > 0:
@@ -442,9 +436,9 @@ def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room
     end = _run(_runner(room, robot), CUP)
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
-    assert kinds[-5:] == ["stow", "person", "move_to_pose", "release_on_pull", "stow"]
+    assert kinds[-4:] == ["stow", "person", "hand_over", "stow"]
     # every arm goal of the hand-over names the person (the executor's collaborative mode)
-    assert [c[3] for c in robot.calls[-3:]] == ["person"] * 3
+    assert [c[3] for c in robot.calls[-2:]] == ["person"] * 2
     stand = next(c[2] for c in robot.calls if c[1] == "person")
     assert math.dist(stand[:2], SEATED[:2]) == pytest.approx(HandoverConfig().distance_m,
                                                          abs=2e-3)
@@ -453,19 +447,12 @@ def test_the_cup_is_held_out_to_a_still_person_and_released_into_their_hand(room
                           2 * math.pi) == pytest.approx(0.0, abs=2e-3)
 
 
-def test_a_hand_that_comes_with_a_new_track_id_is_let_go_into(room):
-    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, hand_track="9")
-    end = _run(_runner(room, robot), CUP)
-    assert end.status == DONE, end.reason
-    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release_on_pull", "stow"]
-
-
 def test_a_person_who_walked_off_while_the_base_came_is_followed_again(room):
     robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, walks_off=3)
     end = _run(_runner(room, robot), CUP)
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
-    assert kinds.count("person") == 4 and kinds[-3:] == ["move_to_pose", "release_on_pull", "stow"]
+    assert kinds.count("person") == 4 and kinds[-2:] == ["hand_over", "stow"]
 
 
 def test_a_fold_stopped_once_after_the_pick_is_tried_again(room):
@@ -481,7 +468,7 @@ def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
     end = _run(_runner(room, robot), CUP)
     assert end.status == FAILED and "could not hand the cup over" in end.reason
     assert "release" not in [c[1] for c in robot.calls]
-    assert "nobody pulled at the cup in 30 s" in end.reason
+    assert "nobody took the cup in 45 s" in end.reason
     assert robot.helps == [("the person to take the cup from the gripper", end.reason)]
 
 
@@ -554,7 +541,7 @@ def test_world_model_mode_goes_to_where_a_walking_person_is_heading(room):
     assert math.dist(drives[0][2][:2], door.xy) == pytest.approx(
         HandoverConfig().distance_m, abs=2e-3)
     assert len(drives) == 1
-    assert [c[1] for c in robot.calls][-3:] == ["move_to_pose", "release_on_pull", "stow"]
+    assert [c[1] for c in robot.calls][-2:] == ["hand_over", "stow"]
     reactive = ScriptedRobot(objects=[_cup()], walk_route=WINDOW_TO_DOOR)
     _run(_runner(room, reactive, horizon_s=0.0), CUP)
     first = next(c for c in reactive.calls if c[:2] == ("navigate", "person"))
