@@ -525,9 +525,7 @@ class HomeTaskRunner:
         ahead = path.at(min(world.stamp + self.horizon_s, float(path.times[-1])))
         if math.dist(ahead[:2], now[:2]) <= self.handover.still_m:
             return _PersonGoal(person, ahead)
-        if self._walk_distances is None:
-            self._walk_distances = WalkDistances(self.grid, self.layout.person_places)
-        place = heading_for(self._walk_distances, [xy for _, xy in walked])
+        place = heading_for(self._walks(), [xy for _, xy in walked])
         if place is None:
             return None                                  # walking, to where is not clear
         self.ports.note(f"hand_over.heading_for:{place.name}")
@@ -586,7 +584,10 @@ class HomeTaskRunner:
             poses = approach_poses(self.grid, torso[:2], here[:2], self.config,
                                    self.handover)
             if goal.coming:             # not where they will walk (they would walk into it)
-                poses = [p for p in poses if not self._on_their_way(p, goal)] or poses
+                poses = [p for p in poses if not self._on_ways(p, goal.walker_xy,
+                                                               [goal.coming])] or poses
+            elif self.horizon_s > 0:    # where they stay: off the ways they may leave by
+                poses = self._off_their_ways_out(poses, torso[:2])
             if not poses:
                 raise _Abort(f"no free place to stand at the person "
                              f"({torso[0]:.2f}, {torso[1]:.2f})",
@@ -620,17 +621,36 @@ class HomeTaskRunner:
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
 
-    def _on_their_way(self, pose: Pose2D, goal: _PersonGoal) -> bool:
-        """Whether the base at `pose` would stand on (within `ON_THE_WAY_M` of) a short
-        way from the walking person to the place they head for."""
-        if self._walk_distances is None or goal.walker_xy is None:
-            return False
-        names = [p.name for p in self._walk_distances.places]
-        k = names.index(goal.coming)
-        from_person = float(self._walk_distances.at(goal.walker_xy)[k])
-        via_pose = math.dist(pose[:2], goal.walker_xy) + \
-            float(self._walk_distances.at(pose[:2])[k])
-        return via_pose < from_person + ON_THE_WAY_M
+    def _walks(self) -> WalkDistances:
+        if self._walk_distances is None:
+            self._walk_distances = WalkDistances(self.grid, self.layout.person_places)
+        return self._walk_distances
+
+    def _on_ways(self, pose: Pose2D, person_xy: np.ndarray | None,
+                 places: list[str]) -> int:
+        """On how many of the short ways from the person at `person_xy` to `places` the
+        base at `pose` would stand (its detour from the way shorter than `ON_THE_WAY_M`)."""
+        if person_xy is None:
+            return 0
+        walks = self._walks()
+        names = [p.name for p in walks.places]
+        from_person, from_pose = walks.at(person_xy), walks.at(pose[:2])
+        detour = math.dist(pose[:2], person_xy)
+        return sum(1 for name in places
+                   if detour + float(from_pose[names.index(name)])
+                   < float(from_person[names.index(name)]) + ON_THE_WAY_M)
+
+    def _off_their_ways_out(self, poses: list[Pose2D], person_xy: np.ndarray
+                            ) -> list[Pose2D]:
+        """`poses` ordered by how many of the ways from where the person stays to the other
+        places (where their next walk will go) each stands on, fewest first, nearest first
+        among equals: the simulated person, like a distracted one, walks into what stands
+        there (measured: twice in one hand-over episode, home_train seed 0)."""
+        walks = self._walks()
+        here = walks.at(person_xy)
+        away = [p.name for p, d in zip(walks.places, here, strict=True)
+                if d > walks.config.arrived_m]
+        return sorted(poses, key=lambda pose: self._on_ways(pose, person_xy, away))
 
     async def _person_near(self, torso: np.ndarray, wait_s: float) -> np.ndarray | None:
         """A tracked torso within `NEAR_TARGET_M` of `torso`, watched for `wait_s` (at

@@ -552,15 +552,30 @@ def test_world_model_mode_goes_to_where_a_walking_person_is_heading(room):
 def test_a_stand_on_the_walking_persons_way_is_not_taken(room):
     """A person walking west to the door along the room's north side would walk into a
     base standing on that way: such a stand counts as in their way, one off it does not."""
-    from foresight_planner.home_runner import _PersonGoal
-    from foresight_planner.person_goals import WalkDistances
     runner = _runner(room, ScriptedRobot())
-    runner._walk_distances = WalkDistances(runner.grid, room.person_places)
-    goal = _PersonGoal("7", np.array([0.9, 4.4, 1.1]), coming="door",
-                       walker_xy=np.array([3.2, 3.9]))
-    assert runner._on_their_way((2.2, 3.95, math.pi), goal)
-    assert not runner._on_their_way((1.575, 3.231, 2.094), goal)
-    assert not runner._on_their_way((3.3, 2.0, 0.0), goal)        # behind them
+    walker = np.array([3.2, 3.9])
+    assert runner._on_ways((2.2, 3.95, math.pi), walker, ["door"]) == 1
+    assert runner._on_ways((1.575, 3.231, 2.094), walker, ["door"]) == 0
+    assert runner._on_ways((3.3, 2.0, 0.0), walker, ["door"]) == 0        # behind them
+
+
+def test_the_stand_at_a_still_person_keeps_off_the_ways_they_may_leave_by(room):
+    """The person standing at the bedside: the base stood west of them, on their way to
+    the chair and the door, and they walked into it (home_train seed 0). world_model stands
+    where the fewest of their ways out go (here only the one to the window); reactive takes
+    the nearest stand."""
+    bedside = np.array([4.4, 1.65, 1.2])
+    stands = {}
+    for mode, horizon in (("world_model", 4.0), ("reactive", 0.0)):
+        robot = ScriptedRobot(objects=[_cup()], people={"7/torso": bedside})
+        runner = _runner(room, robot, horizon_s=horizon)
+        end = _run(runner, CUP)
+        assert end.status == DONE, end.reason
+        stands[mode] = next(c[2] for c in robot.calls if c[1] == "person")
+        places = [p.name for p in room.person_places if p.name != "bedside"]
+        stands[mode + "_ways"] = runner._on_ways(stands[mode], bedside[:2], places)
+    assert stands["reactive_ways"] == 2, stands               # to the chair and the door
+    assert stands["world_model_ways"] == 1, stands
 
 
 def test_a_person_who_left_the_view_is_looked_for_where_they_were_heading(room):
