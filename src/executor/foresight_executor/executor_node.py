@@ -163,8 +163,9 @@ class ExecutorParams:
         "ISO/TS 15066's power and force limiting has it near the hand that takes the object",
         low=0.01, high=1.0))
     handover_pull_n: float = field(default=SkillSettings.handover_pull_n, metadata=param(
-        "Change of the wrist force (N) that means the receiver pulls at the held object: a "
-        "release_on_pull goal lets go then", low=0.5, high=50.0))
+        "Wrist force (N; horizontal, or changed since the goal began) that means the "
+        "receiver pulls at the held object: hand_over and release_on_pull let go then",
+        low=0.5, high=50.0))
     grasp_depth_m: float = field(default=0.015, metadata=param(
         "Distance from a part's top to the TCP when grasped (m)", low=0.0, high=0.05))
     gripper_settle_s: float = field(default=0.8, metadata=param(
