@@ -152,27 +152,20 @@ OFFER = SkillRequest("hand_over", position=np.array([0.75, 0.0, 1.0]),
                      quat_wxyz=np.array([0.0, 1.0, 0.0, 0.0]), gripper_width=0.08)
 
 
-def test_hand_over_lets_go_on_the_way_when_the_receiver_pulls_there():
+@pytest.mark.parametrize("pull_at,where", [(0.5, "on the way"), (40.0, "held out")])
+def test_hand_over_lets_go_when_the_receiver_pulls(pull_at, where):
     """A receiver who takes hold while the arm still creeps in: the motion stops where it
-    is and the fingers open (the offer's pose is never reached)."""
+    is and the fingers open (the offer's pose is never reached); one who takes hold later:
+    the object is held out at the offer's pose until then."""
     settings = SkillSettings()
     runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
-    io = OfferingArm(0.060, limit_s=60.0, pulls=((0.5, 99.0, settings.handover_pull_n * 2),))
+    io = OfferingArm(0.060, limit_s=60.0,
+                     pulls=((pull_at, 99.0, settings.handover_pull_n * 2),))
     report = runner.run(OFFER, io)
     assert report.outcome == Outcome.SUCCEEDED, report.reason
-    assert "(on the way)" in report.reason
-    assert io.commands and io.width == pytest.approx(0.08)
+    assert f"({where})" in report.reason
+    assert io.width == pytest.approx(0.08)
+    assert io.commands[0][0] >= pull_at + settings.pull_confirm_s
     tcp, _quat = runner.tcp_world(io.q)
-    assert np.linalg.norm(tcp - OFFER.position) > 0.02
-
-
-def test_hand_over_holds_the_object_out_until_the_pull():
-    settings = SkillSettings()
-    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
-    io = OfferingArm(0.060, limit_s=60.0, pulls=((40.0, 99.0, settings.handover_pull_n * 2),))
-    report = runner.run(OFFER, io)
-    assert report.outcome == Outcome.SUCCEEDED, report.reason
-    assert "(held out)" in report.reason
-    tcp, _quat = runner.tcp_world(io.q)
-    assert np.linalg.norm(tcp - OFFER.position) < 0.01
-    assert io.commands[0][0] >= 40.0 + settings.pull_confirm_s
+    reached = float(np.linalg.norm(tcp - OFFER.position)) < 0.01
+    assert reached == (where == "held out")
