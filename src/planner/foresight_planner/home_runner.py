@@ -73,6 +73,9 @@ WALK_MEMORY_S = 6.0
 #: A stand pose whose detour from a walking person's way is shorter than this (m) is in
 #: their way (the simulated person, like a distracted one, walks into what stands there).
 ON_THE_WAY_M = 0.6
+#: A hand-over stand off the person's ways out may be this much farther from the robot (m)
+#: than the nearest stand.
+STAND_DETOUR_M = 1.0
 #: A torso this near where the hand-over aimed is the person to hand to.
 NEAR_TARGET_M = 0.5
 #: Round objects: any grasp yaw suits them.
@@ -587,7 +590,7 @@ class HomeTaskRunner:
                 poses = [p for p in poses if not self._on_ways(p, goal.walker_xy,
                                                                [goal.coming])] or poses
             elif self.horizon_s > 0:    # where they stay: off the ways they may leave by
-                poses = self._off_their_ways_out(poses, torso[:2])
+                poses = self._off_their_ways_out(poses, torso[:2], here[:2])
             if not poses:
                 raise _Abort(f"no free place to stand at the person "
                              f"({torso[0]:.2f}, {torso[1]:.2f})",
@@ -640,17 +643,24 @@ class HomeTaskRunner:
                    if detour + float(from_pose[names.index(name)])
                    < float(from_person[names.index(name)]) + ON_THE_WAY_M)
 
-    def _off_their_ways_out(self, poses: list[Pose2D], person_xy: np.ndarray
-                            ) -> list[Pose2D]:
-        """`poses` ordered by how many of the ways from where the person stays to the other
-        places (where their next walk will go) each stands on, fewest first, nearest first
-        among equals: the simulated person, like a distracted one, walks into what stands
-        there (measured: twice in one hand-over episode, home_train seed 0)."""
+    def _off_their_ways_out(self, poses: list[Pose2D], person_xy: np.ndarray,
+                            robot_xy: Sequence[float]) -> list[Pose2D]:
+        """`poses` (nearest the robot first) with those at most `STAND_DETOUR_M` farther
+        than the nearest ordered by how many of the ways from where the person stays to the
+        other places (where their next walk will go) each stands on, fewest first: the
+        simulated person, like a distracted one, walks into what stands there (measured:
+        twice in one hand-over episode, home_train seed 0), but they stay only 15-40 s (a
+        stand across the room made the base arrive after they had left)."""
+        if not poses:
+            return poses
         walks = self._walks()
         here = walks.at(person_xy)
         away = [p.name for p, d in zip(walks.places, here, strict=True)
                 if d > walks.config.arrived_m]
-        return sorted(poses, key=lambda pose: self._on_ways(pose, person_xy, away))
+        reach = math.dist(poses[0][:2], robot_xy) + STAND_DETOUR_M
+        near = [p for p in poses if math.dist(p[:2], robot_xy) <= reach]
+        return sorted(near, key=lambda pose: self._on_ways(pose, person_xy, away)) + \
+            poses[len(near):]
 
     async def _person_near(self, torso: np.ndarray, wait_s: float) -> np.ndarray | None:
         """A tracked torso within `NEAR_TARGET_M` of `torso`, watched for `wait_s` (at

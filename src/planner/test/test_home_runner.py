@@ -18,7 +18,13 @@ from foresight_common.occupancy import room_map
 from foresight_planner.assembly_plan import HOME_SKILLS, load_skill_library
 from foresight_planner.decisions import PredictedPath, TrackedObject, WorldSnapshot
 from foresight_planner.home_plan import HandoverConfig, HomePlanConfig, find_object
-from foresight_planner.home_runner import CANCELED, DONE, FAILED, HomeTaskRunner
+from foresight_planner.home_runner import (
+    CANCELED,
+    DONE,
+    FAILED,
+    STAND_DETOUR_M,
+    HomeTaskRunner,
+)
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
 BOX = "put the medicine box on the bedside table"
@@ -560,22 +566,24 @@ def test_a_stand_on_the_walking_persons_way_is_not_taken(room):
 
 
 def test_the_stand_at_a_still_person_keeps_off_the_ways_they_may_leave_by(room):
-    """The person standing at the bedside: the base stood west of them, on their way to
-    the chair and the door, and they walked into it (home_train seed 0). world_model stands
-    where the fewest of their ways out go (here only the one to the window); reactive takes
-    the nearest stand."""
-    bedside = np.array([4.4, 1.65, 1.2])
-    stands = {}
+    """The person walked into the base standing on their way out (twice in home_train seed
+    0). At the window, the nearest stand from the table lies on their ways to the chair and
+    the bedside; world_model takes one a little farther (within STAND_DETOUR_M) that lies
+    only on the way to the door; reactive takes the nearest."""
+    window = np.array([5.3, 4.3, 1.2])
+    places = [p.name for p in room.person_places if p.name != "window"]
+    stands, ways = {}, {}
     for mode, horizon in (("world_model", 4.0), ("reactive", 0.0)):
-        robot = ScriptedRobot(objects=[_cup()], people={"7/torso": bedside})
+        robot = ScriptedRobot(objects=[_cup()], people={"7/torso": window})
         runner = _runner(room, robot, horizon_s=horizon)
         end = _run(runner, CUP)
         assert end.status == DONE, end.reason
         stands[mode] = next(c[2] for c in robot.calls if c[1] == "person")
-        places = [p.name for p in room.person_places if p.name != "bedside"]
-        stands[mode + "_ways"] = runner._on_ways(stands[mode], bedside[:2], places)
-    assert stands["reactive_ways"] == 2, stands               # to the chair and the door
-    assert stands["world_model_ways"] == 1, stands
+        ways[mode] = runner._on_ways(stands[mode], window[:2], places)
+    assert ways == {"world_model": 1, "reactive": 2}, stands
+    pick_stand = next(c[2] for c in robot.calls if c[1] == "pick:table")
+    assert math.dist(stands["world_model"][:2], pick_stand[:2]) <= \
+        math.dist(stands["reactive"][:2], pick_stand[:2]) + STAND_DETOUR_M
 
 
 def test_a_person_who_left_the_view_is_looked_for_where_they_were_heading(room):
