@@ -50,8 +50,8 @@ ALL_TASKS = bool(os.environ.get("FORESIGHT_HOME_E2E"))
 
 @pytest.mark.skipif(
     not ALL_TASKS,
-    reason="over the suite's 15 min budget, and not yet reliable: in the last run (8934dec's "
-           "parent, 2026-11-27) localisation put the base 10 cm off at the table (a wall "
+    reason="over the suite's 15 min budget, and not yet reliable: in the last run (b1bcc0f, "
+           "2026-11-27) localisation put the base 10 cm off at the table (a wall "
            "ahead does not fix the position along it; the table and the seated person "
            "pulled it) and both picks missed; run with FORESIGHT_HOME_E2E=1")
 def test_the_cup_is_handed_to_the_seated_person(domain_id):
