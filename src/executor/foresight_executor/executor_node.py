@@ -80,6 +80,7 @@ from foresight_executor.safety import (
     on_body_outline,
 )
 from foresight_executor.skills import (
+    SKILLS_WITH_TARGET,
     Outcome,
     SkillRequest,
     SkillRunner,
@@ -200,6 +201,36 @@ class ExecutorParams:
     ssm_prediction_window_s: float = field(default=0.5, metadata=param(
         "Predicted person positions this far ahead count for separation (s)", low=0.0,
         high=3.0))
+
+
+def request_from_goal(goal, frame_id: str) -> tuple[SkillRequest, str | None]:
+    """The skill request an ExecuteSkill goal asks for, or the reason it is malformed (the
+    target pose is read for every skill that needs one, `SKILLS_WITH_TARGET`: a list of its
+    own here once left the hand-over's target out)."""
+    position = quat = None
+    if goal.skill in SKILLS_WITH_TARGET:
+        frame = goal.target_pose.header.frame_id or frame_id
+        if frame != frame_id:
+            return SkillRequest(goal.skill), (f"target frame '{frame}' not supported "
+                                              f"(use '{frame_id}')")
+        try:
+            position, quat = msg_to_pose(goal.target_pose.pose)
+        except InvalidMessage as exc:
+            return SkillRequest(goal.skill), f"invalid target pose: {exc}"
+    for name in ("speed_scale", "gripper_width", "object_height", "timeout_s"):
+        value = getattr(goal, name)
+        if not math.isfinite(value) or value < 0:
+            return SkillRequest(goal.skill), f"{name} must be finite and >= 0, got {value}"
+    velocity = msg_to_vector(goal.target_velocity)
+    if not np.all(np.isfinite(velocity)) or float(np.linalg.norm(velocity)) > 1.0:
+        return SkillRequest(goal.skill), (f"target_velocity {velocity.tolist()} must be "
+                                          "finite and below 1 m/s")
+    request = SkillRequest(skill=goal.skill, position=position, quat_wxyz=quat,
+                           speed_scale=goal.speed_scale, gripper_width=goal.gripper_width,
+                           object_height=goal.object_height, yaw_free=False,
+                           velocity=velocity if np.linalg.norm(velocity) > 0 else None,
+                           target_time=time_to_sec(goal.target_stamp))
+    return request, None
 
 
 class ExecutorNode(Node):
@@ -708,30 +739,8 @@ class ExecutorNode(Node):
         return self.furniture.current()
 
     def _request_from(self, goal) -> tuple[SkillRequest, str | None]:
-        position = quat = None
-        if goal.skill in ("move_to_pose", "pick", "place", "insert"):
-            frame = goal.target_pose.header.frame_id or self.params.frame_id
-            if frame != self.params.frame_id:
-                return SkillRequest(goal.skill), (f"target frame '{frame}' not supported "
-                                                  f"(use '{self.params.frame_id}')")
-            try:
-                position, quat = msg_to_pose(goal.target_pose.pose)
-            except InvalidMessage as exc:
-                return SkillRequest(goal.skill), f"invalid target pose: {exc}"
-        for name in ("speed_scale", "gripper_width", "object_height", "timeout_s"):
-            value = getattr(goal, name)
-            if not math.isfinite(value) or value < 0:
-                return SkillRequest(goal.skill), f"{name} must be finite and >= 0, got {value}"
-        velocity = msg_to_vector(goal.target_velocity)
-        if not np.all(np.isfinite(velocity)) or float(np.linalg.norm(velocity)) > 1.0:
-            return SkillRequest(goal.skill), (f"target_velocity {velocity.tolist()} must be "
-                                              "finite and below 1 m/s")
-        request = SkillRequest(skill=goal.skill, position=position, quat_wxyz=quat,
-                               speed_scale=goal.speed_scale, gripper_width=goal.gripper_width,
-                               object_height=goal.object_height, yaw_free=False,
-                               velocity=velocity if np.linalg.norm(velocity) > 0 else None,
-                               target_time=time_to_sec(goal.target_stamp))
-        return request, self.runner.check_request(request)
+        request, reason = request_from_goal(goal, self.params.frame_id)
+        return request, reason or self.runner.check_request(request)
 
     def runner_report(self, outcome: Outcome, reason: str):
         q = self.state.arm_positions()

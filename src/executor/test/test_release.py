@@ -13,6 +13,7 @@ from foresight_executor.mobile_arm import mobile_skill_runner
 from foresight_executor.skills import (
     RELEASE_STEP_S,
     RELEASE_WIDTH_MPS,
+    SKILLS_WITH_TARGET,
     Outcome,
     SkillRequest,
     SkillSettings,
@@ -169,3 +170,20 @@ def test_hand_over_lets_go_when_the_receiver_pulls(pull_at, where):
     tcp, _quat = runner.tcp_world(io.q)
     reached = float(np.linalg.norm(tcp - OFFER.position)) < 0.01
     assert reached == (where == "held out")
+
+
+@pytest.mark.parametrize("skill", SKILLS_WITH_TARGET)
+def test_every_goal_with_a_target_brings_its_pose_to_the_skill(skill):
+    """The executor node reads the target pose of each skill that needs one (its own list
+    of them once left hand_over out, and every hand-over was refused)."""
+    from foresight_common.conversions import pose_to_msg
+    from foresight_executor.executor_node import request_from_goal
+    from foresight_interfaces.action import ExecuteSkill
+
+    goal = ExecuteSkill.Goal(skill=skill)
+    goal.target_pose.header.frame_id = "map"
+    goal.target_pose.pose = pose_to_msg(OFFER.position, OFFER.quat_wxyz)
+    request, reason = request_from_goal(goal, "map")
+    assert reason is None
+    assert request.position == pytest.approx(OFFER.position)
+    assert request.quat_wxyz == pytest.approx(OFFER.quat_wxyz)
