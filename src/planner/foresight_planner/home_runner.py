@@ -572,10 +572,9 @@ class HomeTaskRunner:
                      f"the person to come to the robot for the {name}")
 
     async def _hand_over(self, name: str, held_yaw: float, height: float) -> None:
-        """Drive to face the person, hold the object out towards them (stopping where a
-        tracked hand of theirs meets it), and let go when their hand pulls at it; again (at
-        least twice, then until hand_over.give_up_s) when they walked off while the base
-        came or nobody pulled."""
+        """Drive to face the person, hold the object out towards them and let go when their
+        hand pulls at it (the executor's hand_over); again (at least twice, then until
+        hand_over.give_up_s) when they walked off while the base came or nobody pulled."""
         reason = ""
         give_up_at = self.ports.now() + self._p("hand_over", "give_up_s")
         tries = 0
@@ -676,4 +675,3 @@ class HomeTaskRunner:
             if self.ports.now() >= deadline:
                 return None
             await self.ports.sleep(0.2)
-
