@@ -21,7 +21,7 @@ import numpy as np
 from foresight_common.home_tasks import HomeTask
 from foresight_common.occupancy import OccupancyMap, room_map
 from foresight_common.planar import Pose2D
-from foresight_common.room_layout import Furniture, RoomLayout, Surface
+from foresight_common.room_layout import Furniture, PersonPlace, RoomLayout, Surface
 from foresight_planner.assembly_plan import SkillLibrary
 from foresight_planner.decisions import TrackedObject, WorldSnapshot
 from foresight_planner.home_plan import (
@@ -51,6 +51,9 @@ DONE, FAILED, CANCELED = "done", "failed", "canceled"
 LOOK_AROUND_TURNS = 5
 #: each look round navigation refused stands this much further from the furniture
 LOOK_MARGIN_M = 0.15
+#: Nobody found by the look round: the room's person places are looked at from this far
+#: (m; the head camera finds a person out to about 2.6 m).
+PLACE_VIEW_M = 1.8
 #: Folds tried with a picked object before the task gives up.
 STOW_TRIES = 3
 #: Set-downs tried before the task gives up on an object the camera does not see placed.
@@ -538,10 +541,14 @@ class HomeTaskRunner:
     async def _wait_for_person(self, name: str) -> _PersonGoal:
         """The person to hand to (see _person_goal); while nobody is in view the base turns
         on the spot a sixth of a turn at a time to look for them (the head camera sees 58
-        degrees), at most once round."""
+        degrees), at most once round; then it goes to look at the room's person places,
+        nearest first (one who walked off out of the camera's range stays at one for
+        15-40 s: measured, home_train seeds 1 and 3 gave up after the look round)."""
         deadline = self.ports.now() + self._p("hand_over", "wait_s")
         self.step += 1
         unseen_since, turns, refused = self.ports.now(), 0, 0
+        places: list[PersonPlace] | None = None
+        look_s = 2.0 * self._p("look_for", "settle_s")
         while self.ports.now() < deadline:
             self._check_cancel()
             world = self.ports.world()
@@ -565,11 +572,34 @@ class HomeTaskRunner:
                         self._p("navigate_to", "timeout_s"))
                     refused += not ok
                 unseen_since = self.ports.now()
+                deadline = max(deadline, unseen_since + look_s)   # each look has its time
                 continue
+            elif self.ports.now() - unseen_since >= self._p("look_for", "settle_s"):
+                if places is None:
+                    here = self.ports.base_pose() or (0.0, 0.0, 0.0)
+                    places = sorted(self.layout.person_places,
+                                    key=lambda p: math.dist(p.xy, here[:2]))
+                if places:
+                    await self._look_at_place(places.pop(0))
+                    unseen_since = self.ports.now()
+                    deadline = max(deadline, unseen_since + look_s)
+                    continue
             await self.ports.sleep(0.2)
         raise _Abort(f"no person stood still in view for "
                      f"{self._p('hand_over', 'wait_s'):.0f} s",
                      f"the person to come to the robot for the {name}")
+
+    async def _look_at_place(self, place: PersonPlace) -> None:
+        """Drive to where the head camera sees `place` from `PLACE_VIEW_M`, facing it
+        (nothing when no free stand there)."""
+        here = self.ports.base_pose() or (0.0, 0.0, 0.0)
+        poses = approach_poses(self.grid, place.xy, here[:2], self.config,
+                               replace(self.handover, distance_m=PLACE_VIEW_M))
+        if not poses:
+            return
+        self.step += 1
+        await self.ports.navigate(self.step, poses[0], "look:person",
+                                  self._p("navigate_to", "timeout_s"))
 
     async def _hand_over(self, name: str, held_yaw: float, height: float) -> None:
         """Drive to face the person, hold the object out towards them and let go when their

@@ -22,6 +22,7 @@ from foresight_planner.home_runner import (
     CANCELED,
     DONE,
     FAILED,
+    PLACE_VIEW_M,
     STAND_DETOUR_M,
     HomeTaskRunner,
 )
@@ -64,6 +65,7 @@ class ScriptedRobot:
     ever_seen: dict = field(default_factory=dict)   # "label#id" -> the track last seen
     seen_person: tuple | None = None                # (time, torso) last in view
     view_limited: bool = False              # people only in the head camera's 58 deg
+    view_range_m: float = math.inf          # ... and only this near
     people_after: dict = field(default_factory=dict)    # skill -> (people, paths) after it
     walk_route: list = field(default_factory=list)  # the person walks this polyline at
     walk_speed: float = 0.5                         # ... this speed (m/s) from when the
@@ -84,7 +86,8 @@ class ScriptedRobot:
         if self.view_limited:
             x, y, yaw = self.pose
             people = {k: p for k, p in people.items() if abs(math.remainder(
-                math.atan2(p[1] - y, p[0] - x) - yaw, 2 * math.pi)) <= math.radians(29.0)}
+                math.atan2(p[1] - y, p[0] - x) - yaw, 2 * math.pi)) <= math.radians(29.0)
+                and math.dist(p[:2], (x, y)) <= self.view_range_m}
         return people
 
     def _observe(self) -> None:
@@ -483,11 +486,21 @@ def test_nobody_in_view_ends_the_hand_over_with_a_help_request(room):
     end = _run(_runner(room, robot), CUP)
     assert end.status == FAILED and "no person stood still" in end.reason
     assert robot.helps[0][0] == "the person to come to the robot for the cup"
-    # it looked round while it waited: sixth-turns on the spot (as many as the 30 s wait
-    # held: the scripted base takes 10 s a drive), at most once round
-    turns = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
-    assert 3 <= len(turns) <= 5
-    assert {t[:2] for t in turns} == {turns[0][:2]}
+    # it looked round: five sixth-turns on the spot, then at each of the room's four
+    # person places, and no more
+    looks = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    assert len(looks) == 5 + len(room.person_places)
+    assert {t[:2] for t in looks[:5]} == {looks[0][:2]}
+    assert sorted(_looked_at(room, looks[5:])) == sorted(p.name for p in room.person_places)
+
+
+def _looked_at(room, looks) -> list[str]:
+    """The person place each look pose faces (the place PLACE_VIEW_M ahead of it)."""
+    names = []
+    for x, y, yaw in looks:
+        ahead = (x + PLACE_VIEW_M * math.cos(yaw), y + PLACE_VIEW_M * math.sin(yaw))
+        names.append(min(room.person_places, key=lambda p: math.dist(p.xy, ahead)).name)
+    return names
 
 
 def test_a_person_out_of_view_is_looked_for_by_turning_on_the_spot(room):
@@ -619,3 +632,20 @@ def test_the_look_round_goes_on_the_way_round_it_began(room):
     steps = [math.remainder(b[2] - a[2], 2 * math.pi) for a, b in zip(turns, turns[1:],
                                                                        strict=False)]
     assert all(step == pytest.approx(-math.pi / 3, abs=1e-3) for step in steps)
+
+
+def test_nobody_in_view_after_the_look_round_is_looked_for_at_the_persons_places(room):
+    """The person stands at the window, out of the camera's range from the table: the look
+    round finds nobody, so the base looks at the room's person places, nearest first, and
+    hands the cup over at the window (home_train seeds 1 and 3 gave up after the look
+    round)."""
+    window = np.array([5.3, 4.3, 1.2])
+    robot = ScriptedRobot(objects=[_cup()], view_limited=True, view_range_m=2.5,
+                          people={"7/torso": window})
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    looks = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
+    assert _looked_at(room, looks[5:]) == ["bedside", "chair", "door", "window"]
+    stand = next(c[2] for c in robot.calls if c[1] == "person")
+    assert math.dist(stand[:2], window[:2]) == pytest.approx(HandoverConfig().distance_m,
+                                                           abs=2e-3)
