@@ -11,7 +11,7 @@ camera and the map. No rclpy here: the executor's safety supervisor and navigati
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,6 +35,8 @@ class ScanPeopleConfig:
     confirm_s: float = 0.4         # moving this long in a row makes a cluster a person
     still_keep_s: float = 20.0     # ... and one who has not moved for this long (a track
     #                                left on clutter a person walked past must end)
+    velocity_tau_s: float = 0.4    # s: the walking velocity is the legs' centre's, smoothed
+    #                                over about this long (the centre sways with each step)
 
 
 @dataclass
@@ -46,6 +48,7 @@ class ScannedPerson:
     confirmed: bool = False        # moved for confirm_s in a row (not a thing that came
     #                                into view: that "moves" only until the reference
     #                                scan has it too)
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2))   # m/s, map frame
 
 
 def clusters(points: np.ndarray, gap: float) -> list[np.ndarray]:
@@ -118,6 +121,12 @@ class ScanPeople:
             if distance[nearest] > c.follow_m:
                 continue
             taken[nearest] = True
+            dt = stamp - person.seen_s
+            if 0.0 < dt < c.keep_s:
+                # exponential smoothing of the step's velocity, weighted by the time it spans
+                weight = 1.0 - math.exp(-dt / c.velocity_tau_s)
+                person.velocity = person.velocity + weight * (
+                    (centres[nearest] - person.xy) / dt - person.velocity)
             person.xy = centres[nearest].copy()
             person.seen_s = stamp
             if moved[nearest]:

@@ -60,6 +60,8 @@ def test_a_walking_pair_of_legs_becomes_a_person_within_half_a_second():
     assert found_at is not None and found_at <= 0.8
     assert len(people) == 1
     assert people[0].xy == pytest.approx([-1.5 + 0.8 * 29 / SCAN_HZ, 1.0], abs=0.12)
+    # the legs' centre sways with the stride; its smoothed velocity is the walk's
+    assert people[0].velocity == pytest.approx([0.8, 0.0], abs=0.2)
 
 
 def test_things_standing_still_are_never_people_even_when_they_come_into_view():
@@ -90,6 +92,7 @@ def test_a_person_who_stops_stays_a_while_and_is_forgotten_once_gone():
         t = k / SCAN_HZ
         people = finder.update(t, _scan(_legs(stop_x, 1.0, 0.2)))
     assert len(people) == 1
+    assert np.linalg.norm(people[0].velocity) < 0.05
     people = finder.update(t + 1.1, _scan([]))         # gone for longer than keep_s
     assert people == []
 

@@ -664,3 +664,98 @@ def _sweep_clear(points: np.ndarray, v0: np.ndarray, target: np.ndarray, wz: flo
         rel = (points - np.array([x, y])) @ np.array([[c, -s], [s, c]])
         if np.any(footprint_distance(rel, config.half_length, config.half_width) < floor):
             return False
+
+
+# --- giving way: a person walking into the standing base --------------------------------------
+@dataclass(frozen=True)
+class GiveWayConfig:
+    horizon_s: float = 2.0           # s of each person's predicted walk looked at
+    contact_m: float = 0.45          # a person's centre this near the footprint touches it
+    #                                  (swinging legs: contacts measured with the torso
+    #                                  0.28-0.41 m from the footprint, home_train cup runs)
+    approach_m: float = 0.15         # ... when their walk brings them this much nearer too
+    step_m: float = 0.5              # the base steps aside by up to this much (m)
+    directions: int = 16             # candidate steps: this many headings, two lengths
+    speed: float = 0.4               # m/s
+    decel: float = BASE_MAX_LINEAR_ACCEL / 2.0
+    arrive_m: float = 0.03
+    half_length: float = BASE_FOOTPRINT[0] / 2.0
+    half_width: float = BASE_FOOTPRINT[1] / 2.0
+
+
+def walking_path(xy: Sequence[float], velocity: Sequence[float], age: float,
+                 horizons: Sequence[float]) -> list[PredictedPerson]:
+    """A person seen `age` s ago at `xy` walking on at `velocity` (m/s): where they are at
+    each horizon (s) from now (the base scanner's legs have no other prediction)."""
+    return [PredictedPerson(float(h), float(xy[0] + velocity[0] * (h + age)),
+                            float(xy[1] + velocity[1] * (h + age))) for h in horizons]
+
+
+def _gaps(pose: Sequence[float], points: np.ndarray, config: GiveWayConfig) -> np.ndarray:
+    """Distance (m) of map points (n, 2) to the footprint of a base at `pose`."""
+    return footprint_distance(in_frame_of(points.reshape(-1, 2), pose), config.half_length,
+                              config.half_width)
+
+
+def walking_into(pose: Sequence[float], paths: Sequence[Sequence[PredictedPerson]],
+                 config: GiveWayConfig = GiveWayConfig()) -> float | None:
+    """The nearest a person comes to the standing base's footprint (m) when their predicted
+    walk (one path of predictions per person, times from now) brings them within
+    `contact_m` of it and `approach_m` nearer than they are now; None when nobody does (a
+    person standing or sitting close by, a hand-over's receiver, is no reason to move)."""
+    nearest = None
+    for path in paths:
+        ahead = [p for p in path if p.t <= config.horizon_s]
+        if not ahead:
+            continue
+        first = min(ahead, key=lambda p: p.t)
+        gaps = _gaps(pose, np.array([[p.x, p.y] for p in ahead]), config)
+        now = float(_gaps(pose, np.array([first.x, first.y]), config)[0])
+        low = float(np.min(gaps))
+        if low < config.contact_m and low < now - config.approach_m:
+            nearest = low if nearest is None else min(nearest, low)
+    return nearest
+
+
+def give_way(grid: OccupancyMap, pose: Sequence[float],
+             paths: Sequence[Sequence[PredictedPerson]],
+             config: GiveWayConfig = GiveWayConfig()) -> tuple[float, float] | None:
+    """Where (map x, y) the standing base steps to so that a person walking into it passes
+    by: of the steps (up to `step_m`, heading unchanged) the map leaves room for, the one
+    that keeps every predicted position farthest from the footprint, if it gains at least
+    10 cm over standing still; None when nobody walks into the base or no step helps."""
+    nearest = walking_into(pose, paths, config)
+    if nearest is None:
+        return None
+    points = np.array([[p.x, p.y] for path in paths for p in path
+                       if p.t <= config.horizon_s]).reshape(-1, 2)
+    here = np.asarray(pose[:2], dtype=float)
+    # a base that stands nearer to something than its radius (beside a table) may step
+    # where it is no nearer
+    room = min(ROBOT_RADIUS, grid.clearance(*here)) - 1e-3
+    best, best_gap = None, float(np.min(_gaps(pose, points, config))) + 0.10
+    for length in (config.step_m / 2.0, config.step_m):
+        for k in range(config.directions):
+            angle = 2.0 * math.pi * k / config.directions
+            target = here + length * np.array([math.cos(angle), math.sin(angle)])
+            if not _line_clear(grid, here, target, room):
+                continue
+            gap = float(np.min(_gaps((target[0], target[1], pose[2]), points, config)))
+            if gap > best_gap + 1e-6:
+                best, best_gap = (float(target[0]), float(target[1])), gap
+    return best
+
+
+def step_towards(pose: Sequence[float], target: Sequence[float],
+                 config: GiveWayConfig = GiveWayConfig()) -> Command | None:
+    """The holonomic base's command towards `target` (map x, y; heading kept), slowing so it
+    stops there; None once there."""
+    offset = np.asarray(target, dtype=float) - np.asarray(pose[:2], dtype=float)
+    distance = float(np.linalg.norm(offset))
+    if distance <= config.arrive_m:
+        return None
+    speed = min(config.speed, math.sqrt(2.0 * config.decel * distance))
+    c, s = math.cos(pose[2]), math.sin(pose[2])
+    vx, vy = np.array([[c, s], [-s, c]]) @ (offset / distance * speed)
+    return Command(float(vx), float(vy), 0.0,
+                   f"giving way: {distance:.2f} m to the side step")

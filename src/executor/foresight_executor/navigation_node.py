@@ -17,6 +17,10 @@ Publishes:  cmd_vel (TwistStamped, base_link), navigation/plan (Path), navigatio
             (OccupancyGrid, latched), /diagnostics
 Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
 
+Between goals the base gives way (`give_way`): a person whose predicted walk (the camera's
+tracks, or the scanned legs walking on at their velocity) brings them onto the standing
+base makes it step aside, heading kept, through the same collision monitor.
+
 Safety: without fresh person tracks (people_timeout_s) or a fresh base scan
 (scan_timeout_s) the base does not move, unless that timeout is 0 (a robot without a
 person predictor or scanner, or a test of the base alone).
@@ -64,6 +68,7 @@ from foresight_common.self_filter import ArmSelfFilter
 from foresight_common.tf_buffer import TransformBuffer
 from foresight_executor.navigation import (
     ControllerConfig,
+    GiveWayConfig,
     MonitorConfig,
     Navigator,
     NavigatorConfig,
@@ -74,8 +79,11 @@ from foresight_executor.navigation import (
     PredictedPerson,
     ScanMemory,
     from_now,
+    give_way,
     in_frame_of,
     monitor,
+    step_towards,
+    walking_path,
 )
 
 #: The static transforms this node needs: the camera's mounting on the base.
@@ -127,6 +135,16 @@ class NavigationParams:
     pose_timeout_s: float = field(default=0.5, metadata=param(
         "The base stops when its odometry is older than this, or localisation older than "
         "10 times this (s)", low=0.05, high=5.0))
+    give_way: bool = field(default=True, metadata=param(
+        "Between goals, step aside from a person predicted to walk into the base"))
+    give_way_horizon_s: float = field(default=GiveWayConfig.horizon_s, metadata=param(
+        "How far ahead (s) a person's predicted walk is checked for the base", low=0.5,
+        high=5.0))
+    give_way_contact_m: float = field(default=GiveWayConfig.contact_m, metadata=param(
+        "A walk that brings a person's centre this near the footprint touches it (m)",
+        low=0.1, high=1.5))
+    give_way_step_m: float = field(default=GiveWayConfig.step_m, metadata=param(
+        "The base steps aside by up to this much (m)", low=0.1, high=1.5))
 
 
 class NavigationNode(Node):
@@ -156,16 +174,22 @@ class NavigationNode(Node):
         self._last_depth = -math.inf
         self._pending_scan: tuple[float, np.ndarray, float] | None = None
         self._people: list[PredictedPerson] = []
+        self._paths: list[list[PredictedPerson]] = []   # the same, one per tracked keypoint
         self._people_stamp = -math.inf
         # the base scan: its points in odom (the monitor's, all round) and the people it
         # found by their legs (map)
         self.scan_people = ScanPeople(self.grid)
         self._scan_odom = np.zeros((0, 2))
         self._scanned: list[PredictedPerson] = []
+        self._walkers: list[tuple[np.ndarray, np.ndarray]] = []   # scanned (xy, velocity)
         self._scan_stamp = -math.inf
         self._predicted_at = -math.inf
         self._busy = False
         self._pose_error = ""
+        self.give_way_config = GiveWayConfig(horizon_s=p.give_way_horizon_s,
+                                             contact_m=p.give_way_contact_m,
+                                             step_m=p.give_way_step_m)
+        self._aside: tuple[tuple[float, float], float] | None = None   # (target, since)
         self.diagnostics = DiagnosticsReporter(self, "navigation")
         self.pub_cmd = create_publisher(self, contract.CMD_VEL)
         self.pub_plan = create_publisher(self, contract.NAVIGATION_PLAN)
@@ -187,6 +211,8 @@ class NavigationNode(Node):
             execute_callback=self.execute, goal_callback=self.on_goal,
             cancel_callback=lambda _: CancelResponse.ACCEPT,
             callback_group=ReentrantCallbackGroup())
+        if p.give_way:
+            self.create_timer(1.0 / p.control_rate_hz, self.give_way_step)
         self.get_logger().info(
             f"navigating in {layout.source}: {self.grid.geometry.width} x "
             f"{self.grid.geometry.height} cells of {p.map_resolution_m} m, comfort distance "
@@ -295,6 +321,7 @@ class NavigationNode(Node):
                 stamp, scan_xy(ranges, BASE_SCANNER, compose(map_to_odom, in_odom)))
             self._scanned = [PredictedPerson(0.0, float(f.xy[0]), float(f.xy[1]))
                              for f in found]
+            self._walkers = [(f.xy.copy(), f.velocity.copy()) for f in found]
         self.diagnostics.set_value("scanned_people", str(len(found)))
 
     def _scanned_now(self, people: list[PredictedPerson]) -> list[PredictedPerson]:
@@ -320,22 +347,82 @@ class NavigationNode(Node):
             self.diagnostics.reject("predictions", f"frame '{msg.header.frame_id}' is not "
                                     f"{contract.MAP_FRAME}")
             return
-        people = []
+        paths = []
         for pred in msg.predictions:
             if pred.label != "person" or pred.keypoint not in BODY_KEYPOINTS:
                 continue
+            path = []
             for k, (t, point) in enumerate(zip(pred.horizons_s, pred.positions, strict=False)):
                 cov = pred.covariances[9 * k:9 * k + 9]
                 sigma = math.sqrt(max(cov[0], cov[4], 0.0)) if len(cov) == 9 else 0.0
                 if all(math.isfinite(v) for v in (t, point.x, point.y, sigma)):
-                    people.append(PredictedPerson(float(t), point.x, point.y, 2.0 * sigma))
+                    path.append(PredictedPerson(float(t), point.x, point.y, 2.0 * sigma))
+            paths.append(path)
         with self._lock:
-            self._people = people
+            self._people = [p for path in paths for p in path]
+            self._paths = paths
             self._predicted_at = time_to_sec(msg.header.stamp)
 
     def _people_now(self, now: float) -> list[PredictedPerson]:
         with self._lock:
             return from_now(self._people, now - self._predicted_at)
+
+    def _walks_now(self, now: float) -> list[list[PredictedPerson]]:
+        """Each person's predicted walk, times from now: the camera-tracked body keypoints'
+        predictions and the scanned legs walking on at their velocity."""
+        with self._lock:
+            paths, predicted_at = list(self._paths), self._predicted_at
+            walkers, scanned_at = list(self._walkers), self._scan_stamp
+        walks = [from_now(path, now - predicted_at) for path in paths]
+        horizons = np.linspace(0.0, self.give_way_config.horizon_s, 5)
+        walks += [walking_path(xy, velocity, now - scanned_at, horizons)
+                  for xy, velocity in walkers]
+        return [w for w in walks if w]
+
+    def give_way_step(self) -> None:
+        """Between goals (timer): a person predicted to walk into the standing base makes it
+        step aside (`navigation.give_way`), through the collision monitor; the step ends at
+        its target, after 3 times its nominal time, or when a goal starts."""
+        if self._busy:
+            self._aside = None
+            return
+        p = self.params
+        now = time_to_sec(self.get_clock().now().to_msg())
+        with self._lock:
+            people_age = now - self._people_stamp
+            scan_age = now - self._scan_stamp
+        stale = (p.people_timeout_s > 0 and people_age > p.people_timeout_s) or \
+            (p.scan_timeout_s > 0 and scan_age > p.scan_timeout_s)
+        pose = None if stale else self._pose()
+        if pose is None:
+            if self._aside is not None:
+                self._aside = None
+                self._stop_base()
+                self.get_logger().warning("stopped the side step: no fresh pose, person "
+                                          "tracks or scan")
+            return
+        if self._aside is None:
+            walks = self._walks_now(now)
+            with self._lock:
+                live = self.layer.grid()
+            target = give_way(live, pose, walks, self.give_way_config)
+            if target is None:
+                return
+            self._aside = (target, now)
+            self.diagnostics.count("give_way.steps")
+            self.get_logger().info(
+                f"giving way: a person is predicted to walk into the base at ({pose[0]:.2f}, "
+                f"{pose[1]:.2f}); stepping aside to ({target[0]:.2f}, {target[1]:.2f})")
+        target, since = self._aside
+        command = step_towards(pose, target, self.give_way_config)
+        limit = 3.0 * self.give_way_config.step_m / self.give_way_config.speed
+        if command is None or now - since > limit:
+            self._aside = None
+            self._stop_base()
+            return
+        command = self._guard(command)
+        if not self._busy:
+            self._command(command.vx, command.vy, command.wz)
 
     def _pose(self) -> tuple[float, float, float] | None:
         """base_link in map now: the newest odometry through the newest map -> odom."""

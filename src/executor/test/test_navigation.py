@@ -17,6 +17,7 @@ from foresight_executor.navigation import (
     ROBOT_RADIUS,
     Command,
     ControllerConfig,
+    GiveWayConfig,
     Navigator,
     NoPathError,
     ObstacleLayer,
@@ -26,10 +27,14 @@ from foresight_executor.navigation import (
     control,
     footprint_distance,
     from_now,
+    give_way,
     monitor,
     person_speed_limit,
     plan_path,
     ramped_offsets,
+    step_towards,
+    walking_into,
+    walking_path,
 )
 
 ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
@@ -409,3 +414,68 @@ def test_a_blocked_base_asks_for_a_cell_more_room_at_its_goal(grid):
     navigator._replan_around(START, [])
     assert grid.clearance(*navigator.goal[:2]) >= room
     assert navigator.moved_back_m <= 0.15
+
+
+HORIZONS = (0.0, 0.5, 1.0, 1.5, 2.0)
+
+
+def _pass_by(grid, start_xy, velocity, giving_way: bool, seconds: float = 6.0) -> float:
+    """A person walks a straight line past the base standing at START (10 Hz steps); the
+    nearest their centre comes to its footprint (m)."""
+    pose = np.array(START, dtype=float)
+    person = np.array(start_xy, dtype=float)
+    aside = None
+    nearest = math.inf
+    for _ in range(int(seconds / 0.1)):
+        paths = [walking_path(person, velocity, 0.0, HORIZONS)]
+        if giving_way and aside is None:
+            aside = give_way(grid, pose, paths)
+        command = step_towards(pose, aside) if aside is not None else None
+        if command is None:
+            aside = None
+        else:
+            c, s = math.cos(pose[2]), math.sin(pose[2])
+            pose = pose + 0.1 * np.array([c * command.vx - s * command.vy,
+                                          s * command.vx + c * command.vy, 0.0])
+        person = person + 0.1 * np.asarray(velocity)
+        rel = (person - pose[:2]) @ np.array([[math.cos(pose[2]), -math.sin(pose[2])],
+                                              [math.sin(pose[2]), math.cos(pose[2])]])
+        nearest = min(nearest, float(footprint_distance(rel[None], 0.35, 0.25)[0]))
+    return nearest
+
+
+def test_a_person_walking_into_the_standing_base_passes_by_once_it_steps_aside(grid):
+    # 1.2 m/s along a line 0.45 m beside the base's centre: their legs would brush its side
+    start, velocity = (START[0] + 3.0, START[1] + 0.45), (-1.2, 0.0)
+    assert _pass_by(grid, start, velocity, giving_way=False) < 0.25
+    assert _pass_by(grid, start, velocity, giving_way=True) > GiveWayConfig().contact_m
+
+
+def test_nobody_walking_into_the_base_is_no_reason_to_move(grid):
+    pose = START
+    beside = (START[0] + 0.8, START[1])
+    # standing right by the base (a hand-over's receiver): their walk brings them no nearer
+    assert walking_into(pose, [walking_path(beside, (0.0, 0.0), 0.0, HORIZONS)]) is None
+    # walking away from it, or past it at a distance
+    assert walking_into(pose, [walking_path(beside, (0.8, 0.0), 0.0, HORIZONS)]) is None
+    assert give_way(grid, pose, [walking_path((START[0] + 3.0, START[1] + 1.5), (-1.2, 0.0),
+                                              0.0, HORIZONS)]) is None
+    # the same walk 0.45 m beside it is
+    assert walking_into(pose, [walking_path((START[0] + 3.0, START[1] + 0.45), (-1.2, 0.0),
+                                            0.0, HORIZONS)]) is not None
+
+
+def test_a_scanned_walk_is_extrapolated_from_when_it_was_seen():
+    path = walking_path((1.0, 2.0), (0.5, -1.0), 0.2, (0.0, 1.0))
+    assert [v for p in path for v in (p.t, p.x, p.y)] == pytest.approx([0.0, 1.1, 1.8,
+                                                                      1.0, 1.6, 0.8])
+
+
+def test_the_side_step_slows_to_a_stop_at_its_target():
+    target = (1.5, 2.0)
+    assert step_towards((1.5, 2.01, 0.3), target) is None
+    far = step_towards((1.5, 3.0, math.pi / 2.0), target)
+    assert math.hypot(far.vx, far.vy) == pytest.approx(GiveWayConfig().speed)
+    assert far.vx < 0.0 and abs(far.vy) < 1e-9           # straight back: the base faces +y
+    near = step_towards((1.5, 2.05, 0.0), target)
+    assert math.hypot(near.vx, near.vy) < 0.2
