@@ -675,8 +675,11 @@ class GiveWayConfig:
     #                                  0.28-0.41 m from the footprint, home_train cup runs)
     approach_m: float = 0.15         # ... when their walk brings them this much nearer too
     step_m: float = 0.5              # the base steps aside by up to this much (m)
+    walk_on_m: float = 3.0           # a side step is scored against each walk carried on
+    #                                  this far past its last prediction (a step along the
+    #                                  person's way, ahead of them, is no way out)
     directions: int = 16             # candidate steps: this many headings, two lengths
-    speed: float = 0.4               # m/s
+    speed: float = 0.5               # m/s
     decel: float = BASE_MAX_LINEAR_ACCEL / 2.0
     arrive_m: float = 0.03
     half_length: float = BASE_FOOTPRINT[0] / 2.0
@@ -719,16 +722,19 @@ def walking_into(pose: Sequence[float], paths: Sequence[Sequence[PredictedPerson
 
 def give_way(grid: OccupancyMap, pose: Sequence[float],
              paths: Sequence[Sequence[PredictedPerson]],
-             config: GiveWayConfig = GiveWayConfig()) -> tuple[float, float] | None:
+             config: GiveWayConfig = GiveWayConfig(), arm_out: bool = False
+             ) -> tuple[float, float] | None:
     """Where (map x, y) the standing base steps to so that a person walking into it passes
     by: of the steps (up to `step_m`, heading unchanged) the map leaves room for, the one
-    that keeps every predicted position farthest from the footprint, if it gains at least
-    10 cm over standing still; None when nobody walks into the base or no step helps."""
+    that keeps every predicted position (each walk carried on past the horizon) farthest
+    from the footprint, if it gains at least 10 cm over standing still; None when nobody
+    walks into the base or no step helps. With the arm out (over a table, say) the base
+    only backs away, within 45 degrees of straight back: a step sideways would drag the
+    arm along what it reaches over."""
     nearest = walking_into(pose, paths, config)
     if nearest is None:
         return None
-    points = np.array([[p.x, p.y] for path in paths for p in path
-                       if p.t <= config.horizon_s]).reshape(-1, 2)
+    points = np.vstack([_walked_on(path, config) for path in paths])
     here = np.asarray(pose[:2], dtype=float)
     # a base that stands nearer to something than its radius (beside a table) may step
     # where it is no nearer
@@ -737,6 +743,8 @@ def give_way(grid: OccupancyMap, pose: Sequence[float],
     for length in (config.step_m / 2.0, config.step_m):
         for k in range(config.directions):
             angle = 2.0 * math.pi * k / config.directions
+            if arm_out and math.cos(angle - pose[2]) > -math.cos(math.pi / 4.0) + 1e-9:
+                continue
             target = here + length * np.array([math.cos(angle), math.sin(angle)])
             if not _line_clear(grid, here, target, room):
                 continue
@@ -744,6 +752,21 @@ def give_way(grid: OccupancyMap, pose: Sequence[float],
             if gap > best_gap + 1e-6:
                 best, best_gap = (float(target[0]), float(target[1])), gap
     return best
+
+
+def _walked_on(path: Sequence[PredictedPerson], config: GiveWayConfig) -> np.ndarray:
+    """The walk's predicted positions within the horizon (n, 2), carried on along its
+    last direction for `walk_on_m` (every 10 cm) when it moves."""
+    ahead = sorted((p for p in path if p.t <= config.horizon_s), key=lambda p: p.t)
+    points = np.array([[p.x, p.y] for p in ahead]).reshape(-1, 2)
+    if len(points) < 2:
+        return points
+    direction = points[-1] - points[0]
+    length = float(np.linalg.norm(direction))
+    if length < 0.1:
+        return points
+    steps = np.arange(1, int(config.walk_on_m / 0.1) + 1)[:, None] * 0.1
+    return np.vstack([points, points[-1] + steps * direction / length])
 
 
 def step_towards(pose: Sequence[float], target: Sequence[float],

@@ -19,7 +19,8 @@ Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
 
 Between goals the base gives way (`give_way`): a person whose predicted walk (the camera's
 tracks, or the scanned legs walking on at their velocity) brings them onto the standing
-base makes it step aside, heading kept, through the same collision monitor.
+base makes it step aside, heading kept, through the same collision monitor (only backwards
+while the arm reaches out beyond the footprint).
 
 Safety: without fresh person tracks (people_timeout_s) or a fresh base scan
 (scan_timeout_s) the base does not move, unless that timeout is 0 (a robot without a
@@ -391,21 +392,23 @@ class NavigationNode(Node):
         with self._lock:
             people_age = now - self._people_stamp
             scan_age = now - self._scan_stamp
-        stale = (p.people_timeout_s > 0 and people_age > p.people_timeout_s) or \
-            (p.scan_timeout_s > 0 and scan_age > p.scan_timeout_s)
+        # a step is started on fresh person tracks; once decided, it goes on while the
+        # collision monitor has a fresh scan (the tracks lag under load)
+        stale = (p.scan_timeout_s > 0 and scan_age > p.scan_timeout_s) or (
+            self._aside is None and p.people_timeout_s > 0 and
+            people_age > p.people_timeout_s)
         pose = None if stale else self._pose()
         if pose is None:
             if self._aside is not None:
                 self._aside = None
                 self._stop_base()
-                self.get_logger().warning("stopped the side step: no fresh pose, person "
-                                          "tracks or scan")
+                self.get_logger().warning("stopped the side step: no fresh pose or scan")
             return
         if self._aside is None:
             walks = self._walks_now(now)
             with self._lock:
                 live = self.layer.grid()
-            target = give_way(live, pose, walks, self.give_way_config)
+            target = give_way(live, pose, walks, self.give_way_config, self._arm_out())
             if target is None:
                 return
             self._aside = (target, now)
@@ -423,6 +426,16 @@ class NavigationNode(Node):
         command = self._guard(command)
         if not self._busy:
             self._command(command.vx, command.vy, command.wz)
+
+    def _arm_out(self) -> bool:
+        """Whether the hand reaches beyond the footprint (by more than 10 cm; unknown
+        counts as out)."""
+        tcp = self.arm.tcp_in_base()
+        if tcp is None:
+            return True
+        c = self.give_way_config
+        return abs(float(tcp[0])) > c.half_length + 0.1 or abs(float(tcp[1])) > \
+            c.half_width + 0.1
 
     def _pose(self) -> tuple[float, float, float] | None:
         """base_link in map now: the newest odometry through the newest map -> odom."""

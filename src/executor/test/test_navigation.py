@@ -444,11 +444,21 @@ def _pass_by(grid, start_xy, velocity, giving_way: bool, seconds: float = 6.0) -
     return nearest
 
 
-def test_a_person_walking_into_the_standing_base_passes_by_once_it_steps_aside(grid):
-    # 1.2 m/s along a line 0.45 m beside the base's centre: their legs would brush its side
-    start, velocity = (START[0] + 3.0, START[1] + 0.45), (-1.2, 0.0)
+@pytest.mark.parametrize("offset", [0.45, 0.0])
+@pytest.mark.parametrize("speed", [0.8, 1.2])
+def test_a_person_walking_into_the_standing_base_passes_by_once_it_steps_aside(grid, offset,
+                                                                              speed):
+    # along a line beside the base's centre (their legs would brush its side) or through it
+    start, velocity = (START[0] + 3.0, START[1] + offset), (-speed, 0.0)
     assert _pass_by(grid, start, velocity, giving_way=False) < 0.25
-    assert _pass_by(grid, start, velocity, giving_way=True) > GiveWayConfig().contact_m
+    assert _pass_by(grid, start, velocity, giving_way=True) > GiveWayConfig().contact_m - 0.1
+
+
+def test_the_side_step_leaves_the_persons_way_instead_of_running_ahead_of_them(grid):
+    paths = [walking_path((START[0] + 2.0, START[1]), (-0.8, 0.0), 0.0, HORIZONS)]
+    target = give_way(grid, START, paths)
+    assert target is not None
+    assert abs(target[1] - START[1]) > 2.0 * abs(target[0] - START[0])
 
 
 def test_nobody_walking_into_the_base_is_no_reason_to_move(grid):
@@ -479,3 +489,15 @@ def test_the_side_step_slows_to_a_stop_at_its_target():
     assert far.vx < 0.0 and abs(far.vy) < 1e-9           # straight back: the base faces +y
     near = step_towards((1.5, 2.05, 0.0), target)
     assert math.hypot(near.vx, near.vy) < 0.2
+
+
+def test_with_the_arm_out_the_side_step_only_backs_away(grid):
+    # START faces +x; a person walks at the base from the side (+y): the free step is
+    # sideways, but with the arm out only a step within 45 deg of straight back is allowed
+    paths = [walking_path((START[0], START[1] + 2.0), (0.0, -0.8), 0.0, HORIZONS)]
+    free = give_way(grid, START, paths)
+    assert free is not None and abs(free[0] - START[0]) > 0.2
+    held = give_way(grid, START, paths, arm_out=True)
+    assert held is not None
+    dx, dy = held[0] - START[0], held[1] - START[1]
+    assert dx < 0.0 and abs(dy) <= -dx + 1e-6
