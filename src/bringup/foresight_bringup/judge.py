@@ -108,7 +108,9 @@ class EpisodeJudge:
     status: dict[str, Any] = field(default_factory=dict)
     finished_by_stack: bool = False
     stack_reason: str = ""
-    collision_events: list[tuple[float, str]] = field(default_factory=list)
+    # (start, what, the robot's speed then): a person walking into a robot that stands
+    # still is told apart from one it drives into
+    collision_events: list[tuple[float, str, float]] = field(default_factory=list)
     violation: HeldCondition = field(default_factory=HeldCondition)
     frame_wall: dict[float, float] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)
@@ -125,6 +127,7 @@ class EpisodeJudge:
     perception_frames: int = 0
     perception_false: int = 0
     _contact_since: dict[str, float] = field(default_factory=dict)
+    _contact_speed: dict[str, float] = field(default_factory=dict)   # at the start
     _contact_counted: set[str] = field(default_factory=set)
     _contact_last: dict[str, float] = field(default_factory=dict)
     prediction: PredictionScorer = field(default_factory=PredictionScorer)
@@ -224,14 +227,17 @@ class EpisodeJudge:
         for name in robot_contacts:
             self._contact_last[name] = stamp_s
             since = self._contact_since.setdefault(name, stamp_s)
+            self._contact_speed.setdefault(name, robot_speed_mps)
             if stamp_s - since >= COLLISION_DEBOUNCE_S and name not in self._contact_counted:
                 self._contact_counted.add(name)
                 self.errors[ErrorKind.COLLISION.value] += 1
-                self.collision_events.append((round(since, 3), name))
+                self.collision_events.append((round(since, 3), name,
+                                              round(self._contact_speed[name], 3)))
         for name in list(self._contact_since):
             if name not in robot_contacts and \
                     stamp_s - self._contact_last.get(name, stamp_s) >= COLLISION_DEBOUNCE_S:
                 del self._contact_since[name]
+                self._contact_speed.pop(name, None)
                 self._contact_counted.discard(name)
 
     def _trace(self, sample: tuple[float, float, float]) -> None:
@@ -330,7 +336,8 @@ class EpisodeJudge:
             "perception": self.perception_record(),
             "prediction": self.prediction.record(),
             "part_status": {name: t.status for name, t in sorted(self.parts.items())},
-            "collision_events": [{"t": t, "with": name} for t, name in self.collision_events],
+            "collision_events": [{"t": t, "with": name, "robot_speed_mps": speed}
+                                 for t, name, speed in self.collision_events],
             "stack_reason": self.stack_reason,
             "cpu_s": cpu_s,
             "rss_mb": rss_mb,

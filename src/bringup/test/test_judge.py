@@ -47,8 +47,8 @@ def test_drop_wrong_hole_collision_and_timeout_are_counted_once_per_event():
     judge.on_parts(1.2, {"part_0": "fell"})
     judge.on_parts(2.0, {"part_1": "wrong_hole"})
     judge.on_parts(2.1, {"part_1": "wrong_hole"})
-    for t in (3.0, 3.02, 3.04, 3.06, 3.08):  # one contact lasting 80 ms
-        judge.on_safety(t, 0.8, ["fixture"])
+    for t in (3.0, 3.02, 3.04, 3.06, 3.08):  # one contact lasting 80 ms, the robot braking
+        judge.on_safety(t, 0.8, ["fixture"], robot_speed_mps=0.3 - 2.0 * (t - 3.0))
     judge.on_safety(3.2, 0.7, [])
     judge.on_safety(3.3, 0.6, ["fixture"])  # a 0-length touch: not an event
     judge.on_safety(3.4, 0.6, [])
@@ -59,7 +59,7 @@ def test_drop_wrong_hole_collision_and_timeout_are_counted_once_per_event():
     assert record["errors"]["collision"] == 1
     assert record["errors"]["timeout"] == 1
     assert record["separation"]["min_m"] == 0.6
-    assert record["collision_events"] == [{"t": 3.0, "with": "fixture"}]
+    assert record["collision_events"] == [{"t": 3.0, "with": "fixture", "robot_speed_mps": 0.3}]
     assert judge.done()
 
 
