@@ -96,7 +96,6 @@ class HomePorts(Protocol):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position: np.ndarray | None = None, yaw: float = 0.0,
                     width: float = 0.0, height: float = 0.0, speed: float = 0.0,
-                    stop_when: Callable[[], str | None] | None = None,
                     quat: tuple[float, float, float, float] | None = None,
                     timeout_s: float = 0.0) -> tuple[bool, str]:
         """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,

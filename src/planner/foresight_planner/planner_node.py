@@ -356,11 +356,10 @@ class PlannerNode(Node):
 
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
-                    height: float = 0.0, speed: float = 0.0,
-                    stop_when=None, quat=None, timeout_s: float = 0.0) -> tuple[bool, str]:
-        """One executor goal of the home task: (succeeded, reason); `stop_when()` (polled
-        while it runs) may return a reason to cancel it, which counts as succeeded;
-        `timeout_s` 0: skill_timeout_s."""
+                    height: float = 0.0, speed: float = 0.0, quat=None,
+                    timeout_s: float = 0.0) -> tuple[bool, str]:
+        """One executor goal of the home task: (succeeded, reason); `timeout_s` 0:
+        skill_timeout_s."""
         if position is None:
             # a fixed pose (go_home, stow, release): no decision on a camera frame
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
@@ -369,17 +368,7 @@ class PlannerNode(Node):
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
                               self._decided_on, speed, quat, timeout_s)
-        stopped: list[str] = []
-
-        def preempt(_phase: str) -> str | None:
-            why = stop_when() if stop_when is not None else None
-            if why:
-                stopped.append(why)
-            return why
-        outcome, reason = await self._run_step(self._task_text, step, goal,
-                                               preempt if stop_when is not None else None)
-        if stopped:
-            return True, stopped[0]
+        outcome, reason = await self._run_step(self._task_text, step, goal)
         return outcome == SkillOutcome.SUCCEEDED, reason
 
     async def navigate(self, step: int, pose, place_id: str, timeout_s: float

@@ -137,7 +137,7 @@ class ScriptedRobot:
         self.time += seconds
 
     async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
-                    width=0.0, height=0.0, speed=0.0, stop_when=None, quat=None,
+                    width=0.0, height=0.0, speed=0.0, quat=None,
                     timeout_s=0.0):
         self.calls.append(("skill", skill, object_id, place_id,
                            None if position is None else tuple(np.round(position, 3)), height,
