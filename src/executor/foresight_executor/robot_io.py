@@ -32,6 +32,8 @@ SPEEDUP_CHECK_S = 0.5  # how often a slowed motion checks whether it may go fast
 SPEEDUP_GAIN = 0.75  # ... and does when the rest would take at most this share of its time
 CREEP_MPS = 0.02  # a plan creeps where less is allowed; the supervisor stops it if need be
 STANDSTILL_ESTIMATE_MPS = 0.002  # ... which time estimates count as standing (see there)
+# why a wait for the supervisor ended
+CLEAR, STALLED, ARRIVED = "clear", "stalled", "arrived"
 
 
 class RobotState:
@@ -204,7 +206,8 @@ class RosRobotIO:
         timed = start_time is not None
         nominal, offset = plan, 0   # the plan as asked; the sample the running one starts at
         if not timed:
-            self._wait_until_safe()
+            if self._wait_until_safe(until=until) == ARRIVED:
+                return False                  # e.g. pulled at while held before the start
             plan = self._within_speed_limit(plan)
         else:
             self._check_timed_speed(plan)
@@ -239,9 +242,10 @@ class RosRobotIO:
                 if timed:
                     raise SkillStopped(Outcome.SAFETY_STOP, "safety stop during a timed "
                                        f"motion: {self.node.safety_reason()}")
-                if not self._wait_until_safe(stall_after_s, until):
-                    if until is not None and until(self.arm_positions()):
-                        return False          # what the caller waits for came while held
+                waited = self._wait_until_safe(stall_after_s, until)
+                if waited == ARRIVED:
+                    return False              # what the caller waits for came while held
+                if waited == STALLED:
                     self.node.diagnostics.count("safety.stalled_moves")
                     raise MotionStalled()
                 rest = self._rest_of(nominal, offset, plan, now - start, moving=False)
@@ -285,26 +289,26 @@ class RosRobotIO:
                                        f"{error:.3f} rad; something in the way?)")
 
     def _wait_until_safe(self, limit_s: float | None = None,
-                         until: Callable[[np.ndarray], bool] | None = None) -> bool:
-        """Hold still while the supervisor says stop (the skill's timeout still runs);
-        False when still stopped after `limit_s` (None: no limit) or when `until(q)`
-        became true meanwhile (a hand-over's receiver pulls at the object while their hand
-        holds the arm)."""
+                         until: Callable[[np.ndarray], bool] | None = None) -> str:
+        """Hold still while the supervisor says stop (the skill's timeout still runs). Why
+        the wait ended: CLEAR, STALLED (still stopped after `limit_s`; None: no limit) or
+        ARRIVED (`until(q)` became true meanwhile: a hand-over's receiver pulls at the
+        object while their hand holds the arm)."""
         logged = False
         since = self._now()
         while self.node.safety_stopped():
             if until is not None and until(self.arm_positions()):
-                return False
+                return ARRIVED
             if not logged:
                 self.node.get_logger().info(f"holding: {self.node.safety_reason()}")
                 logged = True
             if limit_s is not None and self._now() - since > limit_s:
                 self.node.get_logger().info(f"held for {limit_s:.1f} s: giving up this way "
                                             f"({self.node.safety_reason()})")
-                return False
+                return STALLED
             self.check()
             self._sleep()
-        return True
+        return CLEAR
 
     def _rest_of(self, nominal: JointTrajectoryPlan, offset: int,
                  running: JointTrajectoryPlan, elapsed: float, moving: bool

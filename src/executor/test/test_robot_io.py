@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
-from foresight_executor.robot_io import PLAN_SPEED_MARGIN, RosRobotIO
+from foresight_executor.robot_io import PLAN_SPEED_MARGIN, MotionStalled, RosRobotIO
 from foresight_executor.trajectory import JointTrajectoryPlan, point_to_point
 
 HOME = np.array(HOME_POSITIONS)
@@ -110,11 +110,16 @@ class FakeNode:
         return speeds, np.full(len(speeds), self._cap()), "a person"
 
 
-def run(node: FakeNode, plan: JointTrajectoryPlan) -> float:
+def _io(node: FakeNode) -> RosRobotIO:
     goal = SimpleNamespace(request=SimpleNamespace(skill="move_to_pose", source_stamp=None),
                            is_cancel_requested=False, publish_feedback=lambda _f: None)
     io = RosRobotIO(node, goal, timeout_s=60.0)
     io._command_event = lambda: None
+    return io
+
+
+def run(node: FakeNode, plan: JointTrajectoryPlan) -> float:
+    io = _io(node)
     started = time.monotonic()
     assert io.execute(plan)
     np.testing.assert_allclose(node.state.arm_positions(), plan.positions[-1], atol=0.01)
@@ -164,3 +169,21 @@ def test_after_a_stop_the_rest_is_never_faster_than_the_plan(plan) -> None:
     # before the stop depends on this machine's load: the fake arm runs on wall time)
     assert len(rest.times) < len(plan.times)
     np.testing.assert_allclose(rest.positions[1:], plan.positions[-len(rest.times) + 1:])
+
+
+def test_what_the_motion_waits_for_may_come_while_the_supervisor_holds_it(plan) -> None:
+    """A hand-over's receiver pulls at the object while their hand holds the arm: the
+    motion ends there (False: stopped by `until`), not as a stall."""
+    held_from = 0.3 * plan.duration
+    node = FakeNode(stop_from=held_from)                      # held for good
+    pulled = lambda _q: node.elapsed() > held_from + 0.3      # noqa: E731
+    assert _io(node).execute(plan, until=pulled, stall_after_s=5.0) is False
+    assert node.elapsed() < held_from + 4.0            # not the 60 s timeout
+    # held before the motion starts (a person already that near): the same
+    node = FakeNode(stop_from=0.0)
+    pulled = lambda _q: node.elapsed() > 0.3                  # noqa: E731
+    assert _io(node).execute(plan, until=pulled, stall_after_s=5.0) is False
+    assert node.elapsed() < 4.0
+    node = FakeNode(stop_from=held_from)
+    with pytest.raises(MotionStalled):
+        _io(node).execute(plan, until=lambda _q: False, stall_after_s=0.5)
