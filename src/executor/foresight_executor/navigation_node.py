@@ -84,6 +84,7 @@ from foresight_executor.navigation import (
     in_frame_of,
     monitor,
     step_towards,
+    walking_into,
     walking_path,
 )
 
@@ -406,6 +407,8 @@ class NavigationNode(Node):
             return
         if self._aside is None:
             walks = self._walks_now(now)
+            if walking_into(pose, walks, self.give_way_config) is None:
+                return                        # the usual case: no map needed
             with self._lock:
                 live = self.layer.grid()
             target = give_way(live, pose, walks, self.give_way_config, self._arm_out())
