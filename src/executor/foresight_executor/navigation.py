@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -682,6 +682,8 @@ class GiveWayConfig:
     speed: float = 0.5               # m/s
     decel: float = BASE_MAX_LINEAR_ACCEL / 2.0
     arrive_m: float = 0.03
+    step_limit_s: float = 3.0        # a step not done in this long ends where it got to
+    return_wait_s: float = 20.0      # back where it stood within this long, else it stays
     half_length: float = BASE_FOOTPRINT[0] / 2.0
     half_width: float = BASE_FOOTPRINT[1] / 2.0
 
@@ -722,15 +724,12 @@ def walking_into(pose: Sequence[float], paths: Sequence[Sequence[PredictedPerson
 
 def give_way(grid: OccupancyMap, pose: Sequence[float],
              paths: Sequence[Sequence[PredictedPerson]],
-             config: GiveWayConfig = GiveWayConfig(), arm_out: bool = False
-             ) -> tuple[float, float] | None:
+             config: GiveWayConfig = GiveWayConfig()) -> tuple[float, float] | None:
     """Where (map x, y) the standing base steps to so that a person walking into it passes
     by: of the steps (up to `step_m`, heading unchanged) the map leaves room for, the one
     that keeps every predicted position (each walk carried on past the horizon) farthest
     from the footprint, if it gains at least 10 cm over standing still; None when nobody
-    walks into the base or no step helps. With the arm out (over a table, say) the base
-    only backs away, within 45 degrees of straight back: a step sideways would drag the
-    arm along what it reaches over."""
+    walks into the base or no step helps."""
     nearest = walking_into(pose, paths, config)
     if nearest is None:
         return None
@@ -743,8 +742,6 @@ def give_way(grid: OccupancyMap, pose: Sequence[float],
     for length in (config.step_m / 2.0, config.step_m):
         for k in range(config.directions):
             angle = 2.0 * math.pi * k / config.directions
-            if arm_out and math.cos(angle - pose[2]) > -math.cos(math.pi / 4.0) + 1e-9:
-                continue
             target = here + length * np.array([math.cos(angle), math.sin(angle)])
             if not _line_clear(grid, here, target, room):
                 continue
@@ -782,3 +779,78 @@ def step_towards(pose: Sequence[float], target: Sequence[float],
     vx, vy = np.array([[c, s], [-s, c]]) @ (offset / distance * speed)
     return Command(float(vx), float(vy), 0.0,
                    f"giving way: {distance:.2f} m to the side step")
+
+
+class SideStep:
+    """Giving way between goals: standing -> stepping aside (to `give_way`'s target) ->
+    back where the base stood once nobody is predicted to walk into it there (the planner's
+    next arm skill expects the base where it sent it: a box's pick missed by 17 cm after a
+    step that stayed, home_train seed 0) -> standing. Only with the arm tucked in: a base
+    moving under an arm that reaches over a table drags it along what it reaches over; the
+    arm coming out (a skill starting) ends the step where it is. `note` says what it does."""
+
+    def __init__(self, config: GiveWayConfig = GiveWayConfig()) -> None:
+        self.config = config
+        self.origin: tuple[float, float] | None = None
+        self.target: tuple[float, float] = (0.0, 0.0)
+        self.returning = False
+        self.since = 0.0
+        self.note = ""
+
+    @property
+    def active(self) -> bool:
+        return self.origin is not None
+
+    def cancel(self, why: str) -> None:
+        if self.origin is not None:
+            self.note = why
+        self.origin, self.returning = None, False
+
+    def step(self, t: float, pose: Sequence[float],
+             walks: Sequence[Sequence[PredictedPerson]], grid: Callable[[], OccupancyMap],
+             arm_tucked: bool) -> Command | None:
+        """The command for now; None: stand (nothing to do, or waiting to go back). `grid`
+        is asked only when someone walks into the base."""
+        c = self.config
+        if not arm_tucked:
+            self.cancel("stopped the side step: the arm reaches out")
+            return None
+        if self.origin is None:
+            if walking_into(pose, walks, c) is None:
+                return None
+            target = give_way(grid(), pose, walks, c)
+            if target is None:
+                return None
+            self.origin, self.target = (float(pose[0]), float(pose[1])), target
+            self.returning, self.since = False, t
+            self.note = (f"a person is predicted to walk into the base at ({pose[0]:.2f}, "
+                         f"{pose[1]:.2f}): stepping aside to ({target[0]:.2f}, "
+                         f"{target[1]:.2f})")
+        if not self.returning:
+            command = step_towards(pose, self.target, c)
+            if command is not None and t - self.since <= c.step_limit_s:
+                return command
+            # still in their way there (a person walking straight at the base, its long
+            # side to them): another step, else wait there until they have passed
+            further = give_way(grid(), pose, walks, c) if walking_into(pose, walks, c) \
+                is not None else None
+            if further is not None:
+                self.target, self.since = further, t
+                self.note = f"stepping further aside to ({further[0]:.2f}, {further[1]:.2f})"
+                return step_towards(pose, further, c)
+            self.returning, self.since = True, t
+            self.note = f"stepped aside to ({pose[0]:.2f}, {pose[1]:.2f})"
+        if t - self.since > c.return_wait_s:
+            self.cancel(f"staying at ({pose[0]:.2f}, {pose[1]:.2f}): not back where it stood "
+                        f"after {c.return_wait_s:.0f} s")
+            return None
+        there = (*self.origin, pose[2])
+        points = [[p.x, p.y] for walk in walks for p in walk if p.t <= c.horizon_s]
+        if points and float(np.min(_gaps(there, np.array(points), c))) < c.contact_m:
+            return None                       # they are still on their way through
+        command = step_towards(pose, self.origin, c)
+        if command is None:
+            self.cancel(f"back at ({pose[0]:.2f}, {pose[1]:.2f})")
+            return None
+        return replace(command, reason=command.reason.replace("to the side step",
+                                                              "back to where it stood"))

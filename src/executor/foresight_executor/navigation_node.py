@@ -19,8 +19,8 @@ Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
 
 Between goals the base gives way (`give_way`): a person whose predicted walk (the camera's
 tracks, or the scanned legs walking on at their velocity) brings them onto the standing
-base makes it step aside, heading kept, through the same collision monitor (only backwards
-while the arm reaches out beyond the footprint).
+base makes it step aside, heading kept, through the same collision monitor, and go back
+where it stood once they have passed; only while the arm is tucked in.
 
 Safety: without fresh person tracks (people_timeout_s) or a fresh base scan
 (scan_timeout_s) the base does not move, unless that timeout is 0 (a robot without a
@@ -79,12 +79,10 @@ from foresight_executor.navigation import (
     PlannerConfig,
     PredictedPerson,
     ScanMemory,
+    SideStep,
     from_now,
-    give_way,
     in_frame_of,
     monitor,
-    step_towards,
-    walking_into,
     walking_path,
 )
 
@@ -191,7 +189,8 @@ class NavigationNode(Node):
         self.give_way_config = GiveWayConfig(horizon_s=p.give_way_horizon_s,
                                              contact_m=p.give_way_contact_m,
                                              step_m=p.give_way_step_m)
-        self._aside: tuple[tuple[float, float], float] | None = None   # (target, since)
+        self.side_step = SideStep(self.give_way_config)
+        self._side_note = ""
         self.diagnostics = DiagnosticsReporter(self, "navigation")
         self.pub_cmd = create_publisher(self, contract.CMD_VEL)
         self.pub_plan = create_publisher(self, contract.NAVIGATION_PLAN)
@@ -382,11 +381,12 @@ class NavigationNode(Node):
         return [w for w in walks if w]
 
     def give_way_step(self) -> None:
-        """Between goals (timer): a person predicted to walk into the standing base makes it
-        step aside (`navigation.give_way`), through the collision monitor; the step ends at
-        its target, after 3 times its nominal time, or when a goal starts."""
+        """Between goals (timer): the side step (`navigation.SideStep`) when a person is
+        predicted to walk into the standing base, through the collision monitor; a goal
+        that starts ends it."""
         if self._busy:
-            self._aside = None
+            self.side_step.cancel("stopped the side step: a goal started")
+            self._log_side_step()
             return
         p = self.params
         now = time_to_sec(self.get_clock().now().to_msg())
@@ -396,39 +396,40 @@ class NavigationNode(Node):
         # a step is started on fresh person tracks; once decided, it goes on while the
         # collision monitor has a fresh scan (the tracks lag under load)
         stale = (p.scan_timeout_s > 0 and scan_age > p.scan_timeout_s) or (
-            self._aside is None and p.people_timeout_s > 0 and
+            not self.side_step.active and p.people_timeout_s > 0 and
             people_age > p.people_timeout_s)
         pose = None if stale else self._pose()
         if pose is None:
-            if self._aside is not None:
-                self._aside = None
+            if self.side_step.active:
+                self.side_step.cancel("stopped the side step: no fresh pose or scan")
                 self._stop_base()
-                self.get_logger().warning("stopped the side step: no fresh pose or scan")
+                self._log_side_step()
             return
-        if self._aside is None:
-            walks = self._walks_now(now)
-            if walking_into(pose, walks, self.give_way_config) is None:
-                return                        # the usual case: no map needed
+        was_active = self.side_step.active
+
+        def live_grid():
             with self._lock:
-                live = self.layer.grid()
-            target = give_way(live, pose, walks, self.give_way_config, self._arm_out())
-            if target is None:
-                return
-            self._aside = (target, now)
+                return self.layer.grid()
+
+        command = self.side_step.step(now, pose, self._walks_now(now), live_grid,
+                                      arm_tucked=not self._arm_out())
+        if self.side_step.active and not was_active:
             self.diagnostics.count("give_way.steps")
-            self.get_logger().info(
-                f"giving way: a person is predicted to walk into the base at ({pose[0]:.2f}, "
-                f"{pose[1]:.2f}); stepping aside to ({target[0]:.2f}, {target[1]:.2f})")
-        target, since = self._aside
-        command = step_towards(pose, target, self.give_way_config)
-        limit = 3.0 * self.give_way_config.step_m / self.give_way_config.speed
-        if command is None or now - since > limit:
-            self._aside = None
-            self._stop_base()
+        self._log_side_step()
+        if command is None:
+            if was_active:
+                self._stop_base()
             return
         command = self._guard(command)
         if not self._busy:
             self._command(command.vx, command.vy, command.wz)
+
+    def _log_side_step(self) -> None:
+        note = self.side_step.note
+        if note and note != self._side_note:
+            self._side_note = note
+            self.get_logger().info(f"giving way: {note}")
+            self.diagnostics.set_value("give_way.last", note)
 
     def _arm_out(self) -> bool:
         """Whether the hand reaches beyond the footprint (by more than 10 cm; unknown

@@ -23,6 +23,7 @@ from foresight_executor.navigation import (
     ObstacleLayer,
     PredictedPerson,
     ScanMemory,
+    SideStep,
     admissible_goal,
     control,
     footprint_distance,
@@ -419,29 +420,27 @@ def test_a_blocked_base_asks_for_a_cell_more_room_at_its_goal(grid):
 HORIZONS = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
-def _pass_by(grid, start_xy, velocity, giving_way: bool, seconds: float = 6.0) -> float:
-    """A person walks a straight line past the base standing at START (10 Hz steps); the
-    nearest their centre comes to its footprint (m)."""
+def _walk_by(grid, side: SideStep, start_xy, velocity, tucked=lambda t: True,
+             seconds: float = 12.0):
+    """A person walks a straight line past the base standing at START while `side`
+    decides (10 Hz); the base's trace and the nearest the person came to its footprint."""
     pose = np.array(START, dtype=float)
     person = np.array(start_xy, dtype=float)
-    aside = None
-    nearest = math.inf
-    for _ in range(int(seconds / 0.1)):
-        paths = [walking_path(person, velocity, 0.0, HORIZONS)]
-        if giving_way and aside is None:
-            aside = give_way(grid, pose, paths)
-        command = step_towards(pose, aside) if aside is not None else None
-        if command is None:
-            aside = None
-        else:
+    trace, nearest = [pose.copy()], math.inf
+    for k in range(int(seconds / 0.1)):
+        t = k * 0.1
+        walks = [walking_path(person, velocity, 0.0, HORIZONS)]
+        command = side.step(t, pose, walks, lambda: grid, tucked(t))
+        if command is not None:
             c, s = math.cos(pose[2]), math.sin(pose[2])
             pose = pose + 0.1 * np.array([c * command.vx - s * command.vy,
                                           s * command.vx + c * command.vy, 0.0])
         person = person + 0.1 * np.asarray(velocity)
+        trace.append(pose.copy())
         rel = (person - pose[:2]) @ np.array([[math.cos(pose[2]), -math.sin(pose[2])],
                                               [math.sin(pose[2]), math.cos(pose[2])]])
         nearest = min(nearest, float(footprint_distance(rel[None], 0.35, 0.25)[0]))
-    return nearest
+    return np.array(trace), nearest
 
 
 @pytest.mark.parametrize("offset", [0.45, 0.0])
@@ -450,8 +449,10 @@ def test_a_person_walking_into_the_standing_base_passes_by_once_it_steps_aside(g
                                                                               speed):
     # along a line beside the base's centre (their legs would brush its side) or through it
     start, velocity = (START[0] + 3.0, START[1] + offset), (-speed, 0.0)
-    assert _pass_by(grid, start, velocity, giving_way=False) < 0.25
-    assert _pass_by(grid, start, velocity, giving_way=True) > GiveWayConfig().contact_m - 0.1
+    _, standing = _walk_by(grid, SideStep(), start, velocity, tucked=lambda t: False)
+    assert standing < 0.25
+    _, giving_way = _walk_by(grid, SideStep(), start, velocity)
+    assert giving_way > GiveWayConfig().contact_m - 0.1
 
 
 def test_the_side_step_leaves_the_persons_way_instead_of_running_ahead_of_them(grid):
@@ -491,13 +492,27 @@ def test_the_side_step_slows_to_a_stop_at_its_target():
     assert math.hypot(near.vx, near.vy) < 0.2
 
 
-def test_with_the_arm_out_the_side_step_only_backs_away(grid):
-    # START faces +x; a person walks at the base from the side (+y): the free step is
-    # sideways, but with the arm out only a step within 45 deg of straight back is allowed
-    paths = [walking_path((START[0], START[1] + 2.0), (0.0, -0.8), 0.0, HORIZONS)]
-    free = give_way(grid, START, paths)
-    assert free is not None and abs(free[0] - START[0]) > 0.2
-    held = give_way(grid, START, paths, arm_out=True)
-    assert held is not None
-    dx, dy = held[0] - START[0], held[1] - START[1]
-    assert dx < 0.0 and abs(dy) <= -dx + 1e-6
+def test_the_base_steps_aside_for_a_passing_person_and_goes_back_where_it_stood(grid):
+    side = SideStep()
+    trace, _ = _walk_by(grid, side, (START[0] + 3.0, START[1]), (-1.0, 0.0))
+    assert float(np.max(np.linalg.norm(trace[:, :2] - START[:2], axis=1))) > 0.3
+    assert math.dist(trace[-1][:2], START[:2]) <= GiveWayConfig().arrive_m + 1e-6
+    assert not side.active and side.note.startswith("back at")
+
+
+def test_no_side_step_while_the_arm_reaches_out_and_one_under_way_stops_when_it_does(grid):
+    side = SideStep()
+    trace, _ = _walk_by(grid, side, (START[0] + 3.0, START[1]), (-1.0, 0.0),
+                        tucked=lambda t: False)
+    assert np.allclose(trace, trace[0])
+    # a skill takes the arm out half a second into the step: the base stops where it got
+    side = SideStep()
+    started = []
+
+    def tucked(t):
+        if side.active and not started:
+            started.append(t)
+        return not started or t < started[0] + 0.5
+    trace, _ = _walk_by(grid, side, (START[0] + 3.0, START[1]), (-1.0, 0.0), tucked=tucked)
+    assert started and not side.active and "arm" in side.note
+    assert np.allclose(trace[-1], trace[int(round(started[0] / 0.1)) + 7])
