@@ -79,6 +79,10 @@ ON_THE_WAY_M = 0.6
 #: A hand-over stand off the person's ways out may be this much farther from the robot (m)
 #: than the nearest stand.
 STAND_DETOUR_M = 1.0
+#: A base this far (m, rad) from where it stopped at its stand drives there again before
+#: the next pick (navigation's own goal tolerance is 5 cm / 0.05 rad).
+MOVED_OFF_M = 0.08
+MOVED_OFF_RAD = 0.1
 #: A torso this near where the hand-over aimed is the person to hand to.
 NEAR_TARGET_M = 0.5
 #: Round objects: any grasp yaw suits them.
@@ -378,11 +382,12 @@ class HomeTaskRunner:
         # time), the first one first
         tries = [stand for stand in stands[:2] for _ in range(2)]
         here: StandPose | None = None
+        arrived: Pose2D | None = None           # where the base stopped at `here`
         unreachable: list[StandPose] = []
         for stand in tries:
             if stand in unreachable:
                 continue
-            if stand is not here:
+            if stand is not here or self._moved_off(arrived):
                 try:
                     await self._drive(stand.pose, f"pick:{surface.name}")
                 except _Abort as stop:
@@ -391,7 +396,7 @@ class HomeTaskRunner:
                     reason = stop.reason                 # try the other side
                     unreachable.append(stand)
                     continue
-                here = stand
+                here, arrived = stand, self.ports.base_pose()
             seen = await self._look(obj.label, obj.position, name)
             if seen is None:
                 # right in front of the base the folded arm can hide it: the estimate
@@ -651,6 +656,14 @@ class HomeTaskRunner:
             await self._arm("stow", height=height)
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
+
+    def _moved_off(self, pose: Pose2D | None) -> bool:
+        """Whether the base no longer stands where it stopped (`pose`; navigation stepped
+        aside for a passing person and did not get back, say): then it drives again."""
+        here = self.ports.base_pose()
+        return here is not None and pose is not None and (
+            math.dist(here[:2], pose[:2]) > MOVED_OFF_M or
+            abs(math.remainder(here[2] - pose[2], 2.0 * math.pi)) > MOVED_OFF_RAD)
 
     def _walks(self) -> WalkDistances:
         if self._walk_distances is None:

@@ -43,6 +43,7 @@ class ScriptedRobot:
     walks_off: int = 0                      # the person walks 1.5 m on as the base comes
     fail_skills: tuple[str, ...] = ()
     fail_once: dict = field(default_factory=dict)   # skill -> True: fails the first time
+    moved_during: dict = field(default_factory=dict)   # skill -> (dx, dy): the base moved
     time: float = 0.0
     pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
     calls: list[tuple] = field(default_factory=list)
@@ -153,6 +154,9 @@ class ScriptedRobot:
         if skill in self.people_after:
             self.people, self.people_paths = self.people_after.pop(skill)
             self._observe()
+        if skill in self.moved_during:      # navigation stepped aside and stayed there
+            dx, dy = self.moved_during.pop(skill)
+            self.pose = (self.pose[0] + dx, self.pose[1] + dy, self.pose[2])
         if skill in self.fail_skills or self.fail_once.pop(skill, False):
             return False, f"{skill} failed on purpose"
         if skill == "hand_over" and not self.takes_it:   # nobody pulls
@@ -649,3 +653,16 @@ def test_nobody_in_view_after_the_look_round_is_looked_for_at_the_persons_places
     stand = next(c[2] for c in robot.calls if c[1] == "person")
     assert math.dist(stand[:2], window[:2]) == pytest.approx(HandoverConfig().distance_m,
                                                            abs=2e-3)
+
+
+@pytest.mark.parametrize("moved", [(0.0, 0.0), (0.0, 0.3)])
+def test_a_pick_tried_again_drives_back_to_the_stand_when_the_base_moved_off_it(room, moved):
+    """Navigation steps aside for a passing person between goals; when it does not get
+    back (blocked), the second pick first drives to the stand again, else it stays."""
+    robot = ScriptedRobot(objects=[_box()], fail_once={"pick": True},
+                          moved_during={"pick": moved})
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    picks = [i for i, c in enumerate(robot.calls) if c[:2] == ("skill", "pick")]
+    between = [c for c in robot.calls[picks[0]:picks[1]] if c[:2] == ("navigate", "pick:table")]
+    assert len(between) == (1 if moved[1] else 0)
