@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from action_msgs.msg import GoalStatus  # noqa: F401  (re-exported for callers)
+from action_msgs.msg import (
+    GoalStatus,  # noqa: F401  (re-exported for callers)
+    GoalStatusArray,
+)
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PoseWithCovarianceStamped, TwistStamped, WrenchStamped
 from nav_msgs.msg import OccupancyGrid, Odometry
@@ -125,6 +128,9 @@ NAVIGATION_MAP = Topic("navigation/map", OccupancyGrid, LATCHED)   # the map it 
 
 # --- Stack interfaces -------------------------------------------------------------------------
 EXECUTE_SKILL = Action("execute_skill", ExecuteSkill)
+# the executor's goals as its action server reports them (rclpy's status topic of the
+# action, latched as rclpy publishes it): the base gives way only while no arm goal runs
+EXECUTE_SKILL_STATUS = Topic(f"{EXECUTE_SKILL.name}/_action/status", GoalStatusArray, LATCHED)
 RUN_TASK = Action("run_task", RunTask)
 ESTOP = Topic("safety/estop", Bool, LATCHED)  # True engages; latched until reset
 RESET_ESTOP = Service("safety/reset_estop", Trigger)

@@ -785,9 +785,11 @@ class SideStep:
     """Giving way between goals: standing -> stepping aside (to `give_way`'s target) ->
     back where the base stood once nobody is predicted to walk into it there (the planner's
     next arm skill expects the base where it sent it: a box's pick missed by 17 cm after a
-    step that stayed, home_train seed 0) -> standing. Only with the arm tucked in: a base
-    moving under an arm that reaches over a table drags it along what it reaches over; the
-    arm coming out (a skill starting) ends the step where it is. `note` says what it does."""
+    step that stayed, home_train seed 0) -> standing. Only while the arm is tucked in and
+    idle: a base moving under an arm that reaches over a table drags it along what it
+    reaches over, and an arm goal plans from where the base stands (a hand-over planned
+    during a step was out of reach by 19 cm, home_train cup seed 0); an arm goal starting
+    ends the step where it is. `note` says what it does."""
 
     def __init__(self, config: GiveWayConfig = GiveWayConfig()) -> None:
         self.config = config
@@ -808,12 +810,13 @@ class SideStep:
 
     def step(self, t: float, pose: Sequence[float],
              walks: Sequence[Sequence[PredictedPerson]], grid: Callable[[], OccupancyMap],
-             arm_tucked: bool) -> Command | None:
-        """The command for now; None: stand (nothing to do, or waiting to go back). `grid`
-        is asked only when someone walks into the base."""
+             arm_idle: bool) -> Command | None:
+        """The command for now; None: stand (nothing to do, or waiting to go back).
+        `arm_idle`: the arm is tucked in and no arm goal runs. `grid` is asked only when
+        someone walks into the base."""
         c = self.config
-        if not arm_tucked:
-            self.cancel("stopped the side step: the arm reaches out")
+        if not arm_idle:
+            self.cancel("stopped the side step: the arm is at work")
             return None
         if self.origin is None:
             if walking_into(pose, walks, c) is None:

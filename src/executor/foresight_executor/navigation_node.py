@@ -10,7 +10,8 @@ Subscribes: camera/depth/{image_raw,camera_info} and /tf_static (the camera's mo
             world_model/predictions, world_model/people, joint_states (the arm, cut
             out of the depth), safety_scan (the base's 360 degree scan: the collision
             monitor all round, and the legs of people the camera does not see, who limit
-            the speed as tracked people do). Not /tf: ~100 messages/s of arm
+            the speed as tracked people do), execute_skill/_action/status (no side step
+            while an arm goal runs). Not /tf: ~100 messages/s of arm
             links there kept this node a second behind under load (measured), so it reads
             the two poses it needs directly.
 Publishes:  cmd_vel (TwistStamped, base_link), navigation/plan (Path), navigation/map
@@ -20,7 +21,7 @@ Action:     navigate_to_pose (foresight_interfaces/NavigateToPose)
 Between goals the base gives way (`give_way`): a person whose predicted walk (the camera's
 tracks, or the scanned legs walking on at their velocity) brings them onto the standing
 base makes it step aside, heading kept, through the same collision monitor, and go back
-where it stood once they have passed; only while the arm is tucked in.
+where it stood once they have passed; only while the arm is tucked in and no arm goal runs.
 
 Safety: without fresh person tracks (people_timeout_s) or a fresh base scan
 (scan_timeout_s) the base does not move, unless that timeout is 0 (a robot without a
@@ -41,6 +42,7 @@ from rclpy.callback_groups import ReentrantCallbackGroup
 from rclpy.node import Node
 
 from foresight_common import contract
+from foresight_common.contract import GoalStatus
 from foresight_common.conversions import (
     msg_to_pose,
     pose_to_msg,
@@ -207,6 +209,8 @@ class NavigationNode(Node):
         create_subscription(self, contract.PREDICTIONS, self.on_predictions)
         create_subscription(self, contract.PERSON_TRACKS, self.on_people)
         create_subscription(self, contract.SAFETY_SCAN, self.on_scan)
+        self._arm_busy = False               # an executor goal is accepted or running
+        create_subscription(self, contract.EXECUTE_SKILL_STATUS, self.on_arm_goals)
         self._server = ActionServer(
             self, contract.NAVIGATE_TO_POSE.type, contract.NAVIGATE_TO_POSE.name,
             execute_callback=self.execute, goal_callback=self.on_goal,
@@ -244,6 +248,12 @@ class NavigationNode(Node):
         reason = self.arm.on_joint_states(msg)
         if reason:
             self.diagnostics.reject("joint_states", reason)
+
+    def on_arm_goals(self, msg) -> None:
+        """The executor's goal states: the base gives way only while none runs."""
+        running = (GoalStatus.STATUS_ACCEPTED, GoalStatus.STATUS_EXECUTING,
+                   GoalStatus.STATUS_CANCELING)
+        self._arm_busy = any(s.status in running for s in msg.status_list)
 
     def on_tf_static(self, msg) -> None:
         with self._lock:
@@ -412,7 +422,7 @@ class NavigationNode(Node):
                 return self.layer.grid()
 
         command = self.side_step.step(now, pose, self._walks_now(now), live_grid,
-                                      arm_tucked=not self._arm_out())
+                                      arm_idle=not (self._arm_out() or self._arm_busy))
         if self.side_step.active and not was_active:
             self.diagnostics.count("give_way.steps")
         self._log_side_step()

@@ -420,7 +420,7 @@ def test_a_blocked_base_asks_for_a_cell_more_room_at_its_goal(grid):
 HORIZONS = (0.0, 0.5, 1.0, 1.5, 2.0)
 
 
-def _walk_by(grid, side: SideStep, start_xy, velocity, tucked=lambda t: True,
+def _walk_by(grid, side: SideStep, start_xy, velocity, idle=lambda t: True,
              seconds: float = 12.0):
     """A person walks a straight line past the base standing at START while `side`
     decides (10 Hz); the base's trace and the nearest the person came to its footprint."""
@@ -430,7 +430,7 @@ def _walk_by(grid, side: SideStep, start_xy, velocity, tucked=lambda t: True,
     for k in range(int(seconds / 0.1)):
         t = k * 0.1
         walks = [walking_path(person, velocity, 0.0, HORIZONS)]
-        command = side.step(t, pose, walks, lambda: grid, tucked(t))
+        command = side.step(t, pose, walks, lambda: grid, idle(t))
         if command is not None:
             c, s = math.cos(pose[2]), math.sin(pose[2])
             pose = pose + 0.1 * np.array([c * command.vx - s * command.vy,
@@ -449,7 +449,7 @@ def test_a_person_walking_into_the_standing_base_passes_by_once_it_steps_aside(g
                                                                               speed):
     # along a line beside the base's centre (their legs would brush its side) or through it
     start, velocity = (START[0] + 3.0, START[1] + offset), (-speed, 0.0)
-    _, standing = _walk_by(grid, SideStep(), start, velocity, tucked=lambda t: False)
+    _, standing = _walk_by(grid, SideStep(), start, velocity, idle=lambda t: False)
     assert standing < 0.25
     _, giving_way = _walk_by(grid, SideStep(), start, velocity)
     assert giving_way > GiveWayConfig().contact_m - 0.1
@@ -500,19 +500,19 @@ def test_the_base_steps_aside_for_a_passing_person_and_goes_back_where_it_stood(
     assert not side.active and side.note.startswith("back at")
 
 
-def test_no_side_step_while_the_arm_reaches_out_and_one_under_way_stops_when_it_does(grid):
+def test_no_side_step_while_the_arm_works_and_one_under_way_stops_when_it_starts(grid):
     side = SideStep()
     trace, _ = _walk_by(grid, side, (START[0] + 3.0, START[1]), (-1.0, 0.0),
-                        tucked=lambda t: False)
+                        idle=lambda t: False)
     assert np.allclose(trace, trace[0])
-    # a skill takes the arm out half a second into the step: the base stops where it got
+    # an arm goal starts half a second into the step: the base stops where it got
     side = SideStep()
     started = []
 
-    def tucked(t):
+    def idle(t):
         if side.active and not started:
             started.append(t)
         return not started or t < started[0] + 0.5
-    trace, _ = _walk_by(grid, side, (START[0] + 3.0, START[1]), (-1.0, 0.0), tucked=tucked)
+    trace, _ = _walk_by(grid, side, (START[0] + 3.0, START[1]), (-1.0, 0.0), idle=idle)
     assert started and not side.active and "arm" in side.note
     assert np.allclose(trace[-1], trace[int(round(started[0] / 0.1)) + 7])
