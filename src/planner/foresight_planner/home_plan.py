@@ -336,6 +336,23 @@ def backed_off(pose: Pose2D, distance_m: float) -> Pose2D:
     return x - distance_m * math.cos(yaw), y - distance_m * math.sin(yaw), yaw
 
 
+def nearby_stands(stand: StandPose, config: HomePlanConfig,
+                  steps_m: Sequence[float] = (0.15, 0.30)) -> list[Pose2D]:
+    """Poses near `stand` from which the arm still reaches its target: moved back along
+    the heading and sideways along the edge by `steps_m`, nearest first (where navigation's
+    live map finds the stand itself too near something the room file lacks: a table turned
+    8 degrees, home_train seed 4)."""
+    x, y, yaw = stand.pose
+    back, side = (math.cos(yaw), math.sin(yaw)), (-math.sin(yaw), math.cos(yaw))
+    out = []
+    for step in steps_m:
+        for dx, dy in ((-back[0], -back[1]), side, (-side[0], -side[1])):
+            pose = (x + step * dx, y + step * dy, yaw)
+            if math.dist(arm_base_xy(pose), stand.target_xy) <= config.reach_m:
+                out.append(pose)
+    return out
+
+
 def turning_spot(grid: OccupancyMap, xy: Sequence[float], config: HomePlanConfig,
                  margin_m: float = 0.0, reach_m: float = 0.8) -> tuple[float, float] | None:
     """The nearest point to `xy` (within `reach_m`) with navigation's goal clearance plus

@@ -34,6 +34,7 @@ from foresight_planner.home_plan import (
     grasp_point,
     grasp_yaw,
     is_shelf_board,
+    nearby_stands,
     offer_point,
     on_surface,
     release_point,
@@ -82,6 +83,8 @@ STAND_DETOUR_M = 1.0
 #: A base this far (m, rad) from where it stopped at its stand drives there again before
 #: the next pick (navigation's own goal tolerance is 5 cm / 0.05 rad).
 MOVED_OFF_M = 0.08
+#: A navigation goal that failed within this long (s) was refused, not blocked on the way.
+REFUSED_WITHIN_S = 1.0
 MOVED_OFF_RAD = 0.1
 #: A torso this near where the hand-over aimed is the person to hand to.
 NEAR_TARGET_M = 0.5
@@ -339,19 +342,26 @@ class HomeTaskRunner:
         return find_object(now, obj.label, obj.position) or obj
 
     async def _drive(self, pose: Pose2D, place_id: str,
-                     alternatives: tuple[Pose2D, ...] = ()) -> Pose2D:
+                     alternatives: tuple[Pose2D, ...] = (),
+                     nearby: tuple[Pose2D, ...] = ()) -> Pose2D:
         """Drive to `pose`, tried `attempts` times, then to each alternative once (e.g.
-        where navigation's live map finds the first too close to something); the pose
-        reached."""
+        where navigation's live map finds the first too close to something), then, if the
+        last goal was refused at once (not a blocked way: it answered within
+        `REFUSED_WITHIN_S`), to each of `nearby`; the pose reached."""
         reason = ""
-        tries = [pose] * int(self._p("navigate_to", "attempts")) + list(alternatives)
-        for goal in tries:
+        first = [pose] * int(self._p("navigate_to", "attempts")) + list(alternatives)
+        refused = False
+        for k, goal in enumerate(first + list(nearby)):
+            if k >= len(first) and not refused:
+                break              # the way is blocked, not the goal: nearby ones won't do
             self._check_cancel()
             self.step += 1
+            asked = self.ports.now()
             ok, reason = await self.ports.navigate(self.step, goal, place_id,
                                                    self._p("navigate_to", "timeout_s"))
             if ok:
                 return goal
+            refused = self.ports.now() - asked < REFUSED_WITHIN_S
         raise _Abort(f"could not drive to {place_id}: {reason}",
                      f"the way to the {place_id.split(':')[-1]} cleared")
 
@@ -389,7 +399,8 @@ class HomeTaskRunner:
                 continue
             if stand is not here or self._moved_off(arrived):
                 try:
-                    await self._drive(stand.pose, f"pick:{surface.name}")
+                    await self._drive(stand.pose, f"pick:{surface.name}",
+                                      nearby=tuple(nearby_stands(stand, config)))
                 except _Abort as stop:
                     if stop.reason == CANCELED:
                         raise
