@@ -2,7 +2,8 @@
 grid, costs rising near obstacles, shortened where the straight line stays clear) and a
 local controller for the holonomic base that samples velocity commands and scores their
 short rollouts against the map and against where the people are *predicted* to be, keeping
-the comfort distance from each predicted position at its own time.
+the comfort distance from each predicted position at its own time; between goals, a side
+step out of the way of a person predicted to walk into the standing base (`SideStep`).
 """
 
 from __future__ import annotations
