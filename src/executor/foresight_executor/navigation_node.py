@@ -175,14 +175,12 @@ class NavigationNode(Node):
         self._depth_info = None
         self._last_depth = -math.inf
         self._pending_scan: tuple[float, np.ndarray, float] | None = None
-        self._people: list[PredictedPerson] = []
-        self._paths: list[list[PredictedPerson]] = []   # the same, one per tracked keypoint
+        self._paths: list[list[PredictedPerson]] = []   # one per tracked body keypoint
         self._people_stamp = -math.inf
         # the base scan: its points in odom (the monitor's, all round) and the people it
         # found by their legs (map)
         self.scan_people = ScanPeople(self.grid)
         self._scan_odom = np.zeros((0, 2))
-        self._scanned: list[PredictedPerson] = []
         self._walkers: list[tuple[np.ndarray, np.ndarray]] = []   # scanned (xy, velocity)
         self._scan_stamp = -math.inf
         self._predicted_at = -math.inf
@@ -330,15 +328,14 @@ class NavigationNode(Node):
                 return
             found = self.scan_people.update(
                 stamp, scan_xy(ranges, BASE_SCANNER, compose(map_to_odom, in_odom)))
-            self._scanned = [PredictedPerson(0.0, float(f.xy[0]), float(f.xy[1]))
-                             for f in found]
             self._walkers = [(f.xy.copy(), f.velocity.copy()) for f in found]
         self.diagnostics.set_value("scanned_people", str(len(found)))
 
     def _scanned_now(self, people: list[PredictedPerson]) -> list[PredictedPerson]:
         """The people the scan found that no tracked body keypoint explains."""
         with self._lock:
-            scanned = list(self._scanned)
+            scanned = [PredictedPerson(0.0, float(xy[0]), float(xy[1]))
+                       for xy, _velocity in self._walkers]
         if not scanned:
             return []
         seen = [np.array([p.x, p.y]) for p in people if p.t <= 1e-6] or \
@@ -350,7 +347,7 @@ class NavigationNode(Node):
         with self._lock:
             self._people_stamp = time_to_sec(msg.header.stamp)
             if not msg.people:
-                self._people = []
+                self._paths = []
 
     def on_predictions(self, msg) -> None:
         """The body keypoints' predicted positions (map frame), with their 95 % radius."""
@@ -370,13 +367,13 @@ class NavigationNode(Node):
                     path.append(PredictedPerson(float(t), point.x, point.y, 2.0 * sigma))
             paths.append(path)
         with self._lock:
-            self._people = [p for path in paths for p in path]
             self._paths = paths
             self._predicted_at = time_to_sec(msg.header.stamp)
 
     def _people_now(self, now: float) -> list[PredictedPerson]:
         with self._lock:
-            return from_now(self._people, now - self._predicted_at)
+            return from_now([p for path in self._paths for p in path],
+                            now - self._predicted_at)
 
     def _walks_now(self, now: float) -> list[list[PredictedPerson]]:
         """Each person's predicted walk, times from now: the camera-tracked body keypoints'

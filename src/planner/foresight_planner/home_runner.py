@@ -83,9 +83,9 @@ STAND_DETOUR_M = 1.0
 #: A base this far (m, rad) from where it stopped at its stand drives there again before
 #: the next pick (navigation's own goal tolerance is 5 cm / 0.05 rad).
 MOVED_OFF_M = 0.08
+MOVED_OFF_RAD = 0.1
 #: A navigation goal that failed within this long (s) was refused, not blocked on the way.
 REFUSED_WITHIN_S = 1.0
-MOVED_OFF_RAD = 0.1
 #: A torso this near where the hand-over aimed is the person to hand to.
 NEAR_TARGET_M = 0.5
 #: Round objects: any grasp yaw suits them.
