@@ -121,6 +121,20 @@ def test_person_standing_in_a_passage_is_planned_around(grid):
     assert np.min(np.linalg.norm(trace[:, :2] - np.array([3.0, 3.9]), axis=1)) >= 0.8 - 0.02
 
 
+def test_a_stand_near_a_still_person_is_reached_at_the_distance_chosen(grid):
+    """A hand-over's stand 1.35 m from a person standing still whose predicted position
+    grows uncertain with the horizon (0.6 m at 1.5 s: comfort plus that is 1.4 m): the base
+    arrives, never nearer to them than the stand."""
+    person_xy = (4.07, 0.52)
+    person = [PredictedPerson(t, *person_xy, r)
+              for t, r in ((0.0, 0.25), (0.5, 0.35), (1.0, 0.5), (1.5, 0.6), (2.0, 0.66))]
+    navigator = Navigator(grid, (2.72, 0.52, 0.0))
+    pose, trace = _drive(grid, navigator, person)
+    assert navigator.done == ""
+    assert math.dist(pose[:2], (2.72, 0.52)) < 0.06
+    assert np.min(np.linalg.norm(trace[:, :2] - np.array(person_xy), axis=1)) >= 1.35 - 0.02
+
+
 def test_goal_behind_a_person_who_never_moves_fails_with_a_reason(grid):
     """Every way to the door passes the person standing in it: navigation gives up."""
     person = [PredictedPerson(0.0, 0.9, 3.9, 0.3), PredictedPerson(1.0, 0.9, 3.9, 0.3)]
