@@ -77,6 +77,7 @@ from foresight_executor.safety import (
     SafetyVerdict,
     SpeedSeparationMonitor,
     SsmConfig,
+    collaborative_cap,
     on_body_outline,
 )
 from foresight_executor.skills import (
@@ -163,6 +164,10 @@ class ExecutorParams:
         "the object out, letting go, folding the arm back; m/s): collaborative speed, as "
         "ISO/TS 15066's power and force limiting has it near the hand that takes the object",
         low=0.01, high=1.0))
+    handover_zone_m: float = field(default=0.5, metadata=param(
+        "During a hand-over, robot points within this separation of the person (m) move at "
+        "handover_speed_mps at most; farther off speed and separation monitoring alone "
+        "limits them", low=0.0, high=3.0))
     handover_pull_n: float = field(default=SkillSettings.handover_pull_n, metadata=param(
         "Wrist force (N; horizontal, or changed since the goal began) that means the "
         "receiver pulls at the held object: hand_over and release_on_pull let go then",
@@ -540,11 +545,15 @@ class ExecutorNode(Node):
 
     def safety_speed_limit(self) -> float:
         """Fastest robot point speed (m/s) the supervisor allows now (at most the
-        collaborative speed during a hand-over)."""
-        return min(float(self._verdict.allowed_speed_mps), self._collaborative_cap())
+        collaborative speed during a hand-over, near the person)."""
+        return min(float(self._verdict.allowed_speed_mps),
+                   self._collaborative_cap(self._verdict.separation_m))
 
-    def _collaborative_cap(self) -> float:
-        return self.params.handover_speed_mps if self._collaborating else math.inf
+    def _collaborative_cap(self, separation: float | np.ndarray) -> float | np.ndarray:
+        if not self._collaborating:
+            return math.inf
+        return collaborative_cap(separation, self.params.handover_speed_mps,
+                                 self.params.handover_zone_m)
 
     def speed_profile(self, plan) -> tuple[np.ndarray, np.ndarray, str]:
         """Per segment of a plan: the fastest supervised point's speed and the speed that
@@ -554,11 +563,12 @@ class ExecutorNode(Node):
         people, _predicted, people_stamp, _scan_stamp, measured = self._person_points()
         points = [self.robot_points(q) for q in plan.positions]
         now = self._now()
-        caps, closest = self.ssm.allowed_each(
+        caps, closest, separations = self.ssm.allowed_each(
             points, people, people_age_s=now - people_stamp, margin_m=PLAN_SEPARATION_MARGIN_M,
             point_ages=ages_at(now, measured))
         binding = closest[int(np.argmin(caps))]
-        caps = np.minimum(np.minimum(caps[:-1], caps[1:]), self._collaborative_cap())
+        caps = np.minimum(caps, self._collaborative_cap(separations))
+        caps = np.minimum(caps[:-1], caps[1:])
         if self._verdict.level != SafetyLevel.STOP:   # a stopped arm waits before it moves
             early = plan.times[:-1] < 0.5
             caps[early] = np.minimum(caps[early], self.safety_speed_limit())

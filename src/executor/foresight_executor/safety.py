@@ -100,6 +100,18 @@ def allowed_speed(separation: float, human_speed: float, config: SsmConfig) -> f
     return (-b + math.sqrt(b * b - 4.0 * a * constant)) / (2.0 * a)
 
 
+def collaborative_cap(separation: float | np.ndarray, cap: float, zone_m: float
+                      ) -> float | np.ndarray:
+    """The speed cap of a hand-over (power and force limiting, ISO/TS 15066) where the
+    robot is within `zone_m` of the person (separation, m; unknown counts as within), where
+    their hand may touch it; none farther off, where speed and separation monitoring alone
+    keeps the robot from reaching them (the whole offer at the cap took 8-29 s from the
+    stowed arm while the person stood 15-40 s in one place, home_train cup seeds 0-2)."""
+    near = ~(np.asarray(separation, dtype=float) >= zone_m)
+    capped = np.where(near, cap, math.inf)
+    return float(capped) if np.ndim(capped) == 0 else capped
+
+
 SCAN_PREFIX = "scan/"  # person points measured by a laser scanner: on the body's surface
 BODY_SCAN_PREFIX = "scan_body/"  # ... on the outline of a body (no hand there)
 LEGS_PREFIX = "legs/"  # points over the legs of a person a base scanner found (the camera
@@ -310,33 +322,36 @@ class SpeedSeparationMonitor:
     def allowed_each(self, robot_points: list[np.ndarray], people: dict[str, np.ndarray],
                      people_age_s: float = 0.0, scan_age_s: float = 0.0,
                      margin_m: float = 0.0, point_ages: Mapping[str, float] | None = None
-                     ) -> tuple[np.ndarray, list[str]]:
+                     ) -> tuple[np.ndarray, list[str], np.ndarray]:
         """Fastest robot speed (m/s) that keeps S_p at each sample of a path (robot points
-        per sample), with people where they are now (inf where nobody is around), and the
-        closest person point at each sample. Ages as in `evaluate`; `margin_m` plans that
-        much farther off than needed, so that the monitor does not stop the motion at once."""
+        per sample), with people where they are now (inf where nobody is around), the
+        closest person point at each sample and the separation there (m). Ages as in
+        `evaluate`; `margin_m` plans that much farther off than needed, so that the monitor
+        does not stop the motion at once."""
         c = self.config
         people = with_unseen_body(people, c)
         if not people:
-            return np.full(len(robot_points), math.inf), [""] * len(robot_points)
+            return (np.full(len(robot_points), math.inf), [""] * len(robot_points),
+                    np.full(len(robot_points), math.inf))
         names = list(people)
         spots = np.array([people[n] for n in names])
         radii = np.array([self._reach(n, point_age(n, people_age_s, scan_age_s, point_ages))
                           for n in names]) + margin_m
         limits = np.empty(len(robot_points))
+        separations = np.empty(len(robot_points))
         closest_names: list[str] = []
         for i, points in enumerate(robot_points):
             gaps = np.linalg.norm(points[:, None, :] - spots[None, :, :], axis=2) - \
                 c.robot_radius_m - radii[None, :]
             flat = int(np.argmin(gaps))
-            separation = float(gaps.flat[flat])
+            separation = separations[i] = float(gaps.flat[flat])
             closest = names[flat % len(names)]
             human = c.hand_speed_mps if (may_be_hand(closest) and separation < c.hand_near_m) \
                 else c.human_speed_mps
             limits[i] = allowed_speed(separation, human, c)
             closest_names.append(f"{closest} at {np.round(spots[flat % len(names)], 2).tolist()}"
                                  f" {separation:.2f} m")
-        return limits, closest_names
+        return limits, closest_names, separations
 
     def _reach(self, name: str, age: float) -> float:
         """How far around a person point the person may be now: its radius plus the way a

@@ -10,6 +10,7 @@ from foresight_executor.safety import (
     SpeedSeparationMonitor,
     SsmConfig,
     allowed_speed,
+    collaborative_cap,
     on_body_outline,
     protective_distance,
 )
@@ -87,7 +88,7 @@ def test_allowed_speed_along_a_path_is_set_by_its_closest_point():
     people = {"1/torso": np.array([1.0, 0.0, 1.0])}
     path = [np.array([[0.0, 0.0, 1.0]]), np.array([[0.4, 0.0, 1.0]]),
             np.array([[0.2, 0.0, 1.0]])]
-    limits, _closest = monitor.allowed_each(path, people)
+    limits, _closest, _gaps = monitor.allowed_each(path, people)
     assert np.min(limits) == pytest.approx(allowed_speed(0.6, 1.6, CONFIG))
     assert np.all(monitor.allowed_each(path, {})[0] == math.inf)
 
@@ -97,12 +98,23 @@ def test_allowed_speed_per_sample_and_scan_points_count_as_hands_with_their_marg
     monitor = SpeedSeparationMonitor(config)
     people = {"scan/3": np.array([1.0, 0.0, 1.0])}
     path = [np.array([[0.0, 0.0, 1.0]]), np.array([[0.5, 0.0, 1.0]])]
-    limits, closest = monitor.allowed_each(path, people)
+    limits, closest, gaps = monitor.allowed_each(path, people)
     # 1.0 m - 0.05 m: farther than hand_near_m, body speed; 0.5 - 0.05 = 0.45 m: a hand
     assert limits[0] == pytest.approx(allowed_speed(0.95, 1.6, config))
     assert 0.0 < limits[1] == pytest.approx(allowed_speed(0.45, 2.0, config))
     assert limits[1] < allowed_speed(0.5, 2.0, config)
     assert closest[1].startswith("scan/3") and closest[1].endswith("0.45 m")
+    assert gaps == pytest.approx([0.95, 0.45])
+
+
+def test_the_hand_over_speed_cap_holds_only_near_the_person():
+    """Power and force limiting where a hand may touch the robot; farther off (and where the
+    separation is unknown) speed and separation monitoring alone."""
+    gaps = np.array([0.2, 0.49, 0.5, 1.2, math.nan])
+    assert collaborative_cap(gaps, 0.25, 0.5).tolist() == [0.25, 0.25, math.inf, math.inf,
+                                                           0.25]
+    assert collaborative_cap(0.8, 0.25, 0.5) == math.inf
+    assert collaborative_cap(math.nan, 0.25, 0.5) == 0.25
 
 
 def test_old_person_data_counts_as_a_hand_that_came_closer():
@@ -134,7 +146,7 @@ def test_a_hand_hidden_since_earlier_counts_as_older_than_the_track_message():
     hidden = SpeedSeparationMonitor(CONFIG).evaluate(
         0.0, robot, 0.0, people, people_age_s=0.1, point_ages={"1/right_hand": 0.3})
     assert hidden.separation_m == pytest.approx(0.9 - 0.6)
-    caps, _ = SpeedSeparationMonitor(CONFIG).allowed_each(
+    caps, _, _ = SpeedSeparationMonitor(CONFIG).allowed_each(
         [robot], people, people_age_s=0.1, point_ages={"1/right_hand": 0.3})
     assert caps[0] == pytest.approx(allowed_speed(0.3, CONFIG.hand_speed_mps, CONFIG))
     # a forearm 0.25 s old, its hand fresh in front of it: the body behind the forearm
