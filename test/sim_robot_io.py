@@ -75,8 +75,9 @@ class SimRobotIO:
     def expected_duration(self, plan) -> float:
         return plan.duration                  # no supervisor in this direct loop
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float, until=None) -> bool:
         self.step(seconds)
+        return until is not None and bool(until(self.arm_positions()))
 
     def feedback(self, phase: str, progress: float) -> None:
         self.phases.append(phase)

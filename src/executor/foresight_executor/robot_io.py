@@ -370,18 +370,25 @@ class RosRobotIO:
                 f"closest: {binding})")
         return slow
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float, until: Callable[[np.ndarray], bool] | None = None
+             ) -> bool:
         """Let `seconds` pass while the robot may move (the gripper settling): time held
         by the supervisor does not count, except while a hand-over's fingers may open
-        next to the hand taking the object (they open in steps with waits between)."""
-        until = self._now() + seconds
-        while self._now() < until:
+        next to the hand taking the object (they open in steps with waits between). True
+        as soon as `until(q)` holds, polled while the supervisor holds the robot too (the
+        receiver's hand on the object stops the arm)."""
+        end = self._now() + seconds
+        while self._now() < end:
             self.check()
+            if until is not None and until(self.arm_positions()):
+                return True
             if self.node.safety_stopped() and not self.node.release_allowed():
                 held = self._now()
-                self._wait_until_safe()
-                until += self._now() - held
+                if self._wait_until_safe(until=until) == ARRIVED:
+                    return True
+                end += self._now() - held
             self._sleep()
+        return False
 
     def feedback(self, phase: str, progress: float) -> None:
         self._phase = phase

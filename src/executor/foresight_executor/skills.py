@@ -156,7 +156,10 @@ class RobotIO(Protocol):
         """How long `plan` will take when executed now (a safety supervisor may slow it
         near people), s."""
 
-    def wait(self, seconds: float) -> None: ...
+    def wait(self, seconds: float, until: Callable[[np.ndarray], bool] | None = None
+             ) -> bool:
+        """Let `seconds` pass (time the supervisor holds the robot does not count); True as
+        soon as `until(q)` holds, also while held."""
 
     def now(self) -> float:
         """The robot's clock (simulated time in simulation), s."""
@@ -392,8 +395,7 @@ class SkillRunner:
         none."""
         io.feedback("waiting_for_pull", 0.0)
         pull = PullWatch(self.kin, io, self.settings)
-        while not pull.felt():
-            io.wait(PULL_POLL_S)
+        self._await_pull(pull, io)
         io.feedback("release", 0.5)
         return f"felt a pull of {pull.newtons:.1f} N; {self._release(request, io)}"
 
@@ -410,13 +412,20 @@ class SkillRunner:
         io.feedback("offer", 0.2)
         if self._move_joint(q_goal, request.speed_scale, io, until=pull.felt):
             io.feedback("waiting_for_pull", 0.6)
-            while not pull.felt():
-                io.wait(PULL_POLL_S)
+            self._await_pull(pull, io)
             where = "held out"
         else:
             where = "on the way"
         io.feedback("release", 0.8)
         return f"felt a pull of {pull.newtons:.1f} N ({where}); {self._release(request, io)}"
+
+    @staticmethod
+    def _await_pull(pull: PullWatch, io: RobotIO) -> None:
+        """Stand until the receiver's pull is felt, watched while the supervisor holds the
+        arm as well: their hand on the object is what stops it (a pull went unnoticed for
+        the 45 s of a goal's timeout while the person took the cup, home_train seed 1)."""
+        while not pull.felt():
+            io.wait(PULL_POLL_S, until=pull.felt)
 
     def _close_gripper(self, request: SkillRequest, io: RobotIO) -> str:
         io.set_gripper(0.0)

@@ -45,8 +45,9 @@ class FingersOnly:
         self.commands.append((self.time, width))
         self.width = width
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float, until=None) -> bool:
         self.time += seconds
+        return until is not None and bool(until(self.arm_positions()))
 
     def now(self) -> float:
         return self.time
@@ -69,10 +70,11 @@ class Impatient(FingersOnly):
         super().__init__(width, **kwargs)
         self.limit_s = limit_s
 
-    def wait(self, seconds: float) -> None:
-        super().wait(seconds)
+    def wait(self, seconds: float, until=None) -> bool:
+        done = super().wait(seconds, until)
         if self.time > self.limit_s:
             raise OutOfTime
+        return done
 
 
 def test_the_fingers_open_at_the_release_speed_to_the_width_asked():

@@ -187,3 +187,14 @@ def test_what_the_motion_waits_for_may_come_while_the_supervisor_holds_it(plan) 
     node = FakeNode(stop_from=held_from)
     with pytest.raises(MotionStalled):
         _io(node).execute(plan, until=lambda _q: False, stall_after_s=0.5)
+
+
+def test_a_pull_felt_while_the_supervisor_holds_the_standing_arm_ends_the_wait() -> None:
+    """The object held out, the receiver's hand on it stops the arm: the wait for their
+    pull sees it then (it used to wait for the stop to clear, to the goal's timeout)."""
+    node = FakeNode(stop_from=0.0)                            # held for good
+    pulled = lambda _q: node.elapsed() > 0.3                  # noqa: E731
+    assert _io(node).wait(30.0, until=pulled) is True
+    assert node.elapsed() < 4.0
+    node = FakeNode()
+    assert _io(node).wait(0.2, until=lambda _q: False) is False
