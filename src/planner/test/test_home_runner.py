@@ -40,6 +40,7 @@ class ScriptedRobot:
     hidden_after_driving: bool = False      # out of view (behind the folded arm) once there
     fail_navigation: bool = False
     refused_looks: int = 0                  # look turns navigation refuses (too near)
+    look_times: list = field(default_factory=list)      # when each look turn was asked
     refused_goals: list = field(default_factory=list)   # (x, y) navigation refuses at once
     walks_off: int = 0                      # the person walks 1.5 m on as the base comes
     fail_skills: tuple[str, ...] = ()
@@ -180,6 +181,8 @@ class ScriptedRobot:
 
     async def navigate(self, step, pose, place_id, timeout_s):
         self.calls.append(("navigate", place_id, tuple(np.round(pose, 3))))
+        if place_id == "look:person":
+            self.look_times.append(self.time)
         if place_id == "look:person" and self.refused_looks > 0:   # answered at once
             self.refused_looks -= 1
             return False, "goal is within 0.47 m of an obstacle (clearance 0.32 m)"
@@ -534,6 +537,8 @@ def test_a_look_round_refused_as_too_near_the_table_steps_away_first(room):
     assert len(turns) == 4 and turns[1][:2] != turns[0][:2]
     assert clearances[1] >= need + 0.15 and clearances[2] >= need + 0.30
     assert turns[3][:2] == turns[2][:2]          # not refused: turned there
+    # a refusal came at once: the camera saw nothing new, the next spot is asked for now
+    assert np.diff(robot.look_times[:3]) == pytest.approx([0.0, 0.0])
 
 
 def test_world_model_mode_waits_for_a_walking_person_where_reactive_goes_now(room):
