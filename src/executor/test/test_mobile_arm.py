@@ -17,7 +17,7 @@ from foresight_executor.mobile_arm import (
     mobile_skill_runner,
     robot_boxes,
 )
-from foresight_executor.skills import SkillSettings
+from foresight_executor.skills import SkillSettings, hand_turned_nearest
 
 ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
 
@@ -51,3 +51,22 @@ def test_the_tucked_arm_is_free_of_the_robots_own_body():
     runner = mobile_skill_runner(load_room_layout(ROOM).furniture, (1.3, 2.4, 0.0),
                                  SkillSettings())
     assert runner.checker.check_configuration(np.array(TUCKED_POSITIONS)) == []
+
+
+def test_the_stow_turns_the_hand_the_short_way_and_stays_free_of_the_body():
+    """A round cup grasped with the hand at +2.44 rad: the stow ends with the hand half a
+    turn from the tucked pose's -2.69 (0.45 rad, 2 rad away instead of 5.1), a pose just as
+    free of the robot's body; from near -2.69 it stays as it is."""
+    runner = mobile_skill_runner(load_room_layout(ROOM).furniture, (1.3, 2.4, 0.0),
+                                 SkillSettings())
+    lower, upper = runner.kin.limits.lower, runner.kin.limits.upper
+    tucked = np.array(TUCKED_POSITIONS)
+    after_pick = np.array([0.26, 0.12, -0.2, -2.18, 0.03, 2.29, 2.44])
+    turned = hand_turned_nearest(tucked, after_pick, lower, upper)
+    assert turned[6] == pytest.approx(-2.69 + math.pi) and np.all(turned[:6] == tucked[:6])
+    assert runner.checker.check_configuration(turned) == []
+    assert hand_turned_nearest(tucked, tucked, lower, upper)[6] == pytest.approx(-2.69)
+    # a half turn beyond the joint's range is no choice: 0.3 + pi > 2.9 rad, nearest 2.8
+    target = np.array([*tucked[:6], 0.3])
+    assert hand_turned_nearest(target, np.array([*tucked[:6], 2.8]), lower, upper)[6] == \
+        pytest.approx(0.3)
