@@ -402,8 +402,9 @@ class ExecutorNode(Node):
         if motion is None:
             return
         q, velocity, joint_stamp = motion
-        points = self.robot_points(q)
-        self._arm_speed = self._point_speed(q, velocity, joint_stamp, points)
+        base = self._arm_base()
+        points = self.robot_points(q, base)
+        self._arm_speed = self._point_speed(q, velocity, joint_stamp, points, base)
         # the finger tips move with the hand and slide on their own: an upper bound
         speed = self._arm_speed + self.state.finger_speed()
         self._robot_speed = speed
@@ -461,14 +462,16 @@ class ExecutorNode(Node):
             verdict.robot_point, verdict.person_point, target, text,
             points[-1] if len(points) else None, path))
 
-    def robot_points(self, q: np.ndarray) -> np.ndarray:
-        """World points along the arm (link origins and midpoints, hand, finger tips)."""
+    def robot_points(self, q: np.ndarray,
+                     base: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """World points along the arm (link origins and midpoints, hand, finger tips), the
+        arm's base where it is now or at `base` (position, rotation)."""
         poses = self.runner.kin.body_poses(q, fingers=self.state.gripper_width() / 2.0)
         chain = [poses[name][0] for name in SUPERVISED_BODIES if name in poses]
         points = [chain[0]]
         for a, b in zip(chain[:-1], chain[1:], strict=True):
             points.extend([(a + b) / 2.0, b])
-        position, rotation = self._arm_base()
+        position, rotation = base if base is not None else self._arm_base()
         return np.array(points) @ rotation.T + position
 
     def _arm_base(self) -> tuple[np.ndarray, np.ndarray]:
@@ -518,13 +521,14 @@ class ExecutorNode(Node):
         return people, predicted, people_stamp, scan_stamp, measured
 
     def _point_speed(self, q: np.ndarray, velocity: np.ndarray | None, joint_stamp: float,
-                     points: np.ndarray) -> float:
+                     points: np.ndarray, base: tuple[np.ndarray, np.ndarray]) -> float:
         """Fastest supervised point speed (m/s): from the measured joint velocities through
-        the kinematics when the joint states carry them (no timing noise), else by
-        differencing positions between two joint states (their receive times)."""
+        the kinematics when the joint states carry them (no timing noise; `points` and the
+        points a moment ahead both at `base`), else by differencing positions between two
+        joint states (their receive times)."""
         if velocity is not None:
             step = 0.01
-            ahead = self.robot_points(q + velocity * step)
+            ahead = self.robot_points(q + velocity * step, base)
             return float(np.max(np.linalg.norm(ahead - points, axis=1))) / step
         prev = self._robot_points_prev
         if prev is not None and joint_stamp == prev[0]:
@@ -561,7 +565,11 @@ class ExecutorNode(Node):
         supervisor allows now, which counts predicted people), both m/s; and what binds
         most (for the log)."""
         people, _predicted, people_stamp, _scan_stamp, measured = self._person_points()
-        points = [self.robot_points(q) for q in plan.positions]
+        # one base pose for the whole plan: a localisation update (or the pose going stale)
+        # between two samples made a jump that read as the arm at 9.6 m/s, and the plan was
+        # slowed to three times its length for it (a stow, home_train cup seed 1)
+        base = self._arm_base()
+        points = [self.robot_points(q, base) for q in plan.positions]
         now = self._now()
         caps, closest, separations = self.ssm.allowed_each(
             points, people, people_age_s=now - people_stamp, margin_m=PLAN_SEPARATION_MARGIN_M,
