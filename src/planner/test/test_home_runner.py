@@ -37,6 +37,7 @@ class ScriptedRobot:
     tracks the test gives, stamped now, and a pick moves the object into the gripper."""
     objects: list[TrackedObject] = field(default_factory=list)
     seen_after_driving: list[TrackedObject] = field(default_factory=list)
+    measured_after_driving: list[TrackedObject] = field(default_factory=list)  # replace all
     hidden_after_driving: bool = False      # out of view (behind the folded arm) once there
     fail_navigation: bool = False
     refused_looks: int = 0                  # look turns navigation refuses (too near)
@@ -208,6 +209,8 @@ class ScriptedRobot:
             self.behind_arm = []
         self.objects += self.seen_after_driving
         self.seen_after_driving = []
+        if self.measured_after_driving:         # seen from nearer: where it really lies
+            self.objects, self.measured_after_driving = self.measured_after_driving, []
         if self.hidden_after_driving:
             self.objects = []
         return True, ""
@@ -384,6 +387,26 @@ def test_an_unseen_box_is_looked_for_at_the_table_first(room):
     end = _run(_runner(room, robot), BOX)
     assert end.status == DONE, end.reason
     assert [c[1] for c in robot.calls[:2]] == ["view:table", "pick:table"]
+
+
+def test_an_object_seen_just_out_of_reach_is_looked_at_again_from_nearer(room):
+    """Seen from afar 7 cm further onto the table than it lies, the box is out of reach
+    from every side; from the side it nearly reaches the camera sees where it is."""
+    robot = ScriptedRobot(objects=[_box((2.72, 2.6, 0.775))],
+                          measured_after_driving=[_box((2.65, 2.6, 0.775))])
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    assert ("note", "pick.looked_closer") in robot.calls
+    drives = [c[1] for c in robot.calls if c[0] == "navigate"]
+    assert drives[:2] == ["view:table", "pick:table"]
+    pick = next(c for c in robot.calls if c[1] == "pick")
+    assert pick[4][:2] == pytest.approx((2.65, 2.6))
+    # in the table's middle, 10 cm beyond reach from every side: given up with the
+    # reason, not driven round the table
+    robot = ScriptedRobot(objects=[_box((3.0, 2.6, 0.775))])
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == FAILED and "out of the arm's reach" in end.reason
+    assert not [c for c in robot.calls if c[0] == "navigate"]
 
 
 def test_an_object_hidden_once_the_base_stands_at_it_is_picked_where_it_was_seen(room):
