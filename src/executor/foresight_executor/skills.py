@@ -104,8 +104,8 @@ def hand_turned_nearest(q_target: np.ndarray, q_now: np.ndarray, lower: np.ndarr
     the wrist 5.1 rad, 10 of the stow's 25 s, home_train cup seed 1)."""
     target = np.array(q_target, dtype=float)
     turns = [target[6] + k * math.pi for k in (0, -1, 1)]
-    allowed = [t for t in turns if lower[6] <= t <= upper[6]]
-    target[6] = min(allowed, key=lambda t: abs(t - float(q_now[6])))
+    allowed = [t for t in turns[1:] if lower[6] <= t <= upper[6]]
+    target[6] = min([turns[0], *allowed], key=lambda t: abs(t - float(q_now[6])))
     return target
 
 
