@@ -382,8 +382,8 @@ class SkillRunner:
 
     def _hand_near(self, q_target, q_now: np.ndarray) -> np.ndarray:
         """`q_target` (the stow's), the hand turned the short way (`hand_turned_nearest`)
-        unless it holds its tool leaned (a grasp into the shelf: the remote, turned so, came down on
-        the floor from the table it was set on, test_home_skills_in_sim)."""
+        unless it holds its tool leaned (a grasp into the shelf: the remote, turned so,
+        came down on the floor from the table it was set on, test_home_skills_in_sim)."""
         q_target = np.asarray(q_target, dtype=float)
         if is_leaned(self.tcp_world(q_now)[1]):
             return q_target
