@@ -378,17 +378,23 @@ class RosRobotIO:
         as soon as `until(q)` holds, polled while the supervisor holds the robot too (the
         receiver's hand on the object stops the arm)."""
         end = self._now() + seconds
-        while self._now() < end:
+        logged = False
+        while True:
             self.check()
             if until is not None and until(self.arm_positions()):
                 return True
-            if self.node.safety_stopped() and not self.node.release_allowed():
-                held = self._now()
-                if self._wait_until_safe(until=until) == ARRIVED:
-                    return True
-                end += self._now() - held
+            before = self._now()
+            if before >= end:
+                return False
             self._sleep()
-        return False
+            # asked again at every poll: a release may open once the arm has come to rest
+            # (held from while it still crept, the fingers waited for the person's hand to go
+            # away, and it never did: 45 s timeouts with the cup in their hand, cup seeds 1, 7)
+            if self.node.safety_stopped() and not self.node.release_allowed():
+                end += self._now() - before          # time held does not count
+                if not logged:
+                    self.node.get_logger().info(f"holding: {self.node.safety_reason()}")
+                    logged = True
 
     def feedback(self, phase: str, progress: float) -> None:
         self._phase = phase

@@ -52,12 +52,13 @@ class FakeNode:
     between `stop_from` and `stop_until`."""
 
     def __init__(self, leaves_at: float = 0.0, stop_from: float = np.inf,
-                 stop_until: float = np.inf) -> None:
+                 stop_until: float = np.inf, release_from: float = np.inf) -> None:
         self.state = FakeArm(HOME)
         self.params = SimpleNamespace(joint_state_timeout_s=0.5, motion_settle_timeout_s=2.0,
                                       goal_reached_tolerance_rad=0.01)
         self.t0 = time.monotonic()
         self.leaves_at, self.stop_from, self.stop_until = leaves_at, stop_from, stop_until
+        self.release_from = release_from
         self.sent: list[tuple[float, JointTrajectoryPlan]] = []
         self.diagnostics = SimpleNamespace(count=lambda _key: None)
         self.pub_command_events = SimpleNamespace(publish=lambda _msg: None)
@@ -91,7 +92,7 @@ class FakeNode:
         return self.stop_from <= self.elapsed() < self.stop_until
 
     def release_allowed(self) -> bool:
-        return False
+        return self.elapsed() >= self.release_from
 
     def safety_reason(self) -> str:
         return "a person"
@@ -198,3 +199,15 @@ def test_a_pull_felt_while_the_supervisor_holds_the_standing_arm_ends_the_wait()
     assert node.elapsed() < 4.0
     node = FakeNode()
     assert _io(node).wait(0.2, until=lambda _q: False) is False
+
+
+def test_a_release_held_while_the_arm_still_moved_goes_on_once_it_stands() -> None:
+    """The pull is felt while the arm still creeps; the supervisor holds it for the hand at
+    the cup, and lets the fingers open once the arm stands (release_allowed): the release's
+    waits go on then, they do not wait for the hand to go away."""
+    node = FakeNode(stop_from=0.0)                            # held for good
+    io = _io(node)
+    started = node.elapsed()
+    node.release_from = started + 0.3
+    assert io.wait(0.2) is False
+    assert 0.45 <= node.elapsed() - started < 3.0
