@@ -391,12 +391,17 @@ class HomeTaskRunner:
         if not stands and not looked_closer:
             nearly = stand_poses(self.layout, self.grid, surface, obj.position[:2],
                                  replace(config, reach_m=config.reach_m + LOOK_CLOSER_M))
+            seen = None
             if nearly:
-                await self._drive(nearly[0].pose, f"view:{surface.name}")
-                seen = await self._look(obj.label, obj.position, name)
-                if seen is not None:
-                    self.ports.note("pick.looked_closer")
-                    return await self._fetch(seen, surface, name, looked_closer=True)
+                try:
+                    await self._drive(nearly[0].pose, f"view:{surface.name}")
+                    seen = await self._look(obj.label, obj.position, name)
+                except _Abort as stop:
+                    if stop.reason == CANCELED:
+                        raise                  # else out of reach, as it was seen
+            if seen is not None:
+                self.ports.note("pick.looked_closer")
+                return await self._fetch(seen, surface, name, looked_closer=True)
         if not stands:
             raise _Abort(f"the {name} on the {surface.name} is out of the arm's reach from "
                          "every free side", f"the {name} moved nearer the edge")
@@ -646,7 +651,16 @@ class HomeTaskRunner:
         tries = 0
         while tries < 2 or self.ports.now() < give_up_at:
             tries += 1
-            goal = await self._wait_for_person(name)
+            try:
+                goal = await self._wait_for_person(name)
+            except _Abort as stop:
+                # nobody stood still in view after a look round: round again while the
+                # hand-over has time (people stay 15-40 s at a place and walk between:
+                # seeds 5 and 9 gave up with 150-210 s of the episode left)
+                if stop.reason == CANCELED or self.ports.now() >= give_up_at:
+                    raise
+                reason = stop.reason
+                continue
             torso = goal.torso
             here = self.ports.base_pose() or (0.0, 0.0, 0.0)
             poses = approach_poses(self.grid, torso[:2], here[:2], self.config,

@@ -520,11 +520,14 @@ def test_nobody_in_view_ends_the_hand_over_with_a_help_request(room):
     assert end.status == FAILED and "no person stood still" in end.reason
     assert robot.helps[0][0] == "the person to come to the robot for the cup"
     # it looked round: five sixth-turns on the spot, then at each of the room's four
-    # person places, and no more
+    # person places; round again while the hand-over had time (give_up_s, 150 s), no more
     looks = [c[2] for c in robot.calls if c[:2] == ("navigate", "look:person")]
-    assert len(looks) == 5 + len(room.person_places)
+    one_round = 5 + len(room.person_places)
+    assert len(looks) == 2 * one_round                # the second from where it stood
+    assert robot.time >= 150.0
     assert {t[:2] for t in looks[:5]} == {looks[0][:2]}
-    assert sorted(_looked_at(room, looks[5:])) == sorted(p.name for p in room.person_places)
+    assert sorted(_looked_at(room, looks[5:one_round])) == \
+        sorted(p.name for p in room.person_places)
 
 
 def _looked_at(room, looks) -> list[str]:
