@@ -78,6 +78,7 @@ from foresight_executor.safety import (
     SpeedSeparationMonitor,
     SsmConfig,
     collaborative_cap,
+    finger_hold_width,
     on_body_outline,
 )
 from foresight_executor.skills import (
@@ -603,10 +604,12 @@ class ExecutorNode(Node):
             self._arm_speed < ARM_STILL_MPS
 
     def _hold_gripper(self) -> None:
-        """Stop fingers that are moving where they are; fingers at rest (squeezing a part)
-        keep their command."""
-        if self.state.finger_speed() > GRIPPER_MOVING_MPS:
-            self.pub_gripper.publish(Float64MultiArray(data=[self.state.gripper_width()]))
+        """Stop opening fingers where they are; closed or closing ones keep squeezing
+        (safety.finger_hold_width)."""
+        hold = finger_hold_width(self._gripper_target, self.state.gripper_width(),
+                                 self.state.finger_speed(), GRIPPER_MOVING_MPS)
+        if hold is not None:
+            self.pub_gripper.publish(Float64MultiArray(data=[hold]))
             self._gripper_held = True
 
     def publish_trajectory(self, msg, ends_at: float) -> None:

@@ -112,6 +112,19 @@ def collaborative_cap(separation: float | np.ndarray, cap: float, zone_m: float
     return float(capped) if np.ndim(capped) == 0 else capped
 
 
+def finger_hold_width(target: float | None, width: float, finger_speed: float,
+                      moving_mps: float) -> float | None:
+    """Where a protective stop holds the fingers (m), or None to leave their command: only
+    fingers opening (`target` wider than `width`, sliding faster than `moving_mps`) stop
+    where they are. A stop never loosens a grip: fingers commanded closed squeeze what they
+    hold, and a squeezing finger jiggles past any speed threshold while the arm brakes
+    (holding it at its measured width took the squeeze away and the medicine box turned
+    50 degrees in the hand, home_smoke seed 0: it came down on its side)."""
+    if target is None or finger_speed <= moving_mps or target <= width:
+        return None
+    return width
+
+
 SCAN_PREFIX = "scan/"  # person points measured by a laser scanner: on the body's surface
 BODY_SCAN_PREFIX = "scan_body/"  # ... on the outline of a body (no hand there)
 LEGS_PREFIX = "legs/"  # points over the legs of a person a base scanner found (the camera

@@ -11,6 +11,7 @@ from foresight_executor.safety import (
     SsmConfig,
     allowed_speed,
     collaborative_cap,
+    finger_hold_width,
     on_body_outline,
     protective_distance,
 )
@@ -263,3 +264,14 @@ def test_a_reach_start_grows_at_hand_speed_in_the_monitor():
     # a scan point: the hand stands out of the cut by scan_radius_m
     assert fresh.separation_m == pytest.approx(0.40 - CONFIG.scan_radius_m)
     assert later.separation_m == pytest.approx(0.40 - CONFIG.scan_radius_m - 2.0 * 0.15)
+
+
+def test_a_stop_holds_opening_fingers_and_never_loosens_a_grip():
+    """Fingers squeezing a 61 mm box (commanded to 0) keep their command however they
+    jiggle while the arm brakes; fingers opening to 80 mm stop where they are; fingers at
+    rest or with no command are left alone."""
+    assert finger_hold_width(0.0, 0.061, 0.02, 0.005) is None          # squeezing, jiggling
+    assert finger_hold_width(0.0, 0.07, 0.05, 0.005) is None           # closing onto it
+    assert finger_hold_width(0.08, 0.065, 0.02, 0.005) == 0.065        # opening: held there
+    assert finger_hold_width(0.08, 0.065, 0.001, 0.005) is None        # at rest
+    assert finger_hold_width(None, 0.065, 0.02, 0.005) is None         # nothing commanded
