@@ -140,6 +140,8 @@ class _SceneModel:
         self.scene_geoms = np.flatnonzero(~self.geom_is_robot)
         self.moving_geoms = np.array([g for g in np.flatnonzero(self.geom_is_robot)
                                       if self.geom_owner[g] != BASE_BODY])
+        self.attached_geom = next((g for g in range(model.ngeom)
+                                   if self.geom_owner[g] == ATTACHED_LINK), None)
 
     def set(self, q: np.ndarray, fingers: float) -> None:
         self.data.qpos[self.arm_qpos] = q
@@ -159,9 +161,10 @@ class CollisionChecker:
                  padding: float = 0.01, self_padding: float = 0.0,
                  allowed: Iterable[tuple[str, str]] = (),
                  max_joint_step_rad: float = math.radians(1.0),
-                 max_tcp_step_m: float = 0.005) -> None:
-        if padding < 0 or self_padding < 0:
-            raise ValueError("padding and self_padding must be >= 0")
+                 max_tcp_step_m: float = 0.005,
+                 held_clearance: float = 0.0, body_prefix: str = "robot/") -> None:
+        if padding < 0 or self_padding < 0 or held_clearance < 0:
+            raise ValueError("padding, self_padding and held_clearance must be >= 0")
         self.boxes = [Box(b.name, tuple(map(float, b.center)), tuple(map(float, b.half_size)),
                           float(b.yaw)) for b in boxes]
         names = [b.name for b in self.boxes]
@@ -174,6 +177,10 @@ class CollisionChecker:
         self.base_yaw = float(base_yaw)
         self.padding = float(padding)
         self.self_padding = float(self_padding)
+        # a carried object keeps this far from the robot's own body (boxes named
+        # `body_prefix`...): where it sits in the hand is known only to a centimetre or two
+        self.held_clearance = float(held_clearance)
+        self.body_prefix = body_prefix
         self.allowed = self._expand(allowed)
         self.max_joint_step_rad = max_joint_step_rad
         self.max_tcp_step_m = max_tcp_step_m
@@ -239,8 +246,6 @@ class CollisionChecker:
                   ) -> list[Contact]:
         model, data = scene.model, scene.data
         mujoco.mj_collision(model, data)
-        if data.ncon == 0:
-            return []
         closest: dict[tuple[str, str], float] = {}
         geoms = data.contact.geom[:data.ncon]
         dists = data.contact.dist[:data.ncon]
@@ -254,7 +259,26 @@ class CollisionChecker:
                 continue
             key = (a, b) if not (robot1 and robot2) else tuple(sorted((a, b)))
             closest[key] = min(float(dist), closest.get(key, math.inf))
+        self._held_near_body(scene, allowed, closest)
         return [Contact(a, b, d) for (a, b), d in sorted(closest.items(), key=lambda i: i[1])]
+
+    def _held_near_body(self, scene: _SceneModel, allowed: frozenset[tuple[str, str]],
+                        closest: dict[tuple[str, str], float]) -> None:
+        """Adds the robot's own body boxes nearer the carried object than `held_clearance`
+        (distances by mj_geomDistance: box-box contacts within a wide margin are not all
+        reported)."""
+        if scene.attached_geom is None or self.held_clearance <= self.padding:
+            return
+        for g in scene.scene_geoms:
+            name = scene.geom_owner[g]
+            pair = (ATTACHED_LINK, name)
+            if not name.startswith(self.body_prefix) or pair in allowed or \
+                    pair in self.allowed:
+                continue
+            dist = mujoco.mj_geomDistance(scene.model, scene.data, int(scene.attached_geom),
+                                          int(g), self.held_clearance, None)
+            if dist < self.held_clearance:
+                closest[pair] = min(float(dist), closest.get(pair, math.inf))
 
     def check_configuration(self, q: Sequence[float], fingers: float = MAX_GRIPPER_WIDTH / 2,
                             *, attached: AttachedBox | None = None,

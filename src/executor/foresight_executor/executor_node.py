@@ -227,13 +227,18 @@ def request_from_goal(goal, frame_id: str) -> tuple[SkillRequest, str | None]:
         value = getattr(goal, name)
         if not math.isfinite(value) or value < 0:
             return SkillRequest(goal.skill), f"{name} must be finite and >= 0, got {value}"
+    size = msg_to_vector(goal.object_size)
+    if not np.all(np.isfinite(size)) or np.any(size < 0) or float(np.max(size)) > 1.0:
+        return SkillRequest(goal.skill), (f"object_size {size.tolist()} must be finite, "
+                                          ">= 0 and at most 1 m")
     velocity = msg_to_vector(goal.target_velocity)
     if not np.all(np.isfinite(velocity)) or float(np.linalg.norm(velocity)) > 1.0:
         return SkillRequest(goal.skill), (f"target_velocity {velocity.tolist()} must be "
                                           "finite and below 1 m/s")
     request = SkillRequest(skill=goal.skill, position=position, quat_wxyz=quat,
                            speed_scale=goal.speed_scale, gripper_width=goal.gripper_width,
-                           object_height=goal.object_height, yaw_free=False,
+                           object_height=goal.object_height,
+                           object_size=tuple(float(v) for v in size), yaw_free=False,
                            velocity=velocity if np.linalg.norm(velocity) > 0 else None,
                            target_time=time_to_sec(goal.target_stamp))
     return request, None

@@ -76,6 +76,11 @@ WAY_IN_SEEDS = 8
 
 #: A release opens the fingers this fast (m/s of width: 1 cm/s each finger, a crawl that
 #: neither pinches nor pushes the hand taking the object) in steps of RELEASE_STEP_S.
+#: A stow with an object raises the hand in steps of this (m), at most this many, until
+#: the object is clear of the robot's own body (the tucked hand is 2 cm off the column).
+CARRY_LIFT_STEP_M = 0.02
+CARRY_LIFT_STEPS = 6
+CARRY_POSTURE_RAD = 0.5
 RELEASE_WIDTH_MPS = 0.02
 RELEASE_STEP_S = 0.05
 #: How often a hand-over's wait for the receiver's pull reads the wrist force (s).
@@ -191,6 +196,9 @@ class SkillRequest:
     speed_scale: float = 0.0  # 0: the runner's default
     gripper_width: float = 0.0  # 0: fully open
     object_height: float = 0.0  # m, 0: unknown
+    # m, the held object's extents along the tool's axes (x, y between the fingers, z);
+    # zeros: unknown (a box of held_object_half_width, object_height long)
+    object_size: tuple[float, float, float] = (0.0, 0.0, 0.0)
     yaw_free: bool = False
     velocity: np.ndarray | None = None  # m/s, world: the target moves (conveyor)
     target_time: float = 0.0  # robot clock time at which `position` holds: for a moving
@@ -375,10 +383,49 @@ class SkillRunner:
 
     def _stow(self, request: SkillRequest, io: RobotIO) -> str:
         """The pose the arm rides in while the base drives (a held object with it: give
-        its height), clear of the camera's view and within the base's footprint."""
-        self._move_joint(self._hand_near(self.settings.stow_positions, io.arm_positions()),
-                         request.speed_scale, io, attached=self._held(request))
-        return "stowed"
+        its height), clear of the camera's view and within the base's footprint; with an
+        object, raised as far as it must be to keep the object clear (`_carry_pose`)."""
+        held = self._held(request)
+        q_now = io.arm_positions()
+        q_goal = self._hand_near(self.settings.stow_positions, q_now)
+        lift = 0.0
+        if held is not None:
+            q_goal, lift = self._carry_pose(q_goal, held, io.gripper_width() / 2.0,
+                                            may_turn=not is_leaned(self.tcp_world(q_now)[1]))
+        self._move_joint(q_goal, request.speed_scale, io, attached=held)
+        return "stowed" if lift == 0.0 else f"stowed, the hand {lift * 100:.0f} cm higher"
+
+    def _carry_pose(self, q_stow: np.ndarray, held: AttachedBox, fingers: float,
+                    may_turn: bool) -> tuple[np.ndarray, float]:
+        """`q_stow`, or the nearest pose above it (the hand raised in CARRY_LIFT_STEP_M
+        steps, same orientation, no joint more than CARRY_POSTURE_RAD from the stow's:
+        still folded over the base, out of the camera's view) where the held object is
+        clear of everything (the checker keeps it off the robot's own column), from the
+        hand as it is or, `may_turn`, half a turn round (near its joint's limit the IK
+        finds no nearby pose); `q_stow` when none is. And the lift (m)."""
+        if not self.checker.check_configuration(q_stow, fingers, attached=held):
+            return q_stow, 0.0
+        lower, upper = self.kin.limits.lower, self.kin.limits.upper
+        seeds = [q_stow]
+        for turn in (math.pi, -math.pi):
+            turned = q_stow.copy()
+            turned[-1] += turn
+            if may_turn and lower[-1] <= turned[-1] <= upper[-1]:
+                seeds.append(turned)
+        for step in range(1, CARRY_LIFT_STEPS + 1):
+            lift = step * CARRY_LIFT_STEP_M
+            for seed in seeds:
+                position, quat = self.ik.forward(seed)
+                try:
+                    result = self.ik.solve_reachable(
+                        position + np.array([0.0, 0.0, lift]), quat, seed_q=seed)
+                except UnreachablePose:
+                    continue
+                if float(np.max(np.abs(result.q - seed))) <= CARRY_POSTURE_RAD and \
+                        not self.checker.check_configuration(result.q, fingers,
+                                                             attached=held):
+                    return result.q, lift
+        return q_stow, 0.0
 
     def _hand_near(self, q_target, q_now: np.ndarray) -> np.ndarray:
         """`q_target` (the stow's), the hand turned the short way (`hand_turned_nearest`)
@@ -931,6 +978,12 @@ class SkillRunner:
         if height <= 0.0:
             return None
         s = self.settings
+        if min(request.object_size) > 0.0:
+            # the whole object, its centre below the TCP as it was grasped (the planner's
+            # grasp: grasp_depth below the top, at most half the height)
+            below = height / 2.0 - min(s.grasp_depth, height / 2.0)
+            return AttachedBox("held", tuple(v / 2.0 for v in request.object_size),
+                               pos=(0.0, 0.0, below))
         below_tcp = height - s.grasp_depth  # the part reaches this far past the TCP
         half = s.held_object_half_width
         # Only the part of the object beyond the finger tips: the fingers hold the rest.

@@ -11,13 +11,15 @@ import pytest
 
 from foresight_common.mobile_manipulator import TUCKED_POSITIONS
 from foresight_common.room_layout import load_room_layout
+from foresight_executor.collision import CollisionChecker
 from foresight_executor.mobile_arm import (
+    HELD_BODY_CLEARANCE_M,
     arm_base_in_map,
     furniture_boxes,
     mobile_skill_runner,
     robot_boxes,
 )
-from foresight_executor.skills import SkillSettings, hand_turned_nearest
+from foresight_executor.skills import SkillRequest, SkillSettings, hand_turned_nearest
 
 ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
 
@@ -70,3 +72,35 @@ def test_the_stow_turns_the_hand_the_short_way_and_stays_free_of_the_body():
     target = np.array([*tucked[:6], 0.3])
     assert hand_turned_nearest(target, np.array([*tucked[:6], 2.8]), lower, upper)[6] == \
         pytest.approx(0.3)
+
+
+def test_a_carried_box_keeps_clear_of_the_robots_column_and_rides_higher():
+    """The medicine box (10 x 6 x 5 cm, held 2.5 cm below its top) as the executor checks
+    it: its whole box below the TCP. In the stow it hangs 2 cm from the base's column:
+    clear at the arm's 1 cm padding, not at the 3 cm a carried object keeps from the
+    robot's own body, so the stow raises the hand 2 cm, where it is clear; from the
+    hand's other turn (near its joint's limit) to the same pose."""
+    runner = mobile_skill_runner(load_room_layout(ROOM).furniture, (1.3, 2.4, 0.0),
+                                 SkillSettings(grasp_depth=0.03))
+    held = runner._held(SkillRequest("stow", object_height=0.05,
+                                     object_size=(0.10, 0.06, 0.05)))
+    assert held.half_size == pytest.approx((0.05, 0.03, 0.025))
+    assert held.pos == pytest.approx((0.0, 0.0, 0.0))          # grasped at half height
+    lower, upper = runner.kin.limits.lower, runner.kin.limits.upper
+    tucked = np.array(TUCKED_POSITIONS)
+    turned = hand_turned_nearest(tucked, np.array([*tucked[:6], 0.5]), lower, upper)
+    near = runner.checker.check_configuration(turned, 0.03, attached=held)
+    assert [(c.robot_link, c.obstacle) for c in near] == \
+        [("attached_object", "robot/base_column")]
+    assert 0.01 < near[0].distance < HELD_BODY_CLEARANCE_M
+    plain = CollisionChecker(runner.checker.boxes, base_pos=runner.checker.base_pos,
+                             base_yaw=runner.checker.base_yaw)
+    assert plain.check_configuration(turned, 0.03, attached=held) == []
+    for start in (turned, tucked):
+        q, lift = runner._carry_pose(start, held, 0.03, may_turn=True)
+        assert lift == pytest.approx(0.02)
+        assert runner.checker.check_configuration(q, 0.03, attached=held) == []
+        assert np.max(np.abs(q - turned)) < 0.5
+    # a leaned tool is not turned: from the tucked hand no nearby raised pose is found
+    q, lift = runner._carry_pose(tucked, held, 0.03, may_turn=False)
+    assert lift == 0.0 and np.all(q == tucked)

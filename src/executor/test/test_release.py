@@ -189,3 +189,22 @@ def test_every_goal_with_a_target_brings_its_pose_to_the_skill(skill):
     assert reason is None
     assert request.position == pytest.approx(OFFER.position)
     assert request.quat_wxyz == pytest.approx(OFFER.quat_wxyz)
+
+
+def test_the_held_objects_size_is_read_and_a_bad_one_refused():
+    """object_size comes through to the skill (its collision checks carry the object as
+    what it is); a negative, NaN or room-sized one is refused with the reason."""
+    from geometry_msgs.msg import Vector3
+
+    from foresight_executor.executor_node import request_from_goal
+    from foresight_interfaces.action import ExecuteSkill
+
+    goal = ExecuteSkill.Goal(skill="stow", object_height=0.05,
+                             object_size=Vector3(x=0.10, y=0.06, z=0.05))
+    request, reason = request_from_goal(goal, "map")
+    assert reason is None and request.object_size == pytest.approx((0.10, 0.06, 0.05))
+    for bad in (Vector3(x=-0.1, y=0.06, z=0.05), Vector3(x=float("nan")),
+                Vector3(x=2.0, y=0.06, z=0.05)):
+        goal.object_size = bad
+        _request, reason = request_from_goal(goal, "map")
+        assert reason is not None and "object_size" in reason

@@ -270,6 +270,12 @@ def class_heights(path: str) -> dict[str, float]:
     """Nominal height (m) of every class with a size in perception's class YAML
     (`classes.<name>.size: [x, y, z]`): what the planner assumes when a track's measured
     height is implausible. HomePlanError with the reason for a malformed file."""
+    return {name: size[2] for name, size in class_sizes(path).items()}
+
+
+def class_sizes(path: str) -> dict[str, tuple[float, float, float]]:
+    """Nominal extents (m; length, width, height) of every class with a size in
+    perception's class YAML (see class_heights)."""
     data = load_yaml_mapping(path, HomePlanError)
     classes = data.get("classes")
     if not isinstance(classes, dict):
@@ -283,8 +289,18 @@ def class_heights(path: str) -> dict[str, float]:
                 all(isinstance(v, int | float) and 0 < v < 2 for v in size)):
             raise HomePlanError(f"{path}: classes.{name}.size must be three lengths in "
                                 f"(0, 2) m, got {size!r}")
-        out[str(name)] = float(size[2])
+        out[str(name)] = (float(size[0]), float(size[1]), float(size[2]))
     return out
+
+
+def held_extents(size: Sequence[float], tilt: float) -> tuple[float, float, float]:
+    """The extents (m) along the tool's x, y and z axes of an object of `size` (length,
+    width, height) grasped across its narrow side (between the fingers: the tool's y),
+    the tool leaned `tilt` (rad) about that axis from straight down: the bounding box the
+    executor checks the carried object as."""
+    length, width = max(size[0], size[1]), min(size[0], size[1])
+    c, s = abs(math.cos(tilt)), abs(math.sin(tilt))
+    return (length * c + size[2] * s, width, length * s + size[2] * c)
 
 
 @dataclass(frozen=True)

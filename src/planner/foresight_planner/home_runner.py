@@ -33,6 +33,7 @@ from foresight_planner.home_plan import (
     find_object,
     grasp_point,
     grasp_yaw,
+    held_extents,
     is_shelf_board,
     nearby_stands,
     offer_point,
@@ -107,9 +108,11 @@ class HomePorts(Protocol):
                     position: np.ndarray | None = None, yaw: float = 0.0,
                     width: float = 0.0, height: float = 0.0, speed: float = 0.0,
                     quat: tuple[float, float, float, float] | None = None,
-                    timeout_s: float = 0.0) -> tuple[bool, str]:
+                    timeout_s: float = 0.0,
+                    size: tuple[float, float, float] | None = None) -> tuple[bool, str]:
         """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,
-        z) gives its orientation; `timeout_s` 0: the executor's default."""
+        z) gives its orientation; `timeout_s` 0: the executor's default; `size`: the held
+        object's extents along the tool's axes (held_extents)."""
     async def navigate(self, step: int, pose: Pose2D, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]: ...
     def help(self, needs: str, reason: str) -> None: ...
@@ -145,7 +148,8 @@ class HomeTaskRunner:
     def __init__(self, ports: HomePorts, layout: RoomLayout, grid: OccupancyMap,
                  library: SkillLibrary, heights: dict[str, float],
                  config: HomePlanConfig | None = None, horizon_s: float = 0.0,
-                 handover: HandoverConfig | None = None) -> None:
+                 handover: HandoverConfig | None = None,
+                 sizes: dict[str, tuple[float, float, float]] | None = None) -> None:
         self.ports = ports
         self.layout = layout
         self.grid = grid
@@ -158,6 +162,10 @@ class HomeTaskRunner:
         self.step = 0
         self.cancel_requested = lambda: False
         self.held_tilt = 0.0      # the held object's grasp leaned this much (from a shelf)
+        self.sizes = sizes or {}  # nominal extents per class (m)
+        # the held object's extents along the tool's axes (held_extents), for the
+        # executor's collision checks of the arm carrying it
+        self.held_size: tuple[float, float, float] | None = None
         self._walked: dict[str, deque] = {}          # person -> (stamp, torso xy) recently
         self._look_way = 1.0                         # +1 counter-clockwise, -1 clockwise
         self._walk_distances: WalkDistances | None = None
@@ -369,8 +377,12 @@ class HomeTaskRunner:
                      f"the way to the {place_id.split(':')[-1]} cleared")
 
     async def _arm(self, skill: str, **goal) -> tuple[bool, str]:
+        """One executor goal; one that carries the object (given its height) is given its
+        extents too."""
         self._check_cancel()
         self.step += 1
+        if goal.get("height") and "size" not in goal:
+            goal["size"] = self.held_size
         speed = self._p(skill, "speed_scale") if skill in self.library.skills else 0.5
         return await self.ports.skill(self.step, skill, speed=speed, **goal)
 
@@ -443,6 +455,9 @@ class HomeTaskRunner:
                 if not ok:
                     continue
             seen = self._latest(seen)
+            nominal = self.sizes.get(seen.label)
+            self.held_size = None if nominal is None else held_extents(
+                (*nominal[:2], height), tilt)
             ok, reason = await self._arm(
                 "pick", object_id=object_id, position=grasp_point(seen, height, self.config),
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,

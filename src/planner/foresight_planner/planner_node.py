@@ -77,7 +77,7 @@ from foresight_planner.decisions import (
     Wait,
     WorldSnapshot,
 )
-from foresight_planner.home_plan import HomePlanConfig, class_heights
+from foresight_planner.home_plan import HomePlanConfig, class_sizes
 from foresight_planner.home_runner import CANCELED, DONE, HomeTaskRunner
 from foresight_planner.world_view import WorldView
 
@@ -186,12 +186,14 @@ class PlannerNode(Node):
             self.library = load_file_parameter(
                 "skill_library_file", p.skill_library_file,
                 lambda path: load_skill_library(path, HOME_SKILLS))
-            heights = load_file_parameter("class_config_file", p.class_config_file,
-                                          class_heights)
+            sizes = load_file_parameter("class_config_file", p.class_config_file,
+                                        class_sizes)
             horizon = p.prediction_horizon_s if p.decision_mode == "world_model" else 0.0
-            self.home = HomeTaskRunner(self, room, room_map(room), self.library, heights,
+            self.home = HomeTaskRunner(self, room, room_map(room), self.library,
+                                       {name: size[2] for name, size in sizes.items()},
                                        HomePlanConfig(standoff_m=p.stand_off_m,
-                                                      reach_m=p.arm_reach_m), horizon)
+                                                      reach_m=p.arm_reach_m), horizon,
+                                       sizes=sizes)
             self.map_pose = MapPose()
             self.nav_client = ActionClient(self, contract.NAVIGATE_TO_POSE.type,
                                            contract.NAVIGATE_TO_POSE.name)
@@ -357,17 +359,19 @@ class PlannerNode(Node):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
                     height: float = 0.0, speed: float = 0.0, quat=None,
-                    timeout_s: float = 0.0) -> tuple[bool, str]:
+                    timeout_s: float = 0.0, size=None) -> tuple[bool, str]:
         """One executor goal of the home task: (succeeded, reason); `timeout_s` 0:
-        skill_timeout_s."""
+        skill_timeout_s; `size`: the held object's extents along the tool's axes."""
         if position is None:
             # a fixed pose (go_home, stow, release): no decision on a camera frame
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
-                                     speed_scale=speed,
+                                     speed_scale=speed, object_height=height,
                                      timeout_s=timeout_s or self.params.skill_timeout_s)
         else:
             goal = self._goal(skill, object_id, place_id, position, yaw, width, height,
                               self._decided_on, speed, quat, timeout_s)
+        if size is not None:
+            goal.object_size = vector_to_msg(np.asarray(size, dtype=float))
         outcome, reason = await self._run_step(self._task_text, step, goal)
         return outcome == SkillOutcome.SUCCEEDED, reason
 

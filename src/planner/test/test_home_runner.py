@@ -50,6 +50,7 @@ class ScriptedRobot:
     time: float = 0.0
     pose: tuple[float, float, float] = (1.3, 2.4, 0.0)
     calls: list[tuple] = field(default_factory=list)
+    sizes: list[tuple] = field(default_factory=list)    # (skill, the held object's extents)
     helps: list[tuple[str, str]] = field(default_factory=list)
     people: dict[str, np.ndarray] = field(default_factory=dict)
     people_paths: dict[str, PredictedPath] = field(default_factory=dict)
@@ -142,7 +143,8 @@ class ScriptedRobot:
 
     async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
                     width=0.0, height=0.0, speed=0.0, quat=None,
-                    timeout_s=0.0):
+                    timeout_s=0.0, size=None):
+        self.sizes.append((skill, size))
         self.calls.append(("skill", skill, object_id, place_id,
                            None if position is None else tuple(np.round(position, 3)), height,
                            quat))
@@ -227,10 +229,12 @@ class ScriptedRobot:
 
 def _runner(room, robot: ScriptedRobot, horizon_s: float = 0.0) -> HomeTaskRunner:
     library = load_skill_library(CONFIG / "skills" / "home_care.yaml", HOME_SKILLS)
-    heights = {"cup": 0.10, "medicine_box": 0.05, "remote": 0.025}
+    sizes = {"cup": (0.06, 0.06, 0.10), "medicine_box": (0.10, 0.06, 0.05),
+             "remote": (0.17, 0.05, 0.025)}
     robot.room = room
-    return HomeTaskRunner(robot, room, room_map(room), library, heights,
-                          horizon_s=horizon_s)
+    return HomeTaskRunner(robot, room, room_map(room), library,
+                          {name: size[2] for name, size in sizes.items()},
+                          horizon_s=horizon_s, sizes=sizes)
 
 
 def _box(xyz=(3.3, 2.38, 0.775)) -> TrackedObject:
@@ -258,6 +262,14 @@ def test_a_seen_box_is_fetched_and_set_down_on_the_bedside_table(room):
     assert bedside.contains_xy(place[4][0], place[4][1], margin=0.1)
     assert place[4][2] == pytest.approx(0.55 + 0.005 + 0.05 - 0.025)
     assert robot.helps == []
+    # the box as the executor checks it while carrying it: long side along the tool's x,
+    # the 6 cm between the fingers; given with every goal that carries it, only those
+    sizes = dict(robot.sizes)
+    for skill in ("pick", "place"):
+        assert sizes[skill] == pytest.approx((0.10, 0.06, 0.05))
+    assert [size for skill, size in robot.sizes if skill == "stow"] == \
+        [pytest.approx((0.10, 0.06, 0.05)), None]
+    assert sizes["go_home"] is None
 
 
 def test_a_pick_that_leaves_the_box_behind_is_tried_again(room):
