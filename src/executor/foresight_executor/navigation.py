@@ -608,16 +608,6 @@ def monitor(command: Command, points: np.ndarray, config: MonitorConfig = Monito
             return Command(float(target[0]), float(target[1]), command.wz,
                            f"slowed to {scale:.0%}: an obstacle in view "
                            f"{float(np.min(start)):.2f} m from the footprint")
-    if command.wz != 0.0:
-        # the turn swings the footprint's corners: the way on without it, the turn later
-        # (the base stood 4 cm from the table, 18 cm from its goal, turning into it:
-        # blocked 3 x 30 s, home_smoke seed 0)
-        for scale in (1.0, 0.5, 0.25):
-            target = np.array([command.vx, command.vy]) * scale
-            if np.any(target) and _sweep_clear(points, v0, target, 0.0, floor, config):
-                return Command(float(target[0]), float(target[1]), 0.0,
-                               f"turn held, {scale:.0%} of the way on: an obstacle in view "
-                               f"{float(np.min(start)):.2f} m from the footprint")
     # no translation is safe: back straight away from what is within the margin (a base
     # that ended up there, e.g. by a table standing nearer than the map says, would
     # otherwise stay trapped), else stop (turning on the spot only where that is clear)

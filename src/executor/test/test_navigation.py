@@ -251,19 +251,6 @@ def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
     assert monitor(ahead, np.zeros((0, 2))) is ahead
 
 
-def test_a_turn_that_would_swing_a_corner_into_what_was_seen_waits_for_the_way_on():
-    """A table edge 4 cm beside the base's left side (0.29 m from its centre): going on
-    while turning left swings the front-left corner into it; the same way on without the
-    turn is clear and is taken, the turn held; with no way on, the base stops."""
-    edge = np.array([[x, 0.29] for x in np.linspace(-1.0, 1.0, 41)])
-    turning = Command(0.2, -0.05, 0.8, "following the path")
-    on = monitor(turning, edge)
-    assert (on.vx, on.vy, on.wz) == pytest.approx((0.2, -0.05, 0.0))
-    assert on.reason.startswith("turn held, 100% of the way on")
-    stopped = monitor(Command(0.0, 0.0, 0.8, ""), edge)
-    assert (stopped.vx, stopped.vy, stopped.wz) == (0.0, 0.0, 0.0)
-
-
 def test_the_monitor_counts_the_speed_the_base_still_has():
     """Driving at 0.5 m/s the base needs 0.15 m (latency) + 0.25 m (braking) to stop: with a
     wall 0.60 m ahead of the front a stop is fine; 0.30 m ahead nothing avoids the wall, the
