@@ -74,13 +74,14 @@ TILTED_DRAW_BACK_M = 0.10
 WAY_IN_SEEDS = 8
 
 
-#: A release opens the fingers this fast (m/s of width: 1 cm/s each finger, a crawl that
-#: neither pinches nor pushes the hand taking the object) in steps of RELEASE_STEP_S.
 #: A stow with an object raises the hand in steps of this (m), at most this many, until
-#: the object is clear of the robot's own body (the tucked hand is 2 cm off the column).
+#: the object is clear of the robot's own body (the tucked hand is 2 cm off the column),
+#: no joint further than CARRY_POSTURE_RAD from the stow's.
 CARRY_LIFT_STEP_M = 0.02
 CARRY_LIFT_STEPS = 6
 CARRY_POSTURE_RAD = 0.5
+#: A release opens the fingers this fast (m/s of width: 1 cm/s each finger, a crawl that
+#: neither pinches nor pushes the hand taking the object) in steps of RELEASE_STEP_S.
 RELEASE_WIDTH_MPS = 0.02
 RELEASE_STEP_S = 0.05
 #: How often a hand-over's wait for the receiver's pull reads the wrist force (s).
