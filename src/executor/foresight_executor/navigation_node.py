@@ -572,7 +572,7 @@ class NavigationNode(Node):
                 if navigator.done is not None:
                     return self._finish(handle, result, navigator.done == "", navigator.done,
                                         pose, started, navigator.replans)
-                command = self._guard(command)
+                command = self._guard(command, goal=navigator.goal)
                 if navigator.replans != replans:
                     replans = navigator.replans
                     self.get_logger().info(f"planned around {len(people)} predicted person "
@@ -605,15 +605,22 @@ class NavigationNode(Node):
             self.get_logger().warning(f"navigation failed: {reason}")
         return result
 
-    def _guard(self, command):
+    def _guard(self, command, goal=None):
         """The collision monitor: the command slowed or stopped by what the camera saw
-        near the footprint (odom frame, so a wrong map pose cannot hide it)."""
+        near the footprint (odom frame, so a wrong map pose cannot hide it); `goal` (map
+        x, y): where the base goes, to hold a blocked turn until there (monitor)."""
         with self._lock:
             newest, velocity = self.map_pose.latest_odom(), self._velocity
             near = self.near.in_base(newest[1]) if newest is not None else np.zeros((0, 2))
             if newest is not None and len(self._scan_odom):
                 near = np.vstack([near, in_frame_of(self._scan_odom, newest[1])])
-        guarded = monitor(command, near, self.monitor_config, velocity)
+        pose = self._pose() if goal is not None else None
+        goal_base = None
+        if pose is not None:
+            c, s = math.cos(pose[2]), math.sin(pose[2])
+            dx, dy = goal[0] - pose[0], goal[1] - pose[1]
+            goal_base = (c * dx + s * dy, -s * dx + c * dy)
+        guarded = monitor(command, near, self.monitor_config, velocity, goal=goal_base)
         if guarded is not command:
             kind = "stopped" if guarded.reason.startswith("blocked") else "slowed"
             self.diagnostics.count(f"monitor.{kind}")

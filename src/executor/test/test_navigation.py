@@ -251,6 +251,23 @@ def test_the_monitor_slows_then_stops_a_base_heading_into_what_it_saw():
     assert monitor(ahead, np.zeros((0, 2))) is ahead
 
 
+def test_a_turn_into_what_was_seen_waits_for_the_way_on_where_the_base_can_turn():
+    """A table edge 4 cm beside the base's left side (0.29 m from its centre): going on
+    while turning left swings the front-left corner into it. Towards a goal 0.59 m from
+    the edge (the corners' circle, 0.43 m, and the 3 cm margin fit round it) the way on
+    without the turn is taken, the turn held; towards a goal where the base could not
+    turn either, or with no goal given, it stops as before (arriving turned where it
+    cannot turn, it stayed there: home_train box seeds 3 and 6)."""
+    edge = np.array([[x, 0.29] for x in np.linspace(-1.0, 1.0, 41)])
+    turning = Command(0.2, -0.05, 0.8, "following the path")
+    on = monitor(turning, edge, goal=(0.18, -0.3))
+    assert (on.vx, on.vy, on.wz) == pytest.approx((0.2, -0.05, 0.0))
+    assert on.reason.startswith("turn held, 100% of the way on")
+    for goal in ((0.18, 0.0), None):
+        stopped = monitor(turning, edge, goal=goal)
+        assert (stopped.vx, stopped.vy) == (0.0, 0.0) and stopped.reason.startswith("blocked")
+
+
 def test_the_monitor_counts_the_speed_the_base_still_has():
     """Driving at 0.5 m/s the base needs 0.15 m (latency) + 0.25 m (braking) to stop: with a
     wall 0.60 m ahead of the front a stop is fine; 0.30 m ahead nothing avoids the wall, the
