@@ -293,14 +293,11 @@ def class_sizes(path: str) -> dict[str, tuple[float, float, float]]:
     return out
 
 
-def held_extents(size: Sequence[float], tilt: float) -> tuple[float, float, float]:
+def held_extents(size: Sequence[float]) -> tuple[float, float, float]:
     """The extents (m) along the tool's x, y and z axes of an object of `size` (length,
-    width, height) grasped across its narrow side (between the fingers: the tool's y),
-    the tool leaned `tilt` (rad) about that axis from straight down: the bounding box the
-    executor checks the carried object as."""
-    length, width = max(size[0], size[1]), min(size[0], size[1])
-    c, s = abs(math.cos(tilt)), abs(math.sin(tilt))
-    return (length * c + size[2] * s, width, length * s + size[2] * c)
+    width, height) grasped from above across its narrow side (between the fingers: the
+    tool's y): the box the executor checks the carried object as."""
+    return (max(size[0], size[1]), min(size[0], size[1]), float(size[2]))
 
 
 @dataclass(frozen=True)

@@ -455,9 +455,12 @@ class HomeTaskRunner:
                 if not ok:
                     continue
             seen = self._latest(seen)
+            # a grasp leaned into a shelf is left to the executor's stand-in box: the
+            # leaned remote's bounding box along the tool's axes (13.8 cm both ways) left
+            # no way into the shelf (home_train remote seeds 0-2 at 838eaf2)
             nominal = self.sizes.get(seen.label)
-            self.held_size = None if nominal is None else held_extents(
-                (*nominal[:2], height), tilt)
+            self.held_size = None if nominal is None or tilt else held_extents(
+                (*nominal[:2], height))
             ok, reason = await self._arm(
                 "pick", object_id=object_id, position=grasp_point(seen, height, self.config),
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,

@@ -368,6 +368,8 @@ def test_the_remote_is_grasped_leaning_into_the_shelf_and_set_down_level(room):
     lean = np.array([math.cos(place_stand[2]), math.sin(place_stand[2])]) * math.sqrt(0.5)
     assert axis[:2] @ lean == pytest.approx(0.5, abs=1e-6)       # leaned towards the table
     assert axis[2] == pytest.approx(-math.sqrt(0.5), abs=1e-6)
+    # leaned, the remote is left to the executor's stand-in box (no extents sent)
+    assert all(size is None for _skill, size in robot.sizes)
 
 
 def test_the_pick_goes_where_the_newest_track_has_the_box(room):
