@@ -615,11 +615,7 @@ class NavigationNode(Node):
             if newest is not None and len(self._scan_odom):
                 near = np.vstack([near, in_frame_of(self._scan_odom, newest[1])])
         pose = self._pose() if goal is not None else None
-        goal_base = None
-        if pose is not None:
-            c, s = math.cos(pose[2]), math.sin(pose[2])
-            dx, dy = goal[0] - pose[0], goal[1] - pose[1]
-            goal_base = (c * dx + s * dy, -s * dx + c * dy)
+        goal_base = None if pose is None else in_frame_of(np.array([goal[:2]]), pose)[0]
         guarded = monitor(command, near, self.monitor_config, velocity, goal=goal_base)
         if guarded is not command:
             kind = "stopped" if guarded.reason.startswith("blocked") else "slowed"

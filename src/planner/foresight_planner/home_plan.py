@@ -266,16 +266,11 @@ def release_point(spot_xy: Sequence[float], surface: Surface, height: float,
                      - grasp_below_top(height, config)])
 
 
-def class_heights(path: str) -> dict[str, float]:
-    """Nominal height (m) of every class with a size in perception's class YAML
-    (`classes.<name>.size: [x, y, z]`): what the planner assumes when a track's measured
-    height is implausible. HomePlanError with the reason for a malformed file."""
-    return {name: size[2] for name, size in class_sizes(path).items()}
-
-
 def class_sizes(path: str) -> dict[str, tuple[float, float, float]]:
     """Nominal extents (m; length, width, height) of every class with a size in
-    perception's class YAML (see class_heights)."""
+    perception's class YAML (`classes.<name>.size: [x, y, z]`): what the planner assumes
+    when a track's measured height is implausible, and the carried object's box.
+    HomePlanError with the reason for a malformed file."""
     data = load_yaml_mapping(path, HomePlanError)
     classes = data.get("classes")
     if not isinstance(classes, dict):

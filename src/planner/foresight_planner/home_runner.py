@@ -146,15 +146,15 @@ class _Abort(Exception):
 
 class HomeTaskRunner:
     def __init__(self, ports: HomePorts, layout: RoomLayout, grid: OccupancyMap,
-                 library: SkillLibrary, heights: dict[str, float],
+                 library: SkillLibrary, sizes: dict[str, tuple[float, float, float]],
                  config: HomePlanConfig | None = None, horizon_s: float = 0.0,
-                 handover: HandoverConfig | None = None,
-                 sizes: dict[str, tuple[float, float, float]] | None = None) -> None:
+                 handover: HandoverConfig | None = None) -> None:
         self.ports = ports
         self.layout = layout
         self.grid = grid
         self.library = library
-        self.heights = heights            # nominal object height per class (m)
+        self.sizes = sizes                # nominal extents per class (m)
+        self.heights = {name: size[2] for name, size in sizes.items()}
         self.config = config or HomePlanConfig()
         # how far ahead the person's predicted path is read (reactive: 0, where they are)
         self.horizon_s = horizon_s
@@ -162,7 +162,6 @@ class HomeTaskRunner:
         self.step = 0
         self.cancel_requested = lambda: False
         self.held_tilt = 0.0      # the held object's grasp leaned this much (from a shelf)
-        self.sizes = sizes or {}  # nominal extents per class (m)
         # the held object's extents along the tool's axes (held_extents), for the
         # executor's collision checks of the arm carrying it
         self.held_size: tuple[float, float, float] | None = None

@@ -189,11 +189,9 @@ class PlannerNode(Node):
             sizes = load_file_parameter("class_config_file", p.class_config_file,
                                         class_sizes)
             horizon = p.prediction_horizon_s if p.decision_mode == "world_model" else 0.0
-            self.home = HomeTaskRunner(self, room, room_map(room), self.library,
-                                       {name: size[2] for name, size in sizes.items()},
+            self.home = HomeTaskRunner(self, room, room_map(room), self.library, sizes,
                                        HomePlanConfig(standoff_m=p.stand_off_m,
-                                                      reach_m=p.arm_reach_m), horizon,
-                                       sizes=sizes)
+                                                      reach_m=p.arm_reach_m), horizon)
             self.map_pose = MapPose()
             self.nav_client = ActionClient(self, contract.NAVIGATE_TO_POSE.type,
                                            contract.NAVIGATE_TO_POSE.name)

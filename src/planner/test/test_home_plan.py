@@ -16,7 +16,7 @@ from foresight_planner.home_plan import (
     HomePlanConfig,
     HomePlanError,
     arm_base_xy,
-    class_heights,
+    class_sizes,
     find_object,
     footprint_free,
     grasp_point,
@@ -149,15 +149,16 @@ def test_find_object_picks_the_nearest_or_the_longest_tracked():
     assert find_object([c], "cup") is None
 
 
-def test_class_heights_come_from_perceptions_class_file(tmp_path):
-    heights = class_heights(str(CONFIG / "perception" / "home_classes.yaml"))
-    assert heights == {"cup": 0.10, "medicine_box": 0.05, "remote": 0.025}
+def test_class_sizes_come_from_perceptions_class_file(tmp_path):
+    sizes = class_sizes(str(CONFIG / "perception" / "home_classes.yaml"))
+    assert sizes == {"cup": (0.06, 0.06, 0.10), "medicine_box": (0.10, 0.06, 0.05),
+                     "remote": (0.17, 0.05, 0.025)}
     bad = tmp_path / "bad.yaml"
     bad.write_text("classes:\n  cup: {size: [0.07, 0.07]}\n")
     with pytest.raises(HomePlanError, match="classes.cup.size"):
-        class_heights(str(bad))
+        class_sizes(str(bad))
     with pytest.raises(HomePlanError, match="cannot read file"):
-        class_heights(str(tmp_path / "missing.yaml"))
+        class_sizes(str(tmp_path / "missing.yaml"))
 
 
 def test_a_held_object_is_checked_as_its_box_along_the_tools_axes():

@@ -232,9 +232,8 @@ def _runner(room, robot: ScriptedRobot, horizon_s: float = 0.0) -> HomeTaskRunne
     sizes = {"cup": (0.06, 0.06, 0.10), "medicine_box": (0.10, 0.06, 0.05),
              "remote": (0.17, 0.05, 0.025)}
     robot.room = room
-    return HomeTaskRunner(robot, room, room_map(room), library,
-                          {name: size[2] for name, size in sizes.items()},
-                          horizon_s=horizon_s, sizes=sizes)
+    return HomeTaskRunner(robot, room, room_map(room), library, sizes,
+                          horizon_s=horizon_s)
 
 
 def _box(xyz=(3.3, 2.38, 0.775)) -> TrackedObject:
