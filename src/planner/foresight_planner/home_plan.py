@@ -300,12 +300,19 @@ class HandoverConfig:
     # base centre to the person's torso when handing over: far enough that the stowed
     # object (0.07 m ahead of the base's centre) is beyond an arm's length and a half from
     # a shoulder (0.6 m arm, 0.19 m beside the torso), so nobody reaches out for it while
-    # the base stands; near enough that the offered one (offer_reach_m from the arm's base,
-    # 0.2 m ahead of the centre) comes within their reach: 1.35 - 0.2 - 0.62 = 0.53 m in
-    # front of the torso, 0.2 m below the shoulder, is 0.60 m from it (at 1.45 m it was
-    # 0.69 m: the hand stopped 10 cm short, measured in simulation)
+    # the base stands; near enough that the offered one (held out from the arm's base,
+    # 0.2 m ahead of the centre) comes within their reach: 0.5 m in front of the torso,
+    # 0.2 m below the shoulder, is 0.57 m from it, inside a 0.59 m reach (at 0.69 m the
+    # hand stopped 10 cm short, measured in simulation)
     distance_m: float = 1.35
-    offer_reach_m: float = 0.62       # the offered object this far from the arm's base
+    offer_gap_m: float = 0.50         # the offered object this far in front of the torso...
+    offer_reach_max_m: float = 0.68   # ...unless the arm's base is farther than this from
+    #                                   that point: tool down at 1.2 m the arm reaches 0.68 m
+    #                                   (not 0.72). Where the base stopped farther from them
+    #                                   than planned (navigation moved the goal 10 cm back,
+    #                                   the person stepped 7 cm away) a fixed 0.62 m held the
+    #                                   cup 0.70 m from the torso, the hand 11 mm too far to
+    #                                   take it (home_train cup seed 0, stop 26)
     offer_above_torso_m: float = 0.25  # the offer point this far above the torso's centre:
     #                                    near shoulder height, above a seated person's hands
     #                                    in their lap (the supervisor held an offer at lap
@@ -383,12 +390,12 @@ def turning_spot(grid: OccupancyMap, xy: Sequence[float], config: HomePlanConfig
 def offer_point(stand: Pose2D, torso: Sequence[float], handover: HandoverConfig
                 ) -> np.ndarray:
     """Where the TCP holds the object out to the person: from the arm's base towards the
-    torso, `offer_reach_m` out (less when the person is nearer), a little below their
-    shoulders within the arm's comfortable range."""
+    torso, `offer_gap_m` in front of it as far as the arm reaches (`offer_reach_max_m`),
+    a little below their shoulders within the arm's comfortable range."""
     base = np.array(arm_base_xy(stand))
     towards = np.asarray(torso[:2], dtype=float) - base
     distance = float(np.linalg.norm(towards))
-    reach = min(handover.offer_reach_m, max(0.0, distance - 0.40))
+    reach = min(handover.offer_reach_max_m, max(0.0, distance - handover.offer_gap_m))
     xy = base + (towards / distance * reach if distance > 1e-6 else 0.0)
     z = min(max(float(torso[2]) + handover.offer_above_torso_m, handover.offer_min_height_m),
             handover.offer_max_height_m)

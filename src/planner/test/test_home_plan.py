@@ -13,6 +13,7 @@ import pytest
 from foresight_common.occupancy import room_map
 from foresight_planner.decisions import TrackedObject
 from foresight_planner.home_plan import (
+    HandoverConfig,
     HomePlanConfig,
     HomePlanError,
     arm_base_xy,
@@ -22,6 +23,7 @@ from foresight_planner.home_plan import (
     grasp_point,
     grasp_yaw,
     held_extents,
+    offer_point,
     on_surface,
     release_point,
     set_down_spots,
@@ -166,3 +168,25 @@ def test_a_held_object_is_checked_as_its_box_along_the_tools_axes():
     way it lies on the table."""
     assert held_extents((0.06, 0.10, 0.05)) == pytest.approx((0.10, 0.06, 0.05))
     assert held_extents((0.10, 0.06, 0.05)) == pytest.approx((0.10, 0.06, 0.05))
+
+
+@pytest.mark.parametrize("base_to_torso, in_front", [
+    (1.35, 0.50),          # the planned stand: half a metre in front of the torso
+    (1.55, 1.55 - 0.2 - 0.68),  # the base stopped farther: as far as the arm reaches
+    (0.95, 0.50),          # a nearer person: still half a metre in front, not nearer
+])
+def test_the_offer_is_held_where_the_persons_hand_reaches_it(base_to_torso: float,
+                                                              in_front: float) -> None:
+    handover = HandoverConfig()
+    torso = np.array([2.0, 3.0, 1.27])           # standing
+    yaw = math.radians(30.0)
+    stand = (torso[0] - base_to_torso * math.cos(yaw), torso[1] - base_to_torso * math.sin(yaw),
+             yaw)
+    offer = offer_point(stand, torso, handover)
+    assert math.dist(offer[:2], torso[:2]) == pytest.approx(in_front, abs=1e-6)
+    assert math.dist(offer[:2], arm_base_xy(stand)) <= handover.offer_reach_max_m + 1e-9
+    # on the line from the arm's base to the torso, at the capped height
+    to_torso = np.subtract(torso[:2], arm_base_xy(stand))
+    to_offer = np.subtract(offer[:2], arm_base_xy(stand))
+    assert abs(to_torso[0] * to_offer[1] - to_torso[1] * to_offer[0]) < 1e-9
+    assert offer[2] == pytest.approx(handover.offer_max_height_m)
