@@ -33,6 +33,19 @@ class LocalizerConfig:
     # ~190 points elsewhere) fits the room file's table, and a table moved 9 cm put the
     # base 10 cm off (home_train seeds 0 and 4: the box's pick aimed 8-10 cm short)
     min_fixed_points: int = 15
+    # ... and in a direction those points do not pin down (facing a wall, the position along
+    # it), movable furniture does not move the pose: that part of each step is dropped and
+    # odometry holds it (degeneracy-aware Gauss-Newton, as Zhang, Kaess and Singh, ICRA
+    # 2016). A direction counts as pinned with this many fixed points' worth of information
+    # along it. Facing a table moved 8 cm sideways with the wall behind it in view, the
+    # match put the base 9.6 cm off along the wall (home_train seed 4; the pick then aims
+    # that far off, as home_train cup seed 1 did)
+    min_fixed_information_points: float = 8.0
+    # ... while odometry is still good there: within this far driven since the last accepted
+    # match (its drift, 1-3 % of the way, stays below the 5-25 cm people move furniture by).
+    # Before the first match, or after a longer stretch without one, the furniture may move
+    # the pose in those directions too.
+    odometry_holds_within_m: float = 2.0
     max_mean_residual: float = 0.06   # m, of the points' distance to the nearest obstacle
     max_correction: float = 0.5       # m from the odometry prediction (the first match)
     max_yaw_correction: float = 0.35  # rad
@@ -85,6 +98,21 @@ def map_outline(layout: RoomLayout) -> tuple[np.ndarray, np.ndarray]:
     return np.array(segments, dtype=float), np.array(trust, dtype=float)
 
 
+def pinned_part(step_xy: np.ndarray, jac_xy: np.ndarray, weight: np.ndarray,
+                min_points: float) -> np.ndarray:
+    """`step_xy` without its component along the directions the fixed points (their
+    distance gradients `jac_xy`, Huber weights `weight`) do not pin down: less than
+    `min_points` unit-gradient points' worth of information (the eigenvectors of their
+    2 x 2 normal matrix with a smaller eigenvalue)."""
+    information = (jac_xy * weight[:, None]).T @ jac_xy
+    values, vectors = np.linalg.eigh(information)
+    out = np.asarray(step_xy, dtype=float).copy()
+    for value, vector in zip(values, vectors.T, strict=True):
+        if value < min_points:
+            out -= float(out @ vector) * vector
+    return out
+
+
 class ScanMatcher:
     """Matches virtual scans to the outline segments of one room."""
 
@@ -115,7 +143,8 @@ class ScanMatcher:
         """Refine `prior` (map -> base_link from odometry and the last correction) so the
         scan's points land on the map's obstacles. `since_last` (m driven, rad turned since
         the last accepted match; None before the first) bounds the correction odometry can
-        explain."""
+        explain, and says whether odometry holds the directions the fixed points leave open
+        (`odometry_holds_within_m`)."""
         cfg = self.config
         max_shift, max_turn = cfg.max_correction, cfg.max_yaw_correction
         if since_last is not None:
@@ -128,6 +157,8 @@ class ScanMatcher:
             return Match(tuple(pose), len(scan), math.inf, False,
                          f"{len(scan)} scan points (need {cfg.min_points})", (1.0, 1.0, 1.0))
         hessian = np.eye(3)
+        odometry_holds = since_last is not None and \
+            since_last[0] <= cfg.odometry_holds_within_m
         prior_info = np.diag([cfg.prior_sigma_xy ** -2, cfg.prior_sigma_xy ** -2,
                               cfg.prior_sigma_yaw ** -2])
         for _ in range(cfg.iterations):
@@ -147,6 +178,10 @@ class ScanMatcher:
             gradient = (jac * weight[:, None]).T @ r / cfg.point_sigma ** 2 + \
                 prior_info @ off_prior
             step = -np.linalg.solve(hessian, gradient)
+            if odometry_holds:
+                on_fixed = (trust >= 1.0) & (np.abs(r) <= 3 * cfg.huber)
+                step[:2] = pinned_part(step[:2], jac[on_fixed, :2], weight[on_fixed],
+                                       cfg.min_fixed_information_points)
             step[:2] = np.clip(step[:2], -0.1, 0.1)
             step[2] = float(np.clip(step[2], -0.1, 0.1))
             pose += step
