@@ -39,6 +39,7 @@ class ScriptedRobot:
     seen_after_driving: list[TrackedObject] = field(default_factory=list)
     measured_after_driving: list[TrackedObject] = field(default_factory=list)  # replace all
     hidden_after_driving: bool = False      # out of view (behind the folded arm) once there
+    pick_pushes: tuple = ()                 # (dx, dy): a failed pick pushes the object
     fail_navigation: bool = False
     refused_looks: int = 0                  # look turns navigation refuses (too near)
     look_times: list = field(default_factory=list)      # when each look turn was asked
@@ -163,7 +164,11 @@ class ScriptedRobot:
             dx, dy = self.moved_during.pop(skill)
             self.pose = (self.pose[0] + dx, self.pose[1] + dy, self.pose[2])
         if skill in self.fail_skills or self.fail_once.pop(skill, False):
-            return False, f"{skill} failed on purpose"
+            if skill == "pick" and self.pick_pushes:     # seen again only from further back
+                pushed = self.ever_seen[object_id]
+                self.behind_arm.append(replace(pushed, id=pushed.id + 1, position=(
+                    pushed.position + np.array([*self.pick_pushes, 0.0]))))
+            return False, f"{skill} failed on purpose: the object slipped out while lifting"
         if skill == "hand_over" and not self.takes_it:   # nobody pulls
             self.time += timeout_s
             return False, f"skill exceeded its {timeout_s:.0f} s timeout"
@@ -213,7 +218,7 @@ class ScriptedRobot:
         self.seen_after_driving = []
         if self.measured_after_driving:         # seen from nearer: where it really lies
             self.objects, self.measured_after_driving = self.measured_after_driving, []
-        if self.hidden_after_driving:
+        if self.hidden_after_driving and not place_id.startswith("view:"):
             self.objects = []
         return True, ""
 
@@ -429,6 +434,46 @@ def test_an_object_hidden_once_the_base_stands_at_it_is_picked_where_it_was_seen
     assert ("note", "pick.from_earlier_estimate") in robot.calls
     pick = next(c for c in robot.calls if c[1] == "pick")
     assert pick[4] == pytest.approx((3.3, 2.38, 0.775))
+
+
+def test_a_pick_that_slipped_looks_again_from_further_back_before_the_next(room):
+    """The failed grasp pushed the box 3 cm, and from the stand the folded arm hides it:
+    the next grasp goes where it is seen from 0.3 m back, not where it lay before."""
+    robot = ScriptedRobot(objects=[_box()], hidden_after_driving=True,
+                          fail_once={"pick": True}, pick_pushes=(0.0, 0.03))
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    picks = [c for c in robot.calls if c[1] == "pick"]
+    assert len(picks) == 2
+    assert picks[0][4] == pytest.approx((3.3, 2.38, 0.775))
+    assert picks[1][4] == pytest.approx((3.3, 2.41, 0.775))
+    assert picks[1][2] == "medicine_box#4"               # the track seen from back there
+    first, second = (robot.calls.index(c) for c in picks)
+    between = [c for c in robot.calls[first:second] if c[0] == "navigate"]
+    assert [c[1] for c in between] == ["view:table", "pick:table"]
+    stand = next(c for c in robot.calls[:first] if c[:2] == ("navigate", "pick:table"))[2]
+    assert between[1][2] == stand                                  # back where it stood
+    assert math.dist(between[0][2][:2], stand[:2]) == pytest.approx(0.3, abs=1e-3)
+    assert ("note", "pick.look_from_back") in robot.calls
+
+
+def test_a_pick_that_could_not_reach_does_not_look_again(room):
+    """An unreachable grasp touched nothing: the next try needs no second look."""
+    robot = ScriptedRobot(objects=[_box()], hidden_after_driving=True)
+    refused = []
+
+    async def unreachable_once(step, skill, **goal):
+        if skill == "pick" and not refused:
+            refused.append(goal["position"])
+            return False, "pose unreachable: out_of_reach"
+        return await ScriptedRobot.skill(robot, step, skill, **goal)
+
+    robot.skill = unreachable_once
+    end = _run(_runner(room, robot), BOX)
+    assert end.status == DONE, end.reason
+    assert len(refused) == 1 and [c for c in robot.calls if c[1] == "pick"]
+    assert ("note", "pick.look_from_back") not in robot.calls
+    assert not [c for c in robot.calls if c[:2] == ("navigate", "view:table")]
 
 
 def test_an_object_not_in_the_room_ends_with_a_help_request(room):
