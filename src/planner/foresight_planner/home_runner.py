@@ -65,8 +65,12 @@ VERIFY_RADIUS_M = 0.15
 #: How long past the settling the camera is watched for an object left behind (a held
 #: object is not seen there: this is paid on every pick).
 LEFT_BEHIND_WAIT_S = 1.0
-#: A set-down not seen from the stand is looked for from this far back.
+#: A set-down not seen from the stand (or, after a grasp slipped, the object the folded
+#: arm hides) is looked for from this far back.
 VIEW_BACKOFF_M = 0.3
+#: Pause (s) before the hand-over looks for the person again when navigation refused every
+#: stand at them
+STANDS_REFUSED_PAUSE_S = 3.0
 #: A look round for a person out of view faces first where they were last seen heading:
 #: their predicted torso this far ahead (s), if seen within LAST_SEEN_S (s).
 LOOK_AHEAD_S = 2.0
@@ -726,7 +730,17 @@ class HomeTaskRunner:
                 raise _Abort(f"no free place to stand at the person "
                              f"({torso[0]:.2f}, {torso[1]:.2f})",
                              "the person to come where the robot can reach them")
-            await self._drive(poses[0], "person", tuple(poses[1:3]))
+            try:
+                # the rest as `nearby`: tried while navigation refuses the stands at once
+                # (its live map has what the room file lacks: clutter, a moved chair; four
+                # refused stands at the window ended a task 46 s in, home_train cup seed 9)
+                await self._drive(poses[0], "person", tuple(poses[1:3]), tuple(poses[3:]))
+            except _Abort as stop:
+                if stop.reason == CANCELED or self.ports.now() >= give_up_at:
+                    raise
+                reason = stop.reason         # they may move on to where it can stand
+                await self.ports.sleep(STANDS_REFUSED_PAUSE_S)
+                continue
             await self.ports.sleep(self._p("look_for", "settle_s"))   # fresh tracks
             # the same person (the track's id may be new after they left the view); one
             # walking to a place is waited for there

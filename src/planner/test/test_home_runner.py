@@ -44,6 +44,7 @@ class ScriptedRobot:
     refused_looks: int = 0                  # look turns navigation refuses (too near)
     look_times: list = field(default_factory=list)      # when each look turn was asked
     refused_goals: list = field(default_factory=list)   # (x, y) navigation refuses at once
+    refused_person_stands: float = 0        # stands at the person refused at once
     walks_off: int = 0                      # the person walks 1.5 m on as the base comes
     fail_skills: tuple[str, ...] = ()
     fail_once: dict = field(default_factory=dict)   # skill -> True: fails the first time
@@ -196,6 +197,9 @@ class ScriptedRobot:
             return False, "goal is within 0.47 m of an obstacle (clearance 0.32 m)"
         if any(math.dist(pose[:2], xy) < 0.05 for xy in self.refused_goals):
             return False, "goal is within 0.47 m of an obstacle (clearance 0.35 m)"
+        if place_id == "person" and self.refused_person_stands > 0:
+            self.refused_person_stands -= 1
+            return False, "goal is within 0.47 m of an obstacle (clearance 0.11 m)"
         self.time += 10.0
         if self.fail_navigation:
             return False, "no path: the way is blocked"
@@ -553,6 +557,34 @@ def test_a_person_who_walked_off_while_the_base_came_is_followed_again(room):
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
     assert kinds.count("person") == 4 and kinds[-2:] == ["hand_over", "stow"]
+
+
+def test_stands_at_the_person_refused_at_once_give_way_to_the_others_round_them(room):
+    """Navigation's live map refuses the three nearest stands (clutter the room file lacks,
+    home_train cup seed 9): the next ones round the person are tried, not the task ended."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED},
+                          refused_person_stands=4)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    stands = [c[2] for c in robot.calls if c[1] == "person"]
+    assert len(stands) == 5 and len(set(stands)) >= 4
+    assert all(math.dist(s[:2], SEATED[:2]) == pytest.approx(
+        HandoverConfig().distance_m, abs=2e-3) for s in stands)
+
+
+def test_a_person_no_stand_can_be_reached_at_is_tried_again_until_the_hand_over_gives_up(
+        room):
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED},
+                          refused_person_stands=math.inf)
+    runner = _runner(room, robot)
+    end = _run(runner, CUP)
+    assert end.status == FAILED and "could not drive to person" in end.reason
+    give_up_s = float(runner.library.parameter("hand_over", "give_up_s"))
+    held_at = next(i for i, c in enumerate(robot.calls) if c[1] == "stow")
+    tries = [c for c in robot.calls[held_at:] if c[1] == "person"]
+    assert len(tries) > 24                      # every stand round them, more than once
+    assert robot.time > give_up_s
+    assert robot.helps
 
 
 def test_a_fold_stopped_once_after_the_pick_is_tried_again(room):
