@@ -30,6 +30,12 @@ PLAN_SPEED_MARGIN = 0.8  # plan below the allowed speed: tracking overshoots, pe
 RETIME_SETTLE_S = 0.3  # after slowing a motion down, let the arm settle to its new speed
 SPEEDUP_CHECK_S = 0.5  # how often a slowed motion checks whether it may go faster again
 SPEEDUP_GAIN = 0.75  # ... and does when the rest would take at most this share of its time
+#: A trajectory replacing one the arm still moves along leaves out its first this many
+#: seconds: the controller comes to its first point from wherever the arm is when it
+#: arrives. Starting at t = 0 from the measured state, it came 0.05 rad behind the moving
+#: arm and the simulation refused it as a jump (the arm stood 8 s, the stow failed:
+#: home_train box seed 3, joint 1 at 0.56 rad/s).
+MOVING_REPLACEMENT_LEAD_S = 0.1
 CREEP_MPS = 0.02  # a plan creeps where less is allowed; the supervisor stops it if need be
 STANDSTILL_ESTIMATE_MPS = 0.002  # ... which time estimates count as standing (see there)
 # why a wait for the supervisor ended
@@ -146,13 +152,17 @@ class RosRobotIO:
 
     # --- commanding -------------------------------------------------------------------
     @staticmethod
-    def plan_message(plan: JointTrajectoryPlan, start_time: float | None = None
-                     ) -> JointTrajectory:
-        """stamp 0 starts now (as joint_trajectory_controller does); else at `start_time`."""
+    def plan_message(plan: JointTrajectoryPlan, start_time: float | None = None,
+                     from_s: float = 0.0) -> JointTrajectory:
+        """stamp 0 starts now (as joint_trajectory_controller does); else at `start_time`.
+        Points before `from_s` (s) are left out (the last one always stays): the
+        controller comes to the first from where the arm is."""
         msg = JointTrajectory(joint_names=list(plan.joint_names))
         if start_time is not None:
             msg.header.stamp = sec_to_time(start_time)
-        for t, q, v in zip(plan.times, plan.positions, plan.velocities, strict=True):
+        first = min(int(np.searchsorted(plan.times, from_s - 1e-9)), len(plan.times) - 1)
+        for t, q, v in zip(plan.times[first:], plan.positions[first:],
+                           plan.velocities[first:], strict=True):
             msg.points.append(JointTrajectoryPoint(
                 positions=q.tolist(), velocities=v.tolist(),
                 time_from_start=sec_to_duration(float(t))))
@@ -231,6 +241,7 @@ class RosRobotIO:
             too_fast = (not timed and now - retimed_at > RETIME_SETTLE_S and
                         self.node.robot_speed() > self.node.safety_speed_limit() * 1.05)
             rest: tuple[JointTrajectoryPlan, int] | None = None
+            lead = 0.0                        # the rest starts from an arm at rest
             if self.node.safety_stopped() or too_fast:
                 # a person came closer: stop, then go on along the same path, slower
                 self._hold()
@@ -255,6 +266,7 @@ class RosRobotIO:
                 # people moved away: go on faster than the plan was slowed down to
                 checked_at = now
                 rest = self._rest_of(nominal, offset, plan, now - start, moving=True)
+                lead = MOVING_REPLACEMENT_LEAD_S
                 if rest is not None and not (rest[0].duration < SPEEDUP_GAIN * (end - now)
                                              and end - now - rest[0].duration > 0.5):
                     rest = None
@@ -265,7 +277,8 @@ class RosRobotIO:
             if rest is not None:
                 plan, offset = rest
                 start = retimed_at = checked_at = self._now()
-                self.node.publish_trajectory(self.plan_message(plan), start + plan.duration)
+                self.node.publish_trajectory(self.plan_message(plan, from_s=lead),
+                                             start + plan.duration)
                 self._command_event()
                 end = start + plan.duration
                 settle_deadline = end + self.params.motion_settle_timeout_s

@@ -12,7 +12,13 @@ import numpy as np
 import pytest
 
 from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
-from foresight_executor.robot_io import PLAN_SPEED_MARGIN, MotionStalled, RosRobotIO
+from foresight_common.trajectory_validation import validate_trajectory
+from foresight_executor.robot_io import (
+    MOVING_REPLACEMENT_LEAD_S,
+    PLAN_SPEED_MARGIN,
+    MotionStalled,
+    RosRobotIO,
+)
 from foresight_executor.trajectory import JointTrajectoryPlan, point_to_point
 
 HOME = np.array(HOME_POSITIONS)
@@ -141,10 +147,43 @@ def test_a_slowed_motion_speeds_up_once_the_person_has_gone(plan) -> None:
     # and done soon after: one speed-up check period (0.5 s) late at most, then ramping
     # up from the slow pace (gentler than the plan's own acceleration)
     assert took < 0.6 + 0.5 + 2.0 * plan.duration < 0.2 * slowed.duration
-    # the faster rest starts from the arm's speed then: no jump in commanded velocity
+    # the faster rest starts from the arm's speed then: no jump in commanded velocity (it
+    # leaves out its first tenth of a second, the arm moves on while it travels: a tenth
+    # of a second into the ramp up from the slow pace)
     at, rest = node.sent[1]
     assert at >= 0.6
-    assert float(np.linalg.norm(rest.velocities[0])) <= NEAR_CAP * 1.5
+    assert MOVING_REPLACEMENT_LEAD_S <= rest.times[0] < MOVING_REPLACEMENT_LEAD_S + 0.2
+    top = float(np.max(np.linalg.norm(plan.velocities, axis=1)))
+    assert float(np.linalg.norm(rest.velocities[0])) <= NEAR_CAP * 1.5 + 0.15 * top
+
+
+def test_a_replacement_for_a_moving_arm_is_taken_by_a_controller_that_gets_it_late() -> None:
+    """Joint 1 at 0.56 rad/s, the message 0.1 s late: from t = 0 at the state it was made
+    from, the controller finds point 0 a jump from where the arm is and refuses it (the
+    simulation did: home_train box seed 3); without its first 0.1 s, it goes on."""
+    limits = RobotKinematics().limits
+    goal = HOME + np.array([-1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
+    rest = point_to_point(HOME, goal, limits)
+    mid = len(rest.times) // 2
+    moving = JointTrajectoryPlan(rest.times[mid:] - rest.times[mid], rest.positions[mid:],
+                                 rest.velocities[mid:])
+    speed = abs(moving.velocities[0][0])
+    assert speed > 0.5
+    late = moving.sample(0.1)[0]                  # where the arm is when it arrives
+
+    def refused(msg) -> list[str]:
+        times = [p.time_from_start.sec + p.time_from_start.nanosec * 1e-9 for p in msg.points]
+        return validate_trajectory(msg.joint_names, times, [p.positions for p in msg.points],
+                                   [p.velocities for p in msg.points], limits,
+                                   start_positions=late)
+
+    assert any("away from the current position" in r
+               for r in refused(RosRobotIO.plan_message(moving)))
+    led = RosRobotIO.plan_message(moving, from_s=MOVING_REPLACEMENT_LEAD_S)
+    assert refused(led) == []
+    first = led.points[0].time_from_start
+    assert first.sec + first.nanosec * 1e-9 >= MOVING_REPLACEMENT_LEAD_S - 1e-9
+    assert led.points[-1].positions == pytest.approx(goal.tolist())
 
 
 def test_a_person_who_stays_keeps_the_motion_slow(plan) -> None:
