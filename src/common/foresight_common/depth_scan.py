@@ -71,26 +71,27 @@ def _scan(depth: np.ndarray, intrinsics: tuple[float, float, float, float],
         near = keep & np.all((base >= low) & (base <= high), axis=1)  # only these can be
         keep[near] = outside_capsules(base[near], starts, ends, radius)
     arm_share = 1.0 - np.count_nonzero(keep) / in_band if in_band else 0.0
-    nearest = _nearest_per_bearing(base[keep, :2], config.bearing_step)
-    if config.upper_min_z is None:
-        return nearest, arm_share
-    upper = _nearest_per_bearing(base[keep & (base[:, 2] > config.upper_min_z), :2],
-                                 config.bearing_step)
-    # only where something lower stands in front of it (else it is the same wall point)
-    seen = {tuple(p) for p in np.round(nearest, 6)}
-    behind = np.array([tuple(p) not in seen for p in np.round(upper, 6)], dtype=bool)
-    return np.vstack([nearest, upper[behind]]) if behind.any() else nearest, arm_share
+    nearest = _nearest_per_bearing(base, np.flatnonzero(keep), config.bearing_step)
+    if config.upper_min_z is not None:
+        upper = _nearest_per_bearing(
+            base, np.flatnonzero(keep & (base[:, 2] > config.upper_min_z)),
+            config.bearing_step)
+        # only where something lower stands in front of it (else it is the same wall point)
+        nearest = np.concatenate([nearest, upper[~np.isin(upper, nearest)]])
+    return base[nearest, :2], arm_share
 
 
-def _nearest_per_bearing(flat: np.ndarray, bearing_step: float) -> np.ndarray:
-    """Of (n, 2) points in base_link, the nearest per `bearing_step` of bearing."""
-    if flat.size == 0:
-        return flat.reshape(0, 2)
+def _nearest_per_bearing(base: np.ndarray, candidates: np.ndarray,
+                         bearing_step: float) -> np.ndarray:
+    """Indices into the (n, 3) points `base` (base_link) of the nearest of `candidates`
+    (indices) per `bearing_step` of bearing."""
+    if candidates.size == 0:
+        return candidates
+    flat = base[candidates, :2]
     bins = np.floor(np.arctan2(flat[:, 1], flat[:, 0]) / bearing_step).astype(np.int64)
     ranges = np.hypot(flat[:, 0], flat[:, 1])
     order = np.lexsort((ranges, bins))           # by bin, nearest first
-    first = order[np.r_[True, bins[order][1:] != bins[order][:-1]]]
-    return flat[first]
+    return candidates[order[np.r_[True, bins[order][1:] != bins[order][:-1]]]]
 
 
 class DepthScan(NamedTuple):
