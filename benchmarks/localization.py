@@ -16,6 +16,7 @@ import argparse
 import json
 import math
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mujoco
@@ -40,6 +41,17 @@ def camera_in_base() -> np.ndarray:
     return homogeneous(position, quat) @ optical
 
 
+@dataclass
+class Tally:
+    """One scan's matches over a family's poses."""
+    errors: list[float] = field(default_factory=list)       # accepted matches (m)
+    yaw_errors: list[float] = field(default_factory=list)   # ... their heading (rad)
+    kept: list[float] = field(default_factory=list)   # what the node goes on with (m): a
+    #                                                   refused match keeps the prior's
+    times: list[float] = field(default_factory=list)        # scan + match (s)
+    refused: int = 0
+
+
 def random_pose(room, free, rng: np.random.Generator) -> tuple[float, float, float] | None:
     """A free pose anywhere in the room, facing anywhere (None: drawn on furniture)."""
     x, y = rng.uniform(0.5, room.layout.size[0] - 0.5), rng.uniform(
@@ -50,7 +62,7 @@ def random_pose(room, free, rng: np.random.Generator) -> tuple[float, float, flo
 
 
 def pose_at_table(room, free, rng: np.random.Generator) -> tuple[float, float, float] | None:
-    """A free pose 0.5-0.8 m from a side of the scene's table, facing it (+-10 deg): where
+    """A free pose 0.5-0.8 m from a side of the scene's table, facing it (sigma 5 deg): where
     the base stands for a pick from the table (None: that side is blocked)."""
     table = next(f for f in room.layout.furniture if f.kind == "table")
     side = int(rng.integers(4))
@@ -77,9 +89,7 @@ def run_family(family: str, seeds: range, poses: int, rng: np.random.Generator,
     matcher = ScanMatcher(map_outline(nominal))
     scans = {"lower band": ScanConfig(), f"+ above {upper_min_z:.2f} m":
              ScanConfig(upper_min_z=upper_min_z)}
-    # errors, yaw errors, times, refused, and the error the node goes on with (a refused
-    # match keeps the prior's)
-    found = {name: ([], [], [], [0], []) for name in scans}
+    found = {name: Tally() for name in scans}
     mount = camera_in_base()
     draw = pose_at_table if near == "table" else random_pose
     for seed in seeds:
@@ -99,38 +109,37 @@ def run_family(family: str, seeds: range, poses: int, rng: np.random.Generator,
                      yaw + rng.normal(0, math.radians(30 * prior_sigma)))
             done += 1
             for name, config in scans.items():
-                errors, yaw_errors, times, refused, kept = found[name]
+                tally = found[name]
                 start = time.perf_counter()
                 scan = virtual_scan(depth, room.camera_intrinsics(320, 240), mount, config)
                 match = matcher.match(scan, prior, None if driven is None else
                                       (driven, 0.3 * driven))
-                times.append(time.perf_counter() - start)
+                tally.times.append(time.perf_counter() - start)
                 if not match.accepted:
-                    refused[0] += 1
-                    kept.append(math.dist(prior[:2], (x, y)))
+                    tally.refused += 1
+                    tally.kept.append(math.dist(prior[:2], (x, y)))
                     continue
-                errors.append(math.dist(match.pose[:2], (x, y)))
-                kept.append(errors[-1])
-                yaw_errors.append(abs(math.remainder(match.pose[2] - yaw, 2 * math.pi)))
+                tally.errors.append(math.dist(match.pose[:2], (x, y)))
+                tally.kept.append(tally.errors[-1])
+                tally.yaw_errors.append(abs(math.remainder(match.pose[2] - yaw, 2 * math.pi)))
         renderer.close()
-    return [summary(family, seeds, near, name, *found[name]) for name in scans]
+    return [summary(family, seeds, near, name, found[name]) for name in scans]
 
 
-def summary(family: str, seeds: range, near: str, scan: str, errors: list[float],
-            yaw_errors: list[float], times: list[float], refused: list[int],
-            kept: list[float]) -> dict:
-    e = np.array(errors) if errors else np.array([math.nan])
-    k = np.array(kept)
-    return {"family": family, "seeds": [seeds.start, seeds.stop - 1], "poses": len(times),
+def summary(family: str, seeds: range, near: str, scan: str, tally: Tally) -> dict:
+    e = np.array(tally.errors) if tally.errors else np.array([math.nan])
+    k = np.array(tally.kept)
+    return {"family": family, "seeds": [seeds.start, seeds.stop - 1],
+            "poses": len(tally.times),
             "near": near, "scan": scan,
-            "accepted": len(errors), "refused": refused[0],
+            "accepted": len(tally.errors), "refused": tally.refused,
             "error_m": {"p50": float(np.median(e)), "p95": float(np.percentile(e, 95)),
                         "max": float(e.max())},
             "within_5cm": float(np.mean(e < 0.05)),
             "kept_error_m": {"p50": float(np.median(k)), "p90": float(np.percentile(k, 90))},
-            "yaw_error_deg_p95": float(np.degrees(np.percentile(yaw_errors, 95))),
-            "match_ms_p50": 1000 * float(np.median(times)),
-            "match_ms_p99": 1000 * float(np.percentile(times, 99))}
+            "yaw_error_deg_p95": float(np.degrees(np.percentile(tally.yaw_errors, 95))),
+            "match_ms_p50": 1000 * float(np.median(tally.times)),
+            "match_ms_p99": 1000 * float(np.percentile(tally.times, 99))}
 
 
 def main() -> None:
