@@ -169,7 +169,8 @@ class ScriptedRobot:
                 pushed = self.ever_seen[object_id]
                 self.behind_arm.append(replace(pushed, id=pushed.id + 1, position=(
                     pushed.position + np.array([*self.pick_pushes, 0.0]))))
-            return False, f"{skill} failed on purpose: the object slipped out while lifting"
+                return False, "pick failed on purpose: the object slipped out while lifting"
+            return False, f"{skill} failed on purpose"
         if skill == "hand_over" and not self.takes_it:   # nobody pulls
             self.time += timeout_s
             return False, f"skill exceeded its {timeout_s:.0f} s timeout"
