@@ -388,13 +388,40 @@ class SkillRunner:
         object, raised as far as it must be to keep the object clear (`_carry_pose`)."""
         held = self._held(request)
         q_now = io.arm_positions()
-        q_goal = self._hand_near(self.settings.stow_positions, q_now)
+        may_turn = not is_leaned(self.tcp_world(q_now)[1])
+        *preferred, last = self._stow_turns(q_now)
+        for q_goal in preferred:
+            try:
+                return self._stow_at(q_goal, held, may_turn, request.speed_scale, io)
+            except SkillStopped as stop:
+                if stop.outcome != Outcome.UNREACHABLE:
+                    raise
+        return self._stow_at(last, held, may_turn, request.speed_scale, io)
+
+    def _stow_at(self, q_goal: np.ndarray, held: AttachedBox | None, may_turn: bool,
+                 speed: float, io: RobotIO) -> str:
         lift = 0.0
         if held is not None:
-            q_goal, lift = self._carry_pose(q_goal, held, io.gripper_width() / 2.0,
-                                            may_turn=not is_leaned(self.tcp_world(q_now)[1]))
-        self._move_joint(q_goal, request.speed_scale, io, attached=held)
+            q_goal, lift = self._carry_pose(q_goal, held, io.gripper_width() / 2.0, may_turn)
+        self._move_joint(q_goal, speed, io, attached=held)
         return "stowed" if lift == 0.0 else f"stowed, the hand {lift * 100:.0f} cm higher"
+
+    def _stow_turns(self, q_now: np.ndarray) -> list[np.ndarray]:
+        """The stow's joint positions to try: the hand as `_hand_near` turns it first, then
+        half a turn either way within the joint's limits. An arm stopped halfway through a
+        hand-over stands leaned, so the hand kept the stow's turn, 3.7 rad from where it
+        was, and the held cup swept the base's column on every way there: no stow, and the
+        planner drove on with the arm held out (home_train cup seeds 6 and 7, stop 26)."""
+        first = self._hand_near(self.settings.stow_positions, q_now)
+        lower, upper = self.kin.limits.lower, self.kin.limits.upper
+        others = []
+        for turn in (-math.pi, math.pi):
+            q = first.copy()
+            q[-1] += turn
+            if lower[-1] <= q[-1] <= upper[-1]:
+                others.append(q)
+        others.sort(key=lambda q: abs(float(q[-1] - q_now[-1])))
+        return [first, *others]
 
     def _carry_pose(self, q_stow: np.ndarray, held: AttachedBox, fingers: float,
                     may_turn: bool) -> tuple[np.ndarray, float]:

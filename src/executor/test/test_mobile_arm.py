@@ -19,7 +19,12 @@ from foresight_executor.mobile_arm import (
     mobile_skill_runner,
     robot_boxes,
 )
-from foresight_executor.skills import SkillRequest, SkillSettings, hand_turned_nearest
+from foresight_executor.skills import (
+    SkillRequest,
+    SkillSettings,
+    SkillStopped,
+    hand_turned_nearest,
+)
 
 ROOM = Path(__file__).resolve().parents[3] / "config" / "rooms" / "home_room.yaml"
 
@@ -104,3 +109,47 @@ def test_a_carried_box_keeps_clear_of_the_robots_column_and_rides_higher():
     # a leaned tool is not turned: from the tucked hand no nearby raised pose is found
     q, lift = runner._carry_pose(tucked, held, 0.03, may_turn=False)
     assert lift == 0.0 and np.all(q == tucked)
+
+
+class _StandingArm:
+    """The IO of an arm that stands at `q` and executes whatever it is sent."""
+
+    def __init__(self, q: np.ndarray, width: float) -> None:
+        self.q, self.width, self.executed = q, width, []
+
+    def arm_positions(self) -> np.ndarray:
+        return self.q
+
+    def gripper_width(self) -> float:
+        return self.width
+
+    def expected_duration(self, plan) -> float:
+        return plan.duration
+
+    def execute(self, plan, **_kwargs) -> bool:
+        self.executed.append(plan)
+        self.q = plan.positions[-1]
+        return True
+
+
+def test_a_stow_from_an_offer_stopped_halfway_turns_the_hand_the_other_way():
+    """The arm stopped halfway to a hand-over (the supervisor held it), the cup in its hand
+    (joint states of home_train cup seed 7, stop 26): the tool leans, so the stow keeps the
+    tucked pose's hand turn, 3.7 rad from where it is, and every way there sweeps the cup
+    through the base's column; half a turn the other way is free, and the stow takes it."""
+    settings = SkillSettings(grasp_depth=0.03, stow_positions=tuple(TUCKED_POSITIONS))
+    runner = mobile_skill_runner(load_room_layout(ROOM).furniture, (1.75, 3.27, 0.26),
+                                 settings)
+    q = np.array([1.937, 1.239, -0.351, -1.731, 0.184, 0.736, 0.986])
+    first, *others = runner._stow_turns(q)
+    assert first[6] == pytest.approx(TUCKED_POSITIONS[6])
+    assert [o[6] for o in others] == pytest.approx([TUCKED_POSITIONS[6] + math.pi])
+    request = SkillRequest("stow", speed_scale=0.5, object_height=0.10,
+                           object_size=(0.06, 0.06, 0.10))
+    held = runner._held(request)
+    with pytest.raises(SkillStopped, match="attached_object would hit robot/base_column"):
+        runner._stow_at(first, held, False, 0.5, _StandingArm(q, 0.058))
+    arm = _StandingArm(q, 0.058)
+    assert runner._stow(request, arm).startswith("stowed")
+    assert arm.q[6] == pytest.approx(TUCKED_POSITIONS[6] + math.pi, abs=0.5)   # raised: IK
+    assert runner.checker.check_configuration(arm.q, 0.029, attached=held) == []

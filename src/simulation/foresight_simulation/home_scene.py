@@ -418,14 +418,20 @@ class HomeRoom(SceneQueries):
             self.data.xfrc_applied[body, :3] = 0.0
         pose = self._pose
         shoulder = shoulder_position(pose, h.arm.hand)
-        offered = self.held_object()
+        held = self.held_object()
+        # an object carried off beyond their reach is no longer offered: they lower their
+        # hand after HANDOVER_PATIENCE_S (one reached for in passing was reached for as long
+        # as the robot held it, 3 m away and 100 s later: the outstretched hand then stood
+        # in the way of the robot's real offer, home_train cup seeds 6 and 7, stop 26)
+        obj = self.data.xpos[self._object_body[held]] if held else None
+        offered = held if obj is not None and \
+            np.linalg.norm(obj - shoulder) <= HANDOVER_OFFER_DIST else ""
         rest = self._rest_hand(pose, h.arm.hand)
         if h.taken:
             h.returning = t - h.taken_at >= HANDOVER_KEEP_S
             target = rest if h.returning else h.arm.position
         elif offered:
             h.last_offer = t
-            obj = self.data.xpos[self._object_body[offered]]
             target = clip_to_reach(shoulder, obj)
             if np.linalg.norm(obj - h.arm.position) <= HANDOVER_TAKE_DIST:
                 self._pull(offered, shoulder - obj)
@@ -433,7 +439,7 @@ class HomeRoom(SceneQueries):
             h.returning = t - h.last_offer > HANDOVER_PATIENCE_S
             target = rest if h.returning else h.arm.position
         if not h.taken:
-            self._maybe_take(h, t, offered)
+            self._maybe_take(h, t, held)
         h.arm.step(target, dt)
         if h.returning and np.linalg.norm(h.arm.position - rest) < 0.02:
             self.handover = None

@@ -319,6 +319,39 @@ def test_a_hand_on_a_held_object_pulls_it_towards_the_person(room, monkeypatch):
     assert np.all(d.xfrc_applied[cup] == 0.0)
 
 
+def test_a_reach_for_an_object_carried_off_ends_after_the_persons_patience(room, monkeypatch):
+    """A person who reached for an object held out in passing lowers their hand once it is
+    carried beyond their reach (HANDOVER_PATIENCE_S later), though the robot still holds
+    it; while it stays within reach they keep reaching for it."""
+    from foresight_simulation.home_scene import HANDOVER_OFFER_DIST, HANDOVER_PATIENCE_S, Handover
+    from foresight_simulation.person import shoulder_position
+
+    room.reset()
+    m, d = room.model, room.data
+    monkeypatch.setattr(room, "held_object", lambda: "cup")
+    cup = m.body("cup").id
+    adr = m.jnt_qposadr[m.body_jntadr[cup]]
+    shoulder = shoulder_position(room._pose, "right")
+    yaw = room._pose.yaw
+    ahead = np.array([math.cos(yaw), math.sin(yaw), 0.0])
+
+    def hold_at(distance: float, seconds: float) -> None:
+        d.qpos[adr:adr + 3] = shoulder + distance * ahead
+        mujoco.mj_forward(m, d)
+        for _ in range(int(seconds / PERSON_UPDATE_S)):
+            d.time += PERSON_UPDATE_S
+            room.step_world()
+
+    room.handover = Handover(HandoverArm("right", room._poses["right_hand"][0], 0.5),
+                             started=0.0, last_offer=0.0)
+    hold_at(HANDOVER_OFFER_DIST - 0.05, 2.0 * HANDOVER_PATIENCE_S)
+    assert room.person_reaching() and not room.handover.returning
+    hold_at(HANDOVER_OFFER_DIST + 0.5, HANDOVER_PATIENCE_S - 0.5)     # carried off
+    assert room.person_reaching() and not room.handover.returning
+    hold_at(HANDOVER_OFFER_DIST + 0.5, 3.0)
+    assert room.handover is None and not room.person_reaching()
+
+
 def test_person_takes_an_offered_object_and_keeps_it(room):
     """The hand-over from the person's side: a hand stretched out for the cup closes on it
     once it is within reach of the hand and nothing else holds it; the cup then stays in
