@@ -96,6 +96,11 @@ LOOK_CLOSER_M = 0.08
 REFUSED_WITHIN_S = 1.0
 #: A torso this near where the hand-over aimed is the person to hand to.
 NEAR_TARGET_M = 0.5
+#: During the offer, every tracked torso this far (m) from where the person stood, for
+#: WALKED_OFF_S: they walked off, and the robot follows them rather than hold the object
+#: out to nobody until the skill's timeout (home_train cup seed 9: 45 s, the person 4 m away)
+WALKED_OFF_M = 0.8
+WALKED_OFF_S = 1.5
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -113,10 +118,12 @@ class HomePorts(Protocol):
                     width: float = 0.0, height: float = 0.0, speed: float = 0.0,
                     quat: tuple[float, float, float, float] | None = None,
                     timeout_s: float = 0.0,
-                    size: tuple[float, float, float] | None = None) -> tuple[bool, str]:
+                    size: tuple[float, float, float] | None = None,
+                    preempt: Callable[[], str] | None = None) -> tuple[bool, str]:
         """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,
         z) gives its orientation; `timeout_s` 0: the executor's default; `size`: the held
-        object's extents along the tool's axes (held_extents)."""
+        object's extents along the tool's axes (held_extents); `preempt()`, polled while
+        the goal runs, returns a reason to cancel it ("" to go on)."""
     async def navigate(self, step: int, pose: Pose2D, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]: ...
     def help(self, needs: str, reason: str) -> None: ...
@@ -140,6 +147,30 @@ class _PersonGoal:
     torso: np.ndarray           # where their torso will be (map)
     coming: str = ""            # the place they are walking to ("": standing there)
     walker_xy: np.ndarray | None = None     # ... from where they are now
+
+
+class _WalkedOffWatch:
+    """A preempt for the offer to the person whose torso stood at `torso`: the reason
+    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S
+    (none tracked: the arm may hide them, and nothing is concluded), else ""."""
+
+    def __init__(self, ports: HomePorts, torso: np.ndarray) -> None:
+        self.ports, self.torso = ports, torso
+        self.since: float | None = None
+        self.reason = ""
+
+    def __call__(self) -> str:
+        world = self.ports.world()
+        seen = torso_positions(world.people) if world is not None else {}
+        gaps = [math.dist(p[:2], self.torso[:2]) for p in seen.values()]
+        if not gaps or min(gaps) <= WALKED_OFF_M:
+            self.since = None
+            return ""
+        now = self.ports.now()
+        self.since = now if self.since is None else self.since
+        if now - self.since >= WALKED_OFF_S:
+            self.reason = f"the person walked off during the offer ({min(gaps):.1f} m away)"
+        return self.reason
 
 
 class _Abort(Exception):
@@ -485,17 +516,7 @@ class HomeTaskRunner:
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,
                 quat=tool_quat(yaw, tilt, stand.pose[2]))
             if ok:
-                # a person who walks into the folding arm stops it (home_train seed 0):
-                # folding again once they have passed
-                for fold in range(STOW_TRIES):
-                    if fold:
-                        await self.ports.sleep(self._p("look_for", "settle_s"))
-                    ok, reason = await self._arm("stow", height=height)
-                    if ok:
-                        break
-                if not ok:
-                    raise _Abort(f"holding the {name}, the arm cannot fold for driving: "
-                                 f"{reason}", f"someone to take the {name}")
+                await self._fold_holding(name, height)
                 # the fingers may close on a corner and come up without it (home_train
                 # seed 3: 11 mm between them, the box stayed on the table on its side)
                 if await self._seen_on(seen.label, surface, height, LEFT_BEHIND_WAIT_S,
@@ -756,18 +777,37 @@ class HomeTaskRunner:
             # (the executor feels the pull at the wrist: the arm holding the object out
             # hides that hand from the head camera)
             take_s = self._p("hand_over", "take_s")
+            walked_off = _WalkedOffWatch(self.ports, now)
             ok, reason = await self._arm(
                 "hand_over", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
                 quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
-                timeout_s=take_s)
+                timeout_s=take_s, preempt=walked_off)
             if ok:
                 await self._arm("stow", place_id="person")   # back from their hand
                 return
-            reason = f"nobody took the {name} in {take_s:.0f} s ({reason})"
-            await self._arm("stow", height=height)
+            if walked_off.reason:
+                self.ports.note("hand_over.walked_off")
+                reason = walked_off.reason
+            else:
+                reason = f"nobody took the {name} in {take_s:.0f} s ({reason})"
+            # never drive on with the object held out (home_train cup seeds 6 and 7)
+            await self._fold_holding(name, height)
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
+
+    async def _fold_holding(self, name: str, height: float) -> None:
+        """Fold the arm holding the object for driving, again (STOW_TRIES) when a person
+        walked into it (home_train seed 0: folding again once they have passed); the task
+        ends when it cannot fold: a base never drives with the arm held out."""
+        for fold in range(STOW_TRIES):
+            if fold:
+                await self.ports.sleep(self._p("look_for", "settle_s"))
+            ok, reason = await self._arm("stow", height=height)
+            if ok:
+                return
+        raise _Abort(f"holding the {name}, the arm cannot fold for driving: {reason}",
+                     f"someone to take the {name}")
 
     def _moved_off(self, pose: Pose2D | None) -> bool:
         """Whether the base no longer stands where it stopped (`pose`; navigation stepped

@@ -357,9 +357,10 @@ class PlannerNode(Node):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
                     height: float = 0.0, speed: float = 0.0, quat=None,
-                    timeout_s: float = 0.0, size=None) -> tuple[bool, str]:
+                    timeout_s: float = 0.0, size=None, preempt=None) -> tuple[bool, str]:
         """One executor goal of the home task: (succeeded, reason); `timeout_s` 0:
-        skill_timeout_s; `size`: the held object's extents along the tool's axes."""
+        skill_timeout_s; `size`: the held object's extents along the tool's axes;
+        `preempt()` polled meanwhile: a reason to cancel the goal ("" goes on)."""
         if position is None:
             # a fixed pose (go_home, stow, release): no decision on a camera frame
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
@@ -370,7 +371,9 @@ class PlannerNode(Node):
                               self._decided_on, speed, quat, timeout_s)
         if size is not None:
             goal.object_size = vector_to_msg(np.asarray(size, dtype=float))
-        outcome, reason = await self._run_step(self._task_text, step, goal)
+        outcome, reason = await self._run_step(
+            self._task_text, step, goal,
+            None if preempt is None else (lambda _phase: preempt()))
         return outcome == SkillOutcome.SUCCEEDED, reason
 
     async def navigate(self, step: int, pose, place_id: str, timeout_s: float

@@ -58,6 +58,9 @@ class ScriptedRobot:
     people_paths: dict[str, PredictedPath] = field(default_factory=dict)
     tcp: np.ndarray | None = None
     takes_it: bool = True                   # the person takes hold of an offered object
+    offer_walk_offs: int = 0                # offers during which the person walks off...
+    offer_walk_off: tuple = (1.5, 0.0)      # ... this far (m)
+    stow_fails_after_offer: bool = False    # the arm cannot fold once it held the object out
     furniture_seen: list | None = None      # the furniture where the base scan has it
     nudge_on_go_home: tuple = (0.0, 0.0)    # tracks move by this (m) while the arm goes home
     on_place_arrival: list = field(default_factory=list)   # seen once at the place stand
@@ -145,7 +148,7 @@ class ScriptedRobot:
 
     async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
                     width=0.0, height=0.0, speed=0.0, quat=None,
-                    timeout_s=0.0, size=None):
+                    timeout_s=0.0, size=None, preempt=None):
         self.sizes.append((skill, size))
         self.calls.append(("skill", skill, object_id, place_id,
                            None if position is None else tuple(np.round(position, 3)), height,
@@ -164,6 +167,19 @@ class ScriptedRobot:
         if skill in self.moved_during:      # navigation stepped aside and stayed there
             dx, dy = self.moved_during.pop(skill)
             self.pose = (self.pose[0] + dx, self.pose[1] + dy, self.pose[2])
+        if skill == "hand_over" and self.offer_walk_offs > 0:
+            self.offer_walk_offs -= 1
+            step = np.array([*self.offer_walk_off, 0.0])
+            self.people = {key: p + step for key, p in self.people.items()}
+            for _ in range(int(timeout_s)):         # the planner's watch, once a second
+                self.time += 1.0
+                self._observe()
+                if preempt is not None and preempt():
+                    return False, "canceled"
+            return False, f"skill exceeded its {timeout_s:.0f} s timeout"
+        if skill == "stow" and self.stow_fails_after_offer and \
+                any(c[1] == "hand_over" for c in self.calls):
+            return False, "no collision-free joint path: attached_object would hit robot/x"
         if skill in self.fail_skills or self.fail_once.pop(skill, False):
             if skill == "pick" and self.pick_pushes:     # seen again only from further back
                 pushed = self.ever_seen[object_id]
@@ -594,6 +610,38 @@ def test_a_fold_stopped_once_after_the_pick_is_tried_again(room):
     assert end.status == DONE, end.reason
     kinds = [c[1] for c in robot.calls]
     assert kinds[kinds.index("pick"):kinds.index("pick") + 3] == ["pick", "stow", "stow"]
+
+
+def test_a_person_who_walks_off_during_the_offer_is_followed_before_the_timeout(room):
+    """The person walks 1.5 m on while the arm holds the cup out (home_train cup seed 9
+    held it out 45 s to nobody): the offer is called off WALKED_OFF_S after the track
+    left, the arm folds with the cup, and the robot drives to where they went."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, offer_walk_offs=1)
+    runner = _runner(room, robot)
+    end = _run(runner, CUP)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    first = kinds.index("hand_over")
+    assert kinds[first + 1:first + 3] == ["hand_over.walked_off", "stow"]
+    assert kinds.count("hand_over") == 2
+    stands = [c[2] for c in robot.calls if c[1] == "person"]
+    moved = SEATED + np.array([1.5, 0.0, 0.0])
+    assert math.dist(stands[-1][:2], moved[:2]) == pytest.approx(
+        HandoverConfig().distance_m, abs=2e-3)
+    assert robot.time < 45.0 + 60.0         # not the whole take timeout first
+
+
+def test_an_arm_that_cannot_fold_after_the_offer_ends_the_task_where_it_stands(room):
+    """Holding the cup out, nobody took it and the arm cannot fold: the task ends with a
+    help request; the base does not drive on with the arm held out (cup seeds 6, 7)."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, takes_it=False,
+                          stow_fails_after_offer=True)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == FAILED and "cannot fold for driving" in end.reason
+    kinds = [c[1] for c in robot.calls]
+    after = kinds[kinds.index("hand_over") + 1:]
+    assert after == ["stow"] * 3
+    assert robot.helps == [("someone to take the cup", end.reason)]
 
 
 def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
