@@ -61,7 +61,13 @@ from foresight_common.robot_model import HOME_POSITIONS, RobotKinematics
 from foresight_common.room_layout import load_room_layout
 from foresight_executor.collision import CollisionChecker
 from foresight_executor.markers import executor_markers
-from foresight_executor.mobile_arm import arm_base_in_map, mobile_skill_runner
+from foresight_executor.mobile_arm import (
+    SetDown,
+    arm_base_in_map,
+    kept_clear,
+    mobile_skill_runner,
+    set_down_at,
+)
 from foresight_executor.people_view import (
     BaseScanPeople,
     PeopleView,
@@ -268,6 +274,8 @@ class ExecutorNode(Node):
         if p.room_file:
             self.room = load_file_parameter("room_file", p.room_file, load_room_layout)
             self.map_pose = MapPose()
+            self._set_down: SetDown | None = None      # what the last place let go of
+            self._arm_base_pose = tuple(self.room.robot_start)
             self._base_speed = 0.0
             self.runner = mobile_skill_runner(self.room.furniture, self.room.robot_start,
                                               self.settings, kinematics)
@@ -672,7 +680,7 @@ class ExecutorNode(Node):
                 self._active_io = io
             try:
                 if reason is None:
-                    reason = self._refusal()
+                    reason = self._refusal(goal.skill)
                 if reason is not None:
                     report = self.runner_report(Outcome.REJECTED, reason)
                 else:
@@ -688,6 +696,7 @@ class ExecutorNode(Node):
                         goal.place_id == HANDOVER_PLACE
                     try:
                         report = self.runner.run(request, io)
+                        self._note_set_down(goal.skill, report)
                     except Exception as exc:  # noqa: BLE001 - a bug must not lose the goal
                         self.get_logger().error(
                             f"skill {goal.skill} crashed: {traceback.format_exc()}")
@@ -702,11 +711,11 @@ class ExecutorNode(Node):
                     self._active_io = None
         return self._finish(goal_handle, goal, report)
 
-    def _refusal(self) -> str | None:
+    def _refusal(self, skill: str) -> str | None:
         if self.state.estop_latched:
             return f"e-stop engaged: call {contract.RESET_ESTOP.name} first"
         if self.map_pose is not None:
-            reason = self._place_arm()
+            reason = self._place_arm(skill)
             if reason:
                 return reason
         # Right after start-up the first joint state may still be on its way.
@@ -720,9 +729,10 @@ class ExecutorNode(Node):
             return f"joint states are stale ({age:.2f} s old)"
         return None
 
-    def _place_arm(self) -> str | None:
-        """Mobile base: plan this goal with the arm where the base stands now (localised in
-        the map); the reason it cannot be, else None."""
+    def _place_arm(self, skill: str) -> str | None:
+        """Mobile base: plan this goal (`skill`) with the arm where the base stands now
+        (localised in the map), a fold round what the last place set down; the reason it
+        cannot be, else None."""
         deadline = time.monotonic() + BASE_SETTLE_WAIT_S   # a base just stopped settles
         while self._base_speed > self.params.base_still_mps and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -734,11 +744,24 @@ class ExecutorNode(Node):
             return f"the base's pose in {self.params.frame_id} is unknown: {why}"
         furniture = self._furniture_seen(pose)
         held_turned = self.runner.held_turned
-        self.runner = mobile_skill_runner(furniture, pose, self.settings, self.runner.kin)
+        keep_clear = kept_clear(self._set_down, pose, skill)
+        if skill in SKILLS_WITH_TARGET:
+            self._set_down = None            # a pick may go for the object set down
+        self.runner = mobile_skill_runner(furniture, pose, self.settings, self.runner.kin,
+                                          keep_clear)
         self.runner.held_turned = held_turned
+        self._arm_base_pose = pose
         self.get_logger().info(f"arm planned with the base at ({pose[0]:.3f}, {pose[1]:.3f}, "
-                               f"{math.degrees(pose[2]):.1f} deg) in {self.params.frame_id}")
+                               f"{math.degrees(pose[2]):.1f} deg) in {self.params.frame_id}"
+                               f"{' round the object set down' if keep_clear else ''}")
         return None
+
+    def _note_set_down(self, skill: str, report) -> None:
+        """Remember where a place let go of its object (mobile base: kept_clear)."""
+        released = self.runner.set_down
+        if self.map_pose is not None and skill == "place" and released is not None and \
+                report.outcome == Outcome.SUCCEEDED:
+            self._set_down = set_down_at(released, self._arm_base_pose)
 
     def _furniture_seen(self, pose: tuple[float, float, float]) -> list:
         """The room's furniture where the latest base scan (taken at `pose`, the base

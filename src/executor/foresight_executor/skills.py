@@ -26,7 +26,7 @@ from foresight_common.robot_model import (
     RobotKinematics,
 )
 from foresight_executor.cartesian import CartesianPathError, linear_path
-from foresight_executor.collision import AttachedBox, CollisionChecker
+from foresight_executor.collision import AttachedBox, Box, CollisionChecker
 from foresight_executor.ik import IkSolver, UnreachablePose, matrix_to_quat, quat_to_matrix
 from foresight_executor.joint_planner import connect
 from foresight_executor.trajectory import (
@@ -74,6 +74,9 @@ TILTED_DRAW_BACK_M = 0.10
 WAY_IN_SEEDS = 8
 
 
+#: An object just set down is planned round this much larger (m) all round than it was
+#: held: it settles a little where it lands.
+SET_DOWN_MARGIN_M = 0.01
 #: A stow with an object raises the hand in steps of this (m), at most this many, until
 #: the object is clear of the robot's own body (the tucked hand is 2 cm off the column),
 #: no joint further than CARRY_POSTURE_RAD from the stow's.
@@ -324,6 +327,9 @@ class SkillRunner:
         # leaned set-down turns the same way, so the object comes out as asked (whoever
         # rebuilds the runner for a new base pose carries this over)
         self.held_turned = False
+        # the object the last place let go of, where it was released (world frame): the
+        # arm's next fold plans round it (whoever rebuilds the runner decides if it holds)
+        self.set_down: Box | None = None
 
     # --- frames ------------------------------------------------------------------------
     def to_base(self, position: np.ndarray, quat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -864,12 +870,30 @@ class SkillRunner:
             io.wait(0.1)
             touched = f", where it touched down ({exc.force_n:.0f} N)"
         error = self._tcp_error(request, io)
+        released = self.held_box_in_world(self._held(request), io.arm_positions())
         io.feedback("release", 0.7)
         io.set_gripper(request.gripper_width or MAX_GRIPPER_WIDTH)
         io.wait(s.gripper_settle_s)
         self._retreat(io, s.lift_height)
         self.held_turned = False
+        self.set_down = released
         return f"placed within {error * 1000:.1f} mm of the target{touched}"
+
+    def held_box_in_world(self, held: AttachedBox | None, q: np.ndarray) -> Box | None:
+        """The held object's box where it is with the arm at `q` (world frame, SET_DOWN_
+        MARGIN_M larger all round): turned with the tool when the tool points down, else
+        the box round it along the world's axes."""
+        if held is None:
+            return None
+        tcp, quat = self.tcp_world(q)
+        rotation = quat_to_matrix(quat) @ quat_to_matrix(np.asarray(held.quat_wxyz))
+        center = tcp + quat_to_matrix(quat) @ np.asarray(held.pos)
+        half = np.asarray(held.half_size, dtype=float)
+        if is_leaned(quat):
+            half, yaw = np.abs(rotation) @ half, 0.0
+        else:
+            yaw = math.atan2(rotation[1, 0], rotation[0, 0])
+        return Box("set_down", tuple(center), tuple(half + SET_DOWN_MARGIN_M), yaw)
 
     def _set_down(self, request: SkillRequest, io: RobotIO) -> None:
         """The held object to the set-down pose (see _place), stopped by contact."""

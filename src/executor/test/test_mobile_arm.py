@@ -16,8 +16,10 @@ from foresight_executor.mobile_arm import (
     HELD_BODY_CLEARANCE_M,
     arm_base_in_map,
     furniture_boxes,
+    kept_clear,
     mobile_skill_runner,
     robot_boxes,
+    set_down_at,
 )
 from foresight_executor.skills import (
     SkillRequest,
@@ -153,3 +155,38 @@ def test_a_stow_from_an_offer_stopped_halfway_turns_the_hand_the_other_way():
     assert runner._stow(request, arm).startswith("stowed")
     assert arm.q[6] == pytest.approx(TUCKED_POSITIONS[6] + math.pi, abs=0.5)   # raised: IK
     assert runner.checker.check_configuration(arm.q, 0.029, attached=held) == []
+
+
+def test_an_object_set_down_is_kept_clear_of_by_the_next_fold_at_that_stand():
+    """The remote (17 x 5 x 2.5 cm) let go of tool down, turned 30 degrees: its box in the
+    map, 1 cm larger all round; a stow or go_home from the same stand plans round it (the
+    base's estimate moved 2 cm: the box moves with the base, which has not driven), a pick
+    does not, nor a fold after the base drove off."""
+    runner = mobile_skill_runner(load_room_layout(ROOM).furniture, (2.2, 2.6, 0.0),
+                                 SkillSettings(grasp_depth=0.0125))
+    held = runner._held(SkillRequest("place", object_height=0.025,
+                                     object_size=(0.17, 0.05, 0.025)))
+    yaw = math.radians(30.0)
+    target = np.array([2.75, 2.6, 0.775])
+    quat = np.array([0.0, math.cos(yaw / 2), math.sin(yaw / 2), 0.0])   # tool down, turned
+    q = runner.ik.solve_reachable(*runner.to_base(target, quat)).q
+    box = runner.held_box_in_world(held, q)
+    tcp, _ = runner.tcp_world(q)
+    assert box.center == pytest.approx(tcp + np.array([0.0, 0.0, -held.pos[2]]), abs=1e-4)
+    assert box.half_size == pytest.approx((0.095, 0.035, 0.0225))
+    assert math.remainder(box.yaw - yaw, math.pi) == pytest.approx(0.0, abs=1e-3)
+    record = set_down_at(box, (2.2, 2.6, 0.0))
+    jittered = (2.22, 2.6, 0.0)
+    (kept,) = kept_clear(record, jittered, "stow")
+    assert kept.center == pytest.approx((box.center[0] + 0.02, *box.center[1:]))
+    assert kept.half_size == box.half_size and kept.yaw == pytest.approx(box.yaw)
+    assert kept_clear(record, jittered, "go_home")
+    assert kept_clear(record, jittered, "pick") == []
+    assert kept_clear(record, (2.5, 2.6, 0.0), "stow") == []           # drove off
+    assert kept_clear(record, (2.2, 2.6, 0.2), "stow") == []           # turned away
+    assert kept_clear(None, jittered, "stow") == []
+    # the fingers where they let go are inside it: the fold's checker sees it
+    fold = mobile_skill_runner(load_room_layout(ROOM).furniture, jittered,
+                               SkillSettings(), keep_clear=[kept])
+    hits = {c.obstacle for c in fold.checker.check_configuration(q, 0.04)}
+    assert "set_down" in hits
