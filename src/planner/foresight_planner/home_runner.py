@@ -14,7 +14,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 
@@ -105,6 +105,15 @@ WALKED_OFF_S = 1.5
 ROUND_LABELS = ("cup",)
 
 
+class StepResult(NamedTuple):
+    """How an executor goal ended: succeeded, the executor's reason, and whether it ended
+    before the arm moved for want of a way (UNREACHABLE: nothing was touched)."""
+
+    ok: bool
+    reason: str
+    unreachable: bool = False
+
+
 class HomePorts(Protocol):
     """What the runner needs from the node that hosts it."""
 
@@ -119,7 +128,7 @@ class HomePorts(Protocol):
                     quat: tuple[float, float, float, float] | None = None,
                     timeout_s: float = 0.0,
                     size: tuple[float, float, float] | None = None,
-                    preempt: Callable[[], str] | None = None) -> tuple[bool, str]:
+                    preempt: Callable[[], str] | None = None) -> StepResult:
         """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,
         z) gives its orientation; `timeout_s` 0: the executor's default; `size`: the held
         object's extents along the tool's axes (held_extents); `preempt()`, polled while
@@ -410,7 +419,7 @@ class HomeTaskRunner:
         raise _Abort(f"could not drive to {place_id}: {reason}",
                      f"the way to the {place_id.split(':')[-1]} cleared")
 
-    async def _arm(self, skill: str, **goal) -> tuple[bool, str]:
+    async def _arm(self, skill: str, **goal) -> StepResult:
         """One executor goal; one that carries the object (given its height) is given its
         extents too."""
         self._check_cancel()
@@ -501,7 +510,7 @@ class HomeTaskRunner:
             yaw = stand.pose[2] if shelf else \
                 grasp_yaw(seen.yaw, stand.pose[2], seen.label in ROUND_LABELS)
             if not shelf:                        # raised over a shelf, it meets the top
-                ok, reason = await self._arm("go_home")
+                ok, reason, _ = await self._arm("go_home")
                 if not ok:
                     continue
             seen = self._latest(seen)
@@ -511,7 +520,7 @@ class HomeTaskRunner:
             nominal = self.sizes.get(seen.label)
             self.held_size = None if nominal is None or tilt else held_extents(
                 (*nominal[:2], height))
-            ok, reason = await self._arm(
+            ok, reason, unreachable_now = await self._arm(
                 "pick", object_id=object_id, position=grasp_point(seen, height, self.config),
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,
                 quat=tool_quat(yaw, tilt, stand.pose[2]))
@@ -527,7 +536,7 @@ class HomeTaskRunner:
                     continue
                 self.held_tilt = tilt
                 return math.remainder(yaw - stand.pose[2], 2.0 * math.pi), height
-            touched = "unreachable" not in reason
+            touched = not unreachable_now
             await self._arm("open_gripper")
         if len(unreachable) == len({id(stand) for stand in tries}):
             raise _Abort(reason, f"the way to the {surface.name} cleared")
@@ -584,7 +593,7 @@ class HomeTaskRunner:
                     looked_again = True
                     queue = self._spots(surface, task.object)[:2]
                 continue
-            ok, reason = await self._arm(
+            ok, reason, _ = await self._arm(
                 "place", object_id=task.object, place_id=surface.name,
                 position=release_point(spot.target_xy, surface, height, self.config),
                 yaw=pose[2] + held_yaw, width=self._p("pick", "gripper_width_m"),
@@ -778,7 +787,7 @@ class HomeTaskRunner:
             # hides that hand from the head camera)
             take_s = self._p("hand_over", "take_s")
             walked_off = _WalkedOffWatch(self.ports, now)
-            ok, reason = await self._arm(
+            ok, reason, _ = await self._arm(
                 "hand_over", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
                 quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
@@ -803,7 +812,7 @@ class HomeTaskRunner:
         for fold in range(STOW_TRIES):
             if fold:
                 await self.ports.sleep(self._p("look_for", "settle_s"))
-            ok, reason = await self._arm("stow", height=height)
+            ok, reason, _ = await self._arm("stow", height=height)
             if ok:
                 return
         raise _Abort(f"holding the {name}, the arm cannot fold for driving: {reason}",

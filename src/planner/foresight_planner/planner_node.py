@@ -78,7 +78,7 @@ from foresight_planner.decisions import (
     WorldSnapshot,
 )
 from foresight_planner.home_plan import HomePlanConfig, class_sizes
-from foresight_planner.home_runner import CANCELED, DONE, HomeTaskRunner
+from foresight_planner.home_runner import CANCELED, DONE, HomeTaskRunner, StepResult
 from foresight_planner.world_view import WorldView
 
 #: A pick may give way to a conveyor part only before the arm goes down to the part: one
@@ -357,7 +357,7 @@ class PlannerNode(Node):
     async def skill(self, step: int, skill: str, object_id: str = "", place_id: str = "",
                     position=None, yaw: float = 0.0, width: float = 0.0,
                     height: float = 0.0, speed: float = 0.0, quat=None,
-                    timeout_s: float = 0.0, size=None, preempt=None) -> tuple[bool, str]:
+                    timeout_s: float = 0.0, size=None, preempt=None) -> StepResult:
         """One executor goal of the home task: (succeeded, reason); `timeout_s` 0:
         skill_timeout_s; `size`: the held object's extents along the tool's axes;
         `preempt()` polled meanwhile: a reason to cancel the goal ("" goes on)."""
@@ -374,7 +374,8 @@ class PlannerNode(Node):
         outcome, reason = await self._run_step(
             self._task_text, step, goal,
             None if preempt is None else (lambda _phase: preempt()))
-        return outcome == SkillOutcome.SUCCEEDED, reason
+        return StepResult(outcome == SkillOutcome.SUCCEEDED, reason,
+                          outcome == SkillOutcome.UNREACHABLE)
 
     async def navigate(self, step: int, pose, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]:

@@ -25,6 +25,7 @@ from foresight_planner.home_runner import (
     PLACE_VIEW_M,
     STAND_DETOUR_M,
     HomeTaskRunner,
+    StepResult,
 )
 
 CONFIG = Path(__file__).resolve().parents[3] / "config"
@@ -146,9 +147,12 @@ class ScriptedRobot:
     async def sleep(self, seconds: float) -> None:
         self.time += seconds
 
-    async def skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
-                    width=0.0, height=0.0, speed=0.0, quat=None,
-                    timeout_s=0.0, size=None, preempt=None):
+    async def skill(self, step, skill, **goal) -> StepResult:
+        return StepResult(*self._skill(step, skill, **goal))
+
+    def _skill(self, step, skill, object_id="", place_id="", position=None, yaw=0.0,
+               width=0.0, height=0.0, speed=0.0, quat=None, timeout_s=0.0, size=None,
+               preempt=None):
         self.sizes.append((skill, size))
         self.calls.append(("skill", skill, object_id, place_id,
                            None if position is None else tuple(np.round(position, 3)), height,
@@ -486,7 +490,7 @@ def test_a_pick_that_could_not_reach_does_not_look_again(room):
     async def unreachable_once(step, skill, **goal):
         if skill == "pick" and not refused:
             refused.append(goal["position"])
-            return False, "pose unreachable: out_of_reach"
+            return StepResult(False, "the target is out of the arm's reach", unreachable=True)
         return await ScriptedRobot.skill(robot, step, skill, **goal)
 
     robot.skill = unreachable_once
