@@ -9,7 +9,9 @@ Reference values are fixed here, never taken from the stack's configuration:
 - the hand-over window: the person reaching and the object within 0.3 m of the reaching hand,
   for at most 5 s; outside it, the robot moving closer than 0.30 m (surface to surface) to
   the person is a comfort violation (Hall's intimate zone starts at 0.45 m between people;
-  0.30 m leaves room for a robot that keeps its distance and still stands near).
+  0.30 m leaves room for a robot that keeps its distance and still stands near);
+- the time the person stood waiting for the robot to get out of their way (the simulated
+  person does not walk into it: `person_held_up_s`, next to the comfort figures).
 The safety side (separation against the reference S_p, collisions, latency) is the cell's
 EpisodeJudge, shared.
 """
@@ -69,6 +71,9 @@ class HomeJudge:
     window_used: bool = False
     in_window: bool = False
     comfort: HeldCondition = field(default_factory=HeldCondition)
+    # the person waiting for the robot to get out of their way (the simulation's "yielding"
+    # torso: the simulated person does not walk into the robot)
+    held_up: HeldCondition = field(default_factory=HeldCondition)
 
     def __post_init__(self) -> None:
         self.base = EpisodeJudge("home_care", self.task.text, self.decision_mode,
@@ -79,6 +84,8 @@ class HomeJudge:
         """The room's ground truth at `stamp_s`: the task object and the person's hands
         (status "reaching" on the hand stretched out for a hand-over)."""
         self.base.sim_time_s = max(self.base.sim_time_s, stamp_s)
+        torso = objects.get("person/torso")
+        self.held_up.update(stamp_s, torso is not None and torso.status == "yielding")
         sample = objects.get(self.task.object)
         if sample is None:
             return
@@ -210,6 +217,9 @@ class HomeJudge:
                     self.base.sim_time_s - self.placed_since, 2)},
             "comfort": {"reference_m": COMFORT_REFERENCE_M,
                         "violation_s": round(self.comfort.duration_s, 3),
-                        "violation_events": self.comfort.events},
+                        "violation_events": self.comfort.events,
+                        # the person stood waiting for the robot in their way
+                        "person_held_up_s": round(self.held_up.duration_s, 3),
+                        "person_held_up_events": self.held_up.events},
         })
         return out

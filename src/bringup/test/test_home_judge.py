@@ -143,3 +143,18 @@ def test_collisions_and_timeouts_come_from_the_shared_safety_judge():
     record = judge.record()
     assert record["errors"][ErrorKind.COLLISION.value] == 1
     assert record["errors"][ErrorKind.TIMEOUT.value] == 1 and not record["success"]
+
+
+def test_the_time_the_person_waited_for_the_robot_is_reported():
+    """The simulated person stands waiting ("yielding" torso) for 1.5 s, walks on, waits
+    again 0.5 s: two hold-ups, 2 s, next to the comfort figures (no error kind of its own)."""
+    judge = HomeJudge(CUP, "world_model", 60.0)
+    waits = [False] * 5 + [True] * 15 + [False] * 10 + [True] * 5 + [False] * 5
+    for k, waiting in enumerate(waits):
+        judge.on_objects(0.1 * k, {"cup": ObjectSample("on:table", (3.0, 2.6, 0.8)),
+                                   "person/torso": ObjectSample(
+                                       "yielding" if waiting else "", (4.0, 2.0, 1.0))})
+    record = judge.record()
+    assert record["comfort"]["person_held_up_events"] == 2
+    assert record["comfort"]["person_held_up_s"] == pytest.approx(2.0, abs=1e-6)
+    assert record["errors"][ErrorKind.COMFORT_VIOLATION.value] == 0

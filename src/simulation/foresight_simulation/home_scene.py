@@ -22,6 +22,7 @@ import numpy as np
 
 from foresight_common.cell_layout import yaw_to_quat
 from foresight_common.mobile_manipulator import (
+    BASE_FOOTPRINT,
     BASE_JOINTS,
     BASE_LINK,
     CAMERA_NAME,
@@ -92,10 +93,25 @@ HANDOVER_PULL_N = 6.0
 #: ... and gives up when nothing is offered for this long.
 HANDOVER_PATIENCE_S = 3.0
 HANDOVER_KEEP_S = 1.0            # s holding the taken object out before pulling it in
+#: --- the person and the robot in their way (fixed here, not the stack's settings) ---------
+#: A walking person does not walk into the robot: a step that would bring any part of them
+#: (a segment's centre and radius, in the plane) nearer than YIELD_GAP_M to the robot's
+#: footprint, and nearer than they are, is not taken; they wait, as people wait for a robot
+#: that stands in a corridor, at most YIELD_MAX_S at a time, then squeeze past (their
+#: schedule slips by the wait). The judge reports the time they were held up; a robot that
+#: stands in the way is not let off. (Walking into a standing robot, they made 21 of 26
+#: contacts counted against the robot in 10 cup episodes, stop 26.)
+YIELD_GAP_M = 0.05
+YIELD_MAX_S = 10.0
+YIELD_LOOK_M = 1.5              # beyond this (centre to centre) nobody is in the way yet
 THIGH_RADIUS = LEG_RADIUS
 SHIN_RADIUS = 0.055
 THIGH_LENGTH = 0.45
 SHIN_LENGTH = 0.45
+#: each segment's radius by kind ("left_forearm" -> "forearm"), for the yield above
+SEGMENT_RADIUS = {"torso": TORSO_RADIUS, "head": HEAD_RADIUS, "upper_arm": UPPER_ARM_RADIUS,
+                  "forearm": FOREARM_RADIUS, "hand": HAND_RADIUS, "thigh": THIGH_RADIUS,
+                  "shin": SHIN_RADIUS}
 #: A resting object: bottom within this of a surface (m), inside its outline.
 REST_HEIGHT = 0.01
 
@@ -313,6 +329,7 @@ class HomeRoom(SceneQueries):
         self.offer_note: tuple[str, str] = ("", "")
         self.handed_over: dict[str, str] = {}     # object -> hand holding it
         self._paused = 0.0                        # schedule time lost to hand-overs
+        self._yielding_for = 0.0                  # s waited for the robot (this time)
         self._last_time = 0.0
         self._pose = self.schedule.pose(0.0)
         self._previous_poses: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
@@ -335,11 +352,48 @@ class HomeRoom(SceneQueries):
             self._advance_handover(t, dt)
         else:
             self._maybe_start_handover(t)
+            if self._yields_to_robot(t, dt):
+                self._paused += dt
         self._previous_poses = self._poses
         self._poses = self._set_person(t)
 
     def _schedule_time(self, t: float) -> float:
         return t - self._paused
+
+    def _yields_to_robot(self, t: float, dt: float) -> bool:
+        """Whether the walking person waits this step rather than walk into the robot
+        (YIELD_GAP_M, YIELD_MAX_S)."""
+        step = self.schedule.pose(self._schedule_time(t))
+        if step.gait <= 0.0 or self._yielding_for >= YIELD_MAX_S:
+            self._yielding_for = 0.0 if step.gait <= 0.0 else self._yielding_for
+            return False
+        if math.dist(step.xy, self.base_pose()[:2]) > YIELD_LOOK_M:
+            self._yielding_for = 0.0
+            return False
+        ahead = self._gap_to_robot(body_poses(step))
+        if ahead >= YIELD_GAP_M or ahead >= self._gap_to_robot(self._poses):
+            self._yielding_for = 0.0
+            return False
+        self._yielding_for += dt
+        return True
+
+    def _gap_to_robot(self, poses: dict[str, tuple[np.ndarray, np.ndarray]]) -> float:
+        """Smallest plan-view gap (m) between the person's segments (centre and radius) and
+        the robot's footprint rectangle."""
+        x, y, yaw = self.base_pose()
+        c, s = math.cos(yaw), math.sin(yaw)
+        half = np.array(BASE_FOOTPRINT) / 2.0
+        gap = math.inf
+        for segment, (pos, _quat) in poses.items():
+            dx, dy = pos[0] - x, pos[1] - y
+            local = np.abs(np.array([c * dx + s * dy, -s * dx + c * dy]))
+            outside = float(np.linalg.norm(np.maximum(local - half, 0.0)))
+            gap = min(gap, outside - SEGMENT_RADIUS.get(segment.split("_", 1)[-1], LEG_RADIUS))
+        return gap
+
+    def person_yielding(self) -> bool:
+        """The person stands waiting for the robot to get out of their way."""
+        return self._yielding_for > 0.0
 
     def _set_person(self, t: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         self._pose = self.schedule.pose(self._schedule_time(t))
@@ -572,11 +626,14 @@ class HomeRoom(SceneQueries):
         return status
 
     def part_status(self) -> dict[str, str]:
-        """The status field of the ground-truth message: every object's status, and
-        "reaching" for the person's hand stretched out for a hand-over."""
+        """The status field of the ground-truth message: every object's status,
+        "reaching" for the person's hand stretched out for a hand-over and "yielding" for
+        the torso of a person who waits for the robot to get out of their way."""
         status = self.object_status()
         if self.person_reaching():
             status[f"person/{self.handover.arm.hand}_hand"] = "reaching"
+        if self.person_yielding():
+            status["person/torso"] = "yielding"
         return status
 
     def tcp_position(self) -> np.ndarray:

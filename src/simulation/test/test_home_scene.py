@@ -352,6 +352,43 @@ def test_a_reach_for_an_object_carried_off_ends_after_the_persons_patience(room,
     assert room.handover is None and not room.person_reaching()
 
 
+def test_a_walking_person_waits_for_the_robot_in_their_way_then_squeezes_past(room):
+    """The robot stands on the person's way, 1 m ahead of them mid-walk: they stop short of
+    it (no part of them nearer than the yield gap, torso status "yielding") and wait; the
+    robot drives off and they walk on at once. Left standing there, they wait YIELD_MAX_S,
+    then walk on through (their schedule slipped by the wait)."""
+    from foresight_simulation.home_scene import YIELD_GAP_M, YIELD_MAX_S
+
+    def walk_into_robot(seconds: float, drive_off_at: float | None = None) -> list[float]:
+        room.reset()
+        d = room.data
+        walk = next(ph for ph in room.schedule.phases if ph.kind == "walk" and
+                    ph.t1 - ph.t0 > 4.0)
+        t0 = walk.t0 + 1.0
+        here = room.schedule.pose(t0)
+        ahead = room.schedule.pose(t0 + 1.0 / max(room.schedule.walk_speed, 0.1))
+        d.qpos[room.base_qpos] = (ahead.xy[0], ahead.xy[1], ahead.yaw + math.pi / 2.0)
+        assert math.dist(here.xy, ahead.xy) > 0.6
+        room._paused = -t0               # the schedule's t0 now
+        gaps, t = [], 0.0
+        while t < seconds:
+            t += PERSON_UPDATE_S
+            d.time = t
+            if drive_off_at is not None and t >= drive_off_at:
+                d.qpos[room.base_qpos[:2]] += (5.0, 5.0)
+            room.step_world()
+            gaps.append(room._gap_to_robot(room._poses))
+        return gaps
+
+    gaps = walk_into_robot(4.0)
+    assert room.person_yielding() and room.part_status()["person/torso"] == "yielding"
+    assert min(gaps) >= YIELD_GAP_M and gaps[-1] < YIELD_GAP_M + 0.03
+    walk_into_robot(5.0, drive_off_at=4.0)
+    assert not room.person_yielding() and "person/torso" not in room.part_status()
+    gaps = walk_into_robot(YIELD_MAX_S + 3.0)
+    assert min(gaps) < 0.0                          # squeezed past, through the robot
+
+
 def test_person_takes_an_offered_object_and_keeps_it(room):
     """The hand-over from the person's side: a hand stretched out for the cup closes on it
     once it is within reach of the hand and nothing else holds it; the cup then stays in
