@@ -157,9 +157,11 @@ def command_run(args: argparse.Namespace) -> int:
 
 def _episode_line(record: dict) -> str:
     errors = {k: v for k, v in record["errors"].items() if v}
+    held_up = (record.get("comfort") or {}).get("person_held_up_s")
     return (f"   seed {record['seed']}: success={record['success']} items "
             f"{record['items_done']}/{record['items_total']} errors={errors or 'none'} "
-            f"sim {record['duration_sim_s']} s, RTF {record['rtf_achieved']}, "
+            + (f"person held up {held_up} s, " if held_up else "")
+            + f"sim {record['duration_sim_s']} s, RTF {record['rtf_achieved']}, "
             f"wall {record['wall_time_s']} s")
 
 
