@@ -10,6 +10,8 @@ Reference values are fixed here, never taken from the stack's configuration:
   for at most 5 s; outside it, the robot moving closer than 0.30 m (surface to surface) to
   the person is a comfort violation (Hall's intimate zone starts at 0.45 m between people;
   0.30 m leaves room for a robot that keeps its distance and still stands near);
+- a touch of only the hand (and forearm) stretched out for a hand-over on the robot counts
+  as a collision outside the hand-over window only (the simulation's HANDOVER_TOUCH);
 - the time the person stood waiting for the robot to get out of their way (the simulated
   person does not walk into it: `person_held_up_s`, next to the comfort figures).
 The safety side (separation against the reference S_p, collisions, latency) is the cell's
@@ -26,9 +28,10 @@ import numpy as np
 
 from foresight_bringup.judge import ROBOT_MOVING_MPS, EpisodeJudge, HeldCondition
 from foresight_common.error_kinds import ErrorKind
-from foresight_common.home_tasks import HomeTask
+from foresight_common.home_tasks import HANDOVER_TOUCH, HomeTask
 
 PLACE_TILT_DEG = 15.0
+PERSON_CONTACT = "person"      # the simulation's contact category of the person's body
 PLACE_STABLE_S = 1.0
 PLACE_STILL_M = 0.01
 HANDOVER_RELEASE_M = 0.10
@@ -144,7 +147,13 @@ class HomeJudge:
 
     def on_safety(self, stamp_s: float, min_separation_m: float, robot_contacts: list[str],
                   robot_speed_mps: float = 0.0, closest_part: str = "") -> None:
-        self.base.on_safety(stamp_s, min_separation_m, robot_contacts, robot_speed_mps,
+        # the taking hand on the gripper is the hand-over's own touch within the window,
+        # a collision with the person outside it
+        contacts = [c for c in robot_contacts if c != HANDOVER_TOUCH]
+        if HANDOVER_TOUCH in robot_contacts and not self.in_window and \
+                PERSON_CONTACT not in contacts:
+            contacts.append(PERSON_CONTACT)
+        self.base.on_safety(stamp_s, min_separation_m, contacts, robot_speed_mps,
                             closest_part)
         self.comfort.update(stamp_s, robot_speed_mps > ROBOT_MOVING_MPS and not self.in_window
                             and math.isfinite(min_separation_m)

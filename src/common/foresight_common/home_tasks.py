@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 #: The target of a hand-over task.
 PERSON = "person"
+#: The contact category the simulation reports (in place of "person") when only the hand
+#: and forearm stretched out for a hand-over touch the robot: the hand-over's own touch,
+#: which the judge counts as a collision only outside its hand-over window.
+HANDOVER_TOUCH = "person_hand_over"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ import mujoco
 import numpy as np
 
 from foresight_common.cell_layout import yaw_to_quat
+from foresight_common.home_tasks import HANDOVER_TOUCH
 from foresight_common.mobile_manipulator import (
     BASE_FOOTPRINT,
     BASE_JOINTS,
@@ -541,6 +542,21 @@ class HomeRoom(SceneQueries):
         yaw = self.data.qpos[self.base_qpos[2]]
         c, s = math.cos(yaw), math.sin(yaw)
         return float(c * vx + s * vy), float(-s * vx + c * vy), float(wz)
+
+    def robot_contacts(self) -> list[str]:
+        """As the cell's; a touch of only the hand and forearm stretched out for a hand-over
+        is HANDOVER_TOUCH instead of "person" (the judge decides when that is a collision:
+        outside its hand-over window)."""
+        found = super().robot_contacts()
+        if "person" not in found or not self.person_reaching():
+            return found
+        side = self.handover.arm.hand
+        taking = (f"person/{side}_hand", f"person/{side}_forearm")
+        others = np.array([g for g in self._person_geoms
+                           if self._person_geom_part[int(g)] not in taking], dtype=int)
+        if self.separation(cutoff=0.05, person_geoms=others)[0] <= 0.0:
+            return found
+        return sorted((set(found) - {"person"}) | {HANDOVER_TOUCH})
 
     def person_reaching(self) -> bool:
         """The person stretches a hand out for a hand-over (the judge's hand-over window)."""

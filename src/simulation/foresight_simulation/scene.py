@@ -552,12 +552,17 @@ class SceneQueries:
             return True
         return m.body(int(m.geom_bodyid[geomid[0]])).name == body_name
 
-    def separation(self, cutoff: float = 2.0) -> tuple[float, str]:
+    def separation(self, cutoff: float = 2.0, person_geoms: np.ndarray | None = None
+                   ) -> tuple[float, str]:
         """Minimum surface distance (m) between the robot's collision geometry and the
-        co-worker, and the closest person body (e.g. "coworker/right_hand"). Returns
-        (cutoff, "") when everything is farther than `cutoff`; negative when overlapping."""
+        co-worker (or those of their geoms given), and the closest person body (e.g.
+        "coworker/right_hand"). Returns (cutoff, "") when everything is farther than
+        `cutoff`; negative when overlapping."""
         m, d = self.model, self.data
-        rg, pg = self._robot_collision_geoms, self._person_geoms
+        rg = self._robot_collision_geoms
+        pg = self._person_geoms if person_geoms is None else person_geoms
+        if len(pg) == 0:
+            return cutoff, ""
         centres = np.linalg.norm(d.geom_xpos[rg][:, None, :] - d.geom_xpos[pg][None, :, :],
                                  axis=2)
         lower = centres - m.geom_rbound[rg][:, None] - m.geom_rbound[pg][None, :]

@@ -389,6 +389,28 @@ def test_a_walking_person_waits_for_the_robot_in_their_way_then_squeezes_past(ro
     assert min(gaps) < 0.0                          # squeezed past, through the robot
 
 
+def test_the_reaching_hand_on_the_gripper_is_reported_as_the_hand_overs_touch(room):
+    """Only the hand stretched out for a hand-over touching the robot's gripper is
+    HANDOVER_TOUCH (the judge's window decides); the same hand at rest there is "person"."""
+    from foresight_common.home_tasks import HANDOVER_TOUCH
+    from foresight_simulation.home_scene import Handover
+
+    room.reset()
+    m, d = room.model, room.data
+    tcp = room.tcp_position()
+    room.handover = Handover(HandoverArm("right", tcp, 0.5), started=0.0, last_offer=0.0)
+    room._poses = room._set_person(0.0)
+    mujoco.mj_forward(m, d)
+    assert room.person_reaching()
+    assert room.robot_contacts() == [HANDOVER_TOUCH]
+    room.handover.returning = True                   # not reaching any more: the person
+    assert room.robot_contacts() == ["person"]
+    room.handover = None
+    room._poses = room._set_person(0.0)
+    mujoco.mj_forward(m, d)
+    assert "person" not in room.robot_contacts()
+
+
 def test_person_takes_an_offered_object_and_keeps_it(room):
     """The hand-over from the person's side: a hand stretched out for the cup closes on it
     once it is within reach of the hand and nothing else holds it; the cup then stays in
