@@ -165,20 +165,17 @@ def test_the_taking_hand_on_the_gripper_counts_only_outside_the_hand_over_window
     window (reaching, the cup within 0.3 m) no collision; after it, one with the person."""
     from foresight_common.home_tasks import HANDOVER_TOUCH
 
-    hand = (3.0, 2.0, 1.0)
-    inside = HomeJudge(CUP, "world_model", 60.0)
-    for k in range(10):
-        t = 0.1 * k
-        inside.on_objects(t, {"cup": ObjectSample("held", (3.0, 2.05, 1.0)),
-                              "person/right_hand": ObjectSample("reaching", hand)})
-        inside.on_safety(t, -0.01, [HANDOVER_TOUCH], 0.0, "person/right_hand")
-    assert inside.record()["errors"][ErrorKind.COLLISION.value] == 0
-    outside = HomeJudge(CUP, "world_model", 60.0)
-    for k in range(10):
-        t = 0.1 * k
-        outside.on_objects(t, {"cup": ObjectSample("held", (3.0, 2.05, 1.0)),
-                               "person/right_hand": ObjectSample("rest", hand)})
-        outside.on_safety(t, -0.01, [HANDOVER_TOUCH], 0.0, "person/right_hand")
-    record = outside.record()
+    def touched(hand_status: str) -> dict:
+        judge = HomeJudge(CUP, "world_model", 60.0)
+        for k in range(10):
+            t = 0.1 * k
+            judge.on_objects(t, {"cup": ObjectSample("held", (3.0, 2.05, 1.0)),
+                                 "person/right_hand": ObjectSample(hand_status,
+                                                                   (3.0, 2.0, 1.0))})
+            judge.on_safety(t, -0.01, [HANDOVER_TOUCH], 0.0, "person/right_hand")
+        return judge.record()
+
+    assert touched("reaching")["errors"][ErrorKind.COLLISION.value] == 0
+    record = touched("rest")
     assert record["errors"][ErrorKind.COLLISION.value] == 1
     assert record["collision_events"][0]["with"] == "person"

@@ -281,21 +281,29 @@ def test_person_reaches_only_for_an_object_held_out_to_them_and_still(room, monk
     assert room.person_reaching() and room.offer_note[0] == "reaching"
 
 
+def _held_cup_and_shoulder(room, monkeypatch):
+    """The room reset, the robot said to hold the cup: the cup's body, its free joint's
+    qpos address, the person's right shoulder and the way they face."""
+    from foresight_simulation.person import shoulder_position
+
+    room.reset()
+    monkeypatch.setattr(room, "held_object", lambda: "cup")
+    m = room.model
+    cup = m.body("cup").id
+    yaw = room._pose.yaw
+    return (cup, m.jnt_qposadr[m.body_jntadr[cup]], shoulder_position(room._pose, "right"),
+            np.array([math.cos(yaw), math.sin(yaw), 0.0]))
+
+
 def test_a_hand_on_a_held_object_pulls_it_towards_the_person(room, monkeypatch):
     """While the robot still holds the object, the receiver's hand on it pulls it towards
     their shoulder with HANDOVER_PULL_N (what the robot's wrist sensor feels); a hand not
     on it pulls nothing, and the pull ends with the hand-over."""
     from foresight_simulation.home_scene import HANDOVER_PULL_N, HANDOVER_TAKE_DIST, Handover
-    from foresight_simulation.person import shoulder_position
 
-    room.reset()
+    cup, adr, shoulder, ahead = _held_cup_and_shoulder(room, monkeypatch)
     m, d = room.model, room.data
-    monkeypatch.setattr(room, "held_object", lambda: "cup")
-    cup = m.body("cup").id
-    adr = m.jnt_qposadr[m.body_jntadr[cup]]
-    shoulder = shoulder_position(room._pose, "right")
-    yaw = room._pose.yaw
-    d.qpos[adr:adr + 3] = shoulder + np.array([0.6 * math.cos(yaw), 0.6 * math.sin(yaw), -0.3])
+    d.qpos[adr:adr + 3] = shoulder + 0.6 * ahead + np.array([0.0, 0.0, -0.3])
     mujoco.mj_forward(m, d)
     far = d.xpos[cup] + np.array([0.0, 0.0, -3.0 * HANDOVER_TAKE_DIST])
     room.handover = Handover(HandoverArm("right", far, 1e-6), started=0.0, last_offer=0.0)
@@ -324,16 +332,9 @@ def test_a_reach_for_an_object_carried_off_ends_after_the_persons_patience(room,
     carried beyond their reach (HANDOVER_PATIENCE_S later), though the robot still holds
     it; while it stays within reach they keep reaching for it."""
     from foresight_simulation.home_scene import HANDOVER_OFFER_DIST, HANDOVER_PATIENCE_S, Handover
-    from foresight_simulation.person import shoulder_position
 
-    room.reset()
+    _cup, adr, shoulder, ahead = _held_cup_and_shoulder(room, monkeypatch)
     m, d = room.model, room.data
-    monkeypatch.setattr(room, "held_object", lambda: "cup")
-    cup = m.body("cup").id
-    adr = m.jnt_qposadr[m.body_jntadr[cup]]
-    shoulder = shoulder_position(room._pose, "right")
-    yaw = room._pose.yaw
-    ahead = np.array([math.cos(yaw), math.sin(yaw), 0.0])
 
     def hold_at(distance: float, seconds: float) -> None:
         d.qpos[adr:adr + 3] = shoulder + distance * ahead
