@@ -101,6 +101,10 @@ NEAR_TARGET_M = 0.5
 #: out to nobody until the skill's timeout (home_train cup seed 9: 45 s, the person 4 m away)
 WALKED_OFF_M = 0.8
 WALKED_OFF_S = 1.5
+#: ... or nobody tracked at all for this long (s): they left the camera's view (the world
+#: model keeps a person the offering arm hides; seed 4 of the next run walked out of view
+#: as the offer began and the cup was held out 45 s)
+WALKED_OFF_LOST_S = 4.0
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
@@ -160,8 +164,8 @@ class _PersonGoal:
 
 class _WalkedOffWatch:
     """A preempt for the offer to the person whose torso stood at `torso`: the reason
-    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S
-    (none tracked: the arm may hide them, and nothing is concluded), else ""."""
+    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S,
+    or nobody has been tracked for WALKED_OFF_LOST_S, else ""."""
 
     def __init__(self, ports: HomePorts, torso: np.ndarray) -> None:
         self.ports, self.torso = ports, torso
@@ -172,13 +176,15 @@ class _WalkedOffWatch:
         world = self.ports.world()
         seen = torso_positions(world.people) if world is not None else {}
         gaps = [math.dist(p[:2], self.torso[:2]) for p in seen.values()]
-        if not gaps or min(gaps) <= WALKED_OFF_M:
+        if gaps and min(gaps) <= WALKED_OFF_M:
             self.since = None
             return ""
         now = self.ports.now()
         self.since = now if self.since is None else self.since
-        if now - self.since >= WALKED_OFF_S:
+        if gaps and now - self.since >= WALKED_OFF_S:
             self.reason = f"the person walked off during the offer ({min(gaps):.1f} m away)"
+        elif not gaps and now - self.since >= WALKED_OFF_LOST_S:
+            self.reason = "the person walked out of view during the offer"
         return self.reason
 
 

@@ -61,6 +61,7 @@ class ScriptedRobot:
     takes_it: bool = True                   # the person takes hold of an offered object
     offer_walk_offs: int = 0                # offers during which the person walks off...
     offer_walk_off: tuple = (1.5, 0.0)      # ... this far (m)
+    offer_vanishes: int = 0                 # offers during which nobody is tracked at all
     stow_fails_after_offer: bool = False    # the arm cannot fold once it held the object out
     furniture_seen: list | None = None      # the furniture where the base scan has it
     nudge_on_go_home: tuple = (0.0, 0.0)    # tracks move by this (m) while the arm goes home
@@ -171,16 +172,25 @@ class ScriptedRobot:
         if skill in self.moved_during:      # navigation stepped aside and stayed there
             dx, dy = self.moved_during.pop(skill)
             self.pose = (self.pose[0] + dx, self.pose[1] + dy, self.pose[2])
-        if skill == "hand_over" and self.offer_walk_offs > 0:
-            self.offer_walk_offs -= 1
-            step = np.array([*self.offer_walk_off, 0.0])
-            self.people = {key: p + step for key, p in self.people.items()}
-            for _ in range(int(timeout_s)):         # the planner's watch, once a second
-                self.time += 1.0
-                self._observe()
-                if preempt is not None and preempt():
-                    return False, "canceled"
-            return False, f"skill exceeded its {timeout_s:.0f} s timeout"
+        if skill == "hand_over" and (self.offer_walk_offs > 0 or self.offer_vanishes > 0):
+            there = self.people
+            if self.offer_walk_offs > 0:
+                self.offer_walk_offs -= 1
+                step = np.array([*self.offer_walk_off, 0.0])
+                self.people = {key: p + step for key, p in self.people.items()}
+            else:
+                self.offer_vanishes -= 1
+                self.people = {}
+            try:
+                for _ in range(int(timeout_s)):     # the planner's watch, once a second
+                    self.time += 1.0
+                    self._observe()
+                    if preempt is not None and preempt():
+                        return False, "canceled"
+                return False, f"skill exceeded its {timeout_s:.0f} s timeout"
+            finally:
+                if not self.people:                 # back where they were
+                    self.people = there
         if skill == "stow" and self.stow_fails_after_offer and \
                 any(c[1] == "hand_over" for c in self.calls):
             return False, "no collision-free joint path: attached_object would hit robot/x"
@@ -633,6 +643,18 @@ def test_a_person_who_walks_off_during_the_offer_is_followed_before_the_timeout(
     assert math.dist(stands[-1][:2], moved[:2]) == pytest.approx(
         HandoverConfig().distance_m, abs=2e-3)
     assert robot.time < 45.0 + 60.0         # not the whole take timeout first
+
+
+def test_a_person_who_leaves_the_view_during_the_offer_is_looked_for_again(room):
+    """Nobody tracked at all for WALKED_OFF_LOST_S while the cup is held out (home_train
+    cup seed 4: they walked out of view as the offer began): the offer is called off."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, offer_vanishes=1)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    first = kinds.index("hand_over")
+    assert kinds[first + 1:first + 3] == ["hand_over.walked_off", "stow"]
+    assert kinds.count("hand_over") == 2 and robot.time < 45.0 + 60.0
 
 
 def test_an_arm_that_cannot_fold_after_the_offer_ends_the_task_where_it_stands(room):
