@@ -246,7 +246,9 @@ def request_from_goal(goal, frame_id: str) -> tuple[SkillRequest, str | None]:
                            object_height=goal.object_height,
                            object_size=tuple(float(v) for v in size), yaw_free=False,
                            velocity=velocity if np.linalg.norm(velocity) > 0 else None,
-                           target_time=time_to_sec(goal.target_stamp))
+                           target_time=time_to_sec(goal.target_stamp),
+                           let_go_on_pull=goal.skill == "stow" and
+                           goal.place_id == HANDOVER_PLACE and goal.object_height > 0.0)
     return request, None
 
 
@@ -691,7 +693,8 @@ class ExecutorNode(Node):
                         f"{goal.skill} {goal.object_id or ''} -> {goal.place_id or ''}",
                         request.position)
                     self._handing_over = goal.skill in ("release", "release_on_pull",
-                                                        "hand_over")
+                                                        "hand_over") or \
+                        request.let_go_on_pull
                     self._collaborating = self._handing_over or \
                         goal.place_id == HANDOVER_PLACE
                     try:

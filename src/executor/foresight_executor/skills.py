@@ -74,6 +74,8 @@ TILTED_DRAW_BACK_M = 0.10
 WAY_IN_SEEDS = 8
 
 
+#: What `_stow_at` returns when its `until` (a receiver's pull) stopped the fold.
+STOPPED_BY_PULL = "stopped by a pull"
 #: An object just set down is planned round this much larger (m) all round than it was
 #: held: it settles a little where it lands.
 SET_DOWN_MARGIN_M = 0.01
@@ -208,6 +210,8 @@ class SkillRequest:
     target_time: float = 0.0  # robot clock time at which `position` holds: for a moving
     # target the intended intercept time (the grasp happens then, or later if the arm cannot
     # be there in time, at the extrapolated position)
+    let_go_on_pull: bool = False  # a stow at the person: a pull at the held object (the
+    # receiver took hold as the arm withdrew) stops the fold and the fingers let go
 
 
 @dataclass(frozen=True)
@@ -391,25 +395,39 @@ class SkillRunner:
     def _stow(self, request: SkillRequest, io: RobotIO) -> str:
         """The pose the arm rides in while the base drives (a held object with it: give
         its height), clear of the camera's view and within the base's footprint; with an
-        object, raised as far as it must be to keep the object clear (`_carry_pose`)."""
+        object, raised as far as it must be to keep the object clear (`_carry_pose`).
+        `let_go_on_pull`: a receiver who takes hold of the object as the arm withdraws
+        from an offer gets it (home_train cup seed 4: the person came back and pulled at
+        the cup during the fold; the supervisor held the arm for their hand, 90 s)."""
         held = self._held(request)
         q_now = io.arm_positions()
         may_turn = not is_leaned(self.tcp_world(q_now)[1])
-        *preferred, last = self._stow_turns(q_now)
-        for q_goal in preferred:
+        pull = PullWatch(self.kin, io, self.settings) \
+            if held is not None and request.let_go_on_pull else None
+        goals = self._stow_turns(q_now)
+        for index, q_goal in enumerate(goals):
             try:
-                return self._stow_at(q_goal, held, may_turn, request.speed_scale, io)
+                done = self._stow_at(q_goal, held, may_turn, request.speed_scale, io,
+                                     None if pull is None else pull.felt)
             except SkillStopped as stop:
-                if stop.outcome != Outcome.UNREACHABLE:
+                if stop.outcome != Outcome.UNREACHABLE or index == len(goals) - 1:
                     raise
-        return self._stow_at(last, held, may_turn, request.speed_scale, io)
+                continue
+            if done != STOPPED_BY_PULL:
+                return done
+            io.feedback("release", 0.8)
+            return (f"let go while folding: felt a pull of {pull.newtons:.1f} N; "
+                    f"{self._release(request, io)}")
+        raise SkillStopped(Outcome.UNREACHABLE, "no stow pose to try")
 
     def _stow_at(self, q_goal: np.ndarray, held: AttachedBox | None, may_turn: bool,
-                 speed: float, io: RobotIO) -> str:
+                 speed: float, io: RobotIO,
+                 until: Callable[[np.ndarray], bool] | None = None) -> str:
         lift = 0.0
         if held is not None:
             q_goal, lift = self._carry_pose(q_goal, held, io.gripper_width() / 2.0, may_turn)
-        self._move_joint(q_goal, speed, io, attached=held)
+        if self._move_joint(q_goal, speed, io, attached=held, until=until) is False:
+            return STOPPED_BY_PULL
         return "stowed" if lift == 0.0 else f"stowed, the hand {lift * 100:.0f} cm higher"
 
     def _stow_turns(self, q_now: np.ndarray) -> list[np.ndarray]:

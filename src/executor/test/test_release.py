@@ -208,3 +208,36 @@ def test_the_held_objects_size_is_read_and_a_bad_one_refused():
         goal.object_size = bad
         _request, reason = request_from_goal(goal, "map")
         assert reason is not None and "object_size" in reason
+
+
+@pytest.mark.parametrize("let_go", [True, False])
+def test_a_fold_back_from_an_offer_lets_go_when_the_receiver_pulls(let_go):
+    """The arm folds back holding the cup nobody took; the person takes hold and pulls as
+    it withdraws (home_train cup seed 4: the supervisor held the fold for their hand 90 s):
+    a stow at the person (`let_go_on_pull`) stops and lets go; any other stow folds on."""
+    from foresight_common.mobile_manipulator import TUCKED_POSITIONS
+
+    settings = SkillSettings(grasp_depth=0.03, stow_positions=tuple(TUCKED_POSITIONS))
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = OfferingArm(0.060, limit_s=60.0, pulls=((0.3, 99.0, settings.handover_pull_n * 2),))
+    request = SkillRequest("stow", speed_scale=0.5, object_height=0.10,
+                           object_size=(0.06, 0.06, 0.10), let_go_on_pull=let_go)
+    report = runner.run(request, io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    if let_go:
+        assert report.reason.startswith("let go while folding: felt a pull of 6.0 N")
+        assert io.width == pytest.approx(0.08)
+        assert np.max(np.abs(io.q - np.array(TUCKED_POSITIONS))) > 0.1   # stopped on the way
+    else:
+        assert report.reason.startswith("stowed") and io.commands == []
+
+
+def test_a_stow_at_the_person_holding_an_object_may_let_go():
+    from foresight_executor.executor_node import request_from_goal
+    from foresight_interfaces.action import ExecuteSkill
+
+    for place, height, expected in (("person", 0.1, True), ("", 0.1, False),
+                                    ("person", 0.0, False)):
+        goal = ExecuteSkill.Goal(skill="stow", place_id=place, object_height=height)
+        request, reason = request_from_goal(goal, "map")
+        assert reason is None and request.let_go_on_pull is expected

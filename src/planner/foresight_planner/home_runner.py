@@ -105,17 +105,22 @@ WALKED_OFF_S = 1.5
 #: model keeps a person the offering arm hides; seed 4 of the next run walked out of view
 #: as the offer began and the cup was held out 45 s)
 WALKED_OFF_LOST_S = 4.0
+#: A fold at the person that ended with the gripper this wide (m) let go of the object (the
+#: release opens the fingers fully, 8 cm; the widest object held is 6 cm across)
+LET_GO_WIDTH_M = 0.075
 #: Round objects: any grasp yaw suits them.
 ROUND_LABELS = ("cup",)
 
 
 class StepResult(NamedTuple):
-    """How an executor goal ended: succeeded, the executor's reason, and whether it ended
-    before the arm moved for want of a way (UNREACHABLE: nothing was touched)."""
+    """How an executor goal ended: succeeded, the executor's reason, whether it ended
+    before the arm moved for want of a way (UNREACHABLE: nothing was touched), and the
+    gripper's width at the end (m; NaN: not measured)."""
 
     ok: bool
     reason: str
     unreachable: bool = False
+    gripper_width: float = math.nan
 
 
 class HomePorts(Protocol):
@@ -516,7 +521,7 @@ class HomeTaskRunner:
             yaw = stand.pose[2] if shelf else \
                 grasp_yaw(seen.yaw, stand.pose[2], seen.label in ROUND_LABELS)
             if not shelf:                        # raised over a shelf, it meets the top
-                ok, reason, _ = await self._arm("go_home")
+                ok, reason, *_ = await self._arm("go_home")
                 if not ok:
                     continue
             seen = self._latest(seen)
@@ -526,7 +531,7 @@ class HomeTaskRunner:
             nominal = self.sizes.get(seen.label)
             self.held_size = None if nominal is None or tilt else held_extents(
                 (*nominal[:2], height))
-            ok, reason, unreachable_now = await self._arm(
+            ok, reason, unreachable_now, _ = await self._arm(
                 "pick", object_id=object_id, position=grasp_point(seen, height, self.config),
                 yaw=yaw, width=self._p("pick", "gripper_width_m"), height=height,
                 quat=tool_quat(yaw, tilt, stand.pose[2]))
@@ -599,7 +604,7 @@ class HomeTaskRunner:
                     looked_again = True
                     queue = self._spots(surface, task.object)[:2]
                 continue
-            ok, reason, _ = await self._arm(
+            ok, reason, *_ = await self._arm(
                 "place", object_id=task.object, place_id=surface.name,
                 position=release_point(spot.target_xy, surface, height, self.config),
                 yaw=pose[2] + held_yaw, width=self._p("pick", "gripper_width_m"),
@@ -793,7 +798,7 @@ class HomeTaskRunner:
             # hides that hand from the head camera)
             take_s = self._p("hand_over", "take_s")
             walked_off = _WalkedOffWatch(self.ports, now)
-            ok, reason, _ = await self._arm(
+            ok, reason, *_ = await self._arm(
                 "hand_over", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
                 quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
@@ -806,21 +811,29 @@ class HomeTaskRunner:
                 reason = walked_off.reason
             else:
                 reason = f"nobody took the {name} in {take_s:.0f} s ({reason})"
-            # never drive on with the object held out (home_train cup seeds 6 and 7)
-            await self._fold_holding(name, height)
+            # never drive on with the object held out (home_train cup seeds 6 and 7); a
+            # receiver who takes hold as the arm withdraws gets it (the executor lets go)
+            if await self._fold_holding(name, height, at_person=True):
+                self.ports.note("hand_over.taken_while_folding")
+                return
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
 
-    async def _fold_holding(self, name: str, height: float) -> None:
+    async def _fold_holding(self, name: str, height: float, at_person: bool = False
+                            ) -> bool:
         """Fold the arm holding the object for driving, again (STOW_TRIES) when a person
         walked into it (home_train seed 0: folding again once they have passed); the task
-        ends when it cannot fold: a base never drives with the arm held out."""
+        ends when it cannot fold: a base never drives with the arm held out. `at_person`
+        (back from an offer): the fold lets go when the receiver pulls at the object;
+        True when it did (the gripper ended open)."""
         for fold in range(STOW_TRIES):
             if fold:
                 await self.ports.sleep(self._p("look_for", "settle_s"))
-            ok, reason, _ = await self._arm("stow", height=height)
-            if ok:
-                return
+            step = await self._arm("stow", height=height,
+                                   place_id="person" if at_person else "")
+            if step.ok:
+                return at_person and step.gripper_width >= LET_GO_WIDTH_M
+            reason = step.reason
         raise _Abort(f"holding the {name}, the arm cannot fold for driving: {reason}",
                      f"someone to take the {name}")
 

@@ -18,6 +18,7 @@ Parameters: see PlannerParams
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -371,11 +372,11 @@ class PlannerNode(Node):
                               self._decided_on, speed, quat, timeout_s)
         if size is not None:
             goal.object_size = vector_to_msg(np.asarray(size, dtype=float))
-        outcome, reason = await self._run_step(
+        outcome, reason, width = await self._send_step(
             self._task_text, step, goal,
             None if preempt is None else (lambda _phase: preempt()))
         return StepResult(outcome == SkillOutcome.SUCCEEDED, reason,
-                          outcome == SkillOutcome.UNREACHABLE)
+                          outcome == SkillOutcome.UNREACHABLE, width)
 
     async def navigate(self, step: int, pose, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]:
@@ -607,6 +608,14 @@ class PlannerNode(Node):
         """Send one skill goal and await its result; `preempt(phase)` (polled meanwhile
         with the phase the executor last reported) may return a reason to cancel it for
         something more urgent."""
+        outcome, reason, _width = await self._send_step(text, step, goal, preempt)
+        return outcome, reason
+
+    async def _send_step(self, text: str, step: int, goal: ExecuteSkill.Goal,
+                         preempt=None) -> tuple[int, str, float]:
+        """_run_step, and the gripper's width the executor measured at the end (m; NaN
+        when the goal did not run)."""
+        width = math.nan
         self._event(text, step, goal.skill, goal.object_id, goal.place_id, "started",
                     SkillOutcome.SUCCEEDED, "")
         phase = [""]
@@ -625,6 +634,7 @@ class PlannerNode(Node):
                 await async_sleep(self, self.params.idle_poll_s)
             response = await result
             outcome, reason = response.result.outcome.value, response.result.reason
+            width = float(response.result.gripper_width)
             if response.status != GoalStatus.STATUS_SUCCEEDED and \
                     outcome == SkillOutcome.SUCCEEDED:
                 # an aborted goal without a result must never read as a success
@@ -634,7 +644,7 @@ class PlannerNode(Node):
         self._event(text, step, goal.skill, goal.object_id, goal.place_id, state, outcome,
                     reason)
         self.diagnostics.count(f"steps.{goal.skill}.{state}")
-        return outcome, reason
+        return outcome, reason, width
 
     def _event(self, task: str, step: int, skill: str, object_id: str, place_id: str,
                state: str, outcome: int, reason: str) -> None:

@@ -63,6 +63,7 @@ class ScriptedRobot:
     offer_walk_off: tuple = (1.5, 0.0)      # ... this far (m)
     offer_vanishes: int = 0                 # offers during which nobody is tracked at all
     stow_fails_after_offer: bool = False    # the arm cannot fold once it held the object out
+    takes_it_while_folding: bool = False    # the person takes hold as the arm folds back
     furniture_seen: list | None = None      # the furniture where the base scan has it
     nudge_on_go_home: tuple = (0.0, 0.0)    # tracks move by this (m) while the arm goes home
     on_place_arrival: list = field(default_factory=list)   # seen once at the place stand
@@ -191,6 +192,9 @@ class ScriptedRobot:
             finally:
                 if not self.people:                 # back where they were
                     self.people = there
+        if skill == "stow" and place_id == "person" and height > 0 and \
+                self.takes_it_while_folding:
+            return True, "let go while folding: felt a pull of 6.1 N", False, 0.08
         if skill == "stow" and self.stow_fails_after_offer and \
                 any(c[1] == "hand_over" for c in self.calls):
             return False, "no collision-free joint path: attached_object would hit robot/x"
@@ -655,6 +659,22 @@ def test_a_person_who_leaves_the_view_during_the_offer_is_looked_for_again(room)
     first = kinds.index("hand_over")
     assert kinds[first + 1:first + 3] == ["hand_over.walked_off", "stow"]
     assert kinds.count("hand_over") == 2 and robot.time < 45.0 + 60.0
+
+
+def test_a_person_who_takes_it_as_the_arm_folds_back_ends_the_task_done(room):
+    """Nobody pulled while the cup was held out; the fold back is a stow at the person
+    (the executor lets go on a pull) and they took it then: the task is done, not offered
+    again from an empty gripper."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED}, takes_it=False,
+                          takes_it_while_folding=True)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    first = kinds.index("hand_over")
+    assert kinds[first:] == ["hand_over", "stow", "hand_over.taken_while_folding"]
+    assert robot.calls[first + 1][3] == "person"             # the stow's place_id
+    picked = kinds.index("pick")
+    assert robot.calls[picked + 1][:4] == ("skill", "stow", "", "")   # not after a pick
 
 
 def test_an_arm_that_cannot_fold_after_the_offer_ends_the_task_where_it_stands(room):
