@@ -105,6 +105,10 @@ WALKED_OFF_S = 1.5
 #: model keeps a person the offering arm hides; seed 4 of the next run walked out of view
 #: as the offer began and the cup was held out 45 s)
 WALKED_OFF_LOST_S = 4.0
+#: A tracked hand this near (m) the held object as the base arrives reaches for it: the
+#: robot holds still up to REACHED_FOR_WAIT_S (s) for their pull before it unfolds
+HAND_AT_OBJECT_M = 0.35
+REACHED_FOR_WAIT_S = 6.0
 #: A fold at the person that ended with the gripper this wide (m) let go of the object (the
 #: release opens the fingers fully, 8 cm; the widest object held is 6 cm across)
 LET_GO_WIDTH_M = 0.075
@@ -791,6 +795,8 @@ class HomeTaskRunner:
                 reason = f"the person did not come to the {goal.coming}" if goal.coming \
                     else "the person moved away while the robot came"
                 continue
+            if await self._taken_where_it_is(name, height):
+                return
             stand = self.ports.base_pose() or poses[0]
             offer = offer_point(stand, now, self.handover)
             # hold it out and let go when their hand pulls at it, on the way there too
@@ -818,6 +824,24 @@ class HomeTaskRunner:
                 return
         raise _Abort(f"could not hand the {name} over: {reason}",
                      f"the person to take the {name} from the gripper")
+
+    async def _taken_where_it_is(self, name: str, height: float) -> bool:
+        """A tracked hand already at the folded arm's object (the person reached out for
+        it as the base came: home_train cup seed 6, where the offer's unfolding then
+        carried the cup out of their reach): hold still and let go when they pull, for
+        REACHED_FOR_WAIT_S; True when they took it."""
+        tcp = self.ports.tcp_position()
+        world = self.ports.world()
+        if tcp is None or world is None or not any(
+                key.endswith("_hand") and math.dist(p, tcp) <= HAND_AT_OBJECT_M
+                for key, p in world.people.items() if np.all(np.isfinite(p))):
+            return False
+        self.ports.note("hand_over.reached_for_on_arrival")
+        step = await self._arm("release_on_pull", object_id=name, place_id="person",
+                               height=height, timeout_s=REACHED_FOR_WAIT_S)
+        if step.ok:
+            await self._arm("stow", place_id="person")      # back from their hand
+        return step.ok
 
     async def _fold_holding(self, name: str, height: float, at_person: bool = False
                             ) -> bool:

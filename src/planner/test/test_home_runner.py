@@ -677,6 +677,24 @@ def test_a_person_who_takes_it_as_the_arm_folds_back_ends_the_task_done(room):
     assert robot.calls[picked + 1][:4] == ("skill", "stow", "", "")   # not after a pick
 
 
+def test_a_hand_already_at_the_folded_cup_takes_it_without_an_offer(room):
+    """The person reached out for the cup as the base came (home_train cup seed 6): a
+    tracked hand within HAND_AT_OBJECT_M of the folded arm's cup: the robot holds still
+    and lets go on their pull (release_on_pull), no offer; without such a hand, the offer."""
+    hand = np.array([SEATED[0] - 0.6, SEATED[1], 0.8])
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED, "7/right_hand": hand},
+                          tcp=hand + np.array([0.1, 0.1, 0.0]))
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    kinds = [c[1] for c in robot.calls]
+    assert "hand_over" not in kinds
+    assert kinds[-3:] == ["hand_over.reached_for_on_arrival", "release_on_pull", "stow"]
+    far = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED, "7/right_hand": hand},
+                        tcp=hand + np.array([0.5, 0.0, 0.0]))
+    assert _run(_runner(room, far), CUP).status == DONE
+    assert "release_on_pull" not in [c[1] for c in far.calls]
+
+
 def test_an_arm_that_cannot_fold_after_the_offer_ends_the_task_where_it_stands(room):
     """Holding the cup out, nobody took it and the arm cannot fold: the task ends with a
     help request; the base does not drive on with the arm held out (cup seeds 6, 7)."""
