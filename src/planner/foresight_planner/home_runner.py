@@ -101,10 +101,11 @@ NEAR_TARGET_M = 0.5
 #: out to nobody until the skill's timeout (home_train cup seed 9: 45 s, the person 4 m away)
 WALKED_OFF_M = 0.8
 WALKED_OFF_S = 1.5
-#: ... or nobody tracked at all for this long (s): they left the camera's view (the world
-#: model keeps a person the offering arm hides; seed 4 of the next run walked out of view
-#: as the offer began and the cup was held out 45 s)
-WALKED_OFF_LOST_S = 4.0
+#: Nobody tracked at all concludes nothing: the arm holding the object out hides the
+#: person, and a watch that took 4 s without a track for a walk-off called an offer off
+#: while their hand was on the cup, pulling (home_train cup seed 1 at f64cc39).
+#: The executor's phase in which no offer is called off: it is letting go.
+RELEASE_PHASE = "release"
 #: A tracked hand this near (m) the held object as the base arrives reaches for it: the
 #: robot holds still up to REACHED_FOR_WAIT_S (s) for their pull before it unfolds
 HAND_AT_OBJECT_M = 0.35
@@ -141,11 +142,12 @@ class HomePorts(Protocol):
                     quat: tuple[float, float, float, float] | None = None,
                     timeout_s: float = 0.0,
                     size: tuple[float, float, float] | None = None,
-                    preempt: Callable[[], str] | None = None) -> StepResult:
+                    preempt: Callable[[str], str] | None = None) -> StepResult:
         """One executor goal; the tool points down turned by `yaw` unless `quat` (w, x, y,
         z) gives its orientation; `timeout_s` 0: the executor's default; `size`: the held
-        object's extents along the tool's axes (held_extents); `preempt()`, polled while
-        the goal runs, returns a reason to cancel it ("" to go on)."""
+        object's extents along the tool's axes (held_extents); `preempt(phase)`, polled
+        while the goal runs with the phase the executor last reported, returns a reason
+        to cancel it ("" to go on)."""
     async def navigate(self, step: int, pose: Pose2D, place_id: str, timeout_s: float
                        ) -> tuple[bool, str]: ...
     def help(self, needs: str, reason: str) -> None: ...
@@ -173,27 +175,25 @@ class _PersonGoal:
 
 class _WalkedOffWatch:
     """A preempt for the offer to the person whose torso stood at `torso`: the reason
-    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S,
-    or nobody has been tracked for WALKED_OFF_LOST_S, else ""."""
+    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S
+    (none tracked: nothing is concluded), never while the executor lets go, else ""."""
 
     def __init__(self, ports: HomePorts, torso: np.ndarray) -> None:
         self.ports, self.torso = ports, torso
         self.since: float | None = None
         self.reason = ""
 
-    def __call__(self) -> str:
+    def __call__(self, phase: str = "") -> str:
         world = self.ports.world()
         seen = torso_positions(world.people) if world is not None else {}
         gaps = [math.dist(p[:2], self.torso[:2]) for p in seen.values()]
-        if gaps and min(gaps) <= WALKED_OFF_M:
+        if not gaps or min(gaps) <= WALKED_OFF_M or phase == RELEASE_PHASE:
             self.since = None
             return ""
         now = self.ports.now()
         self.since = now if self.since is None else self.since
-        if gaps and now - self.since >= WALKED_OFF_S:
+        if now - self.since >= WALKED_OFF_S:
             self.reason = f"the person walked off during the offer ({min(gaps):.1f} m away)"
-        elif not gaps and now - self.since >= WALKED_OFF_LOST_S:
-            self.reason = "the person walked out of view during the offer"
         return self.reason
 
 

@@ -361,7 +361,7 @@ class PlannerNode(Node):
                     timeout_s: float = 0.0, size=None, preempt=None) -> StepResult:
         """One executor goal of the home task: (succeeded, reason); `timeout_s` 0:
         skill_timeout_s; `size`: the held object's extents along the tool's axes;
-        `preempt()` polled meanwhile: a reason to cancel the goal ("" goes on)."""
+        `preempt(phase)` polled meanwhile: a reason to cancel the goal ("" goes on)."""
         if position is None:
             # a fixed pose (go_home, stow, release): no decision on a camera frame
             goal = ExecuteSkill.Goal(skill=skill, object_id=object_id, place_id=place_id,
@@ -372,9 +372,7 @@ class PlannerNode(Node):
                               self._decided_on, speed, quat, timeout_s)
         if size is not None:
             goal.object_size = vector_to_msg(np.asarray(size, dtype=float))
-        outcome, reason, width = await self._send_step(
-            self._task_text, step, goal,
-            None if preempt is None else (lambda _phase: preempt()))
+        outcome, reason, width = await self._send_step(self._task_text, step, goal, preempt)
         return StepResult(outcome == SkillOutcome.SUCCEEDED, reason,
                           outcome == SkillOutcome.UNREACHABLE, width)
 
