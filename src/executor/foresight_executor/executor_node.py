@@ -73,6 +73,7 @@ from foresight_executor.people_view import (
     PeopleView,
     measured_lately,
     receiving_now,
+    taking_hands,
 )
 from foresight_executor.robot_io import RobotState, RosRobotIO
 from foresight_executor.safety import (
@@ -175,6 +176,11 @@ class ExecutorParams:
         "During a hand-over, robot points within this separation of the person (m) move at "
         "handover_speed_mps at most; farther off speed and separation monitoring alone "
         "limits them", low=0.0, high=3.0))
+    taking_hand_m: float = field(default=0.3, metadata=param(
+        "During a hand-over, a tracked hand this near the held object (m) is the "
+        "receiver's: speed and separation monitoring leaves it out, and the arm moves at "
+        "handover_speed_mps at most while it is there (power and force limiting); 0 off",
+        low=0.0, high=1.0))
     handover_pull_n: float = field(default=SkillSettings.handover_pull_n, metadata=param(
         "Wrist force (N; horizontal, or changed since the goal began) that means the "
         "receiver pulls at the held object: hand_over and release_on_pull let go then",
@@ -317,6 +323,7 @@ class ExecutorNode(Node):
         self._arm_speed = 0.0          # fastest supervised point without the fingers (m/s)
         self._handing_over = False     # a release goal runs (see release_allowed)
         self._collaborating = False    # a hand-over's goal runs (place_id person: receiving_now)
+        self._taking_hand = False      # ... and the receiver's hand is at the object
         self._gripper_target: float | None = None  # last commanded width (m)
         self._gripper_held = False  # a stop froze or deferred a gripper command
         self._motion_ends_at = -math.inf  # when the last motion sent ends (node clock)
@@ -511,7 +518,17 @@ class ExecutorNode(Node):
         people, predicted, people_stamp, measured = self.people.current()
         if self._collaborating:
             measured = receiving_now(measured, self._now())
-        elif self.base_scan is not None:
+            q = self.state.arm_positions()
+            taking = taking_hands(people, None if q is None else self.runner.tcp_world(q)[0],
+                                  self.params.taking_hand_m)
+            for name in taking:
+                people.pop(name, None)
+                predicted.pop(name, None)
+                measured.pop(name, None)
+            self._taking_hand = bool(taking)
+        else:
+            self._taking_hand = False
+        if not self._collaborating and self.base_scan is not None:
             people, predicted, measured = measured_lately(people, predicted, measured,
                                                           people_stamp)
         if self.base_scan is not None:
@@ -566,8 +583,9 @@ class ExecutorNode(Node):
     def safety_speed_limit(self) -> float:
         """Fastest robot point speed (m/s) the supervisor allows now (at most the
         collaborative speed during a hand-over, near the person)."""
+        taking = self.params.handover_speed_mps if self._taking_hand else math.inf
         return min(float(self._verdict.allowed_speed_mps),
-                   self._collaborative_cap(self._verdict.separation_m))
+                   self._collaborative_cap(self._verdict.separation_m), taking)
 
     def _collaborative_cap(self, separation: float | np.ndarray) -> float | np.ndarray:
         if not self._collaborating:

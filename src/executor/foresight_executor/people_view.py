@@ -134,6 +134,22 @@ def receiving_now(measured: dict[str, float], now: float) -> dict[str, float]:
             for name, stamp in measured.items()}
 
 
+def taking_hands(people: dict[str, np.ndarray], held_at: np.ndarray | None,
+                 within_m: float) -> set[str]:
+    """The tracked hand keypoints ("<id>/left_hand", "<id>/right_hand") within `within_m`
+    of the held object at `held_at` (map) during a hand-over: the receiver's hand, which
+    comes to the object on purpose and which power and force limiting, not speed and
+    separation monitoring, governs (ISO/TS 15066's hand-over). Kept out, the arm held
+    0.13 m short of the reaching hand until every goal's timeout while the hand, at the
+    end of its reach, could not close the gap (home_train cup seed 0 at b0176d8)."""
+    if held_at is None or within_m <= 0.0:
+        return set()
+    return {name for name, point in people.items()
+            if name.endswith("_hand") and "/" in name and
+            not name.startswith(LEGS_PREFIX) and np.all(np.isfinite(point)) and
+            float(np.linalg.norm(np.asarray(point) - held_at)) <= within_m}
+
+
 class BaseScanPeople:
     """People the mobile base's scanner finds by their legs (foresight_common.scan_people),
     in the map frame, as person points for the supervisor: a column of points over their

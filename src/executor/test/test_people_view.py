@@ -103,3 +103,19 @@ def test_a_person_the_arm_hides_is_left_to_the_scanner_outside_a_hand_over():
     assert set(kept) == set(kept_predicted) == set(kept_measured) == {"8/torso"}
     assert len(view.points(kept)) == len(LEGS_HEIGHTS)     # the hidden one: by their legs
     assert view.points(people) == {}                        # ... who the old torso explains
+
+
+def test_the_receivers_hand_at_the_held_object_is_the_taking_hand():
+    """Hands within 0.3 m of the held object during a hand-over; not the torso, not a far
+    hand, not leg points, not a hand without a finite position; none when off (0)."""
+    from foresight_executor.people_view import taking_hands
+
+    held = np.array([3.8, 1.5, 1.15])
+    people = {"74/left_hand": np.array([3.84, 1.54, 1.22]),
+              "74/right_hand": np.array([4.13, 1.64, 1.09]),
+              "74/torso": np.array([3.9, 1.5, 1.2]),
+              "legs/0/1_hand": np.array([3.8, 1.5, 1.15]),
+              "75/left_hand": np.array([np.nan, 1.5, 1.15])}
+    assert taking_hands(people, held, 0.3) == {"74/left_hand"}
+    assert taking_hands(people, held, 0.0) == set()
+    assert taking_hands(people, None, 0.3) == set()
