@@ -71,6 +71,7 @@ from foresight_executor.mobile_arm import (
 from foresight_executor.people_view import (
     BaseScanPeople,
     PeopleView,
+    any_hand_within,
     measured_lately,
     receiving_now,
     taking_hands,
@@ -572,6 +573,12 @@ class ExecutorNode(Node):
                 / (joint_stamp - prev[0])
         self._robot_points_prev = (joint_stamp, points)
         return speed
+
+    def hand_within(self, point: np.ndarray, radius: float) -> bool:
+        """A tracked person's hand within `radius` of `point` (map), or none tracked (the
+        arm holding an object out hides the receiver's): who may be pulling at it."""
+        people, _predicted, _stamp, _measured = self.people.current()
+        return any_hand_within(people, point, radius)
 
     def safety_stopped(self) -> bool:
         return self._verdict.level == SafetyLevel.STOP or self.state.estop_latched

@@ -150,6 +150,15 @@ def taking_hands(people: dict[str, np.ndarray], held_at: np.ndarray | None,
             float(np.linalg.norm(np.asarray(point) - held_at)) <= within_m}
 
 
+def any_hand_within(people: dict[str, np.ndarray], point: np.ndarray, radius: float
+                    ) -> bool:
+    """Whether a tracked hand keypoint lies within `radius` of `point`, or no hand is
+    tracked at all (then nothing tells a receiver's pull from a push)."""
+    hands = [np.asarray(p) for name, p in people.items()
+             if name.endswith("_hand") and np.all(np.isfinite(p))]
+    return not hands or any(float(np.linalg.norm(h - point)) <= radius for h in hands)
+
+
 class BaseScanPeople:
     """People the mobile base's scanner finds by their legs (foresight_common.scan_people),
     in the map frame, as person points for the supervisor: a column of points over their

@@ -150,6 +150,9 @@ class RosRobotIO:
     def force(self) -> np.ndarray:
         return self.state.force()
 
+    def hand_within(self, point: np.ndarray, radius: float) -> bool:
+        return self.node.hand_within(point, radius)
+
     # --- commanding -------------------------------------------------------------------
     @staticmethod
     def plan_message(plan: JointTrajectoryPlan, start_time: float | None = None,

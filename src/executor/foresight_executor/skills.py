@@ -74,6 +74,10 @@ TILTED_DRAW_BACK_M = 0.10
 WAY_IN_SEEDS = 8
 
 
+#: A pull at the held object is a receiver's only with a tracked hand this near the TCP
+#: (m; or no hand tracked): the hand that pulls is on the object, but its estimate may be
+#: old or off by a hand's length while the arm hides it
+PULL_HAND_M = 0.6
 #: What `_stow_at` returns when its `until` (a receiver's pull) stopped the fold.
 STOPPED_BY_PULL = "stopped by a pull"
 #: An object just set down is planned round this much larger (m) all round than it was
@@ -193,6 +197,10 @@ class RobotIO(Protocol):
     def force(self) -> np.ndarray:
         """The wrist force sensor's reading (N, its own frame)."""
 
+    def hand_within(self, point: np.ndarray, radius: float) -> bool:
+        """Whether a tracked person's hand is within `radius` (m) of `point` (world), or
+        no hand is tracked at all (the arm holding an object out hides the receiver's)."""
+
 
 @dataclass(frozen=True)
 class SkillRequest:
@@ -288,11 +296,14 @@ class PullWatch:
     turned into the arm's (level) base frame with the hand's orientation at `q`."""
 
     def __init__(self, kinematics: RobotKinematics, io: RobotIO,
-                 settings: SkillSettings) -> None:
+                 settings: SkillSettings,
+                 receiver_near: Callable[[], bool] = lambda: True) -> None:
         self.kin, self.io, self.settings = kinematics, io, settings
+        self.receiver_near = receiver_near
         self.baseline = self._force(io.arm_positions())
         self.since: float | None = None
         self.newtons = 0.0
+        self.pushes = 0       # lasting forces with no hand near: a bump, not a receiver
 
     def _force(self, q: np.ndarray) -> np.ndarray:
         _position, hand = self.kin.body_poses(q)[HAND_BODY]
@@ -308,7 +319,15 @@ class PullWatch:
             return False
         if self.since is None:
             self.since = self.io.now()
-        return self.io.now() - self.since >= self.settings.pull_confirm_s
+        if self.io.now() - self.since < self.settings.pull_confirm_s:
+            return False
+        if not self.receiver_near():
+            # the held cup pushed against something with every tracked hand a metre off:
+            # letting go dropped it (home_train cup seed 4 at bbecb06, 9.1 N)
+            self.pushes += 1
+            self.since = None
+            return False
+        return True
 
 
 class SkillRunner:
@@ -402,8 +421,7 @@ class SkillRunner:
         held = self._held(request)
         q_now = io.arm_positions()
         may_turn = not is_leaned(self.tcp_world(q_now)[1])
-        pull = PullWatch(self.kin, io, self.settings) \
-            if held is not None and request.let_go_on_pull else None
+        pull = self._pull_watch(io) if held is not None and request.let_go_on_pull else None
         goals = self._stow_turns(q_now)
         for index, q_goal in enumerate(goals):
             try:
@@ -519,7 +537,7 @@ class SkillRunner:
         it from a head camera behind the arm). The goal's timeout ends a wait that felt
         none."""
         io.feedback("waiting_for_pull", 0.0)
-        pull = PullWatch(self.kin, io, self.settings)
+        pull = self._pull_watch(io)
         self._await_pull(pull, io)
         io.feedback("release", 0.5)
         return f"felt a pull of {pull.newtons:.1f} N; {self._release(request, io)}"
@@ -533,7 +551,7 @@ class SkillRunner:
         `_release_on_pull`. The goal's timeout ends a wait that felt none."""
         io.feedback("planning", 0.0)
         q_goal = self._solve(request.position, request.quat_wxyz, io, request.yaw_free)
-        pull = PullWatch(self.kin, io, self.settings)
+        pull = self._pull_watch(io)
         io.feedback("offer", 0.2)
         if self._move_joint(q_goal, request.speed_scale, io, until=pull.felt):
             io.feedback("waiting_for_pull", 0.6)
@@ -543,6 +561,12 @@ class SkillRunner:
             where = "on the way"
         io.feedback("release", 0.8)
         return f"felt a pull of {pull.newtons:.1f} N ({where}); {self._release(request, io)}"
+
+    def _pull_watch(self, io: RobotIO) -> PullWatch:
+        """A PullWatch that takes a pull for a receiver's only with a tracked hand within
+        PULL_HAND_M of the TCP (or none tracked)."""
+        return PullWatch(self.kin, io, self.settings, lambda: io.hand_within(
+            self.tcp_world(io.arm_positions())[0], PULL_HAND_M))
 
     @staticmethod
     def _await_pull(pull: PullWatch, io: RobotIO) -> None:

@@ -52,6 +52,11 @@ class FingersOnly:
     def now(self) -> float:
         return self.time
 
+    def hand_within(self, point: np.ndarray, radius: float) -> bool:
+        return self.receiver_near
+
+    receiver_near = True              # a hand at the object (or none tracked)
+
     def feedback(self, phase: str, progress: float) -> None:
         pass
 
@@ -241,3 +246,22 @@ def test_a_stow_at_the_person_holding_an_object_may_let_go():
         goal = ExecuteSkill.Goal(skill="stow", place_id=place, object_height=height)
         request, reason = request_from_goal(goal, "map")
         assert reason is None and request.let_go_on_pull is expected
+
+
+def test_a_push_with_no_hand_near_is_not_a_receivers_pull():
+    """The held cup pushed against something while every tracked hand was a metre off
+    (home_train cup seed 4 at bbecb06: 9.1 N, let go, the cup fell): no release; the same
+    force with a hand at the object (or none tracked) lets go."""
+    from foresight_executor.people_view import any_hand_within
+
+    settings = SkillSettings()
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = Impatient(0.060, limit_s=5.0, pulls=((1.0, 99.0, settings.handover_pull_n * 3),))
+    io.receiver_near = False
+    with pytest.raises(OutOfTime):
+        runner.run(SkillRequest("release_on_pull", gripper_width=0.08), io)
+    assert io.commands == []
+    here = np.array([1.0, 2.0, 1.0])
+    assert not any_hand_within({"4/left_hand": here + 1.0, "4/torso": here}, here, 0.6)
+    assert any_hand_within({"4/left_hand": here + 0.1}, here, 0.6)
+    assert any_hand_within({"4/torso": here + 1.0}, here, 0.6)          # no hand tracked
