@@ -109,10 +109,6 @@ THIGH_RADIUS = LEG_RADIUS
 SHIN_RADIUS = 0.055
 THIGH_LENGTH = 0.45
 SHIN_LENGTH = 0.45
-#: each segment's radius by kind ("left_forearm" -> "forearm"), for the yield above
-SEGMENT_RADIUS = {"torso": TORSO_RADIUS, "head": HEAD_RADIUS, "upper_arm": UPPER_ARM_RADIUS,
-                  "forearm": FOREARM_RADIUS, "hand": HAND_RADIUS, "thigh": THIGH_RADIUS,
-                  "shin": SHIN_RADIUS}
 #: A resting object: bottom within this of a surface (m), inside its outline.
 REST_HEIGHT = 0.01
 
@@ -252,6 +248,9 @@ class HomeRoom(SceneQueries):
             shapes[f"{side}_hand"] = (mujoco.mjtGeom.mjGEOM_SPHERE, HAND_RADIUS, 0.0, skin)
             shapes[f"{side}_thigh"] = (capsule, THIGH_RADIUS, THIGH_LENGTH, trousers)
             shapes[f"{side}_shin"] = (capsule, SHIN_RADIUS, SHIN_LENGTH - 0.05, trousers)
+        # each segment's radius and length, for the yield to the robot (_gap_to_robot)
+        self._segment_shape = {name: (radius, length)
+                               for name, (_kind, radius, length, _rgba) in shapes.items()}
         for segment in PERSON_SEGMENTS:
             kind, radius, length, rgba = shapes[segment]
             body = world.add_body(name=f"person/{segment}", mocap=True)
@@ -385,11 +384,17 @@ class HomeRoom(SceneQueries):
         c, s = math.cos(yaw), math.sin(yaw)
         half = np.array(BASE_FOOTPRINT) / 2.0
         gap = math.inf
-        for segment, (pos, _quat) in poses.items():
-            dx, dy = pos[0] - x, pos[1] - y
-            local = np.abs(np.array([c * dx + s * dy, -s * dx + c * dy]))
-            outside = float(np.linalg.norm(np.maximum(local - half, 0.0)))
-            gap = min(gap, outside - SEGMENT_RADIUS.get(segment.split("_", 1)[-1], LEG_RADIUS))
+        for segment, (pos, quat) in poses.items():
+            radius, length = self._segment_shape.get(segment, (LEG_RADIUS, 0.0))
+            axis = np.zeros(9)
+            mujoco.mju_quat2Mat(axis, np.asarray(quat, dtype=float))
+            along = axis.reshape(3, 3)[:, 2] * length / 2.0
+            # its centre and both ends: a leg frozen mid-stride reaches 0.2 m past its
+            # centre (the centres alone let a waiting person's foot stand in the base)
+            for point in (pos, pos + along, pos - along):
+                dx, dy = point[0] - x, point[1] - y
+                local = np.abs(np.array([c * dx + s * dy, -s * dx + c * dy]))
+                gap = min(gap, float(np.linalg.norm(np.maximum(local - half, 0.0))) - radius)
         return gap
 
     def person_yielding(self) -> bool:
