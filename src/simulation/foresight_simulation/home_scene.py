@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import mujoco
 import numpy as np
@@ -403,6 +403,10 @@ class HomeRoom(SceneQueries):
 
     def _set_person(self, t: float) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         self._pose = self.schedule.pose(self._schedule_time(t))
+        if self.person_yielding():
+            # waiting, they stand (feet together, still): not frozen mid-stride, and
+            # someone standing may be handed the object they wait beside
+            self._pose = replace(self._pose, gait=0.0)
         arm = self.handover.arm if self.handover is not None else None
         poses = body_poses(self._pose, arm)
         d = self.data
