@@ -136,3 +136,15 @@ def test_results_and_report_are_written_with_plots(tmp_path):
     assert "not measured by the episode judge yet" in report
     assert "![Success by family and mode](success_by_family.png)" in report
     assert not math.isnan(summary["comparisons"][0]["error_reduction"])
+
+
+def test_a_run_picks_its_domain_below_the_tests_range(monkeypatch):
+    """A run or bench left running beside `./foresight test` must not share a domain with
+    the tests (30-99): its own default lies in 1-20 (plus the bench's worker slot); a
+    ROS_DOMAIN_ID given wins."""
+    from foresight_bringup.cli_common import RUN_DOMAINS, default_domain_id
+
+    monkeypatch.delenv("ROS_DOMAIN_ID", raising=False)
+    assert default_domain_id() in RUN_DOMAINS and max(RUN_DOMAINS) + 8 < 30
+    monkeypatch.setenv("ROS_DOMAIN_ID", "42")
+    assert default_domain_id() == 42
