@@ -303,7 +303,6 @@ class PullWatch:
         self.baseline = self._force(io.arm_positions())
         self.since: float | None = None
         self.newtons = 0.0
-        self.pushes = 0       # lasting forces with no hand near: a bump, not a receiver
 
     def _force(self, q: np.ndarray) -> np.ndarray:
         _position, hand = self.kin.body_poses(q)[HAND_BODY]
@@ -324,7 +323,6 @@ class PullWatch:
         if not self.receiver_near():
             # the held cup pushed against something with every tracked hand a metre off:
             # letting go dropped it (home_train cup seed 4 at bbecb06, 9.1 N)
-            self.pushes += 1
             self.since = None
             return False
         return True
