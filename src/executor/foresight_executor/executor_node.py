@@ -182,6 +182,11 @@ class ExecutorParams:
         "receiver's: speed and separation monitoring leaves it out, and the arm moves at "
         "handover_speed_mps at most while it is there (power and force limiting); 0 off",
         low=0.0, high=1.0))
+    reaching_hand_m: float = field(default=0.5, metadata=param(
+        "During a hand-over, a tracked hand this near the held object (m) and reaching out "
+        "for it (0.3 m nearer it than its person's torso) is the receiver's too, as with "
+        "taking_hand_m: a hand at the end of its reach cannot close the last gap; 0 off",
+        low=0.0, high=1.0))
     handover_pull_n: float = field(default=SkillSettings.handover_pull_n, metadata=param(
         "Wrist force (N; horizontal, or changed since the goal began) that means the "
         "receiver pulls at the held object: hand_over and release_on_pull let go then",
@@ -521,7 +526,7 @@ class ExecutorNode(Node):
             measured = receiving_now(measured, self._now())
             q = self.state.arm_positions()
             taking = taking_hands(people, None if q is None else self.runner.tcp_world(q)[0],
-                                  self.params.taking_hand_m)
+                                  self.params.taking_hand_m, self.params.reaching_hand_m)
             for name in taking:
                 people.pop(name, None)
                 predicted.pop(name, None)

@@ -134,20 +134,40 @@ def receiving_now(measured: dict[str, float], now: float) -> dict[str, float]:
             for name, stamp in measured.items()}
 
 
+#: A hand at least this much nearer the held object than its own torso (m) reaches out
+#: for it: one hanging at the side of someone facing the arm is at most ~0.2 m nearer.
+REACHING_AHEAD_M = 0.3
+
+
 def taking_hands(people: dict[str, np.ndarray], held_at: np.ndarray | None,
-                 within_m: float) -> set[str]:
+                 within_m: float, reaching_m: float = 0.0) -> set[str]:
     """The tracked hand keypoints ("<id>/left_hand", "<id>/right_hand") within `within_m`
-    of the held object at `held_at` (map) during a hand-over: the receiver's hand, which
-    comes to the object on purpose and which power and force limiting, not speed and
-    separation monitoring, governs (ISO/TS 15066's hand-over). Kept out, the arm held
-    0.13 m short of the reaching hand until every goal's timeout while the hand, at the
-    end of its reach, could not close the gap (home_train cup seed 0 at b0176d8)."""
-    if held_at is None or within_m <= 0.0:
+    of the held object at `held_at` (map) during a hand-over, or within `reaching_m` and
+    reaching out for it (REACHING_AHEAD_M nearer it than the same person's torso): the
+    receiver's hand, which comes to the object on purpose and which power and force
+    limiting, not speed and separation monitoring, governs (ISO/TS 15066's hand-over).
+    Kept out, the arm held 0.13 m short of the reaching hand until every goal's timeout
+    while the hand, at the end of its reach, could not close the gap (home_train cup seed
+    0 at b0176d8; seed 3 at bbecb06: both hands 0.35-0.43 m from the cup, the torso
+    0.87 m, for 45 s)."""
+    if held_at is None or (within_m <= 0.0 and reaching_m <= 0.0):
         return set()
-    return {name for name, point in people.items()
-            if name.endswith("_hand") and "/" in name and
-            not name.startswith(LEGS_PREFIX) and np.all(np.isfinite(point)) and
-            float(np.linalg.norm(np.asarray(point) - held_at)) <= within_m}
+
+    def distance(point: np.ndarray) -> float:
+        return float(np.linalg.norm(np.asarray(point) - held_at))
+
+    taking = set()
+    for name, point in people.items():
+        if not (name.endswith("_hand") and "/" in name and
+                not name.startswith(LEGS_PREFIX) and np.all(np.isfinite(point))):
+            continue
+        gap = distance(point)
+        torso = people.get(name.rsplit("/", 1)[0] + "/torso")
+        reaching = (gap <= reaching_m and torso is not None and
+                    np.all(np.isfinite(torso)) and distance(torso) - gap >= REACHING_AHEAD_M)
+        if gap <= within_m or reaching:
+            taking.add(name)
+    return taking
 
 
 def any_hand_within(people: dict[str, np.ndarray], point: np.ndarray, radius: float

@@ -119,3 +119,21 @@ def test_the_receivers_hand_at_the_held_object_is_the_taking_hand():
     assert taking_hands(people, held, 0.3) == {"74/left_hand"}
     assert taking_hands(people, held, 0.0) == set()
     assert taking_hands(people, None, 0.3) == set()
+
+
+def test_a_hand_reaching_out_for_the_held_object_is_taken_farther_off():
+    """Within `reaching_m` only a hand well ahead of its own torso (home_train cup seed 3:
+    hands 0.35-0.43 m from the cup, the torso 0.87 m); a hand hanging at the side of a
+    person near the object, or one without a tracked torso, stays supervised."""
+    from foresight_executor.people_view import taking_hands
+
+    held = np.array([4.5, 2.0, 1.15])
+    people = {"62/right_hand": held + [0.0, -0.36, 0.0],   # reaching: torso 0.87 m off
+              "62/left_hand": held + [0.0, -0.42, -0.05],
+              "62/torso": held + [0.0, -0.87, 0.05],
+              "63/right_hand": held + [0.25, 0.25, -0.25],   # hanging beside a near torso
+              "63/torso": held + [0.45, 0.3, 0.0],
+              "64/left_hand": held + [-0.4, 0.0, 0.0]}       # no torso tracked
+    assert taking_hands(people, held, 0.3, 0.5) == {"62/right_hand", "62/left_hand"}
+    assert taking_hands(people, held, 0.3, 0.0) == set()
+    assert taking_hands(people, held, 0.0, 0.4) == {"62/right_hand"}
