@@ -134,6 +134,14 @@ def receiving_now(measured: dict[str, float], now: float) -> dict[str, float]:
             for name, stamp in measured.items()}
 
 
+def tracked_hands(people: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The camera-tracked hand keypoints ("<id>/left_hand", "<id>/right_hand") with a
+    finite position; never a point of the base scan's leg columns."""
+    return {name: np.asarray(point) for name, point in people.items()
+            if name.endswith("_hand") and "/" in name and
+            not name.startswith(LEGS_PREFIX) and np.all(np.isfinite(point))}
+
+
 #: A hand at least this much nearer the held object than its own torso (m) reaches out
 #: for it: one hanging at the side of someone facing the arm is at most ~0.2 m nearer.
 REACHING_AHEAD_M = 0.3
@@ -157,10 +165,7 @@ def taking_hands(people: dict[str, np.ndarray], held_at: np.ndarray | None,
         return float(np.linalg.norm(np.asarray(point) - held_at))
 
     taking = set()
-    for name, point in people.items():
-        if not (name.endswith("_hand") and "/" in name and
-                not name.startswith(LEGS_PREFIX) and np.all(np.isfinite(point))):
-            continue
+    for name, point in tracked_hands(people).items():
         gap = distance(point)
         torso = people.get(name.rsplit("/", 1)[0] + "/torso")
         reaching = (gap <= reaching_m and torso is not None and
@@ -174,8 +179,7 @@ def any_hand_within(people: dict[str, np.ndarray], point: np.ndarray, radius: fl
                     ) -> bool:
     """Whether a tracked hand keypoint lies within `radius` of `point`, or no hand is
     tracked at all (then nothing tells a receiver's pull from a push)."""
-    hands = [np.asarray(p) for name, p in people.items()
-             if name.endswith("_hand") and np.all(np.isfinite(p))]
+    hands = tracked_hands(people).values()
     return not hands or any(float(np.linalg.norm(h - point)) <= radius for h in hands)
 
 
