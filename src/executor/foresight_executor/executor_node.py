@@ -579,11 +579,13 @@ class ExecutorNode(Node):
         self._robot_points_prev = (joint_stamp, points)
         return speed
 
-    def hand_within(self, point: np.ndarray, radius: float) -> bool:
-        """A tracked person's hand within `radius` of `point` (map), or none tracked (the
-        arm holding an object out hides the receiver's): who may be pulling at it."""
+    def hand_within(self, point: np.ndarray, radius: float, unseen_counts: bool = True
+                    ) -> bool:
+        """A tracked person's hand within `radius` of `point` (map), or (`unseen_counts`)
+        none tracked (the arm holding an object out hides the receiver's): who may be
+        pulling at it."""
         people, _predicted, _stamp, _measured = self.people.current()
-        return any_hand_within(people, point, radius)
+        return any_hand_within(people, point, radius, unseen_counts)
 
     def safety_stopped(self) -> bool:
         return self._verdict.level == SafetyLevel.STOP or self.state.estop_latched

@@ -175,12 +175,14 @@ def taking_hands(people: dict[str, np.ndarray], held_at: np.ndarray | None,
     return taking
 
 
-def any_hand_within(people: dict[str, np.ndarray], point: np.ndarray, radius: float
-                    ) -> bool:
-    """Whether a tracked hand keypoint lies within `radius` of `point`, or no hand is
-    tracked at all (then nothing tells a receiver's pull from a push)."""
+def any_hand_within(people: dict[str, np.ndarray], point: np.ndarray, radius: float,
+                    unseen_counts: bool = True) -> bool:
+    """Whether a tracked hand keypoint lies within `radius` of `point`, or
+    (`unseen_counts`) no hand is tracked at all (then nothing tells a receiver's pull from
+    a push)."""
     hands = tracked_hands(people).values()
-    return not hands or any(float(np.linalg.norm(h - point)) <= radius for h in hands)
+    return (unseen_counts and not hands) or \
+        any(float(np.linalg.norm(h - point)) <= radius for h in hands)
 
 
 class BaseScanPeople:

@@ -150,8 +150,9 @@ class RosRobotIO:
     def force(self) -> np.ndarray:
         return self.state.force()
 
-    def hand_within(self, point: np.ndarray, radius: float) -> bool:
-        return self.node.hand_within(point, radius)
+    def hand_within(self, point: np.ndarray, radius: float, unseen_counts: bool = True
+                    ) -> bool:
+        return self.node.hand_within(point, radius, unseen_counts)
 
     # --- commanding -------------------------------------------------------------------
     @staticmethod

@@ -197,9 +197,11 @@ class RobotIO(Protocol):
     def force(self) -> np.ndarray:
         """The wrist force sensor's reading (N, its own frame)."""
 
-    def hand_within(self, point: np.ndarray, radius: float) -> bool:
+    def hand_within(self, point: np.ndarray, radius: float, unseen_counts: bool = True
+                    ) -> bool:
         """Whether a tracked person's hand is within `radius` (m) of `point` (world), or
-        no hand is tracked at all (the arm holding an object out hides the receiver's)."""
+        (`unseen_counts`) no hand is tracked at all (the arm holding an object out hides
+        the receiver's)."""
 
 
 @dataclass(frozen=True)
@@ -419,7 +421,11 @@ class SkillRunner:
         held = self._held(request)
         q_now = io.arm_positions()
         may_turn = not is_leaned(self.tcp_world(q_now)[1])
-        pull = self._pull_watch(io) if held is not None and request.let_go_on_pull else None
+        # a hand must be seen at the object: the folding arm hides nobody's, and a cup that
+        # met something with nobody near was let go of (home_train cup seed 1 at 36edb46:
+        # 4.2 N, the person 2 m away)
+        pull = self._pull_watch(io, unseen_counts=False) \
+            if held is not None and request.let_go_on_pull else None
         goals = self._stow_turns(q_now)
         for index, q_goal in enumerate(goals):
             try:
@@ -560,11 +566,11 @@ class SkillRunner:
         io.feedback("release", 0.8)
         return f"felt a pull of {pull.newtons:.1f} N ({where}); {self._release(request, io)}"
 
-    def _pull_watch(self, io: RobotIO) -> PullWatch:
+    def _pull_watch(self, io: RobotIO, unseen_counts: bool = True) -> PullWatch:
         """A PullWatch that takes a pull for a receiver's only with a tracked hand within
-        PULL_HAND_M of the TCP (or none tracked)."""
+        PULL_HAND_M of the TCP (or, `unseen_counts`, none tracked)."""
         return PullWatch(self.kin, io, self.settings, lambda: io.hand_within(
-            self.tcp_world(io.arm_positions())[0], PULL_HAND_M))
+            self.tcp_world(io.arm_positions())[0], PULL_HAND_M, unseen_counts))
 
     @staticmethod
     def _await_pull(pull: PullWatch, io: RobotIO) -> None:

@@ -28,6 +28,7 @@ class FingersOnly:
         self.width, self.time = width, 0.0
         self.commands: list[tuple[float, float]] = []
         self.pulls = pulls              # (from, to, newtons along x) added to the weight
+        self.unseen_counted: list[bool] = []    # hand_within's unseen_counts, each ask
 
     def force(self) -> np.ndarray:
         """The hand's weight along the sensor's z (the tool points down in the home pose)
@@ -52,7 +53,9 @@ class FingersOnly:
     def now(self) -> float:
         return self.time
 
-    def hand_within(self, point: np.ndarray, radius: float) -> bool:
+    def hand_within(self, point: np.ndarray, radius: float, unseen_counts: bool = True
+                    ) -> bool:
+        self.unseen_counted.append(unseen_counts)
         return self.receiver_near
 
     receiver_near = True              # a hand at the object (or none tracked)
@@ -232,6 +235,9 @@ def test_a_fold_back_from_an_offer_lets_go_when_the_receiver_pulls(let_go):
     if let_go:
         assert report.reason.startswith("let go while folding: felt a pull of 6.0 N")
         assert io.width == pytest.approx(0.08)
+        # only a hand seen at the cup makes it a pull (cup seed 1 at 36edb46: let go of
+        # with the person 2 m off)
+        assert io.unseen_counted and not any(io.unseen_counted)
         assert np.max(np.abs(io.q - np.array(TUCKED_POSITIONS))) > 0.1   # stopped on the way
     else:
         assert report.reason.startswith("stowed") and io.commands == []
@@ -265,3 +271,5 @@ def test_a_push_with_no_hand_near_is_not_a_receivers_pull():
     assert not any_hand_within({"4/left_hand": here + 1.0, "4/torso": here}, here, 0.6)
     assert any_hand_within({"4/left_hand": here + 0.1}, here, 0.6)
     assert any_hand_within({"4/torso": here + 1.0}, here, 0.6)          # no hand tracked
+    assert not any_hand_within({"4/torso": here + 1.0}, here, 0.6, unseen_counts=False)
+    assert any_hand_within({"4/left_hand": here + 0.1}, here, 0.6, unseen_counts=False)
