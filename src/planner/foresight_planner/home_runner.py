@@ -115,6 +115,13 @@ RELEASE_PHASE = "release"
 #: robot holds still up to REACHED_FOR_WAIT_S (s) for their pull before it unfolds
 HAND_AT_OBJECT_M = 0.35
 REACHED_FOR_WAIT_S = 6.0
+#: After the release the arm folds back once no tracked hand is within HAND_CLEAR_M of
+#: the TCP (the judge's 0.3 m comfort distance to any robot part, and the fingers), or after
+#: HAND_CLEAR_WAIT_S: folding from under the hand that had just taken the cup moved the arm
+#: within 0.3 m of it (home_train cup at 36edb46: 34 of 122 separation events in the fold
+#: back from the person; the receiver pulls the object in about a second after taking it).
+HAND_CLEAR_M = 0.45
+HAND_CLEAR_WAIT_S = 4.0
 #: A fold at the person that ended with the gripper this wide (m) let go of the object (the
 #: release opens the fingers fully, 8 cm; the widest object held is 6 cm across)
 LET_GO_WIDTH_M = 0.075
@@ -824,7 +831,7 @@ class HomeTaskRunner:
                 quat=tool_quat(stand[2] + held_yaw, self.held_tilt, stand[2]),
                 timeout_s=take_s, preempt=walked_off)
             if ok:
-                await self._arm("stow", place_id="person")   # back from their hand
+                await self._fold_back_from_their_hand()
                 return
             if walked_off.reason:
                 self.ports.note("hand_over.walked_off")
@@ -844,18 +851,30 @@ class HomeTaskRunner:
         it as the base came: home_train cup seed 6, where the offer's unfolding then
         carried the cup out of their reach): hold still and let go when they pull, for
         REACHED_FOR_WAIT_S; True when they took it."""
-        tcp = self.ports.tcp_position()
-        world = self.ports.world()
-        if tcp is None or world is None or not any(
-                key.endswith("_hand") and math.dist(p, tcp) <= HAND_AT_OBJECT_M
-                for key, p in world.people.items() if np.all(np.isfinite(p))):
+        if not self._hand_near_tcp(HAND_AT_OBJECT_M):
             return False
         self.ports.note("hand_over.reached_for_on_arrival")
         step = await self._arm("release_on_pull", object_id=name, place_id="person",
                                height=height, timeout_s=REACHED_FOR_WAIT_S)
         if step.ok:
-            await self._arm("stow", place_id="person")      # back from their hand
+            await self._fold_back_from_their_hand()
         return step.ok
+
+    def _hand_near_tcp(self, radius: float) -> bool:
+        """A tracked hand within `radius` of the TCP (False when either is unknown)."""
+        tcp = self.ports.tcp_position()
+        world = self.ports.world()
+        return tcp is not None and world is not None and any(
+            key.endswith("_hand") and np.all(np.isfinite(p)) and math.dist(p, tcp) <= radius
+            for key, p in world.people.items())
+
+    async def _fold_back_from_their_hand(self) -> None:
+        """After the release: wait (HAND_CLEAR_WAIT_S at most) until the receiver's hand has
+        left the fingers (HAND_CLEAR_M), then fold the arm back."""
+        until = self.ports.now() + HAND_CLEAR_WAIT_S
+        while self.ports.now() < until and self._hand_near_tcp(HAND_CLEAR_M):
+            await self.ports.sleep(0.2)
+        await self._arm("stow", place_id="person")
 
     async def _fold_holding(self, name: str, height: float, at_person: bool = False
                             ) -> bool:

@@ -735,6 +735,42 @@ def test_a_hand_already_at_the_folded_cup_takes_it_without_an_offer(room):
     assert "release_on_pull" not in [c[1] for c in far.calls]
 
 
+@dataclass
+class _HandAtTheCup(ScriptedRobot):
+    """The receiver's hand stays at the fingers for `keeps_s` after the hand-over."""
+    keeps_s: float = 1.5
+    handed_at: float | None = None
+    stow_at: float | None = None
+
+    def world(self) -> WorldSnapshot:
+        snapshot = super().world()
+        if self.handed_at is not None and self.time < self.handed_at + self.keeps_s:
+            snapshot.people["7/right_hand"] = self.tcp + np.array([0.05, 0.0, 0.0])
+        return snapshot
+
+    def _skill(self, step, skill, **goal):
+        if skill == "stow" and self.handed_at is not None:
+            self.stow_at = self.time
+        result = super()._skill(step, skill, **goal)
+        if skill == "hand_over":
+            self.handed_at = self.time                  # the end of the skill
+        return result
+
+
+@pytest.mark.parametrize("keeps_s", [1.5, 30.0])
+def test_the_arm_folds_back_once_the_receivers_hand_has_left_the_fingers(room, keeps_s):
+    """After the release the arm waits for the hand that took the cup to leave (home_train
+    cup at 36edb46: folding from under it came within 0.3 m of it), HAND_CLEAR_WAIT_S at
+    most, then folds."""
+    from foresight_planner.home_runner import HAND_CLEAR_WAIT_S
+
+    robot = _HandAtTheCup(objects=[_cup()], people={"7/torso": SEATED}, keeps_s=keeps_s)
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    waited = robot.stow_at - robot.handed_at
+    assert waited == pytest.approx(min(keeps_s, HAND_CLEAR_WAIT_S), abs=0.25)
+
+
 def test_an_arm_that_cannot_fold_after_the_offer_ends_the_task_where_it_stands(room):
     """Holding the cup out, nobody took it and the arm cannot fold: the task ends with a
     help request; the base does not drive on with the arm held out (cup seeds 6, 7)."""
