@@ -7,7 +7,10 @@ Reference values are fixed here, never taken from the stack's configuration:
 - a hand-over: the object released within 10 cm of the person's hand site while the person
   reaches (the simulation hands it over then: "handed_over"), not dropped for 2 s after;
 - the hand-over window: the person reaching and the object within 0.3 m of the reaching hand,
-  for at most 5 s; outside it, the robot moving closer than 0.30 m (surface to surface) to
+  for at most 5 s; inside it, separation below the reference S_p is the hand-over's own
+  approach and is reported apart (`separation.handover_window_s`), not as a violation
+  (DESIGN section 7 defines the window with the separation figure); outside it, the robot
+  moving closer than 0.30 m (surface to surface) to
   the person is a comfort violation (Hall's intimate zone starts at 0.45 m between people;
   0.30 m leaves room for a robot that keeps its distance and still stands near);
 - a touch of only the hand (and forearm) stretched out for a hand-over on the robot counts
@@ -154,7 +157,7 @@ class HomeJudge:
                 PERSON_CONTACT not in contacts:
             contacts.append(PERSON_CONTACT)
         self.base.on_safety(stamp_s, min_separation_m, contacts, robot_speed_mps,
-                            closest_part)
+                            closest_part, exempt=self.in_window)
         self.comfort.update(stamp_s, robot_speed_mps > ROBOT_MOVING_MPS and not self.in_window
                             and math.isfinite(min_separation_m)
                             and min_separation_m < COMFORT_REFERENCE_M)

@@ -112,6 +112,9 @@ class EpisodeJudge:
     # still is told apart from one it drives into
     collision_events: list[tuple[float, str, float]] = field(default_factory=list)
     violation: HeldCondition = field(default_factory=HeldCondition)
+    # below the reference S_p inside a hand-over window (the home judge's): not a violation,
+    # the receiver's hand comes to the object on purpose (DESIGN section 7); reported apart
+    exempt: HeldCondition = field(default_factory=HeldCondition)
     frame_wall: dict[float, float] = field(default_factory=dict)
     latency_ms: list[float] = field(default_factory=list)
     _commands_seen: set[float] = field(default_factory=set)
@@ -194,13 +197,17 @@ class EpisodeJudge:
 
     def on_safety(self, stamp_s: float, min_separation_m: float,
                   robot_contacts: list[str], robot_speed_mps: float = 0.0,
-                  closest_part: str = "") -> None:
+                  closest_part: str = "", exempt: bool = False) -> None:
+        """One ground-truth safety sample; `exempt`: inside a hand-over window, where
+        separation below the reference is counted apart, not as a violation."""
         self.sim_time_s = max(self.sim_time_s, stamp_s)
         if math.isfinite(min_separation_m):
             self.min_separation_m = min(self.min_separation_m, min_separation_m)
-        violating = (robot_speed_mps > ROBOT_MOVING_MPS and math.isfinite(min_separation_m)
-                     and min_separation_m < protective_distance(robot_speed_mps, closest_part,
-                                                                min_separation_m))
+        below = (robot_speed_mps > ROBOT_MOVING_MPS and math.isfinite(min_separation_m)
+                 and min_separation_m < protective_distance(robot_speed_mps, closest_part,
+                                                            min_separation_m))
+        violating = below and not exempt
+        self.exempt.update(stamp_s, below and exempt)
         sample = (stamp_s, min_separation_m, robot_speed_mps)
         if self.violation.update(stamp_s, violating):
             self.violation_log.append({"t": round(stamp_s, 3),
@@ -329,6 +336,9 @@ class EpisodeJudge:
                 "violation_s": round(self.violation.duration_s, 3),
                 "violation_events": self.violation.events,
                 "violations": self.violation_log,
+                # below the reference inside the judge's hand-over windows (not violations)
+                "handover_window_s": round(self.exempt.duration_s, 3),
+                "handover_window_events": self.exempt.events,
                 # [t, separation m, robot speed m/s, reference S_p m] every 0.2 s
                 "series": self.separation_series,
             },

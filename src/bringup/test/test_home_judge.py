@@ -136,6 +136,32 @@ def test_coming_close_to_the_person_is_a_comfort_violation_only_outside_the_wind
     assert standing.record()["comfort"]["violation_events"] == 0
 
 
+def test_separation_below_the_reference_in_the_window_is_reported_apart():
+    """The arm creeping (0.05 m/s) with the reaching hand 2 cm off: inside the judge's
+    hand-over window (5 s) reported apart, not a separation violation; after the 5 s, and
+    with the hand not reaching, a violation."""
+    judge = HomeJudge(CUP, "world_model", 60.0)
+    hand = (3.0, 2.0, 1.0)
+    for k in range(70):                                       # 5 s in the window, 2 s not
+        t = 0.1 * k
+        judge.on_objects(t, {"cup": ObjectSample("held", (3.0, 1.9, 1.0)),
+                             "person/right_hand": ObjectSample("reaching", hand)})
+        judge.on_safety(t, 0.02, [], 0.05, "person/right_hand")
+    record = judge.record()
+    assert record["separation"]["handover_window_events"] == 1
+    assert record["separation"]["handover_window_s"] == pytest.approx(5.0, abs=0.15)
+    assert record["separation"]["violation_events"] == 1
+    assert record["separation"]["violation_s"] == pytest.approx(1.9, abs=0.15)
+    resting = HomeJudge(CUP, "world_model", 60.0)
+    resting.on_objects(0.0, {"cup": ObjectSample("held", (3.0, 1.9, 1.0)),
+                             "person/right_hand": ObjectSample("rest", hand)})
+    resting.on_safety(0.0, 0.02, [], 0.05, "person/right_hand")
+    resting.on_safety(0.1, 0.02, [], 0.05, "person/right_hand")
+    record = resting.record()
+    assert record["separation"]["violation_events"] == 1
+    assert record["separation"]["handover_window_events"] == 0
+
+
 def test_collisions_and_timeouts_come_from_the_shared_safety_judge():
     judge = HomeJudge(BOX, "world_model", 2.0)
     for k in range(30):
