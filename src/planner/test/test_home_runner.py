@@ -671,18 +671,22 @@ def test_an_offer_is_not_called_off_for_a_person_out_of_view_or_while_letting_go
     assert "walked off" in watch("offer")            # ... and fires 1.5 s on
 
 
+def _seen_then_lost(robot: ScriptedRobot, last_seen_dx: float) -> _WalkedOffWatch:
+    """A walk-off watch that saw the torso `last_seen_dx` from where they sat, then nobody."""
+    watch = _WalkedOffWatch(robot, SEATED)
+    for people in ({"7/torso": SEATED + np.array([last_seen_dx, 0.0, 0.0])}, {}):
+        robot.people = people
+        robot._observe()
+        assert watch("offer") == ""
+    return watch
+
+
 def test_a_person_last_seen_leaving_and_then_lost_walked_off(room):
     """Last seen 0.6 m from where they stood (under WALKED_OFF_M), then tracked by nobody:
     they walked out of view (home_train cup seed 9 at bbecb06 held the cup out 33 s more);
     one last seen where they stood and then lost is hidden by the arm: no conclusion."""
     robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED})
-    watch = _WalkedOffWatch(robot, SEATED)
-    robot.people = {"7/torso": SEATED + np.array([0.6, 0.0, 0.0])}
-    robot._observe()
-    assert watch("offer") == ""
-    robot.people = {}
-    robot._observe()
-    assert watch("offer") == ""                      # lost from now ...
+    watch = _seen_then_lost(robot, 0.6)              # lost from now ...
     robot.time += 2.0
     assert watch("offer") == ""
     assert watch("release") == ""                    # (never while letting go)
@@ -690,12 +694,7 @@ def test_a_person_last_seen_leaving_and_then_lost_walked_off(room):
     assert watch("offer") == ""                      # ... the release reset the clock
     robot.time += 3.5
     assert "out of view" in watch("offer")
-    hidden = _WalkedOffWatch(robot, SEATED)
-    robot.people = {"7/torso": SEATED + np.array([0.1, 0.0, 0.0])}
-    robot._observe()
-    assert hidden("offer") == ""
-    robot.people = {}
-    robot._observe()
+    hidden = _seen_then_lost(robot, 0.1)
     for _ in range(10):
         robot.time += 1.0
         assert hidden("offer") == ""
