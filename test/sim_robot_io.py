@@ -18,6 +18,7 @@ class SimRobotIO:
         self.settle_timeout_s = settle_timeout_s
         self.tolerance_rad = tolerance_rad
         self.phases: list[str] = []
+        self.counted: list[str] = []        # diagnostics counters, each count
 
     def step(self, seconds: float) -> None:
         steps = int(round(seconds / self.sim.model.opt.timestep))
@@ -81,3 +82,6 @@ class SimRobotIO:
 
     def feedback(self, phase: str, progress: float) -> None:
         self.phases.append(phase)
+
+    def count(self, name: str) -> None:
+        self.counted.append(name)

@@ -413,6 +413,9 @@ class RosRobotIO:
                     self.node.get_logger().info(f"holding: {self.node.safety_reason()}")
                     logged = True
 
+    def count(self, name: str) -> None:
+        self.node.diagnostics.count(name)
+
     def feedback(self, phase: str, progress: float) -> None:
         self._phase = phase
         feedback = ExecuteSkill.Feedback(phase=phase, progress=float(progress))

@@ -194,6 +194,10 @@ class RobotIO(Protocol):
 
     def feedback(self, phase: str, progress: float) -> None: ...
 
+    def count(self, name: str) -> None:
+        """Count an event on the executor's /diagnostics (e.g. a push not taken for a
+        pull)."""
+
     def force(self) -> np.ndarray:
         """The wrist force sensor's reading (N, its own frame)."""
 
@@ -326,6 +330,7 @@ class PullWatch:
             # the held cup pushed against something with every tracked hand a metre off:
             # letting go dropped it (home_train cup seed 4 at bbecb06, 9.1 N)
             self.since = None
+            self.io.count("hand_over.pushes_ignored")
             return False
         return True
 

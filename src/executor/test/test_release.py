@@ -29,6 +29,7 @@ class FingersOnly:
         self.commands: list[tuple[float, float]] = []
         self.pulls = pulls              # (from, to, newtons along x) added to the weight
         self.unseen_counted: list[bool] = []    # hand_within's unseen_counts, each ask
+        self.counted: list[str] = []            # diagnostics counters, each count
 
     def force(self) -> np.ndarray:
         """The hand's weight along the sensor's z (the tool points down in the home pose)
@@ -62,6 +63,9 @@ class FingersOnly:
 
     def feedback(self, phase: str, progress: float) -> None:
         pass
+
+    def count(self, name: str) -> None:
+        self.counted.append(name)
 
     def check(self) -> None:
         pass
@@ -267,6 +271,7 @@ def test_a_push_with_no_hand_near_is_not_a_receivers_pull():
     with pytest.raises(OutOfTime):
         runner.run(SkillRequest("release_on_pull", gripper_width=0.08), io)
     assert io.commands == []
+    assert io.counted and set(io.counted) == {"hand_over.pushes_ignored"}   # on /diagnostics
     here = np.array([1.0, 2.0, 1.0])
     assert not any_hand_within({"4/left_hand": here + 1.0, "4/torso": here}, here, 0.6)
     assert any_hand_within({"4/left_hand": here + 0.1}, here, 0.6)
