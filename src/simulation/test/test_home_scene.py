@@ -391,6 +391,9 @@ def test_a_walking_person_waits_for_the_robot_in_their_way_then_squeezes_past(ro
     assert not room.person_yielding() and "person/torso" not in room.part_status()
     gaps = walk_into_robot(YIELD_MAX_S + 3.0)
     assert min(gaps) < 0.0                          # squeezed past, through the robot
+    # ... walking, not held up any more (they had counted as waiting until the walk ended)
+    assert not room.person_yielding() and "person/torso" not in room.part_status()
+    assert room._pose.gait > 0.0
 
 
 def test_the_reaching_hand_on_the_gripper_is_reported_as_the_hand_overs_touch(room):
