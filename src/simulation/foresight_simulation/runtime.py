@@ -197,6 +197,26 @@ class SimulatedMobileManipulator(SimulatedCell):
         self.odometry.update(np.array(self.cell.base_velocity()), dt)
 
 
+class FailureStreak:
+    """Failures of something that usually works (a publish), tolerated for `limit_s` in a
+    row: a transient transport error (Fast DDS "cannot publish data", once, at the end of
+    home_train cup seed 8 at 474414d) should not end the simulation, a lasting one should."""
+
+    def __init__(self, limit_s: float) -> None:
+        self.limit_s = limit_s
+        self.since: float | None = None   # first failure of the current streak
+        self.count = 0                    # failures in all
+
+    def ok(self) -> None:
+        self.since = None
+
+    def failed(self, now: float) -> bool:
+        """Count one failure at `now` (monotonic s); True once the streak lasted limit_s."""
+        self.count += 1
+        self.since = now if self.since is None else self.since
+        return now - self.since >= self.limit_s
+
+
 class RealTimePacer:
     """Keeps simulated time at `rtf` x wall time (rtf <= 0: as fast as possible) and
     measures the real-time factor actually achieved."""

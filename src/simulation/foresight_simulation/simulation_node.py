@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import mujoco
 import numpy as np
 from geometry_msgs.msg import TwistStamped
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.node import Node
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState, LaserScan
@@ -67,6 +68,7 @@ from foresight_simulation import ground_truth_msgs
 from foresight_simulation.camera_pipeline import CameraPipeline
 from foresight_simulation.families import FamilyError
 from foresight_simulation.runtime import (
+    FailureStreak,
     RealTimePacer,
     SimulatedCell,
     SimulatedMobileManipulator,
@@ -75,6 +77,8 @@ from foresight_simulation.scanner import SCENE_GROUPS, SafetyScanner
 from foresight_simulation.world import SCENARIOS, build_world
 
 #: The optical frame (z forward, x right, y down) in camera_link (x forward, y left, z up).
+#: Publishing may fail this long in a row (s, wall) before the simulation gives up.
+PUBLISH_FAILURE_LIMIT_S = 2.0
 OPTICAL_IN_LINK = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
 
 
@@ -277,6 +281,7 @@ class SimulationNode(Node):
         waited_since = time.monotonic()
         safety = ground_truth_msgs.SafetyTracker(self.world.cell)
         offer_kind = ""
+        publish_failures = FailureStreak(PUBLISH_FAILURE_LIMIT_S)
         while not self._stop.is_set() and self.context.ok():
             if not pacer.started:
                 if self._controller_ready() or \
@@ -292,21 +297,20 @@ class SimulationNode(Node):
             self.sim.step()
             steps += 1
             now = self.sim.sim_time
-            if steps % every["clock"] == 0:
-                self._publish_clock()
-            if steps % every["joints"] == 0:
-                self._publish_joints()
             if camera is not None and now + 1e-9 >= next_frame:
                 camera.submit(now, self.sim.data)
                 next_frame += frame_period
-            if every["scan"] and steps % every["scan"] == 0:
-                self._publish_scan()
-            if every["odom"] and steps % every["odom"] == 0:
-                self._publish_odometry()
-            if steps % every["truth"] == 0:
-                self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
-                    self.world.cell, sec_to_time(now), self._camera_settings()[:2]))
-                self.pub_gt_safety.publish(safety.sample(sec_to_time(now)))
+            try:
+                self._publish_due(steps, every, safety)
+                publish_failures.ok()
+            except RCLError as exc:
+                if publish_failures.failed(time.monotonic()):
+                    raise
+                self.diagnostics.count("publish_failed")
+                self.get_logger().warning(
+                    f"publishing failed ({exc}); {publish_failures.count} so far, going on "
+                    f"for up to {PUBLISH_FAILURE_LIMIT_S:.0f} s of failures in a row",
+                    throttle_duration_sec=1.0)
             if steps % every["status"] == 0:
                 self._publish_status(pacer, camera.frames if camera else 0)
                 offer_kind = self._log_offer(offer_kind)
@@ -317,6 +321,23 @@ class SimulationNode(Node):
             pacer.wait(now)
         if camera is not None:
             camera.close()
+
+    def _publish_due(self, steps: int, every: dict[str, int],
+                     safety: ground_truth_msgs.SafetyTracker) -> None:
+        """The topics whose rate says publish at this step."""
+        now = self.sim.sim_time
+        if steps % every["clock"] == 0:
+            self._publish_clock()
+        if steps % every["joints"] == 0:
+            self._publish_joints()
+        if every["scan"] and steps % every["scan"] == 0:
+            self._publish_scan()
+        if every["odom"] and steps % every["odom"] == 0:
+            self._publish_odometry()
+        if steps % every["truth"] == 0:
+            self.pub_gt_objects.publish(ground_truth_msgs.objects_msg(
+                self.world.cell, sec_to_time(now), self._camera_settings()[:2]))
+            self.pub_gt_safety.publish(safety.sample(sec_to_time(now)))
 
     def _log_offer(self, last_kind: str) -> str:
         """Log why the simulated person does or does not reach for an object the robot
