@@ -103,12 +103,11 @@ WALKED_OFF_M = 0.8
 WALKED_OFF_S = 1.5
 #: Nobody tracked at all concludes nothing by itself: the arm holding the object out hides
 #: the person, and a watch that took 4 s without a track for a walk-off called an offer off
-#: while their hand was on the cup, pulling (home_train cup seed 1 at f64cc39). A person
-#: last seen leaving (their torso WALKED_OFF_LEAVING_M or more from where they stood) and
-#: tracked by nobody since for WALKED_OFF_LOST_S walked out of view (cup seed 9 at
-#: bbecb06: last seen 0.93 m off, the cup held out 33 s more to nobody).
-WALKED_OFF_LEAVING_M = 0.4
-WALKED_OFF_LOST_S = 3.0
+#: while their hand was on the cup, pulling (home_train cup seed 1 at f64cc39; again, for a
+#: person last seen 0.5 m from where they stood, who had stepped up to take it: reactive cup
+#: seed 0 at 474414d). A person last seen beyond WALKED_OFF_M and tracked by nobody since
+#: still counts as that far off (cup seed 9 at bbecb06: last seen 0.93 m off, then out of
+#: view, the cup held out 33 s more to nobody).
 #: The executor's phase in which no offer is called off: it is letting go.
 RELEASE_PHASE = "release"
 #: A tracked hand this near (m) the held object as the base arrives reaches for it: the
@@ -187,9 +186,9 @@ class _PersonGoal:
 
 class _WalkedOffWatch:
     """A preempt for the offer to the person whose torso stood at `torso`: the reason
-    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S,
-    or nobody has been tracked for WALKED_OFF_LOST_S since the nearest was last seen
-    leaving (WALKED_OFF_LEAVING_M off); never while the executor lets go; else ""."""
+    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S
+    (nobody tracked: as far as the nearest was when last seen); never while the executor
+    lets go; else ""."""
 
     def __init__(self, ports: HomePorts, torso: np.ndarray) -> None:
         self.ports, self.torso = ports, torso
@@ -203,18 +202,15 @@ class _WalkedOffWatch:
         gaps = [math.dist(p[:2], self.torso[:2]) for p in seen.values()]
         if gaps:
             self.last_gap = min(gaps)
-        lost = not gaps and self.last_gap >= WALKED_OFF_LEAVING_M
-        if phase == RELEASE_PHASE or (gaps and min(gaps) <= WALKED_OFF_M) or \
-                not (gaps or lost):
+        if phase == RELEASE_PHASE or self.last_gap <= WALKED_OFF_M:
             self.since = None
             return ""
         now = self.ports.now()
         self.since = now if self.since is None else self.since
-        if gaps and now - self.since >= WALKED_OFF_S:
-            self.reason = f"the person walked off during the offer ({min(gaps):.1f} m away)"
-        elif lost and now - self.since >= WALKED_OFF_LOST_S:
-            self.reason = (f"the person walked out of view during the offer (last seen "
-                           f"{self.last_gap:.1f} m away)")
+        if now - self.since >= WALKED_OFF_S:
+            where = f"{self.last_gap:.1f} m away" if gaps else \
+                f"out of view, last seen {self.last_gap:.1f} m away"
+            self.reason = f"the person walked off during the offer ({where})"
         return self.reason
 
 
