@@ -77,6 +77,8 @@ class HomeJudge:
     window_used: bool = False
     in_window: bool = False
     comfort: HeldCondition = field(default_factory=HeldCondition)
+    # each comfort violation's start: when, how near, how fast, which part of the person
+    comfort_log: list[dict] = field(default_factory=list)
     # the person waiting for the robot to get out of their way (the simulation's "yielding"
     # torso: the simulated person does not walk into the robot)
     held_up: HeldCondition = field(default_factory=HeldCondition)
@@ -158,9 +160,13 @@ class HomeJudge:
             contacts.append(PERSON_CONTACT)
         self.base.on_safety(stamp_s, min_separation_m, contacts, robot_speed_mps,
                             closest_part, exempt=self.in_window)
-        self.comfort.update(stamp_s, robot_speed_mps > ROBOT_MOVING_MPS and not self.in_window
-                            and math.isfinite(min_separation_m)
-                            and min_separation_m < COMFORT_REFERENCE_M)
+        if self.comfort.update(stamp_s, robot_speed_mps > ROBOT_MOVING_MPS and
+                               not self.in_window and math.isfinite(min_separation_m) and
+                               min_separation_m < COMFORT_REFERENCE_M):
+            self.comfort_log.append({"t": round(stamp_s, 3),
+                                     "separation_m": round(min_separation_m, 3),
+                                     "robot_speed_mps": round(robot_speed_mps, 3),
+                                     "person_part": closest_part})
 
     def on_status(self, status: dict[str, Any]) -> None:
         self.base.on_status(status)
@@ -230,6 +236,7 @@ class HomeJudge:
             "comfort": {"reference_m": COMFORT_REFERENCE_M,
                         "violation_s": round(self.comfort.duration_s, 3),
                         "violation_events": self.comfort.events,
+                        "violations": self.comfort_log,
                         # the person stood waiting for the robot in their way
                         "person_held_up_s": round(self.held_up.duration_s, 3),
                         "person_held_up_events": self.held_up.events},

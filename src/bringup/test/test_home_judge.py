@@ -130,6 +130,9 @@ def test_coming_close_to_the_person_is_a_comfort_violation_only_outside_the_wind
     assert record["comfort"]["violation_events"] == 2
     assert record["errors"][ErrorKind.COMFORT_VIOLATION.value] == 2
     assert record["comfort"]["violation_s"] == pytest.approx(0.9 + 2.9, abs=0.15)
+    assert [(v["t"], v["person_part"]) for v in record["comfort"]["violations"]] == [
+        (0.0, "person/torso"), (pytest.approx(6.1, abs=0.05), "person/right_hand")]
+    assert record["comfort"]["violations"][0]["separation_m"] == 0.2
     standing = HomeJudge(CUP, "world_model", 60.0)
     standing.on_objects(0.0, {"cup": ObjectSample("held", (2.0, 2.0, 1.0))})
     standing.on_safety(0.0, 0.2, [], 0.0)                     # the robot stands still
