@@ -108,6 +108,11 @@ WALKED_OFF_S = 1.5
 #: seed 0 at 474414d). A person last seen beyond WALKED_OFF_M and tracked by nobody since
 #: still counts as that far off (cup seed 9 at bbecb06: last seen 0.93 m off, then out of
 #: view, the cup held out 33 s more to nobody).
+#: ... unless a tracked torso is within this (m, plan view) of the held object: someone
+#: who can take it (a shoulder 0.2 m beside the torso, an arm's 0.6 m reach); the person
+#: walked on 1.3 m from where the offer aimed, stopped by the held-out cup and reached for
+#: it as the offer was called off (reactive cup seed 3 at 474414d)
+TAKER_NEAR_OBJECT_M = 0.9
 #: The executor's phase in which no offer is called off: it is letting go.
 RELEASE_PHASE = "release"
 #: A tracked hand this near (m) the held object as the base arrives reaches for it: the
@@ -186,29 +191,32 @@ class _PersonGoal:
 
 class _WalkedOffWatch:
     """A preempt for the offer to the person whose torso stood at `torso`: the reason
-    once every tracked torso has been more than WALKED_OFF_M from there for WALKED_OFF_S
-    (nobody tracked: as far as the nearest was when last seen); never while the executor
-    lets go; else ""."""
+    once every tracked torso has been more than WALKED_OFF_M from there, and more than
+    TAKER_NEAR_OBJECT_M from the held object, for WALKED_OFF_S (nobody tracked: where the
+    nearest was when last seen); never while the executor lets go; else ""."""
 
     def __init__(self, ports: HomePorts, torso: np.ndarray) -> None:
         self.ports, self.torso = ports, torso
         self.since: float | None = None
         self.last_gap = 0.0            # the nearest tracked torso's distance, last seen
+        self.taker_near = False        # ... and whether someone was near the object then
         self.reason = ""
 
     def __call__(self, phase: str = "") -> str:
         world = self.ports.world()
-        seen = torso_positions(world.people) if world is not None else {}
-        gaps = [math.dist(p[:2], self.torso[:2]) for p in seen.values()]
-        if gaps:
-            self.last_gap = min(gaps)
-        if phase == RELEASE_PHASE or self.last_gap <= WALKED_OFF_M:
+        seen = list(torso_positions(world.people).values()) if world is not None else []
+        if seen:
+            self.last_gap = min(math.dist(p[:2], self.torso[:2]) for p in seen)
+            tcp = self.ports.tcp_position()
+            self.taker_near = tcp is not None and any(
+                math.dist(p[:2], tcp[:2]) <= TAKER_NEAR_OBJECT_M for p in seen)
+        if phase == RELEASE_PHASE or self.last_gap <= WALKED_OFF_M or self.taker_near:
             self.since = None
             return ""
         now = self.ports.now()
         self.since = now if self.since is None else self.since
         if now - self.since >= WALKED_OFF_S:
-            where = f"{self.last_gap:.1f} m away" if gaps else \
+            where = f"{self.last_gap:.1f} m away" if seen else \
                 f"out of view, last seen {self.last_gap:.1f} m away"
             self.reason = f"the person walked off during the offer ({where})"
         return self.reason

@@ -701,6 +701,25 @@ def test_a_person_last_seen_far_off_and_then_lost_walked_off(room):
         assert hidden("offer") == ""
 
 
+def test_a_person_who_walked_on_but_stands_at_the_held_object_is_no_walk_off(room):
+    """1.3 m from where the offer aimed, but 0.7 m from the held-out cup (reactive cup seed
+    3 at 474414d: they stopped by it and reached for it as the offer was called off): no
+    walk-off; once they are 1.2 m from the cup as well, a walk-off."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED})
+    moved = SEATED + np.array([1.3, 0.0, 0.0])
+    robot.tcp = moved + np.array([-0.7, 0.0, 0.0])
+    robot.people = {"7/torso": moved}
+    robot._observe()
+    watch = _WalkedOffWatch(robot, SEATED)
+    for _ in range(5):
+        assert watch("offer") == ""
+        robot.time += 1.0
+    robot.tcp = moved + np.array([-1.2, 0.0, 0.0])
+    assert watch("offer") == ""
+    robot.time += 1.6
+    assert "walked off during the offer (1.3 m away)" in watch("offer")
+
+
 def test_a_person_who_takes_it_as_the_arm_folds_back_ends_the_task_done(room):
     """Nobody pulled while the cup was held out; the fold back is a stow at the person
     (the executor lets go on a pull) and they took it then: the task is done, not offered
