@@ -80,6 +80,9 @@ WAY_IN_SEEDS = 8
 PULL_HAND_M = 0.6
 #: What `_stow_at` returns when its `until` (a receiver's pull) stopped the fold.
 STOPPED_BY_PULL = "stopped by a pull"
+#: A fold stopped by a pull lets go only if the pull goes on this long (s) with the arm
+#: standing: the receiver holds the object and pulls it to them
+PULL_STANDING_S = 1.0
 #: An object just set down is planned round this much larger (m) all round than it was
 #: held: it settles a little where it lands.
 SET_DOWN_MARGIN_M = 0.01
@@ -314,6 +317,11 @@ class PullWatch:
         _position, hand = self.kin.body_poses(q)[HAND_BODY]
         return quat_to_matrix(hand) @ self.io.force()
 
+    def rearm(self) -> None:
+        """Forget the pull felt so far: the next must last `pull_confirm_s` anew (against
+        the same unloaded reading)."""
+        self.since = None
+
     def felt(self, q: np.ndarray | None = None) -> bool:
         """Poll (as `RobotIO.execute`'s `until`, or standing); True once a pull lasted."""
         force = self._force(self.io.arm_positions() if q is None else q)
@@ -442,9 +450,14 @@ class SkillRunner:
                 continue
             if done != STOPPED_BY_PULL:
                 return done
+            felt = pull.newtons
+            if not self._pull_goes_on(pull, io, PULL_STANDING_S):
+                # the pull ended as the arm stopped: the withdrawing cup met a hand that does
+                # not hold it; let go, it fell (reactive cup seeds 0 and 5 at 474414d)
+                return self._stow_at(q_goal, held, may_turn, request.speed_scale, io)
             io.feedback("release", 0.8)
-            return (f"let go while folding: felt a pull of {pull.newtons:.1f} N; "
-                    f"{self._release(request, io)}")
+            return (f"let go while folding: felt a pull of {felt:.1f} N, still pulling "
+                    f"with the arm stopped; {self._release(request, io)}")
         raise SkillStopped(Outcome.UNREACHABLE, "no stow pose to try")
 
     def _stow_at(self, q_goal: np.ndarray, held: AttachedBox | None, may_turn: bool,
@@ -576,6 +589,16 @@ class SkillRunner:
         PULL_HAND_M of the TCP (or, `unseen_counts`, none tracked)."""
         return PullWatch(self.kin, io, self.settings, lambda: io.hand_within(
             self.tcp_world(io.arm_positions())[0], PULL_HAND_M, unseen_counts))
+
+    @staticmethod
+    def _pull_goes_on(pull: PullWatch, io: RobotIO, seconds: float) -> bool:
+        """Whether a pull is felt anew (lasting `pull_confirm_s`) within `seconds`."""
+        pull.rearm()
+        deadline = io.now() + seconds
+        while io.now() < deadline:
+            if pull.felt() or io.wait(PULL_POLL_S, until=pull.felt):
+                return True
+        return False
 
     @staticmethod
     def _await_pull(pull: PullWatch, io: RobotIO) -> None:

@@ -237,7 +237,7 @@ def test_a_fold_back_from_an_offer_lets_go_when_the_receiver_pulls(let_go):
     report = runner.run(request, io)
     assert report.outcome == Outcome.SUCCEEDED, report.reason
     if let_go:
-        assert report.reason.startswith("let go while folding: felt a pull of 6.0 N")
+        assert report.reason.startswith("let go while folding: felt a pull of 6.0 N, still")
         assert io.width == pytest.approx(0.08)
         # only a hand seen at the cup makes it a pull (cup seed 1 at 36edb46: let go of
         # with the person 2 m off)
@@ -245,6 +245,24 @@ def test_a_fold_back_from_an_offer_lets_go_when_the_receiver_pulls(let_go):
         assert np.max(np.abs(io.q - np.array(TUCKED_POSITIONS))) > 0.1   # stopped on the way
     else:
         assert report.reason.startswith("stowed") and io.commands == []
+
+
+def test_a_fold_stopped_by_a_pull_that_ends_folds_on_and_keeps_the_object():
+    """The withdrawing cup met a hand that did not hold on (reactive cup seeds 0 and 5 at
+    474414d: let go during the fold, the cup fell): the pull is over once the arm stands,
+    so the fingers stay closed and the fold goes on to the stow pose."""
+    from foresight_common.mobile_manipulator import TUCKED_POSITIONS
+
+    settings = SkillSettings(grasp_depth=0.03, stow_positions=tuple(TUCKED_POSITIONS))
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = OfferingArm(0.060, limit_s=60.0, pulls=((0.3, 0.5, settings.handover_pull_n * 2),))
+    request = SkillRequest("stow", speed_scale=0.5, object_height=0.10,
+                           object_size=(0.06, 0.06, 0.10), let_go_on_pull=True)
+    report = runner.run(request, io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    assert report.reason.startswith("stowed") and io.commands == []
+    # folded on (the hand may turn half a turn about its axis: the last joint)
+    assert np.max(np.abs(io.q - np.array(TUCKED_POSITIONS))[:6]) < 0.2
 
 
 def test_a_stow_at_the_person_holding_an_object_may_let_go():
