@@ -29,6 +29,7 @@ from foresight_planner.home_plan import (
     HomePlanConfig,
     StandPose,
     approach_poses,
+    arm_base_xy,
     backed_off,
     find_object,
     grasp_point,
@@ -113,6 +114,14 @@ WALKED_OFF_S = 1.5
 #: walked on 1.3 m from where the offer aimed, stopped by the held-out cup and reached for
 #: it as the offer was called off (reactive cup seed 3 at 474414d)
 TAKER_NEAR_OBJECT_M = 0.9
+#: ... and the offer is called off too when the receiver came up to the robot: their torso
+#: nearer the arm's base (plan view) than the offer point by CAME_UP_MARGIN_M (a torso track
+#: shifts while the arm hides part of them), for WALKED_OFF_S. The offer then
+#: ends behind them and the supervisor holds the arm for their body until every timeout
+#: (home_train cup seed 6 at 474414d: planned 0.5 m in front of where they stood, the person
+#: walked up to the base and stood 0.5 m from the arm's base, the offer point 0.66 m out);
+#: the robot folds and stands off at the hand-over distance from where they are now.
+CAME_UP_MARGIN_M = 0.15
 #: The executor's phase in which no offer is called off: it is letting go.
 RELEASE_PHASE = "release"
 #: A tracked hand this near (m) the held object as the base arrives reaches for it: the
@@ -190,30 +199,51 @@ class _PersonGoal:
 
 
 class _WalkedOffWatch:
-    """A preempt for the offer to the person whose torso stood at `torso`: the reason
-    once every tracked torso has been more than WALKED_OFF_M from there, and more than
-    TAKER_NEAR_OBJECT_M from the held object, for WALKED_OFF_S (nobody tracked: where the
-    nearest was when last seen); never while the executor lets go; else ""."""
+    """A preempt for the offer (at `offer`, the arm's base at `arm_base`) to the person
+    whose torso stood at `torso`: the reason once every tracked torso has been more than
+    WALKED_OFF_M from there, and more than TAKER_NEAR_OBJECT_M from the held object, for
+    WALKED_OFF_S (nobody tracked: where the nearest was when last seen), or once a tracked
+    torso has stood nearer the arm's base than the offer point (by CAME_UP_MARGIN_M) for
+    WALKED_OFF_S (they came up to the robot); never while the executor lets go; else ""."""
 
-    def __init__(self, ports: HomePorts, torso: np.ndarray) -> None:
+    def __init__(self, ports: HomePorts, torso: np.ndarray, offer: np.ndarray,
+                 arm_base: Sequence[float]) -> None:
         self.ports, self.torso = ports, torso
+        self.arm_base = np.asarray(arm_base[:2], dtype=float)
+        self.offer_out = math.dist(offer[:2], self.arm_base)
         self.since: float | None = None
+        self.close_since: float | None = None
         self.last_gap = 0.0            # the nearest tracked torso's distance, last seen
         self.taker_near = False        # ... and whether someone was near the object then
+        self.came_up = False           # called off because they came up to the robot
         self.reason = ""
 
     def __call__(self, phase: str = "") -> str:
         world = self.ports.world()
         seen = list(torso_positions(world.people).values()) if world is not None else []
+        now = self.ports.now()
+        if phase == RELEASE_PHASE:
+            self.since = self.close_since = None
+            return ""
         if seen:
             self.last_gap = min(math.dist(p[:2], self.torso[:2]) for p in seen)
             tcp = self.ports.tcp_position()
             self.taker_near = tcp is not None and any(
                 math.dist(p[:2], tcp[:2]) <= TAKER_NEAR_OBJECT_M for p in seen)
-        if phase == RELEASE_PHASE or self.last_gap <= WALKED_OFF_M or self.taker_near:
+            closest = min(math.dist(p[:2], self.arm_base) for p in seen)
+            if closest < self.offer_out - CAME_UP_MARGIN_M:
+                self.close_since = now if self.close_since is None else self.close_since
+                if now - self.close_since >= WALKED_OFF_S:
+                    self.came_up = True
+                    self.reason = (f"the person came up to the robot during the offer "
+                                   f"({closest:.2f} m from the arm, the offer "
+                                   f"{self.offer_out:.2f} m out)")
+                    return self.reason
+            else:
+                self.close_since = None
+        if self.last_gap <= WALKED_OFF_M or self.taker_near:
             self.since = None
             return ""
-        now = self.ports.now()
         self.since = now if self.since is None else self.since
         if now - self.since >= WALKED_OFF_S:
             where = f"{self.last_gap:.1f} m away" if seen else \
@@ -828,7 +858,7 @@ class HomeTaskRunner:
             # (the executor feels the pull at the wrist: the arm holding the object out
             # hides that hand from the head camera)
             take_s = self._p("hand_over", "take_s")
-            walked_off = _WalkedOffWatch(self.ports, now)
+            walked_off = _WalkedOffWatch(self.ports, now, offer, arm_base_xy(stand))
             ok, reason, *_ = await self._arm(
                 "hand_over", object_id=name, place_id="person", position=offer,
                 yaw=stand[2] + held_yaw, height=height,
@@ -838,7 +868,8 @@ class HomeTaskRunner:
                 await self._fold_back_from_their_hand()
                 return
             if walked_off.reason:
-                self.ports.note("hand_over.walked_off")
+                self.ports.note("hand_over.came_up" if walked_off.came_up
+                                else "hand_over.walked_off")
                 reason = walked_off.reason
             else:
                 reason = f"nobody took the {name} in {take_s:.0f} s ({reason})"

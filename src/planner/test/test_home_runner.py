@@ -650,6 +650,16 @@ def test_a_person_who_walks_off_during_the_offer_is_followed_before_the_timeout(
     assert robot.time < 45.0 + 60.0         # not the whole take timeout first
 
 
+#: The arm's base of an offer to the person at SEATED, and the offer point 0.5 m in front
+#: of them (on the -x side, away from where the tests' people walk off to)
+ARM_BASE = SEATED[:2] + np.array([-1.15, 0.0])
+OFFER = SEATED + np.array([-0.5, 0.0, 0.0])
+
+
+def _offer_watch(robot: ScriptedRobot) -> _WalkedOffWatch:
+    return _WalkedOffWatch(robot, SEATED, OFFER, ARM_BASE)
+
+
 def test_an_offer_is_not_called_off_for_a_person_out_of_view_or_while_letting_go(room):
     """Nobody tracked while the cup is held out (the arm hides them: at f64cc39 a watch
     that took that for a walk-off called the offer off with their hand on the cup): the
@@ -660,7 +670,7 @@ def test_an_offer_is_not_called_off_for_a_person_out_of_view_or_while_letting_go
     assert end.status == DONE, end.reason
     assert "hand_over.walked_off" not in [c[1] for c in robot.calls]
     far = {"7/torso": SEATED + np.array([2.0, 0.0, 0.0])}
-    watch = _WalkedOffWatch(robot, SEATED)
+    watch = _offer_watch(robot)
     robot.people = far
     robot._observe()
     for _ in range(5):
@@ -671,9 +681,32 @@ def test_an_offer_is_not_called_off_for_a_person_out_of_view_or_while_letting_go
     assert "walked off" in watch("offer")            # ... and fires 1.5 s on
 
 
+def test_a_person_who_comes_up_to_the_robot_during_the_offer_calls_it_off(room):
+    """The receiver walked up to the base: their torso 0.45 m from the arm's base, nearer
+    than the offer point (0.65 m out, less CAME_UP_MARGIN_M) for WALKED_OFF_S (home_train
+    cup seed 6 at 474414d: the offer ended behind them, held for their body until every
+    timeout); a torso track 0.5 m nearer (0.15 m short of that) is no such thing."""
+    robot = ScriptedRobot(objects=[_cup()], people={"7/torso": SEATED})
+    robot.tcp = OFFER.copy()
+    leaning = _offer_watch(robot)
+    robot.people = {"7/torso": SEATED + np.array([-0.5, 0.0, 0.0])}
+    for _ in range(5):
+        assert leaning("offer") == ""
+        robot.time += 1.0
+    watch = _offer_watch(robot)
+    robot.people = {"7/torso": np.array([*ARM_BASE + np.array([0.45, 0.0]), SEATED[2]])}
+    assert watch("offer") == ""
+    robot.time += 1.0
+    assert watch("release") == ""                    # (never while letting go)
+    robot.time += 1.0
+    assert watch("offer") == ""                      # ... the release reset the clock
+    robot.time += 1.6
+    assert "came up to the robot" in watch("offer") and watch.came_up
+
+
 def _seen_then_lost(robot: ScriptedRobot, last_seen_dx: float) -> _WalkedOffWatch:
     """A walk-off watch that saw the torso `last_seen_dx` from where they sat, then nobody."""
-    watch = _WalkedOffWatch(robot, SEATED)
+    watch = _offer_watch(robot)
     for people in ({"7/torso": SEATED + np.array([last_seen_dx, 0.0, 0.0])}, {}):
         robot.people = people
         robot._observe()
@@ -710,7 +743,7 @@ def test_a_person_who_walked_on_but_stands_at_the_held_object_is_no_walk_off(roo
     robot.tcp = moved + np.array([-0.7, 0.0, 0.0])
     robot.people = {"7/torso": moved}
     robot._observe()
-    watch = _WalkedOffWatch(robot, SEATED)
+    watch = _offer_watch(robot)
     for _ in range(5):
         assert watch("offer") == ""
         robot.time += 1.0
