@@ -453,7 +453,8 @@ class SkillRunner:
             felt = pull.newtons
             if not self._pull_goes_on(pull, io, PULL_STANDING_S):
                 # the pull ended as the arm stopped: the withdrawing cup met a hand that does
-                # not hold it; let go, it fell (reactive cup seeds 0 and 5 at 474414d)
+                # not hold it (letting go then dropped it: reactive cup seeds 0 and 5 at
+                # 474414d); fold on holding it
                 return self._stow_at(q_goal, held, may_turn, request.speed_scale, io)
             io.feedback("release", 0.8)
             return (f"let go while folding: felt a pull of {felt:.1f} N, still pulling "
