@@ -122,6 +122,8 @@ TAKER_NEAR_OBJECT_M = 0.9
 #: walked up to the base and stood 0.5 m from the arm's base, the offer point 0.66 m out);
 #: the robot folds and stands off at the hand-over distance from where they are now.
 CAME_UP_MARGIN_M = 0.15
+#: A person track this far (m) beyond the room's walls is still taken for someone in it.
+ROOM_SLACK_M = 0.1
 #: The executor's phase in which no offer is called off: it is letting go.
 RELEASE_PHASE = "release"
 #: A tracked hand this near (m) the held object as the base arrives reaches for it: the
@@ -704,8 +706,13 @@ class HomeTaskRunner:
         """The person to hand to and where their torso will be: the one nearest the robot;
         world_model mode reads the predicted path `horizon_s` ahead, and while it says the
         person is on the move, the place their walk so far heads for (person_goals; None
-        until that can be told); reactive mode takes where they are now."""
-        torsos = torso_positions(world.people)
+        until that can be told); reactive mode takes where they are now. A track outside
+        the room's walls is no one to hand to (home_heldout cup seed 4: a torso at (0.60,
+        7.76) in a 6 x 5 m room ended the task, no free stand there)."""
+        width, depth = self.layout.size
+        torsos = {key: p for key, p in torso_positions(world.people).items()
+                  if -ROOM_SLACK_M <= p[0] <= width + ROOM_SLACK_M and
+                  -ROOM_SLACK_M <= p[1] <= depth + ROOM_SLACK_M}
         here = self.ports.base_pose()
         if not torsos or here is None:
             return None

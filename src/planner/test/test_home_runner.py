@@ -845,6 +845,23 @@ def test_a_person_who_never_takes_it_gets_asked_and_the_robot_keeps_it(room):
     assert robot.helps == [("the person to take the cup from the gripper", end.reason)]
 
 
+def test_a_person_track_outside_the_room_is_no_one_to_hand_to(room):
+    """A torso tracked 2.8 m beyond the north wall (home_heldout cup seed 4: the task ended
+    at once, no free stand there) is passed over for the person in the room; alone, it is
+    nobody (the robot looks for the person instead)."""
+    ghost = np.array([0.60, 7.76, 1.1])
+    beyond_west_wall = np.array([-0.5, 2.4, 1.1])      # nearer the robot than the person
+    robot = ScriptedRobot(objects=[_cup()],
+                          people={"9/torso": beyond_west_wall, "7/torso": SEATED})
+    end = _run(_runner(room, robot), CUP)
+    assert end.status == DONE, end.reason
+    stands = [c[2] for c in robot.calls if c[1] == "person"]
+    assert stands and all(math.dist(s[:2], SEATED[:2]) < 2.0 for s in stands)
+    alone = ScriptedRobot(objects=[_cup()], people={"9/torso": ghost})
+    end = _run(_runner(room, alone), CUP)
+    assert end.status == FAILED and "no person stood still in view" in end.reason
+
+
 def test_nobody_in_view_ends_the_hand_over_with_a_help_request(room):
     robot = ScriptedRobot(objects=[_cup()])
     end = _run(_runner(room, robot), CUP)
