@@ -18,6 +18,19 @@ def _record(seed: int) -> dict:
             "rtf_achieved": 1.0, "wall_time_s": 110.0, "comfort": None}
 
 
+def _run(tmp_path, monkeypatch, run_episode, *options: str) -> tuple[int, dict]:
+    """`./foresight run home_care OPTIONS` with `run_episode` for the episodes: the exit
+    code and the results file."""
+    monkeypatch.setattr(cli, "REPO", tmp_path)
+    monkeypatch.setattr(cli, "check_runnable", lambda scenario: None)
+    monkeypatch.setattr(cli, "run_episode", run_episode)
+    results = tmp_path / "out.json"
+    args = cli.build_parser().parse_args(
+        ["run", "home_care", *options, "--json", str(results), "--domain-id", "5"])
+    code = cli.command_run(args)
+    return code, json.loads(results.read_text())
+
+
 def test_a_failed_episode_is_kept_and_the_next_seeds_still_run(tmp_path, monkeypatch, capsys):
     ran: list[int] = []
 
@@ -27,16 +40,10 @@ def test_a_failed_episode_is_kept_and_the_next_seeds_still_run(tmp_path, monkeyp
             raise EpisodeError("required node 'simulation' exited with code -11")
         return _record(config.seed)
 
-    monkeypatch.setattr(cli, "REPO", tmp_path)
-    monkeypatch.setattr(cli, "check_runnable", lambda scenario: None)
-    monkeypatch.setattr(cli, "run_episode", run_episode)
-    results = tmp_path / "out.json"
-    args = cli.build_parser().parse_args(
-        ["run", "home_care", "--task", "bring the cup to the person", "--seed", "7",
-         "--episodes", "3", "--json", str(results), "--domain-id", "5"])
-    assert cli.command_run(args) == 1
+    code, written = _run(tmp_path, monkeypatch, run_episode, "--task",
+                         "bring the cup to the person", "--seed", "7", "--episodes", "3")
+    assert code == 1
     assert ran == [7, 8, 9]
-    written = json.loads(results.read_text())
     assert [e["seed"] for e in written["episodes"]] == [7, 9]
     assert written["aggregate"]["episodes"] == 2
     assert written["failed_episodes"] == [
@@ -52,13 +59,7 @@ def test_the_exit_code_says_whether_every_episode_ran(tmp_path, monkeypatch, fai
             raise EpisodeError("cannot record")
         return _record(config.seed)
 
-    monkeypatch.setattr(cli, "REPO", tmp_path)
-    monkeypatch.setattr(cli, "check_runnable", lambda scenario: None)
-    monkeypatch.setattr(cli, "run_episode", run_episode)
-    results = tmp_path / "out.json"
-    args = cli.build_parser().parse_args(
-        ["run", "home_care", "--episodes", "2", "--json", str(results), "--domain-id", "5"])
-    assert cli.command_run(args) == (1 if fail_all else 0)
-    written = json.loads(results.read_text())
+    code, written = _run(tmp_path, monkeypatch, run_episode, "--episodes", "2")
+    assert code == (1 if fail_all else 0)
     assert len(written["episodes"]) == (0 if fail_all else 2)
     assert len(written["failed_episodes"]) == (2 if fail_all else 0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from foresight_common.mobile_manipulator import TUCKED_POSITIONS
 from foresight_common.robot_model import HOME_POSITIONS
 from foresight_executor.mobile_arm import mobile_skill_runner
 from foresight_executor.skills import (
@@ -222,20 +223,26 @@ def test_the_held_objects_size_is_read_and_a_bad_one_refused():
         assert reason is not None and "object_size" in reason
 
 
+def _fold_back_holding_the_cup(pull_until_s: float, let_go: bool):
+    """A stow holding a 6 cm cup (`let_go_on_pull` as given) with a pull of twice
+    handover_pull_n from 0.3 s to `pull_until_s`: the robot and the (successful) report."""
+    settings = SkillSettings(grasp_depth=0.03, stow_positions=tuple(TUCKED_POSITIONS))
+    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
+    io = OfferingArm(0.060, limit_s=60.0,
+                     pulls=((0.3, pull_until_s, settings.handover_pull_n * 2),))
+    request = SkillRequest("stow", speed_scale=0.5, object_height=0.10,
+                           object_size=(0.06, 0.06, 0.10), let_go_on_pull=let_go)
+    report = runner.run(request, io)
+    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    return io, report
+
+
 @pytest.mark.parametrize("let_go", [True, False])
 def test_a_fold_back_from_an_offer_lets_go_when_the_receiver_pulls(let_go):
     """The arm folds back holding the cup nobody took; the person takes hold and pulls as
     it withdraws (home_train cup seed 4: the supervisor held the fold for their hand 90 s):
     a stow at the person (`let_go_on_pull`) stops and lets go; any other stow folds on."""
-    from foresight_common.mobile_manipulator import TUCKED_POSITIONS
-
-    settings = SkillSettings(grasp_depth=0.03, stow_positions=tuple(TUCKED_POSITIONS))
-    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
-    io = OfferingArm(0.060, limit_s=60.0, pulls=((0.3, 99.0, settings.handover_pull_n * 2),))
-    request = SkillRequest("stow", speed_scale=0.5, object_height=0.10,
-                           object_size=(0.06, 0.06, 0.10), let_go_on_pull=let_go)
-    report = runner.run(request, io)
-    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    io, report = _fold_back_holding_the_cup(pull_until_s=99.0, let_go=let_go)
     if let_go:
         assert report.reason.startswith("let go while folding: felt a pull of 6.0 N, still")
         assert io.width == pytest.approx(0.08)
@@ -251,15 +258,7 @@ def test_a_fold_stopped_by_a_pull_that_ends_folds_on_and_keeps_the_object():
     """The withdrawing cup met a hand that did not hold on (reactive cup seeds 0 and 5 at
     474414d: let go during the fold, the cup fell): the pull is over once the arm stands,
     so the fingers stay closed and the fold goes on to the stow pose."""
-    from foresight_common.mobile_manipulator import TUCKED_POSITIONS
-
-    settings = SkillSettings(grasp_depth=0.03, stow_positions=tuple(TUCKED_POSITIONS))
-    runner = mobile_skill_runner([], (0.0, 0.0, 0.0), settings)
-    io = OfferingArm(0.060, limit_s=60.0, pulls=((0.3, 0.5, settings.handover_pull_n * 2),))
-    request = SkillRequest("stow", speed_scale=0.5, object_height=0.10,
-                           object_size=(0.06, 0.06, 0.10), let_go_on_pull=True)
-    report = runner.run(request, io)
-    assert report.outcome == Outcome.SUCCEEDED, report.reason
+    io, report = _fold_back_holding_the_cup(pull_until_s=0.5, let_go=True)
     assert report.reason.startswith("stowed") and io.commands == []
     # folded on (the hand may turn half a turn about its axis: the last joint)
     assert np.max(np.abs(io.q - np.array(TUCKED_POSITIONS))[:6]) < 0.2
